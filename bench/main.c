@@ -1,0 +1,668 @@
+/*
+ * main.c -- stele-bench: flags, the machine description, and the report (a table on stdout and,
+ * with --json FILE, one JSON line per figure).
+ *
+ * See bench/README.md for what each figure means.
+ */
+#include "bench.h"
+
+#include <stele.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *const WORKLOADS[] = {"limits", "append",  "clients",    "batch",
+                                        "commit", "readall", "readstream", "growth"};
+#define NWORKLOADS (sizeof WORKLOADS / sizeof WORKLOADS[0])
+
+/* --- the report ---------------------------------------------------------------------------- */
+
+#define MAX_FIGURES 256
+#define MAX_NOTES 32
+
+typedef struct figure {
+    char name[64];
+    double value;
+    char unit[16];
+    target_op_t op;
+    double target;
+    double ratio;
+    char ratio_of[24];
+} figure_t;
+
+static figure_t figures[MAX_FIGURES];
+static size_t nfigures;
+static char *notes[MAX_NOTES];
+static size_t nnotes;
+
+static const char *verdict(const figure_t *f) {
+    if (isnan(f->value)) {
+        return "error";
+    }
+    if (f->op == TARGET_NONE) {
+        return "";
+    }
+    if (isnan(f->target)) {
+        return "n/a";
+    }
+    bool met = f->op == TARGET_AT_LEAST ? f->value >= f->target : f->value < f->target;
+    return met ? "met" : "missed";
+}
+
+static void format_number(double v, char *out, size_t cap) {
+    double a = fabs(v);
+    if (isnan(v)) {
+        snprintf(out, cap, "-");
+    } else if (a >= 1000) {
+        snprintf(out, cap, "%.0f", v);
+    } else if (a >= 100) {
+        snprintf(out, cap, "%.1f", v);
+    } else {
+        snprintf(out, cap, "%.2f", v);
+    }
+}
+
+static void format_target(const figure_t *f, char *out, size_t cap) {
+    char num[32];
+    if (f->op == TARGET_NONE) {
+        snprintf(out, cap, "-");
+        return;
+    }
+    if (isnan(f->target)) {
+        snprintf(out, cap, "needs limits"); /* a target relative to a limit not measured */
+        return;
+    }
+    format_number(f->target, num, sizeof num);
+    snprintf(out, cap, "%s %s", f->op == TARGET_AT_LEAST ? ">=" : "<", num);
+}
+
+static void format_ratio(const figure_t *f, char *out, size_t cap) {
+    if (isnan(f->ratio)) {
+        snprintf(out, cap, "-");
+    } else {
+        snprintf(out, cap, "%.2fx %s", f->ratio, f->ratio_of);
+    }
+}
+
+static void print_row(FILE *out, const figure_t *f) {
+    char value[32], target[40], ratio[48], row[256];
+    format_number(f->value, value, sizeof value);
+    format_target(f, target, sizeof target);
+    format_ratio(f, ratio, sizeof ratio);
+    snprintf(row, sizeof row, "%-36s %14s %-9s %-14s %-18s %s", f->name, value, f->unit, target,
+             ratio, verdict(f));
+    size_t len = strlen(row);
+    while (len > 0 && row[len - 1] == ' ') {
+        row[--len] = '\0';
+    }
+    fprintf(out, "%s\n", row);
+}
+
+void report_figure(const char *name, double value, const char *unit, target_op_t op, double target,
+                   double ratio, const char *ratio_of) {
+    if (nfigures == MAX_FIGURES) {
+        return;
+    }
+    figure_t *f = &figures[nfigures++];
+    snprintf(f->name, sizeof f->name, "%s", name);
+    f->value = value;
+    snprintf(f->unit, sizeof f->unit, "%s", unit);
+    f->op = op;
+    f->target = target;
+    f->ratio = ratio;
+    snprintf(f->ratio_of, sizeof f->ratio_of, "%s", ratio_of ? ratio_of : "");
+    /* progress on stderr while the run goes on */
+    fprintf(stderr, "  ");
+    print_row(stderr, f);
+}
+
+void report_note(const char *fmt, ...) {
+    if (nnotes == MAX_NOTES) {
+        return;
+    }
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    for (size_t i = 0; i < nnotes; i++) {
+        if (strcmp(notes[i], buf) == 0) {
+            return;
+        }
+    }
+    notes[nnotes] = strdup(buf);
+    if (notes[nnotes]) {
+        nnotes++;
+    }
+}
+
+/* --- the machine ----------------------------------------------------------------------------- */
+
+typedef struct machine {
+    long cores;
+    unsigned long long mem_bytes;
+    char fs[64];
+    char kernel[256];
+    char cpu[128];
+    char date[32];
+} machine_t;
+
+static const char *fs_magic_name(long magic) {
+    switch ((unsigned long)magic) {
+    case 0xEF53UL:
+        return "ext4"; /* ext2/3/4 share the magic */
+    case 0x58465342UL:
+        return "xfs";
+    case 0x01021994UL:
+        return "tmpfs";
+    case 0x9123683EUL:
+        return "btrfs";
+    case 0x794C7630UL:
+        return "overlayfs";
+    case 0xF2F52010UL:
+        return "f2fs";
+    case 0x2FC12FC1UL:
+        return "zfs";
+    case 0x6969UL:
+        return "nfs";
+    default:
+        return NULL;
+    }
+}
+
+/* The filesystem type of dir: the mount table's name for the longest mount point holding dir,
+ * else the statfs magic's name. */
+static void fs_type(const char *dir, char *out, size_t cap) {
+    struct statfs sf;
+    const char *magic_name = NULL;
+    long magic = 0;
+    if (statfs(dir, &sf) == 0) {
+        magic = (long)sf.f_type;
+        magic_name = fs_magic_name(magic);
+    }
+    char real[PATH_MAX];
+    size_t best = 0;
+    char best_type[64] = "";
+    FILE *m = realpath(dir, real) ? fopen("/proc/self/mounts", "r") : NULL;
+    if (m) {
+        char line[4096], mnt[2048], type[64];
+        while (fgets(line, sizeof line, m)) {
+            if (sscanf(line, "%*s %2047s %63s", mnt, type) != 2) {
+                continue;
+            }
+            size_t len = strlen(mnt);
+            bool under = strncmp(real, mnt, len) == 0 &&
+                         (real[len] == '/' || real[len] == '\0' || strcmp(mnt, "/") == 0);
+            if (under && len >= best) {
+                best = len;
+                snprintf(best_type, sizeof best_type, "%s", type);
+            }
+        }
+        fclose(m);
+    }
+    if (best_type[0]) {
+        snprintf(out, cap, "%s", best_type);
+    } else if (magic_name) {
+        snprintf(out, cap, "%s", magic_name);
+    } else {
+        snprintf(out, cap, "0x%lx", (unsigned long)magic);
+    }
+}
+
+static void machine_info(const char *dir, machine_t *m) {
+    memset(m, 0, sizeof *m);
+    m->cores = sysconf(_SC_NPROCESSORS_ONLN);
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (f) {
+        char line[256];
+        unsigned long long kib;
+        while (fgets(line, sizeof line, f)) {
+            if (sscanf(line, "MemTotal: %llu kB", &kib) == 1) {
+                m->mem_bytes = kib * 1024u;
+                break;
+            }
+        }
+        fclose(f);
+    }
+    f = fopen("/proc/cpuinfo", "r");
+    if (f) {
+        char line[512];
+        while (fgets(line, sizeof line, f)) {
+            char *colon = strchr(line, ':');
+            if (strncmp(line, "model name", 10) == 0 && colon) {
+                colon += 1 + (colon[1] == ' ');
+                colon[strcspn(colon, "\n")] = '\0';
+                snprintf(m->cpu, sizeof m->cpu, "%s", colon);
+                break;
+            }
+        }
+        fclose(f);
+    }
+    fs_type(dir, m->fs, sizeof m->fs);
+    struct utsname u;
+    if (uname(&u) == 0) {
+        snprintf(m->kernel, sizeof m->kernel, "%s %s %s", u.sysname, u.release, u.machine);
+    }
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(m->date, sizeof m->date, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* --- JSON lines ------------------------------------------------------------------------------ */
+
+static void json_string(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            fprintf(f, "\\%c", c);
+        } else if (c < 0x20) {
+            fprintf(f, "\\u%04x", c);
+        } else {
+            fputc(c, f);
+        }
+    }
+    fputc('"', f);
+}
+
+static void json_number(FILE *f, double v) {
+    if (isnan(v) || isinf(v)) {
+        fputs("null", f);
+    } else {
+        fprintf(f, "%.10g", v);
+    }
+}
+
+static int write_json(const char *path, const machine_t *m) {
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "stele-bench: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    for (size_t i = 0; i < nfigures; i++) {
+        const figure_t *g = &figures[i];
+        fputs("{\"name\":", f);
+        json_string(f, g->name);
+        fputs(",\"value\":", f);
+        json_number(f, g->value);
+        fputs(",\"unit\":", f);
+        json_string(f, g->unit);
+        fputs(",\"target\":", f);
+        json_number(f, g->op == TARGET_NONE ? NAN : g->target);
+        fputs(",\"target_op\":", f);
+        if (g->op == TARGET_NONE) {
+            fputs("null", f);
+        } else {
+            json_string(f, g->op == TARGET_AT_LEAST ? ">=" : "<");
+        }
+        fputs(",\"ratio\":", f);
+        json_number(f, g->ratio);
+        fputs(",\"ratio_to\":", f);
+        if (isnan(g->ratio)) {
+            fputs("null", f);
+        } else {
+            json_string(f, g->ratio_of);
+        }
+        fputs(",\"verdict\":", f);
+        json_string(f, verdict(g)[0] ? verdict(g) : "none");
+        fprintf(f, ",\"machine\":{\"cores\":%ld,\"mem_bytes\":%llu,\"fs\":", m->cores,
+                m->mem_bytes);
+        json_string(f, m->fs);
+        fputs(",\"kernel\":", f);
+        json_string(f, m->kernel);
+        fputs(",\"cpu\":", f);
+        json_string(f, m->cpu);
+        fputs("},\"date\":", f);
+        json_string(f, m->date);
+        fputs("}\n", f);
+    }
+    if (fclose(f) != 0) {
+        fprintf(stderr, "stele-bench: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* --- flags ----------------------------------------------------------------------------------- */
+
+static const char *only_list;
+
+bool bench_selected(const bench_config_t *cfg, const char *name) {
+    if (!cfg->only) {
+        return true;
+    }
+    size_t len = strlen(name);
+    for (const char *p = cfg->only; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == len && strncmp(p, name, len) == 0) {
+            return true;
+        }
+        p += n;
+        if (*p == ',') {
+            p++;
+        }
+    }
+    return false;
+}
+
+static bool only_valid(const char *list) {
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        bool known = false;
+        for (size_t i = 0; i < NWORKLOADS; i++) {
+            if (strlen(WORKLOADS[i]) == n && strncmp(p, WORKLOADS[i], n) == 0) {
+                known = true;
+            }
+        }
+        if (!known) {
+            fprintf(stderr, "stele-bench: --only: unknown workload '%.*s'\n", (int)n, p);
+            return false;
+        }
+        p += n;
+        if (*p == ',') {
+            p++;
+        }
+    }
+    return true;
+}
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: stele-bench [options]\n"
+            "Measures the physical limits of the data directory's filesystem and libstele's\n"
+            "durable append and read figures in one run; prints a table, optionally JSON lines.\n"
+            "\n"
+            "  --dir DIR          work in a fresh directory under DIR (default: ./bench-data)\n"
+            "  --keep             keep the data directory at the end\n"
+            "  --quick            small sizes, 1 run of 1 s each (about a minute)\n"
+            "  --full             10M events over 1M streams, also 256 clients, 3 runs\n"
+            "  --runs N           runs per figure, median reported (default 3)\n"
+            "  --seconds S        measured seconds per throughput run (default 2)\n"
+            "  --warmup S         warm-up seconds before each throughput run (default 0.5)\n"
+            "  --events N         events to preload (default 1000000; --full 10000000)\n"
+            "  --streams N        streams they are spread over (default events / 10)\n"
+            "  --reads N          random one-stream reads per probe (default 100000)\n"
+            "  --seqwrite-mib N   size of the sequential write probe (default 256)\n"
+            "  --only LIST        comma-separated workloads: limits, append, clients, batch,\n"
+            "                     commit, readall, readstream, growth\n"
+            "  --json FILE        also write every figure as a JSON line to FILE\n"
+            "  --help             this text\n");
+}
+
+static bool parse_u64(const char *s, uint64_t *out) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0') {
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+static bool parse_double(const char *s, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno != 0 || end == s || *end != '\0' || !(v >= 0)) {
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+enum {
+    OPT_DIR = 256,
+    OPT_KEEP,
+    OPT_QUICK,
+    OPT_FULL,
+    OPT_RUNS,
+    OPT_SECONDS,
+    OPT_WARMUP,
+    OPT_EVENTS,
+    OPT_STREAMS,
+    OPT_READS,
+    OPT_SEQWRITE,
+    OPT_ONLY,
+    OPT_JSON,
+    OPT_HELP,
+    OPT_CHILD_OPEN,
+    OPT_PER_STREAM,
+    OPT_SEED,
+};
+
+static const struct option long_options[] = {
+    {"dir", required_argument, NULL, OPT_DIR},
+    {"keep", no_argument, NULL, OPT_KEEP},
+    {"quick", no_argument, NULL, OPT_QUICK},
+    {"full", no_argument, NULL, OPT_FULL},
+    {"runs", required_argument, NULL, OPT_RUNS},
+    {"seconds", required_argument, NULL, OPT_SECONDS},
+    {"warmup", required_argument, NULL, OPT_WARMUP},
+    {"events", required_argument, NULL, OPT_EVENTS},
+    {"streams", required_argument, NULL, OPT_STREAMS},
+    {"reads", required_argument, NULL, OPT_READS},
+    {"seqwrite-mib", required_argument, NULL, OPT_SEQWRITE},
+    {"only", required_argument, NULL, OPT_ONLY},
+    {"json", required_argument, NULL, OPT_JSON},
+    {"help", no_argument, NULL, OPT_HELP},
+    /* internal: the fresh-process open + read probe */
+    {"child-open", required_argument, NULL, OPT_CHILD_OPEN},
+    {"per-stream", required_argument, NULL, OPT_PER_STREAM},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {NULL, 0, NULL, 0},
+};
+
+static int make_dirs(const char *path) {
+    char buf[PATH_MAX];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
+                return -1;
+            }
+            *p = '/';
+        }
+    }
+    return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+int main(int argc, char **argv) {
+    const char *base = "bench-data", *json = NULL, *child_dir = NULL;
+    bool keep = false, quick = false, full = false, base_is_default = true;
+    uint64_t runs = 0, events = 0, streams = 0, reads = 0, seqwrite = 0, per_stream = 10, seed = 1;
+    double seconds = -1, warmup = -1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
+        bool ok = true;
+        switch (c) {
+        case OPT_DIR:
+            base = optarg;
+            base_is_default = false;
+            break;
+        case OPT_KEEP:
+            keep = true;
+            break;
+        case OPT_QUICK:
+            quick = true;
+            break;
+        case OPT_FULL:
+            full = true;
+            break;
+        case OPT_RUNS:
+            ok = parse_u64(optarg, &runs) && runs >= 1 && runs <= 1000;
+            break;
+        case OPT_SECONDS:
+            ok = parse_double(optarg, &seconds) && seconds > 0;
+            break;
+        case OPT_WARMUP:
+            ok = parse_double(optarg, &warmup);
+            break;
+        case OPT_EVENTS:
+            ok = parse_u64(optarg, &events) && events >= 1;
+            break;
+        case OPT_STREAMS:
+            ok = parse_u64(optarg, &streams) && streams >= 1;
+            break;
+        case OPT_READS:
+            ok = parse_u64(optarg, &reads) && reads >= 1;
+            break;
+        case OPT_SEQWRITE:
+            ok = parse_u64(optarg, &seqwrite) && seqwrite >= 1;
+            break;
+        case OPT_ONLY:
+            only_list = optarg;
+            ok = only_valid(optarg);
+            break;
+        case OPT_JSON:
+            json = optarg;
+            break;
+        case OPT_CHILD_OPEN:
+            child_dir = optarg;
+            break;
+        case OPT_PER_STREAM:
+            ok = parse_u64(optarg, &per_stream);
+            break;
+        case OPT_SEED:
+            ok = parse_u64(optarg, &seed);
+            break;
+        case 'h':
+        case OPT_HELP:
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+        if (!ok) {
+            fprintf(stderr, "stele-bench: invalid value for --%s: %s\n",
+                    long_options[c - OPT_DIR].name, optarg);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "stele-bench: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    if (child_dir) {
+        return workloads_child_open(child_dir, streams, per_stream, reads, seed);
+    }
+
+    bench_config_t cfg = {
+        .runs = quick ? 1 : 3,
+        .seconds = quick ? 1.0 : 2.0,
+        .warmup = quick ? 0.2 : 0.5,
+        .events = full ? 10000000u : 1000000u,
+        .reads = quick ? 20000u : 100000u,
+        .seqwrite_mib = quick ? 64u : 256u,
+        .full = full,
+        .only = only_list,
+        .self_exe = "/proc/self/exe",
+    };
+    if (runs) {
+        cfg.runs = (int)runs;
+    }
+    if (seconds > 0) {
+        cfg.seconds = seconds;
+    }
+    if (warmup >= 0) {
+        cfg.warmup = warmup;
+    }
+    if (events) {
+        cfg.events = events;
+    }
+    cfg.streams = streams ? streams : (cfg.events >= 10 ? cfg.events / 10 : 1);
+    if (cfg.streams > cfg.events) {
+        cfg.streams = cfg.events;
+    }
+    if (reads) {
+        cfg.reads = reads;
+    }
+    if (seqwrite) {
+        cfg.seqwrite_mib = seqwrite;
+    }
+
+    /* a fresh work directory on the filesystem of --dir */
+    char work[PATH_MAX];
+    time_t now = time(NULL);
+    struct tm tm;
+    char stamp[32];
+    localtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    snprintf(work, sizeof work, "%s/stele-bench-%s-%ld", base, stamp, (long)getpid());
+    if (make_dirs(work) != 0) {
+        fprintf(stderr, "stele-bench: cannot create %s: %s\n", work, strerror(errno));
+        return 1;
+    }
+    cfg.work_dir = work;
+
+    machine_t m;
+    machine_info(work, &m);
+    printf("stele-bench (libstele %s)\n", STELE_VERSION_STRING);
+    printf("machine: %ld cores, %.1f GiB memory, %s filesystem, %s\n", m.cores,
+           (double)m.mem_bytes / (1024.0 * 1024.0 * 1024.0), m.fs, m.kernel);
+    if (m.cpu[0]) {
+        printf("cpu: %s\n", m.cpu);
+    }
+    printf("date: %s\n", m.date);
+    printf("data directory: %s%s\n", work, keep ? " (kept)" : " (removed at the end)");
+    printf("settings: %d run(s), %.1f s per throughput run after %.1f s warm-up, %llu events over "
+           "%llu streams, %llu reads%s%s%s\n\n",
+           cfg.runs, cfg.seconds, cfg.warmup, (unsigned long long)cfg.events,
+           (unsigned long long)cfg.streams, (unsigned long long)cfg.reads,
+           full ? ", 256 clients" : "", cfg.only ? ", only " : "", cfg.only ? cfg.only : "");
+    fflush(stdout);
+
+    limits_t lim = {NAN, NAN, NAN, NAN, NAN};
+    if (bench_selected(&cfg, "limits")) {
+        fprintf(stderr, "measuring the physical limits...\n");
+        limits_run(&cfg, &lim);
+    }
+    fprintf(stderr, "running the libstele workloads...\n");
+    workloads_run(&cfg, &lim);
+
+    printf("%-36s %14s %-9s %-14s %-18s %s\n", "figure", "value", "unit", "target",
+           "ratio to limit", "verdict");
+    for (size_t i = 0; i < nfigures; i++) {
+        print_row(stdout, &figures[i]);
+    }
+    if (nnotes) {
+        printf("\n");
+    }
+    for (size_t i = 0; i < nnotes; i++) {
+        printf("- %s\n", notes[i]);
+        free(notes[i]);
+    }
+    int status = 0;
+    if (json && write_json(json, &m) != 0) {
+        status = 1;
+    }
+    if (!keep) {
+        if (remove_tree(work) != 0) {
+            fprintf(stderr, "stele-bench: could not remove %s\n", work);
+        }
+        if (base_is_default) {
+            rmdir(base); /* only when empty */
+        }
+    }
+    for (size_t i = 0; i < nfigures; i++) {
+        if (isnan(figures[i].value)) {
+            status = 1;
+        }
+    }
+    return status;
+}

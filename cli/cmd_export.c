@@ -1,0 +1,297 @@
+/*
+ * cmd_export.c -- `stele export` and `stele import`: the whole log as NDJSON and back.
+ *
+ * export prints every event of $all, the store's own '$' events included, in the format of
+ * `read-all`. import reads that format as a stream (a file or stdin of any size) and appends
+ * each run of consecutive events of one stream as one atomic append with expected version any,
+ * keeping the event ids, so that importing the same file twice writes nothing the second time
+ * (the store answers a retried append with the same ids as idempotent). Runs are cut at
+ * IMPORT_MAX_EVENTS events or IMPORT_MAX_BYTES bytes, deterministically, so the same file is cut
+ * the same way. Events of the reserved "$$<stream>" streams are replayed through the API that
+ * wrote them: "$metadata" sets the stream's metadata, a deletion or tombstone deletes it.
+ * Positions and times are not kept: the store assigns them.
+ *
+ * import stops at the first bad line or failed append; everything before it stays imported
+ * (each run is atomic) and the message names the line.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+
+#define IMPORT_MAX_EVENTS 1000u
+#define IMPORT_MAX_BYTES (8u * 1024u * 1024u)
+#define IMPORT_EVENT_OVERHEAD 128u
+
+int cmd_export(cli_ctx_t *ctx, int argc, char **argv) {
+    const char *from_text = NULL;
+    const cli_opt_t opts[] = {
+        {"--from", &from_text, NULL},
+    };
+    const char *pos[1];
+    size_t npos = 0;
+    int status =
+        cli_args_parse(ctx, argc, argv, opts, sizeof(opts) / sizeof(opts[0]), pos, 0, &npos);
+    if (status != EXIT_OK) {
+        return status < 0 ? EXIT_OK : status;
+    }
+    stele_read_options_t ro;
+    stele_read_options_init(&ro);
+    ro.filter.include_system = true;
+    if (from_text != NULL &&
+        (status = cli_parse_u64(ctx, "--from", from_text, &ro.from_position)) != 0) {
+        return status;
+    }
+    stele_store_t *store = NULL;
+    if ((status = cli_store_open(ctx, false, &store)) != EXIT_OK) {
+        return status;
+    }
+    stele_reader_t *reader = NULL;
+    int rc = stele_read_all(store, &ro, &reader);
+    if (rc != 0) {
+        status = cli_fail(ctx, rc);
+    } else {
+        status = cli_print_reader(ctx, reader);
+        stele_reader_close(reader);
+    }
+    return cli_store_close(ctx, store, status);
+}
+
+typedef struct importer {
+    cli_ctx_t *ctx;
+    const char *source;
+    stele_store_t *store;  /* opened at the first write */
+    cli_event_buf_t *run;  /* consecutive events of one stream */
+    stele_event_in_t *ins; /* run[i].in, contiguous for stele_append() */
+    size_t run_count;
+    size_t run_bytes;
+    uint64_t lines;      /* events read */
+    uint64_t appended;   /* events written */
+    uint64_t idempotent; /* events already present */
+    uint64_t system;     /* system events replayed */
+    uint64_t skipped;    /* system events with no meaning here */
+} importer_t;
+
+static int ensure_store(importer_t *im) {
+    return im->store != NULL ? EXIT_OK : cli_store_open(im->ctx, true, &im->store);
+}
+
+static void clear_run(importer_t *im) {
+    for (size_t i = 0; i < im->run_count; i++) {
+        cli_event_buf_free(&im->run[i]);
+    }
+    im->run_count = 0;
+    im->run_bytes = 0;
+}
+
+static int flush_run(importer_t *im) {
+    if (im->run_count == 0) {
+        return EXIT_OK;
+    }
+    int status = ensure_store(im);
+    if (status != EXIT_OK) {
+        return status;
+    }
+    for (size_t i = 0; i < im->run_count; i++) {
+        im->ins[i] = im->run[i].in;
+    }
+    stele_append_result_t result;
+    memset(&result, 0, sizeof(result));
+    const char *stream = im->run[0].stream;
+    int rc = stele_append(im->store, stream, STELE_EXPECT_ANY, im->ins, im->run_count, &result);
+    if (rc != 0) {
+        const char *detail = stele_errdetail();
+        cli_errorf(im->ctx, "%s lines %llu-%llu (stream %s): %s%s%s", im->source,
+                   (unsigned long long)im->run[0].line,
+                   (unsigned long long)im->run[im->run_count - 1].line, stream, stele_strerror(rc),
+                   detail[0] != '\0' ? ": " : "", detail);
+        status = cli_exit_for(rc);
+    } else if (result.idempotent) {
+        im->idempotent += im->run_count;
+    } else {
+        im->appended += im->run_count;
+    }
+    clear_run(im);
+    return status;
+}
+
+/* True when the metadata of stream already equals json (so a re-import writes nothing). */
+static bool metadata_equal(importer_t *im, const char *stream, const char *json, size_t len) {
+    char *current = NULL;
+    if (stele_stream_metadata_get(im->store, stream, &current) != 0) {
+        return false;
+    }
+    json_t *a = json_loads(current, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, NULL);
+    json_t *b = json_loadb(json, len, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, NULL);
+    bool equal = a != NULL && b != NULL && json_equal(a, b);
+    json_decref(a);
+    json_decref(b);
+    stele_free(current);
+    return equal;
+}
+
+/* Replay one event of a reserved stream. */
+static int replay_system(importer_t *im, cli_event_buf_t *ev) {
+    const char *name = ev->stream;
+    if (strncmp(name, "$$", 2) != 0 || name[2] == '\0') {
+        im->skipped++;
+        return EXIT_OK;
+    }
+    const char *target = name + 2;
+    bool is_meta = strcmp(ev->type, "$metadata") == 0;
+    bool is_tombstone = strstr(ev->type, "tombstone") != NULL;
+    bool is_delete = !is_tombstone && strstr(ev->type, "delet") != NULL;
+    if (!is_meta && !is_tombstone && !is_delete) {
+        im->skipped++;
+        return EXIT_OK;
+    }
+    int status = ensure_store(im);
+    if (status != EXIT_OK) {
+        return status;
+    }
+    int rc = 0;
+    if (is_meta) {
+        if ((ev->in.flags & STELE_EVENT_BINARY) != 0) {
+            im->skipped++;
+            return EXIT_OK;
+        }
+        if (!metadata_equal(im, target, ev->data, ev->data_len)) {
+            rc = stele_stream_metadata_set(im->store, target, ev->data);
+        }
+    } else {
+        rc = stele_stream_delete(im->store, target, STELE_EXPECT_ANY, is_tombstone);
+        /* Imported a second time: the stream is already deleted. */
+        if (rc == STELE_EDELETED || rc == STELE_ETOMBSTONED ||
+            (rc == STELE_ENOTFOUND && !is_tombstone)) {
+            rc = 0;
+        }
+    }
+    if (rc != 0) {
+        const char *detail = stele_errdetail();
+        cli_errorf(im->ctx, "%s line %llu (stream %s): %s%s%s", im->source,
+                   (unsigned long long)ev->line, name, stele_strerror(rc),
+                   detail[0] != '\0' ? ": " : "", detail);
+        return cli_exit_for(rc);
+    }
+    im->system++;
+    return EXIT_OK;
+}
+
+/* Take one parsed event (ownership moves to the importer). */
+static int import_event(importer_t *im, cli_event_buf_t *ev) {
+    int status = EXIT_OK;
+    if (ev->stream[0] == '$') {
+        if ((status = flush_run(im)) == EXIT_OK) {
+            status = replay_system(im, ev);
+        }
+        cli_event_buf_free(ev);
+        return status;
+    }
+    size_t bytes = ev->data_len + ev->in.metadata_len + strlen(ev->type) + strlen(ev->stream) +
+                   IMPORT_EVENT_OVERHEAD;
+    bool same_stream = im->run_count > 0 && strcmp(im->run[0].stream, ev->stream) == 0;
+    if (im->run_count > 0 && (!same_stream || im->run_count == IMPORT_MAX_EVENTS ||
+                              im->run_bytes + bytes > IMPORT_MAX_BYTES)) {
+        status = flush_run(im);
+    }
+    if (status != EXIT_OK) {
+        cli_event_buf_free(ev);
+        return status;
+    }
+    im->run[im->run_count++] = *ev;
+    im->run_bytes += bytes;
+    return EXIT_OK;
+}
+
+int cmd_import(cli_ctx_t *ctx, int argc, char **argv) {
+    const char *pos[1];
+    size_t npos = 0;
+    int status = cli_args_parse(ctx, argc, argv, NULL, 0, pos, 1, &npos);
+    if (status != EXIT_OK) {
+        return status < 0 ? EXIT_OK : status;
+    }
+    if (npos != 1) {
+        return cli_usage_errorf(ctx, "missing FILE ('-' for stdin)");
+    }
+    bool is_stdin = strcmp(pos[0], "-") == 0;
+    FILE *f = is_stdin ? stdin : fopen(pos[0], "rb");
+    if (f == NULL) {
+        cli_errorf(ctx, "%s: %s", pos[0], strerror(errno));
+        return EXIT_ERROR;
+    }
+    importer_t im;
+    memset(&im, 0, sizeof(im));
+    im.ctx = ctx;
+    im.source = is_stdin ? "stdin" : pos[0];
+    im.run = calloc(IMPORT_MAX_EVENTS, sizeof(*im.run));
+    im.ins = calloc(IMPORT_MAX_EVENTS, sizeof(*im.ins));
+    if (im.run == NULL || im.ins == NULL) {
+        cli_errorf(ctx, "out of memory");
+        status = EXIT_ERROR;
+        goto done;
+    }
+
+    cli_progress_t progress;
+    cli_progress_init(&progress, "import", "bytes");
+    struct stat st;
+    uint64_t total = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+    uint64_t done_bytes = 0, line_no = 0;
+    char *line = NULL;
+    size_t line_cap = 0;
+    ssize_t n;
+    while (status == EXIT_OK && (n = getline(&line, &line_cap, f)) > 0) {
+        line_no++;
+        done_bytes += (uint64_t)n;
+        size_t len = (size_t)n;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) {
+            len--;
+        }
+        size_t skip = 0;
+        while (skip < len && (line[skip] == ' ' || line[skip] == '\t')) {
+            skip++;
+        }
+        if (skip == len) {
+            continue;
+        }
+        cli_event_buf_t ev;
+        status = cli_event_parse_line(ctx, im.source, line_no, line, len, true, &ev);
+        if (status == EXIT_OK) {
+            im.lines++;
+            status = import_event(&im, &ev);
+        }
+        cli_progress_update(&progress, done_bytes, total);
+    }
+    free(line);
+    if (status == EXIT_OK && ferror(f)) {
+        cli_errorf(ctx, "%s: read error", im.source);
+        status = EXIT_ERROR;
+    }
+    if (status == EXIT_OK) {
+        status = flush_run(&im);
+    }
+    cli_progress_finish(&progress);
+    if (status == EXIT_OK) {
+        json_t *o = json_object();
+        if (o != NULL) {
+            json_object_set_new(o, "events", json_integer((json_int_t)im.lines));
+            json_object_set_new(o, "appended", json_integer((json_int_t)im.appended));
+            json_object_set_new(o, "idempotent", json_integer((json_int_t)im.idempotent));
+            json_object_set_new(o, "system", json_integer((json_int_t)im.system));
+            json_object_set_new(o, "skipped", json_integer((json_int_t)im.skipped));
+        }
+        status = cli_print_json(o);
+    }
+
+done:
+    if (im.run != NULL) {
+        clear_run(&im);
+    }
+    free(im.run);
+    free(im.ins);
+    if (!is_stdin) {
+        fclose(f);
+    }
+    return cli_store_close(ctx, im.store, status);
+}

@@ -1,0 +1,154 @@
+/*
+ * cmd_streams.c -- the stream catalogue: `stele streams` (list, paged by name), `stele info`,
+ * `stele meta` (get or replace a stream's metadata) and `stele delete` (soft or tombstone).
+ */
+#include <string.h>
+
+#include "cli.h"
+
+int cmd_streams(cli_ctx_t *ctx, int argc, char **argv) {
+    const char *prefix = NULL, *after = NULL, *limit_text = NULL;
+    bool all = false;
+    const cli_opt_t opts[] = {
+        {"--prefix", &prefix, NULL},
+        {"--after", &after, NULL},
+        {"--limit", &limit_text, NULL},
+        {"--all", NULL, &all},
+    };
+    const char *pos[1];
+    size_t npos = 0;
+    int status =
+        cli_args_parse(ctx, argc, argv, opts, sizeof(opts) / sizeof(opts[0]), pos, 0, &npos);
+    if (status != EXIT_OK) {
+        return status < 0 ? EXIT_OK : status;
+    }
+    uint64_t limit = 0;
+    if (limit_text != NULL && (status = cli_parse_u64(ctx, "--limit", limit_text, &limit)) != 0) {
+        return status;
+    }
+    if (limit > SIZE_MAX) {
+        return cli_usage_errorf(ctx, "--limit: '%s' is too large", limit_text);
+    }
+    stele_store_t *store = NULL;
+    if ((status = cli_store_open(ctx, false, &store)) != EXIT_OK) {
+        return status;
+    }
+    stele_stream_list_t *list = NULL;
+    int rc = stele_stream_list(store, prefix, after, (size_t)limit, all, &list);
+    if (rc != 0) {
+        status = cli_fail(ctx, rc);
+    } else {
+        size_t count = stele_stream_list_count(list);
+        for (size_t i = 0; i < count && status == EXIT_OK; i++) {
+            status = cli_print_json(cli_stream_info_json(stele_stream_list_get(list, i)));
+        }
+        stele_stream_list_free(list);
+    }
+    return cli_store_close(ctx, store, status);
+}
+
+/* Parse the single STREAM positional (plus an optional second one when max_pos is 2). */
+static int parse_stream_args(cli_ctx_t *ctx, int argc, char **argv, const cli_opt_t *opts,
+                             size_t opt_count, const char **pos, size_t max_pos, size_t *npos) {
+    int status = cli_args_parse(ctx, argc, argv, opts, opt_count, pos, max_pos, npos);
+    if (status != EXIT_OK) {
+        return status;
+    }
+    if (*npos == 0) {
+        return cli_usage_errorf(ctx, "missing STREAM");
+    }
+    return EXIT_OK;
+}
+
+int cmd_info(cli_ctx_t *ctx, int argc, char **argv) {
+    const char *pos[1];
+    size_t npos = 0;
+    int status = parse_stream_args(ctx, argc, argv, NULL, 0, pos, 1, &npos);
+    if (status != EXIT_OK) {
+        return status < 0 ? EXIT_OK : status;
+    }
+    stele_store_t *store = NULL;
+    if ((status = cli_store_open(ctx, false, &store)) != EXIT_OK) {
+        return status;
+    }
+    stele_stream_info_t info;
+    memset(&info, 0, sizeof(info));
+    int rc = stele_stream_info(store, pos[0], &info);
+    if (rc != 0) {
+        status = cli_fail(ctx, rc);
+    } else {
+        info.name = pos[0];
+        status = cli_print_json(cli_stream_info_json(&info));
+    }
+    return cli_store_close(ctx, store, status);
+}
+
+int cmd_meta(cli_ctx_t *ctx, int argc, char **argv) {
+    const char *pos[2];
+    size_t npos = 0;
+    int status = parse_stream_args(ctx, argc, argv, NULL, 0, pos, 2, &npos);
+    if (status != EXIT_OK) {
+        return status < 0 ? EXIT_OK : status;
+    }
+    bool set = npos == 2;
+    if (set && (status = cli_check_json(ctx, "metadata", pos[1], strlen(pos[1]), true)) != 0) {
+        return status;
+    }
+    stele_store_t *store = NULL;
+    if ((status = cli_store_open(ctx, set, &store)) != EXIT_OK) {
+        return status;
+    }
+    int rc;
+    if (set) {
+        rc = stele_stream_metadata_set(store, pos[0], pos[1]);
+        status = rc != 0 ? cli_fail(ctx, rc) : EXIT_OK;
+    } else {
+        char *json = NULL;
+        rc = stele_stream_metadata_get(store, pos[0], &json);
+        if (rc != 0) {
+            status = cli_fail(ctx, rc);
+        } else {
+            cli_write_compact_json(stdout, json, strlen(json));
+            fputc('\n', stdout);
+            stele_free(json);
+        }
+    }
+    return cli_store_close(ctx, store, status);
+}
+
+int cmd_delete(cli_ctx_t *ctx, int argc, char **argv) {
+    const char *expect_text = NULL;
+    bool tombstone = false;
+    const cli_opt_t opts[] = {
+        {"--expect", &expect_text, NULL},
+        {"--tombstone", NULL, &tombstone},
+    };
+    const char *pos[1];
+    size_t npos = 0;
+    int status =
+        parse_stream_args(ctx, argc, argv, opts, sizeof(opts) / sizeof(opts[0]), pos, 1, &npos);
+    if (status != EXIT_OK) {
+        return status < 0 ? EXIT_OK : status;
+    }
+    int64_t expect = STELE_EXPECT_ANY;
+    if (expect_text != NULL &&
+        (status = cli_parse_expect(ctx, "--expect", expect_text, &expect)) != EXIT_OK) {
+        return status;
+    }
+    stele_store_t *store = NULL;
+    if ((status = cli_store_open(ctx, true, &store)) != EXIT_OK) {
+        return status;
+    }
+    int rc = stele_stream_delete(store, pos[0], expect, tombstone);
+    if (rc != 0) {
+        status = cli_fail(ctx, rc);
+    } else {
+        json_t *o = json_object();
+        if (o != NULL) {
+            json_object_set_new(o, "stream", json_string(pos[0]));
+            json_object_set_new(o, "state", json_string(tombstone ? "tombstoned" : "deleted"));
+        }
+        status = cli_print_json(o);
+    }
+    return cli_store_close(ctx, store, status);
+}

@@ -1,0 +1,445 @@
+/*
+ * stele.h -- the public API of libstele, the embeddable event store.
+ *
+ * This header is the whole contract between libstele and its users (the `stele` CLI, the `steled`
+ * server and any embedding application). It reads as the reference manual: every function states
+ * who owns each pointer, how long a borrowed result stays valid, whether it is thread-safe, and which
+ * error codes it returns.
+ *
+ * The model
+ * ---------
+ * A store is a directory holding one append-only, totally ordered, durable log of events. Every
+ * event belongs to a stream (one per aggregate instance, e.g. "order-42"), has a 0-based gap-free
+ * version inside its stream and a 1-based gap-free position in the global log ("$all"). An append
+ * adds 1..N events to one stream atomically; a commit adds events to several streams atomically. Each
+ * stream part carries an expected version for optimistic concurrency.
+ *
+ * Errors
+ * ------
+ * Fallible functions return int: 0 (STELE_OK) on success, a negative code on failure. Codes in
+ * [-4095, -1] are negated errno values from the operating system (-EIO, -ENOSPC, ...); codes at or
+ * below STELE_ERR_BASE are Stele's own. stele_strerror() names every code, and stele_errdetail()
+ * returns a sentence naming the exact problem of the last failure on the calling thread.
+ *
+ * Threads
+ * -------
+ * A stele_store_t may be used from any number of threads at once. Appends from all threads are
+ * queued to one writer thread that batches them under one fdatasync (group commit). Readers,
+ * subscriptions and stream lists are per-thread objects: one object must not be used by two threads
+ * at the same time, but any number of them may be open on one store.
+ */
+#ifndef STELE_H
+#define STELE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define STELE_VERSION_STRING "0.1.0"
+#define STELE_VERSION_MAJOR 0
+#define STELE_VERSION_MINOR 1
+#define STELE_VERSION_PATCH 0
+
+/* ---------------------------------------------------------------------------------------------
+ * Error codes
+ * ------------------------------------------------------------------------------------------- */
+
+#define STELE_OK 0
+#define STELE_ERR_BASE (-10000)
+#define STELE_EINVAL (-10001)      /* an argument is invalid (stele_errdetail() names it) */
+#define STELE_ENAME (-10002)       /* invalid stream name */
+#define STELE_ETYPE (-10003)       /* invalid event type */
+#define STELE_EJSON (-10004)       /* data or metadata is not valid JSON (or metadata no object) */
+#define STELE_ETOOBIG (-10005)     /* an event, an append or a name exceeds its limit */
+#define STELE_EEMPTY (-10006)      /* an append or commit with no events */
+#define STELE_ECONFLICT (-10007)   /* wrong expected version; nothing was written */
+#define STELE_ENOTFOUND (-10008)   /* the stream does not exist */
+#define STELE_EDELETED (-10009)    /* the stream was (soft) deleted */
+#define STELE_ETOMBSTONED (-10010) /* the stream was tombstoned: closed for ever */
+#define STELE_EIDREUSE (-10011)    /* an event id was already used for a different event */
+#define STELE_ECORRUPT (-10012)    /* stored bytes fail their checksum or format check */
+#define STELE_ENOTSTORE (-10013)   /* the directory is not a Stele store */
+#define STELE_EVERSION (-10014)    /* the store was made by a newer, unknown format */
+#define STELE_EPOISONED (-10015)   /* a write or sync failed earlier: reopen the store */
+#define STELE_ECLOSED (-10016)     /* the store is closing */
+#define STELE_ENOMEM (-10017)      /* out of memory */
+#define STELE_ELOCKED (-10018)     /* another process has the store open */
+#define STELE_ERESERVED (-10019)   /* names starting with '$' are reserved for the store */
+#define STELE_EUUID (-10020)       /* invalid UUID text */
+#define STELE_EREADONLY (-10021)   /* the store was opened read-only */
+#define STELE_ETIME (-10022)       /* invalid time text */
+
+/* The name of an error code, e.g. "wrong expected version". Never NULL; static storage. */
+const char *stele_strerror(int code);
+
+/* A sentence naming the exact problem of the last failed call on this thread, e.g.
+ * "event 3: type is empty". Empty string when none. Valid until the next libstele call on this
+ * thread. */
+const char *stele_errdetail(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Limits. Every limit is checked before anything is written; exceeding one is STELE_ETOOBIG (or
+ * STELE_ENAME / STELE_ETYPE for names).
+ * ------------------------------------------------------------------------------------------- */
+
+#define STELE_MAX_STREAM_NAME_BYTES 1024u
+#define STELE_MAX_TYPE_BYTES 255u
+#define STELE_MAX_DATA_BYTES (4u * 1024u * 1024u)     /* one event's data */
+#define STELE_MAX_METADATA_BYTES (64u * 1024u)        /* one event's metadata */
+#define STELE_MAX_EVENTS_PER_APPEND 10000u            /* all parts of one append or commit */
+#define STELE_MAX_APPEND_BYTES (16u * 1024u * 1024u)  /* encoded size of one append or commit */
+#define STELE_MAX_COMMIT_STREAMS 100u                 /* stream parts in one commit */
+
+/* ---------------------------------------------------------------------------------------------
+ * Basic types
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct stele_store stele_store_t;
+
+typedef struct stele_uuid {
+    uint8_t bytes[16];
+} stele_uuid_t;
+
+/* Parse "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" (case-insensitive, exactly 36 characters).
+ * Returns 0 or STELE_EUUID. Thread-safe. */
+int stele_uuid_parse(const char *text, stele_uuid_t *out);
+/* Write the 36-character lower-case form plus NUL into out. Thread-safe. */
+void stele_uuid_format(const stele_uuid_t *id, char out[37]);
+/* A new time-ordered random UUID (version 7). Thread-safe. */
+void stele_uuid_generate(stele_uuid_t *out);
+/* True when all 16 bytes are zero ("no id given"). */
+bool stele_uuid_is_nil(const stele_uuid_t *id);
+
+/* Format nanoseconds since the Unix epoch as RFC 3339 UTC with 9 fraction digits,
+ * "2026-11-22T13:15:00.123456789Z", into out (at least 36 bytes). Thread-safe. */
+void stele_time_format(int64_t unix_ns, char out[36]);
+/* Parse RFC 3339 ("2026-11-22T13:15:00Z", optional fraction up to 9 digits, "Z" or +hh:mm/-hh:mm,
+ * or a date "2026-11-22" meaning its midnight UTC). Returns 0 or STELE_ETIME. Thread-safe. */
+int stele_time_parse(const char *text, int64_t *unix_ns);
+
+/* ---------------------------------------------------------------------------------------------
+ * Opening a store
+ * ------------------------------------------------------------------------------------------- */
+
+typedef enum stele_durability {
+    STELE_DURABILITY_SYNC = 0, /* acknowledge after fdatasync (default) */
+    STELE_DURABILITY_ASYNC,    /* acknowledge after write; sync every sync_interval_ms */
+    STELE_DURABILITY_NONE,     /* never sync (tests, throwaway data) */
+} stele_durability_t;
+
+#define STELE_OPEN_CREATE 0x1u   /* create the store if the directory holds none */
+#define STELE_OPEN_READONLY 0x2u /* no appends; no recovery writes (a torn tail is only reported) */
+
+struct stele_vfs; /* the file table (src/os/vfs.h); NULL selects the POSIX one */
+
+typedef struct stele_options {
+    size_t struct_size;            /* sizeof(stele_options_t): set by stele_options_init() */
+    uint32_t flags;                /* STELE_OPEN_* */
+    stele_durability_t durability; /* default STELE_DURABILITY_SYNC */
+    uint32_t sync_interval_ms;     /* ASYNC mode: at most this long between syncs (default 100) */
+    uint64_t segment_size_bytes;   /* size of new segments (default 64 MiB; 1 MiB..4 GiB) */
+    uint32_t queue_capacity;       /* appends waiting for the writer at most (default 4096) */
+    const struct stele_vfs *vfs;   /* file table; NULL = POSIX. Must outlive the store. */
+} stele_options_t;
+
+/* Fill o with the defaults. Always call this before setting fields. */
+void stele_options_init(stele_options_t *o);
+
+/* Open (and with STELE_OPEN_CREATE, create) the store in directory dir. Recovers from any crash:
+ * a torn tail of the log is cut back to the last whole commit, the index catches up from the log.
+ * Corruption in the middle of the log is never cut: open fails with STELE_ECORRUPT and
+ * stele_errdetail() names the place. opts may be NULL for the defaults. On success *out owns the
+ * store until stele_store_close(). Returns STELE_ENOTSTORE, STELE_EVERSION, STELE_ELOCKED,
+ * STELE_ECORRUPT, STELE_EINVAL, STELE_ENOMEM or -errno. Thread-safe. */
+int stele_store_open(const char *dir, const stele_options_t *opts, stele_store_t **out);
+
+/* Finish the appends already queued, stop the writer, persist the index and close. Open readers,
+ * lists and subscriptions must be closed first. NULL is a no-op. Returns 0 or the first error met
+ * while closing (the log is intact either way). */
+int stele_store_close(stele_store_t *store);
+
+/* ---------------------------------------------------------------------------------------------
+ * Appending
+ * ------------------------------------------------------------------------------------------- */
+
+#define STELE_EXPECT_ANY (-2)           /* no check */
+#define STELE_EXPECT_NO_STREAM (-1)     /* the stream must not exist (or be soft-deleted empty) */
+#define STELE_EXPECT_STREAM_EXISTS (-4) /* the stream must exist */
+/* Any value >= 0: the stream's last version must be exactly that. */
+
+#define STELE_EVENT_BINARY 0x1u /* data is opaque bytes, not JSON */
+
+typedef struct stele_event_in {
+    const char *type;     /* NUL-terminated event type, 1..255 bytes of printable UTF-8 */
+    const void *data;     /* JSON text (validated) unless STELE_EVENT_BINARY; may be NULL if 0 */
+    size_t data_len;      /* <= STELE_MAX_DATA_BYTES */
+    const void *metadata; /* JSON object text, or NULL */
+    size_t metadata_len;  /* <= STELE_MAX_METADATA_BYTES */
+    stele_uuid_t id;      /* the client's id for idempotent retries; nil = generate one */
+    uint32_t flags;       /* STELE_EVENT_* */
+} stele_event_in_t;
+
+typedef struct stele_append_result {
+    int64_t first_version;   /* version of the first event written */
+    int64_t last_version;    /* version of the last event written (= the stream's version) */
+    uint64_t first_position; /* position of the first event written */
+    uint64_t last_position;  /* position of the last event written */
+    int64_t actual_version;  /* on STELE_ECONFLICT: the stream's version then (-1: no stream) */
+    bool idempotent;         /* the append was a retry of one already written: nothing written */
+} stele_append_result_t;
+
+/* Append count events to one stream atomically, with optimistic concurrency. Returns when the
+ * events are durable (in SYNC mode: synced) and visible to readers, or with an error having written
+ * nothing. On STELE_ECONFLICT result->actual_version holds the stream's version. Retrying with the
+ * same event ids after an unknown outcome returns the first result with result->idempotent set;
+ * ids that match only partly give STELE_EIDREUSE. The inputs are only borrowed during the call;
+ * result may be NULL. Errors: STELE_ENAME, STELE_ERESERVED, STELE_ETYPE, STELE_EJSON,
+ * STELE_ETOOBIG, STELE_EEMPTY, STELE_ECONFLICT, STELE_EIDREUSE, STELE_ETOMBSTONED,
+ * STELE_EPOISONED, STELE_ECLOSED, STELE_EREADONLY, STELE_ENOMEM. Thread-safe. */
+int stele_append(stele_store_t *store, const char *stream, int64_t expected_version,
+                 const stele_event_in_t *events, size_t count, stele_append_result_t *result);
+
+typedef struct stele_append_part {
+    const char *stream;             /* in */
+    int64_t expected_version;       /* in: STELE_EXPECT_* or >= 0 */
+    const stele_event_in_t *events; /* in */
+    size_t count;                   /* in: >= 1 */
+    stele_append_result_t result;   /* out */
+} stele_append_part_t;
+
+/* Append to several streams in one atomic commit: all parts are written or none. A stream may appear
+ * in one part only. On failure *failed_part (if not NULL) holds the index of the part at fault, or
+ * count when no single part is. Same errors as stele_append(). Thread-safe. */
+int stele_commit(stele_store_t *store, stele_append_part_t *parts, size_t count,
+                 size_t *failed_part);
+
+/* ---------------------------------------------------------------------------------------------
+ * Reading
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct stele_event {
+    uint64_t position;    /* 1-based position in $all */
+    int64_t version;      /* 0-based version in its stream */
+    int64_t time_ns;      /* recorded time, ns since the Unix epoch (UTC) */
+    stele_uuid_t id;      /* event id */
+    uint32_t flags;       /* STELE_EVENT_* */
+    const char *stream;   /* NUL-terminated */
+    size_t stream_len;    /* bytes, without the NUL */
+    const char *type;     /* NUL-terminated */
+    size_t type_len;      /* bytes, without the NUL */
+    const void *data;     /* data bytes (JSON text unless STELE_EVENT_BINARY) */
+    size_t data_len;      /* bytes */
+    const void *metadata; /* JSON object text, or NULL when the event has none */
+    size_t metadata_len;  /* bytes */
+} stele_event_t;
+/* All pointers in a stele_event_t are borrowed from the reader or subscription that filled it and
+ * stay valid until its next call or its close, whichever comes first. */
+
+typedef enum stele_direction {
+    STELE_FORWARD = 0,
+    STELE_BACKWARD = 1,
+} stele_direction_t;
+
+/* Server-side filters for $all reads and subscriptions. A zeroed filter passes every event of a
+ * user stream; events of reserved '$' streams (metadata, deletions) pass only with include_system.
+ * All given conditions must hold. */
+typedef struct stele_filter {
+    const char *type;          /* exact event type, or NULL */
+    const char *type_prefix;   /* event type prefix, or NULL */
+    const char *category;      /* stream category (the part of the name before its first '-') */
+    const char *stream_prefix; /* stream name prefix, or NULL */
+    const char *stream;        /* exact stream name, or NULL */
+    int64_t since_ns;          /* time >= since_ns; 0 = unbounded */
+    int64_t until_ns;          /* time <  until_ns; 0 = unbounded */
+    bool include_system;       /* also pass events of streams whose name starts with '$' */
+} stele_filter_t;
+
+typedef struct stele_reader stele_reader_t;
+
+/* Read one stream, from version from_version (inclusive) in direction dir, at most limit events
+ * (0 = no limit). Backward reads with from_version < 0 start at the last event. Versions before
+ * a soft delete are not returned. Returns STELE_ENOTFOUND for a stream that never existed,
+ * STELE_EDELETED / STELE_ETOMBSTONED for deleted ones, STELE_ENAME, STELE_ENOMEM. The reader
+ * sees the events visible when it was opened. Thread-safe; the reader belongs to the caller until
+ * stele_reader_close(). */
+int stele_read_stream(stele_store_t *store, const char *stream, int64_t from_version,
+                      stele_direction_t dir, uint64_t limit, stele_reader_t **out);
+
+typedef struct stele_read_options {
+    size_t struct_size;     /* sizeof(stele_read_options_t): set by stele_read_options_init() */
+    uint64_t from_position; /* forward: first position considered (0 or 1 = the start);
+                               backward: last position considered (0 = the end) */
+    stele_direction_t direction;
+    uint64_t limit;         /* at most this many events (0 = no limit) */
+    stele_filter_t filter;  /* since/until are found by binary search, not by a scan */
+} stele_read_options_t;
+
+void stele_read_options_init(stele_read_options_t *o);
+
+/* Read $all with filters. Sees the events visible when it was opened. opts may be NULL (forward
+ * from the start, no filter). Thread-safe; the reader belongs to the caller. */
+int stele_read_all(stele_store_t *store, const stele_read_options_t *opts, stele_reader_t **out);
+
+/* Next event of a reader: returns 1 with *ev filled, 0 at the end, or an error (STELE_ECORRUPT when
+ * a record fails its checksum: never wrong bytes; -EIO). Not thread-safe per reader. */
+int stele_reader_next(stele_reader_t *reader, stele_event_t *ev);
+
+/* NULL is a no-op. */
+void stele_reader_close(stele_reader_t *reader);
+
+/* ---------------------------------------------------------------------------------------------
+ * Streams
+ * ------------------------------------------------------------------------------------------- */
+
+typedef enum stele_stream_state {
+    STELE_STREAM_ACTIVE = 0,
+    STELE_STREAM_DELETED = 1,    /* soft deleted: hidden; an append recreates it */
+    STELE_STREAM_TOMBSTONED = 2, /* closed for ever */
+} stele_stream_state_t;
+
+typedef struct stele_stream_info {
+    const char *name;        /* borrowed (see each function) */
+    stele_stream_state_t state;
+    int64_t first_version;   /* first readable version (after a soft delete: the next version) */
+    int64_t last_version;    /* -1 if no event was ever appended */
+    uint64_t event_count;    /* readable events: last_version - first_version + 1 */
+    uint64_t last_position;  /* position of the last event */
+    int64_t created_ns;      /* time of the first event */
+    int64_t updated_ns;      /* time of the last event */
+} stele_stream_info_t;
+
+/* Info about one stream; out->name points at the stream argument. Returns 0 (also for deleted and
+ * tombstoned streams: see out->state) or STELE_ENOTFOUND, STELE_ENAME. Thread-safe. */
+int stele_stream_info(stele_store_t *store, const char *stream, stele_stream_info_t *out);
+
+typedef struct stele_stream_list stele_stream_list_t;
+
+/* The streams whose names start with prefix (NULL or "" = all) and sort after `after` (NULL = from
+ * the first), in byte order, at most limit (0 = all). Soft-deleted streams and reserved '$' streams
+ * are left out unless include_hidden. The list is a snapshot owned by the caller. Thread-safe. */
+int stele_stream_list(stele_store_t *store, const char *prefix, const char *after, size_t limit,
+                      bool include_hidden, stele_stream_list_t **out);
+size_t stele_stream_list_count(const stele_stream_list_t *list);
+/* Borrowed, valid until stele_stream_list_free(). i < count. */
+const stele_stream_info_t *stele_stream_list_get(const stele_stream_list_t *list, size_t i);
+void stele_stream_list_free(stele_stream_list_t *list);
+
+/* The stream's metadata JSON object (retention hints max_count/max_age are for readers; any other
+ * keys are free). *json_out is NUL-terminated, owned by the caller, freed with stele_free(); "{}"
+ * when none was set. Returns 0, STELE_ENOTFOUND, STELE_ENAME. Thread-safe. */
+int stele_stream_metadata_get(stele_store_t *store, const char *stream, char **json_out);
+
+/* Replace the stream's metadata with the JSON object json (recorded as an event of type
+ * "$metadata" in the reserved stream "$$<stream>"). Durable like an append. Thread-safe. */
+int stele_stream_metadata_set(stele_store_t *store, const char *stream, const char *json);
+
+/* Delete a stream. Soft (tombstone = false): the stream is hidden and its events are no longer
+ * readable through it; a later append recreates it and versions continue. Tombstone: closed for
+ * ever, appends fail with STELE_ETOMBSTONED. Both are recorded in the log as events of the reserved
+ * stream "$$<stream>" ($all still holds the original events). expected_version is checked as for
+ * an append. Returns 0, STELE_ENOTFOUND, STELE_ECONFLICT, STELE_ETOMBSTONED, ... Thread-safe. */
+int stele_stream_delete(stele_store_t *store, const char *stream, int64_t expected_version,
+                        bool tombstone);
+
+/* Free memory that libstele handed to the caller. NULL is a no-op. */
+void stele_free(void *p);
+
+/* ---------------------------------------------------------------------------------------------
+ * Subscriptions: history, then live events, in log order, no gap and no duplicate at the switch.
+ * A subscription reads from the log, never from a queue: a slow subscriber costs no memory and
+ * never blocks the writer.
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct stele_subscription stele_subscription_t;
+
+typedef struct stele_subscribe_options {
+    size_t struct_size;      /* sizeof(stele_subscribe_options_t): set by ..._init() */
+    const char *stream;      /* one stream, or NULL for $all (then `filter` applies) */
+    uint64_t after_position; /* deliver events with position > after_position */
+    bool from_end;           /* start after the head at subscription time (ignores after_position) */
+    stele_filter_t filter;   /* for $all subscriptions */
+} stele_subscribe_options_t;
+
+void stele_subscribe_options_init(stele_subscribe_options_t *o);
+
+int stele_subscribe(stele_store_t *store, const stele_subscribe_options_t *opts,
+                    stele_subscription_t **out);
+
+#define STELE_SUB_TIMEOUT 0   /* nothing new within the timeout */
+#define STELE_SUB_EVENT 1     /* *ev holds the next event */
+#define STELE_SUB_CAUGHT_UP 2 /* history is delivered: from here on events are live (once) */
+
+/* Wait at most timeout_ms (-1 = for ever, 0 = do not wait) for the next event. Returns
+ * STELE_SUB_EVENT, STELE_SUB_CAUGHT_UP (once), STELE_SUB_TIMEOUT, STELE_ECLOSED when the store is
+ * closing or the subscription was cancelled, or an error. Not thread-safe per subscription. */
+int stele_subscription_next(stele_subscription_t *sub, stele_event_t *ev, int timeout_ms);
+
+/* Position of the last event delivered (or the start position). */
+uint64_t stele_subscription_position(const stele_subscription_t *sub);
+
+/* Make a waiting or future stele_subscription_next() return STELE_ECLOSED. Thread-safe: the one
+ * call that may come from another thread. */
+void stele_subscription_cancel(stele_subscription_t *sub);
+
+/* NULL is a no-op. */
+void stele_subscription_close(stele_subscription_t *sub);
+
+/* ---------------------------------------------------------------------------------------------
+ * Integrity and maintenance
+ * ------------------------------------------------------------------------------------------- */
+
+/* The head: position of the last visible event (0 for an empty store) and the chained SHA-256 hash
+ * of the last commit (32 zero bytes for an empty store). Thread-safe. */
+int stele_head_digest(stele_store_t *store, uint64_t *position, uint8_t hash[32]);
+
+/* Progress callback for long work: done and total in the unit of the work (bytes or events). */
+typedef void (*stele_progress_fn)(void *arg, uint64_t done, uint64_t total);
+
+typedef struct stele_verify_report {
+    uint64_t events;          /* records checked */
+    uint64_t commits;         /* commits whose chain hash was recomputed */
+    uint64_t segments;        /* segment files checked */
+    uint64_t bytes;           /* log bytes checked */
+    int error;                /* 0 when the whole log is good */
+    uint64_t bad_position;    /* the first bad record's expected position */
+    uint64_t bad_segment;     /* first position of the segment holding it */
+    uint64_t bad_offset;      /* byte offset in that segment */
+    char message[256];        /* what is wrong there */
+} stele_verify_report_t;
+
+/* Recompute every checksum and the hash chain over the whole log, and check every index entry
+ * against the log. Returns 0 when good, STELE_ECORRUPT with report->message naming the first bad
+ * record, or another error when the check could not run. progress may be NULL. Thread-safe
+ * (runs beside appends; checks the log up to the head at the call). */
+int stele_verify(stele_store_t *store, stele_progress_fn progress, void *arg,
+                 stele_verify_report_t *report);
+
+/* Rebuild the index and the stream catalogue from the log (invariant: everything but the log can
+ * be rebuilt). Appends wait while it runs. Returns 0 or an error. Thread-safe. */
+int stele_reindex(stele_store_t *store, stele_progress_fn progress, void *arg);
+
+typedef struct stele_stats {
+    uint64_t head_position;   /* last visible position */
+    uint64_t streams;         /* streams in the catalogue (including reserved and deleted) */
+    uint64_t segments;        /* segment files */
+    uint64_t log_bytes;       /* bytes of records in the log */
+    uint64_t index_entries;   /* entries in the index */
+    uint64_t index_tables;    /* immutable index files */
+    uint64_t appends;         /* appends acknowledged since open */
+    uint64_t syncs;           /* fdatasync calls since open */
+    uint64_t commits;         /* log commits (writer batches) since open */
+    bool poisoned;            /* a write or sync failed: appends are refused */
+    stele_durability_t durability;
+} stele_stats_t;
+
+int stele_stats(stele_store_t *store, stele_stats_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* STELE_H */

@@ -1,0 +1,100 @@
+/*
+ * log.h -- the log: an ordered set of segment files, the cursor that reads records from them, and
+ * the append path the writer uses (write a whole commit, roll to a new segment, sync).
+ *
+ * Concurrency: the writer thread alone appends, rolls and syncs. Readers (any thread) use cursors;
+ * they read only positions at or below the visible position the store publishes, whose bytes were
+ * written before it was published. `lock` guards the segment array and the active segment's sparse
+ * index, which the writer grows; readers hold it shared for a lookup only.
+ */
+#ifndef STELE_LOG_LOG_H
+#define STELE_LOG_LOG_H
+
+#include "log/record.h"
+#include "log/segment.h"
+#include "os/vfs.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct stele_log {
+    const stele_vfs_t *vfs;
+    char *dir; /* "<store>/log" */
+    uint64_t segment_size;
+    bool readonly;
+
+    pthread_rwlock_t lock; /* guards segs, nsegs, and the last segment's sparse array */
+    stele_segment_t **segs;
+    size_t nsegs;
+    size_t segs_cap;
+
+    /* Head of the log: written by the writer thread (and by open). */
+    uint64_t head_position;
+    uint8_t head_hash[32];
+    int64_t head_time_ns;
+    uint64_t bytes; /* record bytes in all segments */
+
+    /* Background preparation of the next zero-filled segment. */
+    pthread_t prep_thread;
+    bool prep_started;
+    pthread_mutex_t prep_mu;
+    pthread_cond_t prep_cv;
+    bool prep_stop;
+    _Atomic bool prep_cancel; /* closing: stop zero-filling */
+    bool prep_wanted;
+    bool prep_ready; /* "<dir>/next.tmp" exists, zero-filled and synced, prep_size bytes */
+    int prep_error;
+
+    /* What recovery did at open (for stats and tests). */
+    uint64_t recovered_cut_bytes; /* bytes of torn tail zeroed */
+} stele_log_t;
+
+/* Largest commit the writer makes; a torn tail is never longer. */
+#define STELE_LOG_MAX_COMMIT_BYTES ((size_t)STELE_MAX_APPEND_BYTES + STELE_RECORD_MAX_BYTES)
+
+/* Open the log in dir (created when create is set and no segment exists). Recovers the tail of the
+ * last segment: a torn commit is cut back (its bytes zeroed, synced) unless readonly; damage
+ * followed by an intact later commit is corruption in the middle: STELE_ECORRUPT, nothing cut. */
+int stele__log_open(const stele_vfs_t *vfs, const char *dir, uint64_t segment_size, bool create,
+                    bool readonly, stele_log_t **out);
+void stele__log_close(stele_log_t *log);
+
+/* Write one whole commit (records encoded and sealed by stele__record_commit) whose last position
+ * is last_position, at the end of the log; rolls to a new segment first when it does not fit.
+ * Does not sync. Updates the head and the sparse index. */
+int stele__log_write_commit(stele_log_t *log, const uint8_t *buf, size_t len,
+                            uint64_t last_position, const uint8_t hash[32], int64_t last_time_ns);
+/* fdatasync the active segment. */
+int stele__log_sync(stele_log_t *log);
+
+/* A cursor reads records in position order, through a private buffer. */
+typedef struct stele_log_cursor {
+    stele_log_t *log;
+    size_t seg_index;  /* segment being read */
+    uint64_t offset;   /* file offset of the next record */
+    uint64_t next_position; /* position expected at offset (0 = unknown) */
+    uint8_t *buf;
+    size_t buf_cap;
+    uint64_t buf_off; /* file offset of buf[0] */
+    size_t buf_len;   /* valid bytes in buf */
+    size_t buf_seg;   /* segment the buffer holds */
+} stele_log_cursor_t;
+
+int stele__cursor_init(stele_log_cursor_t *c, stele_log_t *log, size_t buf_bytes);
+void stele__cursor_free(stele_log_cursor_t *c);
+/* Place the cursor so that the next record read is the one at position (1..head). */
+int stele__cursor_seek(stele_log_cursor_t *c, uint64_t position);
+/* Read the next record (checked) into *rec, whose pointers borrow the cursor's buffer until the
+ * next call. Returns 1, 0 when the log ends (no more records written), or an error. The caller
+ * stops at the visible position. bytes (may be NULL) receives the record's encoded bytes. */
+int stele__cursor_next(stele_log_cursor_t *c, stele_record_t *rec, const uint8_t **bytes);
+
+/* Time of the record at position (for binary searches on time). */
+int stele__log_time_at(stele_log_cursor_t *c, uint64_t position, int64_t *time_ns);
+
+/* Number of segments, and the first position of segment i, under the lock. */
+size_t stele__log_segment_count(stele_log_t *log);
+
+#endif

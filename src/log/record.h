@@ -1,0 +1,130 @@
+/*
+ * record.h -- the record codec: the only code that knows how an event is laid out in a segment.
+ *
+ * Record layout (all integers little-endian; documented in docs/design/format.md too):
+ *
+ *   off size field
+ *     0    4 magic           0xC75E1E57
+ *     4    4 length          bytes of this record before padding (header + variable part [+ hash])
+ *     8    4 crc32c          CRC-32C of bytes [12, length)
+ *    12    2 flags           bit 0 COMMIT (last record of a commit), bit 1 BINARY data,
+ *                            bit 2 HAS_METADATA; other bits zero
+ *    14    2 type_len        1..255
+ *    16    8 position        1-based position in the log
+ *    24    8 version         0-based version in the stream
+ *    32    8 time_ns         recorded time, ns since the Unix epoch
+ *    40   16 event id        UUID bytes
+ *    56    4 stream_len      1..1024
+ *    60    4 metadata_len
+ *    64    4 data_len
+ *    68    4 commit_events   COMMIT records: records in the commit (>= 1); else 0
+ *    72      stream name, NUL, type, NUL, metadata, data
+ *            COMMIT records only: 32-byte chain hash
+ *            zero padding to the next multiple of 8 (not counted in length)
+ *
+ * Chain hash of commit c: SHA-256(hash of commit c-1 || for each record r of c: r[0,8) r[12,end))
+ * where end is length, or length - 32 for the commit record (the hash itself is left out, and so is
+ * every CRC, which the hashed bytes determine). The first commit chains to 32 zero bytes.
+ */
+#ifndef STELE_LOG_RECORD_H
+#define STELE_LOG_RECORD_H
+
+#include "stele.h"
+#include "util/sha256.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STELE_RECORD_MAGIC 0xC75E1E57u
+#define STELE_RECORD_HEADER_BYTES 72u
+#define STELE_RECORD_ALIGN 8u
+#define STELE_RECORD_HASH_BYTES 32u
+
+#define STELE_RECORD_COMMIT 0x1u
+#define STELE_RECORD_BINARY 0x2u
+#define STELE_RECORD_HAS_METADATA 0x4u
+#define STELE_RECORD_KNOWN_FLAGS 0x7u
+
+/* Largest possible record (every field at its limit, with the hash), padded. */
+#define STELE_RECORD_MAX_BYTES                                                                    \
+    (STELE_RECORD_HEADER_BYTES + STELE_MAX_STREAM_NAME_BYTES + 1u + STELE_MAX_TYPE_BYTES + 1u +    \
+     STELE_MAX_METADATA_BYTES + STELE_MAX_DATA_BYTES + STELE_RECORD_HASH_BYTES + 8u)
+
+/* A decoded record. Pointers borrow the buffer that was decoded. */
+typedef struct stele_record {
+    uint32_t length;        /* unpadded */
+    uint32_t padded_length; /* length rounded up to 8: the distance to the next record */
+    uint16_t flags;
+    uint64_t position;
+    uint64_t version;
+    int64_t time_ns;
+    stele_uuid_t id;
+    uint32_t commit_events;
+    const char *stream;
+    uint32_t stream_len;
+    const char *type;
+    uint16_t type_len;
+    const uint8_t *metadata;
+    uint32_t metadata_len;
+    const uint8_t *data;
+    uint32_t data_len;
+    const uint8_t *hash; /* COMMIT records: the chain hash; else NULL */
+} stele_record_t;
+
+/* Padded size of a record with these field sizes. */
+size_t stele__record_size(size_t stream_len, size_t type_len, size_t metadata_len,
+                          size_t data_len, bool commit);
+
+/* Encode a record into buf (which has stele__record_size() bytes) with its CRC left zero and, for
+ * a commit record, its hash left zero. rec->length/padded_length are ignored and computed.
+ * Returns the padded size written. */
+size_t stele__record_encode(uint8_t *buf, const stele_record_t *rec);
+
+/* Set the CRC of an encoded record (after its hash is in place). */
+void stele__record_seal(uint8_t *buf);
+
+/* Mark an encoded record as the commit record: it must have been encoded with the COMMIT flag.
+ * Feeds the whole commit [first, commit_end) to the hash, writes the hash into the record and
+ * seals (CRCs) every record of the commit. prev_hash is the previous commit's hash; out_hash
+ * receives the new one. */
+void stele__record_commit(uint8_t *commit_start, size_t commit_bytes, const uint8_t prev_hash[32],
+                          uint8_t out_hash[32]);
+
+/* Results of stele__record_decode besides 0 and STELE_ECORRUPT. */
+#define STELE_RECORD_NEED_MORE 1 /* *need is set to the bytes needed from buf */
+#define STELE_RECORD_ZERO 2      /* the bytes at buf are zero: the end of the written log */
+
+/* Decode the record at buf with avail bytes readable. Returns 0 (rec filled; CRC, bounds, flags
+ * and padding checked), STELE_RECORD_NEED_MORE, STELE_RECORD_ZERO (the first 8 bytes are zero), or
+ * STELE_ECORRUPT (with stele_errdetail() naming what is wrong). */
+int stele__record_decode(const uint8_t *buf, size_t avail, stele_record_t *rec, size_t *need);
+
+/* Feed one decoded record (its bytes at buf) to a running commit hash, as the chain hash defines. */
+void stele__record_hash_update(stele_sha256_t *sha, const uint8_t *buf, const stele_record_t *rec);
+
+/* Little-endian helpers shared by the on-disk codecs. */
+static inline void stele__put_u16(uint8_t *p, uint16_t v) {
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+static inline void stele__put_u32(uint8_t *p, uint32_t v) {
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void stele__put_u64(uint8_t *p, uint64_t v) {
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline uint16_t stele__get_u16(const uint8_t *p) {
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+static inline uint32_t stele__get_u32(const uint8_t *p) {
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+           ((uint32_t)p[3] << 24);
+}
+static inline uint64_t stele__get_u64(const uint8_t *p) {
+    return (uint64_t)stele__get_u32(p) | ((uint64_t)stele__get_u32(p + 4) << 32);
+}
+
+#endif

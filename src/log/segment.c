@@ -1,0 +1,142 @@
+/*
+ * segment.c -- segment headers and the sparse offset index of a segment (layouts in segment.h).
+ */
+#include "log/segment.h"
+
+#include "log/record.h"
+#include "os/alloc.h"
+#include "util/crc32c.h"
+#include "util/error.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+void stele__segment_name(uint64_t first, const char *ext, char *out, size_t out_size) {
+    snprintf(out, out_size, "%020" PRIu64 ".%s", first, ext);
+}
+
+void stele__segment_header_encode(uint8_t *buf, uint64_t first, uint64_t size_bytes,
+                                  int64_t created_ns, const uint8_t prev_hash[32],
+                                  int64_t prev_time_ns) {
+    memset(buf, 0, STELE_SEGMENT_HEADER_BYTES);
+    memcpy(buf, STELE_SEGMENT_MAGIC, 8);
+    stele__put_u32(buf + 8, STELE_SEGMENT_FORMAT);
+    stele__put_u32(buf + 12, STELE_SEGMENT_HEADER_BYTES);
+    stele__put_u64(buf + 16, first);
+    stele__put_u64(buf + 24, size_bytes);
+    stele__put_u64(buf + 32, (uint64_t)created_ns);
+    memcpy(buf + 40, prev_hash, 32);
+    stele__put_u64(buf + 72, (uint64_t)prev_time_ns);
+    stele__put_u32(buf + 124, stele__crc32c(0, buf, 124));
+}
+
+int stele__segment_header_decode(const uint8_t *buf, uint64_t *first, uint64_t *size_bytes,
+                                 uint8_t prev_hash[32], int64_t *prev_time_ns) {
+    if (memcmp(buf, STELE_SEGMENT_MAGIC, 8) != 0)
+        return stele__fail(STELE_ENOTSTORE, "segment header has no Stele magic");
+    uint32_t format = stele__get_u32(buf + 8);
+    if (stele__get_u32(buf + 124) != stele__crc32c(0, buf, 124))
+        return stele__fail(STELE_ECORRUPT, "segment header checksum mismatch");
+    if (format > STELE_SEGMENT_FORMAT)
+        return stele__fail(STELE_EVERSION, "segment format %u is newer than this build knows (%u)",
+                           format, STELE_SEGMENT_FORMAT);
+    if (format == 0 || stele__get_u32(buf + 12) != STELE_SEGMENT_HEADER_BYTES)
+        return stele__fail(STELE_ECORRUPT, "segment header has a bad format or size");
+    *first = stele__get_u64(buf + 16);
+    *size_bytes = stele__get_u64(buf + 24);
+    memcpy(prev_hash, buf + 40, 32);
+    *prev_time_ns = (int64_t)stele__get_u64(buf + 72);
+    if (*first == 0)
+        return stele__fail(STELE_ECORRUPT, "segment header names position 0");
+    return 0;
+}
+
+int stele__segment_sparse_add(stele_segment_t *seg, uint64_t position, uint64_t offset) {
+    if (seg->sparse_count == seg->sparse_cap) {
+        size_t cap = seg->sparse_cap ? seg->sparse_cap * 2 : 256;
+        stele_sparse_entry_t *n = stele__realloc(seg->sparse, cap * sizeof(*n));
+        if (!n)
+            return STELE_ENOMEM;
+        seg->sparse = n;
+        seg->sparse_cap = cap;
+    }
+    seg->sparse[seg->sparse_count].position = position;
+    seg->sparse[seg->sparse_count].offset = offset;
+    seg->sparse_count++;
+    return 0;
+}
+
+#define SIDX_MAGIC "STELESIX"
+#define SIDX_HEADER 48u
+
+int stele__segment_sparse_save(const stele_vfs_t *vfs, const char *dir, stele_segment_t *seg) {
+    size_t len = SIDX_HEADER + seg->sparse_count * 16 + 4;
+    uint8_t *buf = stele__malloc(len);
+    if (!buf)
+        return STELE_ENOMEM;
+    memcpy(buf, SIDX_MAGIC, 8);
+    stele__put_u32(buf + 8, 1);
+    stele__put_u32(buf + 12, 0);
+    stele__put_u64(buf + 16, seg->first_position);
+    stele__put_u64(buf + 24, seg->last_position);
+    stele__put_u64(buf + 32, seg->end_offset);
+    stele__put_u64(buf + 40, seg->sparse_count);
+    for (size_t i = 0; i < seg->sparse_count; i++) {
+        stele__put_u64(buf + SIDX_HEADER + i * 16, seg->sparse[i].position);
+        stele__put_u64(buf + SIDX_HEADER + i * 16 + 8, seg->sparse[i].offset);
+    }
+    stele__put_u32(buf + len - 4, stele__crc32c(0, buf, len - 4));
+    char name[64];
+    stele__segment_name(seg->first_position, "sidx", name, sizeof name);
+    int rc = stele__file_write_atomic(vfs, dir, name, buf, len);
+    stele__free(buf);
+    return rc;
+}
+
+int stele__segment_sparse_load(const stele_vfs_t *vfs, const char *dir, stele_segment_t *seg) {
+    char name[64], path[4200];
+    stele__segment_name(seg->first_position, "sidx", name, sizeof name);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    void *data = NULL;
+    size_t len = 0;
+    int rc = stele__file_read_all(vfs, path, (size_t)1 << 30, &data, &len);
+    if (rc < 0)
+        return rc;
+    const uint8_t *buf = data;
+    rc = STELE_ECORRUPT;
+    if (len < SIDX_HEADER + 4 || memcmp(buf, SIDX_MAGIC, 8) != 0 ||
+        stele__get_u32(buf + len - 4) != stele__crc32c(0, buf, len - 4))
+        goto out;
+    uint64_t count = stele__get_u64(buf + 40);
+    if (stele__get_u32(buf + 8) != 1 || stele__get_u64(buf + 16) != seg->first_position ||
+        len != SIDX_HEADER + count * 16 + 4 || count == 0)
+        goto out;
+    stele_sparse_entry_t *sp = stele__malloc(count * sizeof(*sp));
+    if (!sp) {
+        rc = STELE_ENOMEM;
+        goto out;
+    }
+    for (uint64_t i = 0; i < count; i++) {
+        sp[i].position = stele__get_u64(buf + SIDX_HEADER + i * 16);
+        sp[i].offset = stele__get_u64(buf + SIDX_HEADER + i * 16 + 8);
+    }
+    stele__free(seg->sparse);
+    seg->sparse = sp;
+    seg->sparse_count = seg->sparse_cap = count;
+    seg->last_position = stele__get_u64(buf + 24);
+    seg->end_offset = stele__get_u64(buf + 32);
+    rc = 0;
+out:
+    stele__free(data);
+    return rc;
+}
+
+void stele__segment_free(stele_segment_t *seg) {
+    if (!seg)
+        return;
+    stele__file_close(seg->file);
+    stele__free(seg->sparse);
+    stele__free(seg);
+}

@@ -1,0 +1,305 @@
+/*
+ * writer.c -- the writer thread: queue, group commit, poisoning, completion (see writer.h).
+ *
+ * Lock order: w->mu only; never held while writing, syncing or calling the hooks.
+ */
+#include "log/writer.h"
+
+#include "os/alloc.h"
+#include "os/clock.h"
+#include "util/error.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define COMMIT_CAP ((size_t)STELE_MAX_APPEND_BYTES + STELE_RECORD_MAX_BYTES)
+#define MAX_BATCH_REQUESTS 4096u
+#define SPIN_ROUNDS 64
+
+struct stele_writer {
+    stele_log_t *log;
+    stele_durability_t durability;
+    int64_t sync_interval_ns;
+    uint32_t capacity;
+    stele_writer_hooks_t hooks;
+
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t work_cv;  /* the writer waits for requests */
+    pthread_cond_t space_cv; /* callers wait for queue space */
+    stele_wreq_t *head, *tail;
+    uint32_t queued;
+    bool stopping;
+
+    _Atomic int poison;
+    stele_commit_buf_t cb;
+    stele_wreq_t **batch;
+
+    /* ASYNC mode */
+    uint64_t unsynced_bytes;
+    int64_t last_sync_ns;
+
+    _Atomic uint64_t commits, syncs, requests;
+};
+
+static void futex_wait(_Atomic uint32_t *addr, uint32_t expect) {
+    syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_PRIVATE, expect, NULL, NULL, 0);
+}
+static void futex_wake(_Atomic uint32_t *addr) {
+    syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static void complete(stele_wreq_t *r, int status) {
+    r->status = status;
+    atomic_store_explicit(&r->done, 1, memory_order_release);
+    futex_wake(&r->done);
+}
+
+uint8_t *stele__commit_reserve(stele_commit_buf_t *cb, size_t n) {
+    if (cb->len + n > cb->cap)
+        return NULL;
+    uint8_t *p = cb->buf + cb->len;
+    cb->len += n;
+    return p;
+}
+
+int stele__commit_add(stele_commit_buf_t *cb, stele_record_t *rec) {
+    rec->flags = (uint16_t)(rec->flags & ~STELE_RECORD_COMMIT);
+    rec->position = cb->next_position;
+    rec->time_ns = cb->time_ns;
+    rec->commit_events = 0;
+    size_t size = stele__record_size(rec->stream_len, rec->type_len, rec->metadata_len,
+                                     rec->data_len, false);
+    /* keep room for the hash the commit record will need */
+    if (cb->len + size + STELE_RECORD_HASH_BYTES > cb->cap)
+        return STELE_ETOOBIG;
+    cb->last_record = cb->len;
+    stele__record_encode(stele__commit_reserve(cb, size), rec);
+    cb->next_position++;
+    return 0;
+}
+
+int stele__commit_finish(stele_commit_buf_t *cb, stele_record_t *last) {
+    last->flags |= STELE_RECORD_COMMIT;
+    last->commit_events = (uint32_t)(cb->next_position - cb->first_position);
+    cb->len = cb->last_record;
+    size_t size = stele__record_size(last->stream_len, last->type_len, last->metadata_len,
+                                     last->data_len, true);
+    uint8_t *p = stele__commit_reserve(cb, size);
+    if (!p)
+        return STELE_ETOOBIG;
+    stele__record_encode(p, last);
+    return 0;
+}
+
+static int do_sync(stele_writer_t *w) {
+    int rc = stele__log_sync(w->log);
+    atomic_fetch_add(&w->syncs, 1);
+    w->unsynced_bytes = 0;
+    w->last_sync_ns = stele__clock_monotonic_ns();
+    return rc;
+}
+
+/* Write and sync one batch; complete its requests. */
+static void run_batch(stele_writer_t *w, stele_wreq_t **reqs, size_t n) {
+    stele_commit_buf_t *cb = &w->cb;
+    stele_log_t *log = w->log;
+    int64_t now = stele__clock_realtime_ns();
+    cb->len = 0;
+    cb->first_position = cb->next_position = log->head_position + 1;
+    cb->time_ns = now > log->head_time_ns ? now : log->head_time_ns; /* times never decrease */
+    cb->last_record = 0;
+    int poison = atomic_load(&w->poison);
+    if (poison) {
+        for (size_t i = 0; i < n; i++)
+            complete(reqs[i], STELE_EPOISONED);
+        return;
+    }
+    w->hooks.encode(w->hooks.ctx, reqs, n, cb);
+    int err = 0;
+    if (cb->len > 0) {
+        uint8_t hash[32];
+        stele__record_commit(cb->buf, cb->len, log->head_hash, hash);
+        uint64_t last_pos = cb->next_position - 1;
+        err = stele__log_write_commit(log, cb->buf, cb->len, last_pos, hash, cb->time_ns);
+        atomic_fetch_add(&w->commits, 1);
+        if (err == 0) {
+            w->unsynced_bytes += cb->len;
+            if (w->durability == STELE_DURABILITY_SYNC ||
+                (w->durability == STELE_DURABILITY_ASYNC &&
+                 w->unsynced_bytes >= STELE_LOG_MAX_COMMIT_BYTES))
+                err = do_sync(w);
+        }
+        if (err) {
+            atomic_store(&w->poison, err);
+            stele__fail(err, "log write or sync failed: the store is poisoned until reopened");
+        }
+        w->hooks.publish(w->hooks.ctx, reqs, n, cb, err);
+    }
+    for (size_t i = 0; i < n; i++) {
+        int st = reqs[i]->status;
+        if (err && st == 0)
+            st = err;
+        complete(reqs[i], st);
+    }
+    atomic_fetch_add(&w->requests, n);
+}
+
+static void *writer_main(void *arg) {
+    stele_writer_t *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->head && !w->stopping) {
+            if (w->durability == STELE_DURABILITY_ASYNC && w->unsynced_bytes > 0) {
+                int64_t due = w->last_sync_ns + w->sync_interval_ns - stele__clock_monotonic_ns();
+                if (due <= 0) {
+                    pthread_mutex_unlock(&w->mu);
+                    if (!atomic_load(&w->poison)) {
+                        int rc = do_sync(w);
+                        if (rc)
+                            atomic_store(&w->poison, rc);
+                    }
+                    pthread_mutex_lock(&w->mu);
+                    continue;
+                }
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                int64_t t = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + due;
+                ts.tv_sec = t / 1000000000;
+                ts.tv_nsec = t % 1000000000;
+                pthread_cond_timedwait(&w->work_cv, &w->mu, &ts);
+            } else {
+                pthread_cond_wait(&w->work_cv, &w->mu);
+            }
+        }
+        if (!w->head && w->stopping)
+            break;
+        size_t n = 0, bytes = 0;
+        while (w->head && n < MAX_BATCH_REQUESTS) {
+            stele_wreq_t *r = w->head;
+            if (n > 0 && (r->exclusive || w->batch[0]->exclusive ||
+                          bytes + r->encoded_bytes > STELE_MAX_APPEND_BYTES))
+                break;
+            bytes += r->encoded_bytes;
+            w->head = r->next;
+            if (!w->head)
+                w->tail = NULL;
+            w->batch[n++] = r;
+        }
+        w->queued -= (uint32_t)n;
+        pthread_cond_broadcast(&w->space_cv);
+        pthread_mutex_unlock(&w->mu);
+        run_batch(w, w->batch, n);
+        pthread_mutex_lock(&w->mu);
+    }
+    pthread_mutex_unlock(&w->mu);
+    if (w->durability != STELE_DURABILITY_NONE && w->unsynced_bytes > 0 &&
+        !atomic_load(&w->poison)) {
+        int rc = do_sync(w);
+        if (rc)
+            atomic_store(&w->poison, rc);
+    }
+    return NULL;
+}
+
+int stele__writer_start(stele_log_t *log, stele_durability_t durability, uint32_t sync_interval_ms,
+                        uint32_t queue_capacity, const stele_writer_hooks_t *hooks,
+                        stele_writer_t **out) {
+    stele_writer_t *w = stele__calloc(1, sizeof(*w));
+    if (!w)
+        return STELE_ENOMEM;
+    w->log = log;
+    w->durability = durability;
+    w->sync_interval_ns = (int64_t)(sync_interval_ms ? sync_interval_ms : 100) * 1000000;
+    w->capacity = queue_capacity ? queue_capacity : 4096;
+    w->hooks = *hooks;
+    w->cb.cap = COMMIT_CAP;
+    w->cb.buf = stele__malloc(COMMIT_CAP);
+    w->batch = stele__calloc(MAX_BATCH_REQUESTS, sizeof(*w->batch));
+    w->last_sync_ns = stele__clock_monotonic_ns();
+    if (!w->cb.buf || !w->batch)
+        goto fail;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->work_cv, NULL);
+    pthread_cond_init(&w->space_cv, NULL);
+    if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->work_cv);
+        pthread_cond_destroy(&w->space_cv);
+        goto fail;
+    }
+    *out = w;
+    return 0;
+fail:
+    stele__free(w->cb.buf);
+    stele__free(w->batch);
+    stele__free(w);
+    return STELE_ENOMEM;
+}
+
+int stele__writer_stop(stele_writer_t *w) {
+    if (!w)
+        return 0;
+    pthread_mutex_lock(&w->mu);
+    w->stopping = true;
+    pthread_cond_broadcast(&w->work_cv);
+    pthread_cond_broadcast(&w->space_cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    int rc = atomic_load(&w->poison);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->work_cv);
+    pthread_cond_destroy(&w->space_cv);
+    stele__free(w->cb.buf);
+    stele__free(w->batch);
+    stele__free(w);
+    return rc;
+}
+
+int stele__writer_submit(stele_writer_t *w, stele_wreq_t *req) {
+    int poison = atomic_load(&w->poison);
+    if (poison)
+        return stele__fail(STELE_EPOISONED, "an earlier write or sync failed (%s): reopen the store",
+                           stele_strerror(poison));
+    req->next = NULL;
+    req->status = 0;
+    atomic_store_explicit(&req->done, 0, memory_order_relaxed);
+    pthread_mutex_lock(&w->mu);
+    while (w->queued >= w->capacity && !w->stopping)
+        pthread_cond_wait(&w->space_cv, &w->mu);
+    if (w->stopping) {
+        pthread_mutex_unlock(&w->mu);
+        return stele__fail(STELE_ECLOSED, "the store is closing");
+    }
+    if (w->tail)
+        w->tail->next = req;
+    else
+        w->head = req;
+    w->tail = req;
+    w->queued++;
+    pthread_cond_signal(&w->work_cv);
+    pthread_mutex_unlock(&w->mu);
+
+    for (int i = 0; i < SPIN_ROUNDS; i++) {
+        if (atomic_load_explicit(&req->done, memory_order_acquire))
+            return req->status;
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    }
+    while (!atomic_load_explicit(&req->done, memory_order_acquire))
+        futex_wait(&req->done, 0);
+    return req->status;
+}
+
+int stele__writer_poison(stele_writer_t *w) { return atomic_load(&w->poison); }
+
+void stele__writer_stats(stele_writer_t *w, stele_writer_stats_t *out) {
+    out->commits = atomic_load(&w->commits);
+    out->syncs = atomic_load(&w->syncs);
+    out->requests = atomic_load(&w->requests);
+}

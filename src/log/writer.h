@@ -1,0 +1,94 @@
+/*
+ * writer.h -- the single writer thread and its group commit.
+ *
+ * Appends from any thread enter a bounded queue (callers wait while it is full). The writer takes
+ * everything waiting (up to one commit's byte limit), has the store check and encode it into one
+ * buffer (hooks.encode), seals the buffer as one commit of the log (chain hash, CRCs), writes it
+ * with one pwrite, syncs once (SYNC mode), has the store publish it (hooks.publish: index, catalogue,
+ * visible position, subscribers), and then completes every caller. Under load batches grow and one
+ * fdatasync serves many appends.
+ *
+ * A failed write or sync poisons the writer (invariant 2): that batch and every later request fail
+ * with the error, then STELE_EPOISONED, until the store is reopened and recovered. An fsync is never
+ * retried.
+ *
+ * Callers wait on a futex word of their own request: a brief spin first, since the writer usually
+ * completes a batch within microseconds of a sync returning.
+ */
+#ifndef STELE_LOG_WRITER_H
+#define STELE_LOG_WRITER_H
+
+#include "log/log.h"
+#include "stele.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct stele_wreq {
+    struct stele_wreq *next;
+    size_t encoded_bytes; /* set by the caller: exact bytes its records take (0 for control) */
+    bool exclusive;       /* run in a batch of its own (maintenance work on the writer thread) */
+    int status;           /* set by the writer before completion */
+    _Atomic uint32_t done;
+} stele_wreq_t;
+
+/* The commit being built by hooks.encode. */
+typedef struct stele_commit_buf {
+    uint8_t *buf;
+    size_t len;
+    size_t cap;
+    uint64_t first_position; /* position the first record gets */
+    uint64_t next_position;  /* position the next record gets */
+    int64_t time_ns;         /* time every record of this commit gets */
+    size_t last_record;      /* offset of the last record encoded */
+} stele_commit_buf_t;
+
+typedef struct stele_writer_hooks {
+    void *ctx;
+    /* Check each request and encode the accepted ones into cb (set req->status for each: 0 or an
+     * error; rejected ones add nothing). Runs on the writer thread. */
+    void (*encode)(void *ctx, stele_wreq_t **reqs, size_t n, stele_commit_buf_t *cb);
+    /* The commit [first, last] is written (and synced in SYNC mode): publish it. Also called with
+     * err != 0 when it failed, so that tentative state is dropped. */
+    void (*publish)(void *ctx, stele_wreq_t **reqs, size_t n, const stele_commit_buf_t *cb,
+                    int err);
+} stele_writer_hooks_t;
+
+typedef struct stele_writer_stats {
+    uint64_t commits;
+    uint64_t syncs;
+    uint64_t requests;
+} stele_writer_stats_t;
+
+typedef struct stele_writer stele_writer_t;
+
+int stele__writer_start(stele_log_t *log, stele_durability_t durability, uint32_t sync_interval_ms,
+                        uint32_t queue_capacity, const stele_writer_hooks_t *hooks,
+                        stele_writer_t **out);
+/* Finish what is queued, sync, stop the thread. NULL is a no-op. Returns the poison error if any. */
+int stele__writer_stop(stele_writer_t *w);
+
+/* Queue req and wait for its completion; returns req->status. STELE_ECLOSED once stopping. */
+int stele__writer_submit(stele_writer_t *w, stele_wreq_t *req);
+
+/* The error that poisoned the writer, or 0. */
+int stele__writer_poison(stele_writer_t *w);
+
+void stele__writer_stats(stele_writer_t *w, stele_writer_stats_t *out);
+
+/* Reserve n bytes at the end of the commit buffer (encode hooks call this); NULL when the commit
+ * would exceed its limit. */
+uint8_t *stele__commit_reserve(stele_commit_buf_t *cb, size_t n);
+
+/* Encode rec as the next record of the commit (its position is cb->next_position, which advances;
+ * its time is cb->time_ns). Returns 0 or STELE_ETOOBIG when the commit is full. */
+int stele__commit_add(stele_commit_buf_t *cb, stele_record_t *rec);
+
+/* Re-encode the last record added (rec, as passed to stele__commit_add) as the commit record. The
+ * encode hook calls this once, after its last stele__commit_add. */
+int stele__commit_finish(stele_commit_buf_t *cb, stele_record_t *last);
+
+#endif

@@ -1,0 +1,527 @@
+/*
+ * append.c -- appends and commits: validation in the caller's thread, then, on the writer thread,
+ * expected-version checks, idempotent retries, encoding (stele__store_encode) and publication
+ * (stele__store_publish).
+ */
+#include "store/append.h"
+
+#include "os/alloc.h"
+#include "util/error.h"
+#include "util/json.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---- caller side ----------------------------------------------------------------------------- */
+
+static int check_event(const stele_event_in_t *e, size_t k, bool system) {
+    int rc = stele__check_type(e->type, system);
+    if (rc < 0)
+        return stele__fail(rc, "event %zu: %s", k, stele_errdetail());
+    if (e->data_len > STELE_MAX_DATA_BYTES)
+        return stele__fail(STELE_ETOOBIG, "event %zu: data is %zu bytes; the limit is %u", k,
+                           e->data_len, STELE_MAX_DATA_BYTES);
+    if (e->metadata_len > STELE_MAX_METADATA_BYTES)
+        return stele__fail(STELE_ETOOBIG, "event %zu: metadata is %zu bytes; the limit is %u", k,
+                           e->metadata_len, STELE_MAX_METADATA_BYTES);
+    if (e->data_len && !e->data)
+        return stele__fail(STELE_EINVAL, "event %zu: data is NULL with a length", k);
+    if (e->metadata_len && !e->metadata)
+        return stele__fail(STELE_EINVAL, "event %zu: metadata is NULL with a length", k);
+    if (e->flags & ~(uint32_t)STELE_EVENT_BINARY)
+        return stele__fail(STELE_EINVAL, "event %zu: unknown flags 0x%x", k, e->flags);
+    char what[48];
+    if (!(e->flags & STELE_EVENT_BINARY)) {
+        snprintf(what, sizeof what, "event %zu data", k);
+        if ((rc = stele__json_validate(e->data, e->data_len, false, what)) < 0)
+            return rc;
+    }
+    if (e->metadata_len) {
+        snprintf(what, sizeof what, "event %zu metadata", k);
+        if ((rc = stele__json_validate(e->metadata, e->metadata_len, true, what)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static bool expected_valid(int64_t e) {
+    return e >= 0 || e == STELE_EXPECT_ANY || e == STELE_EXPECT_NO_STREAM ||
+           e == STELE_EXPECT_STREAM_EXISTS;
+}
+
+int stele__store_submit(stele_store_t *s, stele_append_part_t *parts, size_t nparts, bool system,
+                        size_t *failed_part) {
+    stele__error_clear();
+    size_t bad = nparts, total = 0, bytes = 0;
+    int rc = 0;
+    stele_store_req_t r;
+    memset(&r, 0, offsetof(stele_store_req_t, inline_ids));
+    if (s->opts.flags & STELE_OPEN_READONLY) {
+        rc = stele__fail(STELE_EREADONLY, "the store was opened read-only");
+        goto out;
+    }
+    if (!parts || nparts == 0) {
+        rc = stele__fail(STELE_EEMPTY, "nothing to append");
+        goto out;
+    }
+    if (nparts > STELE_MAX_COMMIT_STREAMS) {
+        rc = stele__fail(STELE_ETOOBIG, "a commit has %zu streams; the limit is %u", nparts,
+                         STELE_MAX_COMMIT_STREAMS);
+        goto out;
+    }
+    for (size_t i = 0; i < nparts; i++) {
+        stele_append_part_t *p = &parts[i];
+        bad = i;
+        memset(&p->result, 0, sizeof(p->result));
+        p->result.actual_version = -1;
+        if ((rc = stele__check_stream_name(p->stream, system)) < 0)
+            goto out;
+        if (!expected_valid(p->expected_version)) {
+            rc = stele__fail(STELE_EINVAL, "expected version %" PRId64 " is not valid",
+                             p->expected_version);
+            goto out;
+        }
+        if (!p->events || p->count == 0) {
+            rc = stele__fail(STELE_EEMPTY, "no events for stream '%.64s'", p->stream);
+            goto out;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(parts[j].stream, p->stream) == 0) {
+                rc = stele__fail(STELE_EINVAL, "stream '%.64s' appears twice in one commit",
+                                 p->stream);
+                goto out;
+            }
+        }
+        total += p->count;
+        if (total > STELE_MAX_EVENTS_PER_APPEND) {
+            rc = stele__fail(STELE_ETOOBIG, "more than %u events in one append",
+                             STELE_MAX_EVENTS_PER_APPEND);
+            goto out;
+        }
+        size_t slen = strlen(p->stream);
+        for (size_t k = 0; k < p->count; k++) {
+            if ((rc = check_event(&p->events[k], k, system)) < 0)
+                goto out;
+            bytes += stele__record_size(slen, strlen(p->events[k].type), p->events[k].metadata_len,
+                                        p->events[k].data_len, false);
+        }
+    }
+    bad = nparts;
+    if (bytes > STELE_MAX_APPEND_BYTES) {
+        rc = stele__fail(STELE_ETOOBIG, "the append encodes to %zu bytes; the limit is %u", bytes,
+                         STELE_MAX_APPEND_BYTES);
+        goto out;
+    }
+    if (total <= STELE_INLINE_IDS && nparts <= STELE_INLINE_IDS) {
+        r.ids = r.inline_ids;
+        r.client_ids = r.inline_client;
+    } else {
+        r.ids = stele__malloc(total * sizeof(*r.ids));
+        r.client_ids = stele__calloc(nparts, 1);
+        if (!r.ids || !r.client_ids) {
+            rc = STELE_ENOMEM;
+            goto out;
+        }
+    }
+    for (size_t i = 0, e = 0; i < nparts; i++) {
+        r.client_ids[i] = 0;
+        for (size_t k = 0; k < parts[i].count; k++, e++) {
+            const stele_uuid_t *id = &parts[i].events[k].id;
+            if (stele_uuid_is_nil(id)) {
+                stele_uuid_generate(&r.ids[e]);
+            } else {
+                r.ids[e] = *id;
+                r.client_ids[i] = 1;
+                for (size_t m = e - k; m < e; m++) {
+                    if (memcmp(r.ids[m].bytes, id->bytes, 16) == 0) {
+                        bad = i;
+                        rc = stele__fail(STELE_EINVAL, "event %zu repeats the id of event %zu", k,
+                                         m - (e - k));
+                        goto out;
+                    }
+                }
+            }
+        }
+    }
+    r.parts = parts;
+    r.nparts = nparts;
+    r.system = system;
+    r.failed_part = nparts;
+    r.w.encoded_bytes = bytes + STELE_RECORD_HASH_BYTES + 8;
+    rc = stele__writer_submit(s->writer, &r.w);
+    if (rc < 0) {
+        bad = r.failed_part;
+        if (r.detail[0])
+            stele__fail(rc, "%s", r.detail);
+        else if (!stele_errdetail()[0])
+            stele__fail(rc, "%s", stele_strerror(rc));
+    } else {
+        atomic_fetch_add(&s->appends, 1);
+    }
+out:
+    if (r.ids != r.inline_ids)
+        stele__free(r.ids);
+    if (r.client_ids != r.inline_client)
+        stele__free(r.client_ids);
+    if (failed_part)
+        *failed_part = rc < 0 ? bad : nparts;
+    return rc;
+}
+
+int stele__store_control(stele_store_t *s, int (*fn)(stele_store_t *, stele_store_req_t *),
+                         void *arg) {
+    if (s->opts.flags & STELE_OPEN_READONLY)
+        return stele__fail(STELE_EREADONLY, "the store was opened read-only");
+    stele_store_req_t r;
+    memset(&r, 0, sizeof r);
+    r.control = fn;
+    r.control_arg = arg;
+    r.w.exclusive = true;
+    int rc = stele__writer_submit(s->writer, &r.w);
+    if (rc < 0 && r.detail[0])
+        stele__fail(rc, "%s", r.detail);
+    return rc;
+}
+
+int stele_append(stele_store_t *store, const char *stream, int64_t expected_version,
+                 const stele_event_in_t *events, size_t count, stele_append_result_t *result) {
+    if (!store)
+        return stele__fail(STELE_EINVAL, "store is NULL");
+    stele_append_part_t part = {.stream = stream,
+                                .expected_version = expected_version,
+                                .events = events,
+                                .count = count};
+    int rc = stele__store_submit(store, &part, 1, false, NULL);
+    if (result)
+        *result = part.result;
+    return rc;
+}
+
+int stele_commit(stele_store_t *store, stele_append_part_t *parts, size_t count,
+                 size_t *failed_part) {
+    if (!store)
+        return stele__fail(STELE_EINVAL, "store is NULL");
+    return stele__store_submit(store, parts, count, false, failed_part);
+}
+
+/* ---- writer side ----------------------------------------------------------------------------- */
+
+/* Do the events of stream st at versions [from, from + count) carry these ids? Returns 1 all,
+ * 0 none, 2 some, or an error. Only published events are compared. */
+static int compare_ids(stele_store_t *s, stele_stream_t *st, int64_t from, const stele_uuid_t *ids,
+                       size_t count) {
+    if (from < 0 || from + (int64_t)count - 1 > st->last_version || st->pending_version != st->last_version)
+        return 0;
+    size_t same = 0;
+    stele_index_entry_t ent[64];
+    for (size_t k = 0; k < count;) {
+        size_t got = 0;
+        int rc = stele__index_lookup(s->index, st->hash, (uint64_t)from + k, false, ent, 64, &got);
+        if (rc < 0)
+            return rc;
+        size_t matched_this_round = 0;
+        for (size_t g = 0; g < got && k < count; g++) {
+            if (ent[g].version != (uint64_t)from + k)
+                continue;
+            if ((rc = stele__cursor_seek(&s->wcursor, ent[g].position)) < 0)
+                return rc;
+            stele_record_t rec;
+            if ((rc = stele__cursor_next(&s->wcursor, &rec, NULL)) <= 0)
+                return rc < 0 ? rc : STELE_ECORRUPT;
+            if (rec.stream_len != st->name_len || memcmp(rec.stream, st->name, st->name_len) != 0)
+                continue; /* another stream with the same hash */
+            if (memcmp(rec.id.bytes, ids[k].bytes, 16) == 0)
+                same++;
+            k++;
+            matched_this_round++;
+        }
+        if (matched_this_round == 0)
+            return 0;
+    }
+    return same == count ? 1 : same == 0 ? 0 : 2;
+}
+
+/* Fill an idempotent result from the stored events [from, from + count). */
+static int stored_result(stele_store_t *s, stele_stream_t *st, int64_t from, size_t count,
+                         stele_append_result_t *res) {
+    stele_index_entry_t ent[2];
+    size_t got = 0;
+    int rc = stele__index_lookup(s->index, st->hash, (uint64_t)from, false, ent, 1, &got);
+    if (rc < 0 || got == 0)
+        return rc < 0 ? rc : STELE_ECORRUPT;
+    res->first_version = from;
+    res->first_position = ent[0].position;
+    rc = stele__index_lookup(s->index, st->hash, (uint64_t)from + count - 1, false, ent, 1, &got);
+    if (rc < 0 || got == 0)
+        return rc < 0 ? rc : STELE_ECORRUPT;
+    res->last_version = from + (int64_t)count - 1;
+    res->last_position = ent[0].position;
+    res->idempotent = true;
+    return 0;
+}
+
+/* Check one part against the writer's view. Returns 0 to append, 1 when it is an idempotent retry
+ * (result filled), or an error with r->detail set. */
+static int check_part(stele_store_t *s, stele_store_req_t *r, size_t i, const stele_uuid_t *ids,
+                      stele_stream_t *st) {
+    stele_append_part_t *p = &r->parts[i];
+    int64_t cur = st->pending_version, e = p->expected_version;
+    bool deleted = st->pending_state == STELE_STREAM_DELETED;
+    bool exists = cur >= 0 && !deleted;
+    if (st->pending_state == STELE_STREAM_TOMBSTONED) {
+        snprintf(r->detail, sizeof r->detail, "stream '%.64s' is tombstoned", p->stream);
+        return STELE_ETOMBSTONED;
+    }
+    bool ok = e == STELE_EXPECT_ANY || (e == STELE_EXPECT_NO_STREAM && !exists) ||
+              (e == STELE_EXPECT_STREAM_EXISTS && exists) || (e >= 0 && e == cur);
+    if (r->client_ids[i]) {
+        /* A retry of an append already written? Compare ids where it would have gone. */
+        int64_t from = e >= 0 ? e + 1 : e == STELE_EXPECT_NO_STREAM ? 0 : cur - (int64_t)p->count + 1;
+        if (!ok || e == STELE_EXPECT_ANY || e == STELE_EXPECT_STREAM_EXISTS) {
+            int same = compare_ids(s, st, from, ids, p->count);
+            if (same < 0)
+                return same;
+            if (same == 1) {
+                int rc = stored_result(s, st, from, p->count, &p->result);
+                return rc < 0 ? rc : 1;
+            }
+            if (same == 2 && !ok) {
+                snprintf(r->detail, sizeof r->detail,
+                         "stream '%.64s': some event ids of this append were already used for "
+                         "other events",
+                         p->stream);
+                return STELE_EIDREUSE;
+            }
+        }
+    }
+    if (!ok) {
+        p->result.actual_version = exists ? cur : -1;
+        char want[32];
+        if (e == STELE_EXPECT_NO_STREAM)
+            snprintf(want, sizeof want, "no stream");
+        else if (e == STELE_EXPECT_STREAM_EXISTS)
+            snprintf(want, sizeof want, "an existing stream");
+        else
+            snprintf(want, sizeof want, "version %" PRId64, e);
+        snprintf(r->detail, sizeof r->detail,
+                 "stream '%.64s': expected %s, but the stream %s", p->stream, want,
+                 exists ? "is at version " : deleted ? "was deleted" : "does not exist");
+        if (exists) {
+            size_t n = strlen(r->detail);
+            snprintf(r->detail + n, sizeof r->detail - n, "%" PRId64, cur);
+        }
+        return STELE_ECONFLICT;
+    }
+    return 0;
+}
+
+/* Check and encode one request. Returns 0 (encoded or idempotent), or an error; nothing of a
+ * failed request stays in cb. */
+static int encode_request(stele_store_t *s, stele_store_req_t *r, stele_commit_buf_t *cb,
+                          stele_record_t *last, bool *encoded) {
+    stele_stream_t *sts[STELE_MAX_COMMIT_STREAMS];
+    size_t nidem = 0;
+    const stele_uuid_t *ids = r->ids;
+    *encoded = false;
+    for (size_t i = 0; i < r->nparts; i++) {
+        stele_append_part_t *p = &r->parts[i];
+        size_t len = strlen(p->stream);
+        int rc = stele__catalogue_get(&s->cat, p->stream, len, stele__index_hash(p->stream, len),
+                                      false, &sts[i]);
+        if (rc < 0)
+            return rc;
+        rc = check_part(s, r, i, ids, sts[i]);
+        if (rc < 0) {
+            r->failed_part = i;
+            return rc;
+        }
+        nidem += (size_t)rc;
+        ids += p->count;
+    }
+    if (nidem == r->nparts)
+        return 0;
+    if (nidem > 0) {
+        snprintf(r->detail, sizeof r->detail,
+                 "part of this commit was already written by an earlier append with these ids");
+        return STELE_EIDREUSE;
+    }
+    size_t mark_len = cb->len, mark_last = cb->last_record;
+    uint64_t mark_pos = cb->next_position;
+    stele_record_t rec, keep = *last;
+    ids = r->ids;
+    for (size_t i = 0; i < r->nparts; i++) {
+        stele_append_part_t *p = &r->parts[i];
+        stele_stream_t *st = sts[i];
+        int64_t version = st->pending_version + 1;
+        p->result.first_version = version;
+        p->result.first_position = cb->next_position;
+        for (size_t k = 0; k < p->count; k++) {
+            const stele_event_in_t *e = &p->events[k];
+            memset(&rec, 0, sizeof rec);
+            rec.flags = (uint16_t)(((e->flags & STELE_EVENT_BINARY) ? STELE_RECORD_BINARY : 0) |
+                                   (e->metadata_len ? STELE_RECORD_HAS_METADATA : 0));
+            rec.version = (uint64_t)version++;
+            rec.id = ids[k];
+            rec.stream = st->name;
+            rec.stream_len = st->name_len;
+            rec.type = e->type;
+            rec.type_len = (uint16_t)strlen(e->type);
+            rec.metadata = e->metadata;
+            rec.metadata_len = (uint32_t)e->metadata_len;
+            rec.data = e->data;
+            rec.data_len = (uint32_t)e->data_len;
+            if (stele__commit_add(cb, &rec) < 0) {
+                cb->len = mark_len;
+                cb->last_record = mark_last;
+                cb->next_position = mark_pos;
+                *last = keep;
+                snprintf(r->detail, sizeof r->detail, "the append does not fit in one commit");
+                return STELE_ETOOBIG;
+            }
+            *last = rec;
+        }
+        ids += p->count;
+        p->result.last_version = version - 1;
+        p->result.last_position = cb->next_position - 1;
+        p->result.actual_version = version - 1;
+    }
+    for (size_t i = 0; i < r->nparts; i++) {
+        stele_stream_t *st = sts[i];
+        st->pending_version = r->parts[i].result.last_version;
+        if (st->pending_state == STELE_STREAM_DELETED)
+            st->pending_state = STELE_STREAM_ACTIVE;
+        st->batch = s->batch_serial;
+    }
+    *encoded = true;
+    return 0;
+}
+
+void stele__store_encode(void *ctx, stele_wreq_t **reqs, size_t n, stele_commit_buf_t *cb) {
+    stele_store_t *s = ctx;
+    stele_record_t last;
+    bool any = false;
+    s->batch_serial++;
+    memset(&last, 0, sizeof last);
+    for (size_t i = 0; i < n; i++) {
+        stele_store_req_t *r = (stele_store_req_t *)reqs[i];
+        if (r->control) {
+            r->w.status = r->control(s, r);
+            continue;
+        }
+        bool encoded = false;
+        r->w.status = encode_request(s, r, cb, &last, &encoded);
+        any = any || encoded;
+    }
+    if (any && stele__commit_finish(cb, &last) < 0) {
+        /* cannot happen: commit_add keeps room for the hash */
+        for (size_t i = 0; i < n; i++)
+            reqs[i]->status = STELE_ETOOBIG;
+        cb->len = 0;
+    }
+}
+
+/* System events change the stream they are about ("$$name" is about "name"). */
+static int apply_system(stele_store_t *s, const stele_record_t *rec, bool locked) {
+    const char *target = rec->stream + 2;
+    size_t tlen = rec->stream_len - 2;
+    stele_stream_t *t = NULL;
+    int rc = stele__catalogue_get(&s->cat, target, tlen, stele__index_hash(target, tlen), locked,
+                                  &t);
+    if (rc < 0)
+        return rc;
+    if (rec->type_len == strlen(STELE_TYPE_METADATA) &&
+        memcmp(rec->type, STELE_TYPE_METADATA, rec->type_len) == 0) {
+        char *m = stele__strndup((const char *)rec->data, rec->data_len);
+        if (!m)
+            return STELE_ENOMEM;
+        stele__free(t->metadata);
+        t->metadata = m;
+    } else if (rec->type_len == strlen(STELE_TYPE_DELETED) &&
+               memcmp(rec->type, STELE_TYPE_DELETED, rec->type_len) == 0) {
+        t->state = t->pending_state = STELE_STREAM_DELETED;
+        t->first_version = t->pending_first = t->last_version + 1;
+    } else if (rec->type_len == strlen(STELE_TYPE_TOMBSTONE) &&
+               memcmp(rec->type, STELE_TYPE_TOMBSTONE, rec->type_len) == 0) {
+        t->state = t->pending_state = STELE_STREAM_TOMBSTONED;
+    }
+    return 0;
+}
+
+int stele__store_apply(stele_store_t *s, const stele_record_t *rec, bool locked) {
+    stele_stream_t *st = NULL;
+    uint64_t hash = stele__index_hash(rec->stream, rec->stream_len);
+    int rc = stele__catalogue_get(&s->cat, rec->stream, rec->stream_len, hash, locked, &st);
+    if (rc < 0)
+        return rc;
+    st->last_version = (int64_t)rec->version;
+    if (st->pending_version < st->last_version)
+        st->pending_version = st->last_version;
+    st->last_position = rec->position;
+    if (st->state == STELE_STREAM_DELETED) {
+        st->state = STELE_STREAM_ACTIVE;
+        if (st->pending_state == STELE_STREAM_DELETED)
+            st->pending_state = STELE_STREAM_ACTIVE;
+    }
+    s->cat.position = rec->position;
+    if (rec->stream_len > 2 && rec->stream[0] == '$' && rec->stream[1] == '$' &&
+        rec->type[0] == '$')
+        return apply_system(s, rec, locked);
+    return 0;
+}
+
+void stele__store_publish(void *ctx, stele_wreq_t **reqs, size_t n, const stele_commit_buf_t *cb,
+                          int err) {
+    stele_store_t *s = ctx;
+    if (err) {
+        /* Poisoned: forget what this batch planned. */
+        pthread_rwlock_wrlock(&s->cat.lock);
+        for (size_t i = 0; i < n; i++) {
+            stele_store_req_t *r = (stele_store_req_t *)reqs[i];
+            for (size_t j = 0; j < r->nparts; j++) {
+                size_t len = strlen(r->parts[j].stream);
+                stele_stream_t *st = stele__catalogue_find(
+                    &s->cat, r->parts[j].stream, len, stele__index_hash(r->parts[j].stream, len));
+                if (st) {
+                    st->pending_version = st->last_version;
+                    st->pending_state = st->state;
+                    st->pending_first = st->first_version;
+                }
+            }
+        }
+        pthread_rwlock_unlock(&s->cat.lock);
+        return;
+    }
+    size_t count = 0;
+    int rc = 0;
+    pthread_rwlock_wrlock(&s->cat.lock);
+    for (size_t off = 0; off < cb->len;) {
+        stele_record_t rec;
+        size_t need = 0;
+        rc = stele__record_decode(cb->buf + off, cb->len - off, &rec, &need);
+        if (rc != 0)
+            break;
+        if ((rc = stele__store_apply(s, &rec, true)) < 0)
+            break;
+        stele_index_entry_t *e = &s->entries[count++];
+        e->hash = stele__index_hash(rec.stream, rec.stream_len);
+        e->version = rec.version;
+        e->position = rec.position;
+        off += rec.padded_length;
+    }
+    pthread_rwlock_unlock(&s->cat.lock);
+    if (rc == 0)
+        rc = stele__index_add(s->index, s->entries, count);
+    if (rc != 0) {
+        /* The log holds the commit; the derived state could not follow. Reads through the index
+         * may miss it until reopen rebuilds it, so stop accepting appends. */
+        for (size_t i = 0; i < n; i++)
+            if (reqs[i]->status == 0)
+                reqs[i]->status = rc;
+    }
+    pthread_mutex_lock(&s->notify_mu);
+    memcpy(s->head_hash, s->log->head_hash, 32);
+    atomic_store_explicit(&s->visible, s->log->head_position, memory_order_release);
+    pthread_cond_broadcast(&s->notify_cv);
+    pthread_mutex_unlock(&s->notify_mu);
+}

@@ -1,0 +1,37 @@
+/*
+ * append.h -- the request an append or commit becomes on its way to the writer thread.
+ */
+#ifndef STELE_STORE_APPEND_H
+#define STELE_STORE_APPEND_H
+
+#include "store/store.h"
+
+#define STELE_INLINE_IDS 16
+
+typedef struct stele_store_req stele_store_req_t;
+
+struct stele_store_req {
+    stele_wreq_t w;
+    stele_append_part_t *parts;
+    size_t nparts;
+    stele_uuid_t *ids;      /* final ids of every event, part after part */
+    uint8_t *client_ids;    /* per part: 1 when the client gave ids (idempotent retries) */
+    bool system;            /* may write reserved streams and types */
+    size_t failed_part;
+    char detail[256];
+    /* maintenance work run alone on the writer thread instead of an append */
+    int (*control)(stele_store_t *s, stele_store_req_t *r);
+    void *control_arg;
+    stele_uuid_t inline_ids[STELE_INLINE_IDS];
+    uint8_t inline_client[STELE_INLINE_IDS];
+};
+
+/* Validate parts (in the caller's thread), build the request and run it through the writer. */
+int stele__store_submit(stele_store_t *s, stele_append_part_t *parts, size_t nparts, bool system,
+                        size_t *failed_part);
+
+/* Run control work alone on the writer thread. */
+int stele__store_control(stele_store_t *s, int (*fn)(stele_store_t *, stele_store_req_t *),
+                         void *arg);
+
+#endif

@@ -1,0 +1,73 @@
+/*
+ * catalogue.h -- the stream catalogue: name -> state, versions, metadata, for every stream.
+ *
+ * Derived from the log like the index (invariant 1): kept in memory, saved as a snapshot file
+ * ("streams.snap") when the store closes, and brought up to date at open by replaying the log after
+ * the snapshot's position. Why in memory and not in LMDB: the writer consults it on every append
+ * (expected versions), where a hash lookup in memory costs ~50 ns; 1M streams take about 70 MB.
+ * (docs/design/decisions.md)
+ *
+ * Concurrency: the writer thread alone changes it. Readers take `lock` shared; the writer takes it
+ * exclusively to insert a stream and to publish a batch. `pending_*` fields belong to the writer
+ * alone: the state including commits not yet durable; the other fields are what readers may see.
+ */
+#ifndef STELE_STORE_CATALOGUE_H
+#define STELE_STORE_CATALOGUE_H
+
+#include "os/vfs.h"
+#include "stele.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct stele_stream {
+    uint64_t hash;
+    int64_t last_version;  /* -1: no event */
+    int64_t first_version; /* first readable version (soft delete moves it) */
+    uint64_t last_position;
+    char *metadata; /* JSON object text (stele__malloc), or NULL */
+    int64_t pending_version;
+    int64_t pending_first;
+    uint32_t batch; /* serial of the last batch that touched it */
+    uint16_t name_len;
+    uint8_t state; /* stele_stream_state_t */
+    uint8_t pending_state;
+    char name[]; /* NUL-terminated */
+} stele_stream_t;
+
+typedef struct stele_catalogue {
+    pthread_rwlock_t lock;
+    stele_stream_t **slots; /* open addressing on hash */
+    size_t cap;             /* power of two */
+    size_t count;
+    /* arena for stream entries: they live until the catalogue is freed */
+    uint8_t *arena;
+    size_t arena_used;
+    size_t arena_cap;
+    void **chunks;
+    size_t nchunks;
+    uint64_t position; /* last log position applied */
+} stele_catalogue_t;
+
+int stele__catalogue_init(stele_catalogue_t *cat);
+void stele__catalogue_free(stele_catalogue_t *cat);
+/* Forget every stream (reindex). Writer only, with lock held exclusively by the caller. */
+void stele__catalogue_clear(stele_catalogue_t *cat);
+
+/* Find a stream (caller holds lock, shared or exclusive; or is the writer). */
+stele_stream_t *stele__catalogue_find(stele_catalogue_t *cat, const char *name, size_t len,
+                                      uint64_t hash);
+/* Find or insert (writer only). Takes the lock exclusively to insert unless the caller holds it
+ * already (locked). */
+int stele__catalogue_get(stele_catalogue_t *cat, const char *name, size_t len, uint64_t hash,
+                         bool locked, stele_stream_t **out);
+
+/* Save a snapshot of the published state at position to dir/streams.snap (atomic, synced). Caller
+ * must keep the catalogue unchanged meanwhile (writer thread, or no writer). */
+int stele__catalogue_save(stele_catalogue_t *cat, const stele_vfs_t *vfs, const char *dir);
+/* Load dir/streams.snap into an empty catalogue. A missing or bad snapshot leaves it empty with
+ * position 0 (it is rebuilt from the log): returns 0 then too, unless out of memory. */
+int stele__catalogue_load(stele_catalogue_t *cat, const stele_vfs_t *vfs, const char *dir);
+
+#endif

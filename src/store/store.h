@@ -1,0 +1,81 @@
+/*
+ * store.h -- the store object shared by the files of store/ (append, read, streams, subscriptions,
+ * maintenance). Not part of the public API.
+ *
+ * Lock order: cat.lock before notify_mu; log->lock is taken alone.
+ */
+#ifndef STELE_STORE_STORE_H
+#define STELE_STORE_STORE_H
+
+#include "index/index.h"
+#include "log/log.h"
+#include "log/writer.h"
+#include "store/catalogue.h"
+#include "stele.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Reserved system streams and event types. */
+#define STELE_META_PREFIX "$$"
+#define STELE_TYPE_METADATA "$metadata"
+#define STELE_TYPE_DELETED "$deleted"
+#define STELE_TYPE_TOMBSTONE "$tombstone"
+
+struct stele_store {
+    char *dir;
+    char *log_dir;
+    char *index_dir;
+    const stele_vfs_t *vfs;
+    stele_options_t opts;
+    stele_file_t *lock_file;
+
+    stele_log_t *log;
+    stele_index_t *index;
+    stele_catalogue_t cat;
+    stele_writer_t *writer;
+
+    /* Published head: readers see positions <= visible. */
+    _Atomic uint64_t visible;
+    pthread_mutex_t notify_mu; /* guards head_hash and wakes subscribers */
+    pthread_cond_t notify_cv;
+    uint8_t head_hash[32];
+    _Atomic bool closing;
+
+    /* Writer-thread state. */
+    uint32_t batch_serial;
+    stele_index_entry_t *entries; /* index entries of the batch being published */
+    size_t entries_cap;
+    stele_log_cursor_t wcursor; /* the writer's reads (idempotency checks) */
+
+    _Atomic uint64_t appends;
+};
+
+/* append.c: the writer hooks. */
+void stele__store_encode(void *ctx, stele_wreq_t **reqs, size_t n, stele_commit_buf_t *cb);
+void stele__store_publish(void *ctx, stele_wreq_t **reqs, size_t n, const stele_commit_buf_t *cb,
+                          int err);
+
+/* Apply one record of the log to the catalogue (replay and publish share it). Writer or open;
+ * locked: the caller holds cat.lock exclusively. */
+int stele__store_apply(stele_store_t *s, const stele_record_t *rec, bool locked);
+
+/* Replay the log from position `from` to the head into the catalogue (positions above its
+ * position) and the index (above its checkpoint). progress may be NULL. */
+int stele__store_replay(stele_store_t *s, uint64_t from, stele_progress_fn progress, void *arg);
+
+/* limits.c: validation of names and types. */
+int stele__check_stream_name(const char *name, bool allow_reserved);
+int stele__check_type(const char *type, bool allow_reserved);
+/* The category of a stream name: the bytes before the first '-' (the whole name without one). */
+size_t stele__category_len(const char *name, size_t len);
+
+/* filter.c */
+bool stele__filter_match(const stele_filter_t *f, const stele_record_t *rec);
+
+/* Fill a public event from a record. */
+void stele__event_from_record(stele_event_t *ev, const stele_record_t *rec);
+
+#endif

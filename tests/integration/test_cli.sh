@@ -1,0 +1,332 @@
+#!/usr/bin/env bash
+# test_cli.sh -- the `stele` command-line tool end to end: every command on a real store in a
+# temporary directory, its NDJSON output, its exit statuses, and that rejected requests write
+# nothing. Needs bash and python3 (for JSON parsing). STELE_BIN names the binary.
+set -euo pipefail
+. "$(dirname "$0")/cli_helpers.sh"
+
+U1=11111111-2222-4333-8444-555555555555
+U2=aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee
+
+# --- global options, help, usage errors (all before any store exists) -------------------------
+expect_exit 0 "--version" st --version
+contains "--version prints the version" "$(cat "$WORK/out")" "stele "
+expect_exit 0 "--help" st --help
+contains "--help lists commands" "$(cat "$WORK/out")" "read-all"
+expect_exit 0 "help append" st help append
+contains "help append shows --expect" "$(cat "$WORK/out")" "--expect"
+expect_exit 0 "append --help" st append --help
+expect_exit 1 "no command" st
+expect_exit 1 "unknown command" st frobnicate
+contains "unknown command is named" "$(cat "$WORK/err")" "frobnicate"
+expect_exit 1 "unknown global flag" st --bogus read-all
+expect_exit 1 "unknown command flag" st read-all --bogus
+contains "unknown flag is named" "$(cat "$WORK/err")" "--bogus"
+expect_exit 1 "bad --durability" st --durability sometimes stats
+expect_exit 1 "bad UUID" st append s-1 T --id not-a-uuid
+contains "bad UUID names the flag" "$(cat "$WORK/err")" "--id"
+expect_exit 1 "bad number" st read s-1 --limit ten
+contains "bad number names the flag" "$(cat "$WORK/err")" "--limit"
+expect_exit 1 "negative number" st read-all --from -3
+expect_exit 1 "bad --expect" st append s-1 T --expect maybe
+expect_exit 1 "bad --since time" st read-all --since yesterday
+expect_exit 1 "missing option value" st read s-1 --limit
+expect_exit 1 "missing STREAM" st read
+expect_exit 1 "missing TYPE" st append s-1
+expect_exit 1 "extra argument" st info a b
+expect_exit 1 "--file with TYPE" st append s-1 T --file /dev/null
+[ ! -e "$D" ] || fail "usage errors created the store"
+ok
+
+# --- no store ----------------------------------------------------------------------------------
+expect_exit 3 "read without a store" st read s-1
+contains "no store message" "$(cat "$WORK/err")" "no store at"
+expect_exit 3 "read-all without a store" st read-all
+expect_exit 4 "bad JSON does not create the store" st append s-1 T '{"a":'
+[ ! -e "$D" ] || fail "a rejected append created the store"
+ok
+expect_exit 0 "init" st init
+expect_exit 0 "init again" st init
+expect_exit 0 "read-all on an empty store" st read-all
+eq "empty store has no events" "$(wc -l <"$WORK/out" | tr -d ' ')" 0
+
+# --- append / read round trip -----------------------------------------------------------------
+out=$(st append order-1 OrderPlaced '{"sku":"a-1","qty":2,"price":0.1}' --meta '{"actor":"alice"}' \
+    --id "$U1" --expect no-stream)
+eq "append result" "$out" \
+    '{"stream":"order-1","first_version":0,"last_version":0,"first_position":1,"last_position":1,"idempotent":false}'
+line=$(st read order-1)
+eq "event keys in order" "$(echo "$line" | pyq '",".join(rows[0].keys())')" \
+    "position,stream,version,type,time,id,data,metadata"
+eq "event position" "$(echo "$line" | pyq 'rows[0]["position"]')" 1
+eq "event stream" "$(echo "$line" | pyq 'rows[0]["stream"]')" order-1
+eq "event version" "$(echo "$line" | pyq 'rows[0]["version"]')" 0
+eq "event type" "$(echo "$line" | pyq 'rows[0]["type"]')" OrderPlaced
+eq "event id" "$(echo "$line" | pyq 'rows[0]["id"]')" "$U1"
+eq "event data" "$(echo "$line" | pyq 'rows[0]["data"]')" '{"sku":"a-1","qty":2,"price":0.1}'
+eq "event metadata" "$(echo "$line" | pyq 'rows[0]["metadata"]')" '{"actor":"alice"}'
+contains "data kept byte for byte" "$line" '"price":0.1}'
+echo "$line" | pyq 'rows[0]["time"]' | grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{9}Z$' ||
+    fail "time is not RFC 3339 with 9 fraction digits: $line"
+ok
+eq "one event is one line" "$(echo "$line" | wc -l | tr -d ' ')" 1
+
+out=$(st append order-1 OrderShipped)
+eq "default data version" "$(echo "$out" | pyq 'rows[0]["first_version"]')" 1
+line=$(st read order-1 --from 1)
+eq "default data is {}" "$(echo "$line" | pyq 'rows[0]["data"]')" '{}'
+eq "no metadata is null" "$(echo "$line" | pyq 'rows[0]["metadata"]')" null
+echo "$line" | pyq 'rows[0]["id"]' | grep -Eq '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' ||
+    fail "generated id is not a lower-case UUID: $line"
+ok
+
+st append num-1 Number -- -5 >/dev/null
+eq "-- ends options (data -5)" "$(st read num-1 | pyq 'rows[0]["data"]')" -5
+st append multi-1 Typed '  {"b": 1,
+  "a": [1, 2]}' >/dev/null
+eq "data printed on one line, key order kept" "$(st read multi-1 | pyq 'rows[0]["data"]')" '{"b":1,"a":[1,2]}'
+st append bin-1 Blob --binary 'hello' >/dev/null
+line=$(st read bin-1)
+eq "binary data as base64" "$(echo "$line" | pyq 'rows[0]["data"]')" aGVsbG8=
+eq "binary content marker" "$(echo "$line" | pyq 'rows[0]["content"]')" binary
+st append uni-1 Greeting '{"text":"héllo wörld ✓"}' >/dev/null
+eq "UTF-8 data round trip" "$(st read uni-1 | pyq 'rows[0]["data"]["text"]')" "héllo wörld ✓"
+printf '{"from":"file"}' >"$WORK/data.json"
+st append file-1 FromFile --data-file "$WORK/data.json" >/dev/null
+eq "--data-file" "$(st read file-1 | pyq 'rows[0]["data"]["from"]')" file
+
+# --- idempotent retry --------------------------------------------------------------------------
+before=$(count_all)
+out=$(st append order-1 OrderPlaced '{"sku":"a-1","qty":2,"price":0.1}' --meta '{"actor":"alice"}' --id "$U1")
+eq "retry is idempotent" "$(echo "$out" | pyq 'rows[0]["idempotent"]')" true
+eq "retry returns the first result" "$(echo "$out" | pyq 'rows[0]["first_position"]')" 1
+eq "retry writes nothing" "$(count_all)" "$before"
+
+# --- expected-version conflicts ----------------------------------------------------------------
+expect_exit 2 "wrong expected version" st append order-1 Late --expect 0
+contains "conflict names the actual version" "$(cat "$WORK/err")" "actual version 1"
+expect_exit 2 "no-stream on an existing stream" st append order-1 Late --expect no-stream
+expect_exit 2 "exists on a new stream" st append order-9 Early --expect exists
+expect_exit 3 "a failed exists-append creates no stream" st info order-9
+eq "conflicts write nothing" "$(count_all)" "$before"
+expect_exit 0 "right expected version" st append order-1 OrderDelivered --expect 1
+expect_exit 0 "exists on an existing stream" st append order-1 OrderClosed --expect exists
+before=$(count_all)
+
+# --- not found, rejected data ------------------------------------------------------------------
+expect_exit 3 "read a missing stream" st read nope-1
+expect_exit 3 "info of a missing stream" st info nope-1
+expect_exit 4 "bad JSON data" st append order-1 Bad '{"unterminated":'
+contains "bad JSON message" "$(cat "$WORK/err")" "append"
+expect_exit 4 "metadata not an object" st append order-1 Bad '{}' --meta '[1]'
+expect_exit 4 "reserved stream name" st append '$system' Bad
+expect_exit 4 "empty type" st append order-1 ''
+eq "rejected appends write nothing" "$(count_all)" "$before"
+
+# --- append --file: one atomic append ---------------------------------------------------------
+cat >"$WORK/good.ndjson" <<'EOF'
+{"type":"CartCreated","data":{"user":"u1"}}
+
+{"type":"ItemAdded","data":{"sku":"x"},"metadata":{"actor":"u1"},"id":"aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"}
+{"type":"ItemAdded","data":{"sku":"y"}}
+EOF
+out=$(st append cart-1 --file "$WORK/good.ndjson")
+eq "--file versions" "$(echo "$out" | pyq '[rows[0]["first_version"], rows[0]["last_version"]]')" '[0,2]'
+eq "--file one atomic append" \
+    "$(echo "$out" | pyq 'rows[0]["last_position"] - rows[0]["first_position"]')" 2
+eq "--file keeps the id" "$(st read cart-1 --from 1 --limit 1 | pyq 'rows[0]["id"]')" "$U2"
+eq "--file keeps metadata" "$(st read cart-1 --from 1 --limit 1 | pyq 'rows[0]["metadata"]["actor"]')" u1
+before=$(count_all)
+cat >"$WORK/bad.ndjson" <<'EOF'
+{"type":"ItemAdded","data":{"sku":"z"}}
+{"type":"ItemAdded","data":{"sku":
+EOF
+expect_exit 4 "--file with a bad JSON line" st append cart-1 --file "$WORK/bad.ndjson"
+contains "--file error names the line" "$(cat "$WORK/err")" "line 2"
+cat >"$WORK/bad2.ndjson" <<'EOF'
+{"type":"ItemAdded","data":{"sku":"z"}}
+{"type":"","data":{}}
+EOF
+expect_exit 4 "--file with an event the store rejects" st append cart-1 --file "$WORK/bad2.ndjson"
+cat >"$WORK/bad3.ndjson" <<'EOF'
+{"type":"ItemAdded","data":{"sku":"z"}}
+{"type":"ItemAdded","data":{},"id":"nope"}
+EOF
+expect_exit 4 "--file with a bad id" st append cart-1 --file "$WORK/bad3.ndjson"
+expect_exit 4 "--file with no events" st append cart-1 --file /dev/null
+eq "failed --file appends write nothing" "$(count_all)" "$before"
+out=$(printf '{"type":"FromStdin"}\n' | st append cart-1 --file - --expect 2)
+eq "--file - reads stdin" "$(echo "$out" | pyq 'rows[0]["first_version"]')" 3
+printf '{"type":"ItemAdded","data":{"sku":"w"}}\n' >"$WORK/one.ndjson"
+expect_exit 2 "--file with a wrong expected version" st append cart-1 --file "$WORK/one.ndjson" --expect 0
+
+# --- read: direction, limit, from --------------------------------------------------------------
+for i in 0 1 2 3 4; do st append seq-1 Step "{\"i\":$i}" >/dev/null; done
+eq "read all versions" "$(st read seq-1 | pyq '[r["version"] for r in rows]')" '[0,1,2,3,4]'
+eq "read --from" "$(st read seq-1 --from 3 | pyq '[r["version"] for r in rows]')" '[3,4]'
+eq "read --limit" "$(st read seq-1 --limit 2 | pyq '[r["version"] for r in rows]')" '[0,1]'
+eq "read --backward" "$(st read seq-1 --backward | pyq '[r["version"] for r in rows]')" '[4,3,2,1,0]'
+eq "read --backward --from --limit" \
+    "$(st read seq-1 --backward --from 3 --limit 2 | pyq '[r["version"] for r in rows]')" '[3,2]'
+eq "options in any order" "$(st read --limit=1 seq-1 --from=2 | pyq '[r["version"] for r in rows]')" '[2]'
+
+# --- read-all and its filters ------------------------------------------------------------------
+all=$(st read-all)
+eq "read-all positions are 1..N" "$(echo "$all" | pyq '[r["position"] for r in rows] == list(range(1, len(rows) + 1))')" true
+eq "read-all --limit" "$(st read-all --limit 3 | pyq '[r["position"] for r in rows]')" '[1,2,3]'
+eq "read-all --from" "$(st read-all --from 2 --limit 2 | pyq '[r["position"] for r in rows]')" '[2,3]'
+last=$(echo "$all" | pyq 'rows[-1]["position"]')
+eq "read-all --backward" "$(st read-all --backward --limit 2 | pyq '[r["position"] for r in rows]')" \
+    "[$last,$((last - 1))]"
+eq "--type" "$(st read-all --type Step | pyq 'len(rows)')" 5
+eq "--type-prefix" "$(st read-all --type-prefix Order | pyq 'sorted(set(r["type"] for r in rows))')" \
+    '["OrderClosed","OrderDelivered","OrderPlaced","OrderShipped"]'
+eq "--category" "$(st read-all --category cart | pyq 'sorted(set(r["stream"] for r in rows))')" '["cart-1"]'
+eq "--prefix" "$(st read-all --prefix ord | pyq 'sorted(set(r["stream"] for r in rows))')" '["order-1"]'
+eq "--stream" "$(st read-all --stream seq-1 | pyq 'len(rows)')" 5
+eq "filters combine" "$(st read-all --category seq --type Step --limit 2 | pyq 'len(rows)')" 2
+eq "--type with no match" "$(st read-all --type NoSuchType | pyq 'len(rows)')" 0
+
+st append timed-1 T1 >/dev/null
+sleep 0.05
+st append timed-1 T2 >/dev/null
+sleep 0.05
+st append timed-1 T3 >/dev/null
+t2=$(st read timed-1 --from 1 --limit 1 | pyq 'rows[0]["time"]')
+eq "--since" "$(st read-all --stream timed-1 --since "$t2" | pyq '[r["type"] for r in rows]')" '["T2","T3"]'
+eq "--until" "$(st read-all --stream timed-1 --until "$t2" | pyq '[r["type"] for r in rows]')" '["T1"]'
+eq "--since a day long past" "$(st read-all --stream timed-1 --since 2000-01-01 | pyq 'len(rows)')" 3
+eq "--until a day long past" "$(st read-all --stream timed-1 --until 2000-01-01 | pyq 'len(rows)')" 0
+
+# --- streams, info -----------------------------------------------------------------------------
+names=$(st streams | pyq '[r["name"] for r in rows]')
+eq "streams sorted by name" "$names" \
+    '["bin-1","cart-1","file-1","multi-1","num-1","order-1","seq-1","timed-1","uni-1"]'
+eq "streams line keys" "$(st streams --limit 1 | pyq '",".join(rows[0].keys())')" \
+    "name,state,first_version,last_version,event_count,last_position,created,updated"
+eq "streams --prefix" "$(st streams --prefix o | pyq '[r["name"] for r in rows]')" '["order-1"]'
+eq "streams --limit" "$(st streams --limit 2 | pyq '[r["name"] for r in rows]')" '["bin-1","cart-1"]'
+eq "streams --after (paging)" "$(st streams --after cart-1 --limit 2 | pyq '[r["name"] for r in rows]')" \
+    '["file-1","multi-1"]'
+info=$(st info seq-1)
+eq "info" "$(echo "$info" | pyq '[rows[0][k] for k in ("name","state","first_version","last_version","event_count")]')" \
+    '["seq-1","active",0,4,5]'
+eq "info last_position" "$(echo "$info" | pyq 'rows[0]["last_position"]')" \
+    "$(st read seq-1 --backward --limit 1 | pyq 'rows[0]["position"]')"
+
+# --- metadata ----------------------------------------------------------------------------------
+eq "meta default" "$(st meta seq-1)" '{}'
+expect_exit 0 "meta set" st meta seq-1 '{"max_count":100,"owner":"ops"}'
+eq "meta get" "$(st meta seq-1 | pyq 'rows[0]')" '{"max_count":100,"owner":"ops"}'
+expect_exit 4 "meta set with bad JSON" st meta seq-1 '{"x":'
+expect_exit 4 "meta set with a non-object" st meta seq-1 '[]'
+eq "bad meta changes nothing" "$(st meta seq-1 | pyq 'rows[0]["owner"]')" ops
+expect_exit 3 "meta of a missing stream" st meta nope-1
+eq "metadata events are hidden from read-all" "$(st read-all --type '$metadata' | pyq 'len(rows)')" 0
+eq "--system shows them" "$(st read-all --system --type '$metadata' | pyq 'len(rows)')" 1
+
+# --- delete and tombstone ----------------------------------------------------------------------
+expect_exit 2 "delete with a wrong expected version" st delete seq-1 --expect 0
+expect_exit 0 "soft delete" st delete seq-1 --expect 4
+eq "deleted state" "$(st info seq-1 | pyq 'rows[0]["state"]')" deleted
+expect_exit 3 "read a deleted stream" st read seq-1
+eq "streams hides deleted streams" "$(st streams --prefix seq | pyq 'len(rows)')" 0
+eq "streams --all shows them" "$(st streams --prefix seq --all | pyq '[r["state"] for r in rows]')" '["deleted"]'
+out=$(st append seq-1 Restarted)
+eq "append after a soft delete continues versions" "$(echo "$out" | pyq 'rows[0]["first_version"]')" 5
+eq "only new events are readable" "$(st read seq-1 | pyq '[r["version"] for r in rows]')" '[5]'
+eq "recreated stream is active" "$(st info seq-1 | pyq 'rows[0]["state"]')" active
+
+st append grave-1 Born >/dev/null
+expect_exit 0 "tombstone" st delete grave-1 --tombstone
+eq "tombstoned state" "$(st info grave-1 | pyq 'rows[0]["state"]')" tombstoned
+before=$(count_all)
+expect_exit 3 "append to a tombstoned stream" st append grave-1 Again
+expect_exit 3 "read a tombstoned stream" st read grave-1
+eq "tombstone refuses writes" "$(count_all)" "$before"
+expect_exit 3 "delete a missing stream" st delete nope-1
+
+# --- digest, verify, stats, reindex ------------------------------------------------------------
+d1=$(st digest)
+eq "digest keys" "$(echo "$d1" | pyq '",".join(rows[0].keys())')" "position,hash"
+echo "$d1" | pyq 'rows[0]["hash"]' | grep -Eq '^[0-9a-f]{64}$' || fail "digest hash is not 64 hex digits: $d1"
+ok
+eq "digest is stable" "$(st digest)" "$d1"
+st append order-1 Audited >/dev/null
+d2=$(st digest)
+[ "$d1" != "$d2" ] || fail "digest did not change after an append"
+ok
+eq "digest position is the head" "$(echo "$d2" | pyq 'rows[0]["position"]')" \
+    "$(st read-all --system --backward --limit 1 | pyq 'rows[0]["position"]')"
+eq "stats head_position" "$(st stats | pyq 'rows[0]["head_position"]')" "$(echo "$d2" | pyq 'rows[0]["position"]')"
+eq "stats durability" "$(st --durability async stats | pyq 'rows[0]["durability"]')" async
+expect_exit 0 "verify" st verify
+eq "verify report" "$(pyq 'rows[0]["ok"]' <"$WORK/out")" true
+eq "verify prints no progress bar when stderr is not a terminal" "$(cat "$WORK/err")" ""
+before_all=$(st read-all --system)
+expect_exit 0 "reindex" st reindex
+eq "reads equal after reindex" "$(st read-all --system)" "$before_all"
+eq "stream reads after reindex" "$(st read order-1 | pyq 'len(rows)')" 5
+eq "digest unchanged by reindex" "$(st digest)" "$d2"
+
+# --- export / import ---------------------------------------------------------------------------
+st export >"$WORK/export.ndjson"
+eq "export includes system events" "$(pyq 'any(r["stream"].startswith("$") for r in rows)' <"$WORK/export.ndjson")" true
+eq "export --from" "$(st export --from 3 | pyq 'rows[0]["position"]')" 3
+D2=$WORK/store2
+expect_exit 0 "import" "$STELE_BIN" -d "$D2" import "$WORK/export.ndjson"
+proj='[(r["stream"], r["version"], r["type"], r["id"], r["data"], r.get("content"), r["metadata"]) for r in rows]'
+eq "import reproduces the events" "$("$STELE_BIN" -d "$D2" read-all | pyq "$proj")" "$(st read-all | pyq "$proj")"
+
+# A store of live streams only: importing twice writes nothing the second time.
+D3=$WORK/store3 D4=$WORK/store4
+"$STELE_BIN" -d "$D3" append acct-1 Opened '{"n":1}' --id "$U1" >/dev/null
+"$STELE_BIN" -d "$D3" append acct-1 Deposited '{"amount":12.50}' >/dev/null
+"$STELE_BIN" -d "$D3" append acct-2 Opened '{"n":2}' >/dev/null
+"$STELE_BIN" -d "$D3" append acct-1 Withdrew '{"amount":1}' --meta '{"actor":"bob"}' >/dev/null
+"$STELE_BIN" -d "$D3" append blob-1 Raw --binary 'bytes!' >/dev/null
+"$STELE_BIN" -d "$D3" meta acct-1 '{"owner":"bob"}'
+"$STELE_BIN" -d "$D3" export >"$WORK/export3.ndjson"
+out=$("$STELE_BIN" -d "$D4" import - <"$WORK/export3.ndjson")
+eq "import from stdin" "$(echo "$out" | pyq 'rows[0]["appended"]')" 5
+eq "import copies exactly" "$("$STELE_BIN" -d "$D4" read-all | pyq "$proj")" \
+    "$("$STELE_BIN" -d "$D3" read-all | pyq "$proj")"
+eq "import keeps stream metadata" "$("$STELE_BIN" -d "$D4" meta acct-1 | pyq 'rows[0]["owner"]')" bob
+contains "import keeps data bytes" "$("$STELE_BIN" -d "$D4" read acct-1 --from 1 --limit 1)" '"amount":12.50'
+out=$("$STELE_BIN" -d "$D4" import "$WORK/export3.ndjson")
+eq "re-import is idempotent" "$(echo "$out" | pyq '[rows[0]["appended"], rows[0]["idempotent"]]')" '[0,5]'
+eq "re-import writes nothing" "$("$STELE_BIN" -d "$D4" read-all --system | pyq 'len(rows)')" \
+    "$("$STELE_BIN" -d "$D3" read-all --system | pyq 'len(rows)')"
+printf '{"stream":"x-1","type":"T","data":{}}\n{"stream":"x-1","type":\n' >"$WORK/badimport.ndjson"
+expect_exit 4 "import of a bad line" "$STELE_BIN" -d "$WORK/store5" import "$WORK/badimport.ndjson"
+contains "import error names the line" "$(cat "$WORK/err")" "line 2"
+expect_exit 4 "import of a missing file" "$STELE_BIN" -d "$WORK/store5" import "$WORK/no-such-file"
+
+# --- tail --------------------------------------------------------------------------------------
+expect_exit 0 "tail --caught-up-exit" st tail --caught-up-exit
+eq "tail prints the history" "$(cat "$WORK/out")" "$(st read-all)"
+expect_exit 0 "tail STREAM" st tail order-1 --caught-up-exit
+eq "tail STREAM prints that stream" "$(cat "$WORK/out")" "$(st read order-1)"
+expect_exit 0 "tail --from with filters" st tail --from 3 --category cart --caught-up-exit
+eq "tail --from with filters output" "$(cat "$WORK/out")" "$(st read-all --from 3 --category cart)"
+expect_exit 0 "tail --end" st tail --end --caught-up-exit
+eq "tail --end prints no history" "$(cat "$WORK/out")" ""
+expect_exit 0 "tail --verbose" st tail --caught-up-exit --verbose
+contains "caught up on stderr" "$(cat "$WORK/err")" "caught up at"
+expect_exit 1 "tail STREAM with filters" st tail order-1 --type X
+"$STELE_BIN" -d "$D" tail >"$WORK/tail.out" 2>"$WORK/tail.err" &
+tail_pid=$!
+sleep 1
+kill -TERM "$tail_pid"
+rc=0
+wait "$tail_pid" || rc=$?
+eq "tail stops cleanly on SIGTERM" "$rc" 0
+eq "tail printed the history before SIGTERM" "$(cat "$WORK/tail.out")" "$(st read-all)"
+
+# --- environment and global options ------------------------------------------------------------
+eq "STELE_DATA selects the store" "$(STELE_DATA="$D3" "$STELE_BIN" read acct-2 | pyq 'rows[0]["type"]')" Opened
+eq "--data= form" "$("$STELE_BIN" --data="$D3" read acct-2 | pyq 'rows[0]["type"]')" Opened
+expect_exit 0 "--durability none append" "$STELE_BIN" -d "$D3" --durability none append acct-3 Opened
+expect_exit 0 "--durability async append" "$STELE_BIN" --durability=async -d "$D3" append acct-3 Again
+
+finish
