@@ -19,9 +19,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define PREP_NAME "next.tmp"
 #define PREP_PARTIAL "next.partial"
+#define ROLL_NAME "roll.tmp"
+/* The background zero-fill writes at most this many bytes per second, leaving the disk to the
+ * writer: a segment that is not ready in time is made with reserved space instead. */
+#define ZERO_FILL_BYTES_PER_SEC ((uint64_t)96 << 20)
 #define ZERO_CHUNK ((size_t)1 << 20)
 
 static int path_join(char *out, size_t size, const char *dir, const char *name) {
@@ -31,7 +36,7 @@ static int path_join(char *out, size_t size, const char *dir, const char *name) 
 
 /* Write zeros over [0, size) of a new file and sync it; gives up with -ECANCELED when the log is
  * closing. */
-static int zero_fill(stele_log_t *log, stele_file_t *f, uint64_t size) {
+static int zero_fill(stele_log_t *log, stele_file_t *f, uint64_t size, bool paced) {
     uint8_t *zeros = stele__calloc(1, ZERO_CHUNK);
     if (!zeros)
         return STELE_ENOMEM;
@@ -42,6 +47,10 @@ static int zero_fill(stele_log_t *log, stele_file_t *f, uint64_t size) {
         off += n;
         if (atomic_load_explicit(&log->prep_cancel, memory_order_relaxed))
             rc = -ECANCELED;
+        if (paced) {
+            struct timespec ts = {0, (long)(1000000000ull * n / ZERO_FILL_BYTES_PER_SEC)};
+            nanosleep(&ts, NULL);
+        }
     }
     if (rc == 0)
         rc = stele__file_sync(f);
@@ -64,7 +73,7 @@ static int prepare_file(stele_log_t *log) {
         return rc;
     rc = f->vfs->truncate(f, 0);
     if (rc == 0)
-        rc = zero_fill(log, f, log->segment_size);
+        rc = zero_fill(log, f, log->segment_size, true);
     int crc = stele__file_close(f);
     if (rc == 0)
         rc = crc;
@@ -106,22 +115,34 @@ static void prep_request(stele_log_t *log) {
     pthread_mutex_unlock(&log->prep_mu);
 }
 
-/* Take the prepared file, waiting for the background thread if it is still writing it; make it
- * ourselves if there is no background thread or it failed. */
-static int prep_take(stele_log_t *log) {
-    int rc = 0;
+/* A file for the next segment: the prepared zero-filled one when the background thread has it
+ * ready, else (never waiting for it) a new file with the space only reserved. Sets *name. */
+static int prep_take(stele_log_t *log, const char **name) {
     if (log->prep_started) {
         pthread_mutex_lock(&log->prep_mu);
-        while (log->prep_wanted)
-            pthread_cond_wait(&log->prep_cv, &log->prep_mu);
         bool ready = log->prep_ready;
         log->prep_ready = false;
         pthread_mutex_unlock(&log->prep_mu);
-        if (ready)
+        if (ready) {
+            *name = PREP_NAME;
             return 0;
+        }
     }
-    rc = prepare_file(log);
-    return rc;
+    *name = ROLL_NAME;
+    char path[4200];
+    int rc = path_join(path, sizeof path, log->dir, ROLL_NAME);
+    if (rc < 0)
+        return rc;
+    stele_file_t *f = NULL;
+    if ((rc = log->vfs->open(log->vfs, path, STELE_VFS_RDWR | STELE_VFS_CREATE, &f)) < 0)
+        return rc;
+    rc = f->vfs->truncate(f, 0);
+    if (rc == 0 && log->nsegs == 0)
+        rc = zero_fill(log, f, log->segment_size, false); /* the first segment of a new store */
+    else if (rc == 0 && (rc = f->vfs->allocate(f, 0, log->segment_size)) == -EOPNOTSUPP)
+        rc = 0; /* the file grows as it is written */
+    int crc = stele__file_close(f);
+    return rc < 0 ? rc : crc;
 }
 
 static int segs_push(stele_log_t *log, stele_segment_t *seg) {
@@ -153,14 +174,15 @@ static stele_segment_t *segment_new(const char *dir, uint64_t first) {
 
 /* Turn the prepared file into the segment starting at first, and make it the active one. */
 static int segment_create(stele_log_t *log, uint64_t first) {
-    int rc = prep_take(log);
+    const char *name = NULL;
+    int rc = prep_take(log, &name);
     if (rc < 0)
         return rc;
     stele_segment_t *seg = segment_new(log->dir, first);
     if (!seg)
         return STELE_ENOMEM;
     char tmp[4200];
-    if ((rc = path_join(tmp, sizeof tmp, log->dir, PREP_NAME)) < 0)
+    if ((rc = path_join(tmp, sizeof tmp, log->dir, name)) < 0)
         goto fail_seg;
     if ((rc = log->vfs->open(log->vfs, tmp, STELE_VFS_RDWR, &seg->file)) < 0)
         goto fail_seg;

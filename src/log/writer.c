@@ -10,6 +10,7 @@
 #include "util/error.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <linux/futex.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -18,7 +19,12 @@
 
 #define COMMIT_CAP ((size_t)STELE_MAX_APPEND_BYTES + STELE_RECORD_MAX_BYTES)
 #define MAX_BATCH_REQUESTS 4096u
-#define SPIN_ROUNDS 64
+/* Waking a thread that sleeps on the other core costs ~25 us here (DESIGN.md), as much as a
+ * fifth of an fdatasync. So one caller at a time spins for its completion instead of sleeping, and
+ * the writer spins briefly for the next request before it sleeps. More spinners would take the
+ * writer's core on a 2-core machine. */
+#define CALLER_SPIN_NS 400000
+#define WRITER_SPIN_NS 60000
 
 struct stele_writer {
     stele_log_t *log;
@@ -44,7 +50,15 @@ struct stele_writer {
     int64_t last_sync_ns;
 
     _Atomic uint64_t commits, syncs, requests;
+    _Atomic uint32_t submitted; /* requests queued: lets the writer spin without the lock */
+    _Atomic int spinners;
 };
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
 
 static void futex_wait(_Atomic uint32_t *addr, uint32_t expect) {
     syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_PRIVATE, expect, NULL, NULL, 0);
@@ -53,10 +67,11 @@ static void futex_wake(_Atomic uint32_t *addr) {
     syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
+/* done: 0 pending, 2 the caller sleeps on it, 1 completed. Only a sleeping caller costs a wake. */
 static void complete(stele_wreq_t *r, int status) {
     r->status = status;
-    atomic_store_explicit(&r->done, 1, memory_order_release);
-    futex_wake(&r->done);
+    if (atomic_exchange_explicit(&r->done, 1, memory_order_acq_rel) == 2)
+        futex_wake(&r->done);
 }
 
 uint8_t *stele__commit_reserve(stele_commit_buf_t *cb, size_t n) {
@@ -173,7 +188,14 @@ static void *writer_main(void *arg) {
                 ts.tv_nsec = t % 1000000000;
                 pthread_cond_timedwait(&w->work_cv, &w->mu, &ts);
             } else {
-                pthread_cond_wait(&w->work_cv, &w->mu);
+                pthread_mutex_unlock(&w->mu);
+                int64_t until = stele__clock_monotonic_ns() + WRITER_SPIN_NS;
+                while (atomic_load_explicit(&w->submitted, memory_order_acquire) == 0 &&
+                       stele__clock_monotonic_ns() < until)
+                    cpu_relax();
+                pthread_mutex_lock(&w->mu);
+                if (!w->head && !w->stopping)
+                    pthread_cond_wait(&w->work_cv, &w->mu);
             }
         }
         if (!w->head && w->stopping)
@@ -191,6 +213,7 @@ static void *writer_main(void *arg) {
             w->batch[n++] = r;
         }
         w->queued -= (uint32_t)n;
+        atomic_fetch_sub_explicit(&w->submitted, (uint32_t)n, memory_order_relaxed);
         pthread_cond_broadcast(&w->space_cv);
         pthread_mutex_unlock(&w->mu);
         run_batch(w, w->batch, n);
@@ -281,18 +304,23 @@ int stele__writer_submit(stele_writer_t *w, stele_wreq_t *req) {
         w->head = req;
     w->tail = req;
     w->queued++;
+    atomic_fetch_add_explicit(&w->submitted, 1, memory_order_release);
     pthread_cond_signal(&w->work_cv);
     pthread_mutex_unlock(&w->mu);
 
-    for (int i = 0; i < SPIN_ROUNDS; i++) {
-        if (atomic_load_explicit(&req->done, memory_order_acquire))
-            return req->status;
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
-#endif
+    if (atomic_fetch_add(&w->spinners, 1) == 0) {
+        int64_t until = stele__clock_monotonic_ns() + CALLER_SPIN_NS;
+        /* sched_yield: if the writer shares this core, it runs instead of waiting for us */
+        while (!atomic_load_explicit(&req->done, memory_order_acquire) &&
+               stele__clock_monotonic_ns() < until)
+            sched_yield();
     }
-    while (!atomic_load_explicit(&req->done, memory_order_acquire))
-        futex_wait(&req->done, 0);
+    atomic_fetch_sub(&w->spinners, 1);
+    uint32_t expect = 0;
+    if (atomic_compare_exchange_strong(&req->done, &expect, 2)) {
+        while (atomic_load_explicit(&req->done, memory_order_acquire) != 1)
+            futex_wait(&req->done, 2);
+    }
     return req->status;
 }
 

@@ -1,11 +1,14 @@
 /*
- * json.h -- JSON validation of event data and metadata (jansson does the parsing). Valid means:
+ * json.h -- JSON validation of event data and metadata (an allocation-free checker: json.c). Valid means:
  * one complete JSON value, valid UTF-8, nothing but white space after it.
  */
 #ifndef STELE_UTIL_JSON_H
 #define STELE_UTIL_JSON_H
 
 #include <stdbool.h>
+
+/* Containers may nest this deep (a limit stated in docs/limits.md). */
+#define STELE_JSON_MAX_DEPTH 512
 #include <stddef.h>
 
 /* 0 if text[0..len) is valid JSON (an object when require_object), else STELE_EJSON with

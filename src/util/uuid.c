@@ -10,6 +10,8 @@
 #include "util/error.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <string.h>
 #include <stdlib.h>
 #include <sys/random.h>
 
@@ -80,9 +82,31 @@ void stele_uuid_format(const stele_uuid_t *id, char out[37]) {
     out[pos] = '\0';
 }
 
+/* Random bytes for ids come from a per-thread pool refilled 640 bytes at a time: one getrandom
+ * per 64 ids instead of one per id. A forked child empties its pool, so it never repeats the
+ * parent's bytes. */
+#define POOL_BYTES 640
+static _Thread_local unsigned char pool[POOL_BYTES];
+static _Thread_local size_t pool_left;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void pool_forget(void) { pool_left = 0; }
+static void atfork_init(void) { pthread_atfork(NULL, NULL, pool_forget); }
+
+static void pool_take(unsigned char *out, size_t n) {
+    if (pool_left < n) {
+        pthread_once(&atfork_once, atfork_init);
+        stele__random_bytes(pool, POOL_BYTES);
+        pool_left = POOL_BYTES;
+    }
+    memcpy(out, pool + POOL_BYTES - pool_left, n);
+    memset(pool + POOL_BYTES - pool_left, 0, n);
+    pool_left -= n;
+}
+
 void stele_uuid_generate(stele_uuid_t *out) {
     uint64_t ms = (uint64_t)(stele__clock_realtime_ns() / 1000000);
-    stele__random_bytes(out->bytes + 6, 10);
+    pool_take(out->bytes + 6, 10);
     for (int i = 0; i < 6; i++)
         out->bytes[i] = (uint8_t)(ms >> (40 - 8 * i));
     out->bytes[6] = (uint8_t)(0x70 | (out->bytes[6] & 0x0f)); /* version 7 */
