@@ -1,8 +1,8 @@
 /*
  * bloom.h -- the Bloom filter of an index table file: which stream hashes the table may hold.
  *
- * A blocked filter: each hash selects one 512-bit block (one cache line) and sets 7 bits in it, so a
- * negative answer costs one cache miss. About 10 bits per distinct hash give ~1% false positives.
+ * A blocked filter: each hash selects one 512-bit block (one cache line) and sets 7 bits in it, so
+ * a negative answer costs one cache miss. About 10 bits per distinct hash give ~1% false positives.
  * Layout and bit choice are part of the table file format (docs/design/index.md).
  */
 #ifndef STELE_INDEX_BLOOM_H

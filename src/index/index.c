@@ -174,15 +174,14 @@ static int set_with(const tableset_t *old, stele__table_t *add, stele__table_t *
 static int write_manifest(stele_index_t *idx, const tableset_t *set, uint64_t checkpoint,
                           uint64_t next_seq) {
     if (set->count > STELE__MANIFEST_MAX_TABLES)
-        return stele__fail(STELE_ETOOBIG, "index: more than %u tables",
-                           STELE__MANIFEST_MAX_TABLES);
+        return stele__fail(STELE_ETOOBIG, "index: more than %u tables", STELE__MANIFEST_MAX_TABLES);
     stele__manifest_table_t *mt = stele__calloc(set->count ? set->count : 1, sizeof *mt);
     if (!mt)
         return stele__fail(STELE_ENOMEM, "index: no memory for the manifest");
     for (uint32_t i = 0; i < set->count; i++) {
         const stele__table_t *t = set->t[i];
-        mt[i] = (stele__manifest_table_t){t->seq, t->level, t->count, t->min_position,
-                                          t->max_position};
+        mt[i] =
+            (stele__manifest_table_t){t->seq, t->level, t->count, t->min_position, t->max_position};
     }
     stele__manifest_t m = {checkpoint, next_seq, set->count, mt};
     unsigned char *buf = NULL;
@@ -259,8 +258,7 @@ static int install(stele_index_t *idx, stele__table_t *add, stele__table_t *cons
 }
 
 /* After a table file is complete: make its name durable, then open (and so verify) it. */
-static int publish_table(stele_index_t *idx, const char *path, uint64_t seq,
-                         stele__table_t **out) {
+static int publish_table(stele_index_t *idx, const char *path, uint64_t seq, stele__table_t **out) {
     int rc = idx->vfs->sync_dir(idx->vfs, idx->dir);
     if (rc != 0)
         stele__fail(rc, "index: cannot sync directory %s", idx->dir);
@@ -418,7 +416,8 @@ static void *merger_main(void *arg) {
     uint32_t level = 0;
     pthread_mutex_lock(&idx->mu);
     for (;;) {
-        while (!idx->stopping && idx->bg_error == 0 && (idx->paused || !pick_merge(idx, in, &level)))
+        while (!idx->stopping && idx->bg_error == 0 &&
+               (idx->paused || !pick_merge(idx, in, &level)))
             pthread_cond_wait(&idx->work_cv, &idx->mu);
         if (idx->stopping || idx->bg_error != 0)
             break;
@@ -564,10 +563,8 @@ static int load(stele_index_t *idx, bool *damaged) {
         if (rc == 0)
             set->t[set->count++] = t;
         if (rc == 0 && (t->level != mt->level || t->count != mt->count ||
-                        t->min_position != mt->min_position ||
-                        t->max_position != mt->max_position))
-            rc = stele__fail(STELE_ECORRUPT, "index: table %s does not match the manifest",
-                             path);
+                        t->min_position != mt->min_position || t->max_position != mt->max_position))
+            rc = stele__fail(STELE_ECORRUPT, "index: table %s does not match the manifest", path);
     }
     stele__free(m.tables);
     if (rc == STELE_ENOMEM) {
@@ -635,8 +632,8 @@ static void free_index(stele_index_t *idx) {
 
 int stele__index_open(const stele_vfs_t *vfs, const char *dir, const stele_index_options_t *opts,
                       stele_index_t **out) {
-    uint64_t mt_entries = opts && opts->memtable_entries ? opts->memtable_entries
-                                                         : DEFAULT_MEMTABLE_ENTRIES;
+    uint64_t mt_entries =
+        opts && opts->memtable_entries ? opts->memtable_entries : DEFAULT_MEMTABLE_ENTRIES;
     uint32_t fanout = opts && opts->merge_fanout ? opts->merge_fanout : DEFAULT_FANOUT;
     if (mt_entries > STELE__MEMTABLE_MAX_ENTRIES)
         return stele__fail(STELE_EINVAL, "index: memtable_entries above %u",

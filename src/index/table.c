@@ -13,7 +13,7 @@
  *     24            8       distinct hashes D
  *     32            8       smallest position in the table
  *     40            8       largest position in the table
- *     48            4       stride S: entries per block (1..256; written as 64)
+ *     48            4       stride S: entries per block (1..256; written as 32)
  *     52            4       Bloom blocks B (>= 1)
  *     56            4       reserved, 0
  *     60            4       CRC32C of header bytes 0..59
@@ -30,7 +30,7 @@
  * before it is used, and the index is rebuilt instead); a lookup checks the CRC of each block it
  * reads, so damage after open is reported as STELE_ECORRUPT, never returned as entries. The
  * midpoints are the first binary-search step: a lookup finds the one block that can hold its key
- * in memory, then reads that block (S * 24 = 1536 bytes) with one pread.
+ * in memory, then reads that block (S * 24 = 768 bytes) with one pread.
  */
 #include "index/table.h"
 
@@ -50,8 +50,8 @@
 #define MID_BYTES 32u
 #define FORMAT_VERSION 1u
 #define MAX_ENTRIES (UINT64_C(1) << 40)
-#define WRITE_BLOCKS 64u  /* blocks per write buffer */
-#define READ_BLOCKS 32u   /* blocks per sequential read (merges, scans) */
+#define WRITE_BLOCKS 64u   /* blocks per write buffer */
+#define READ_BLOCKS 32u    /* blocks per sequential read (merges, scans) */
 #define VERIFY_BLOCKS 256u /* blocks per read while verifying at open */
 
 static const unsigned char header_magic[8] = {'S', 'T', 'E', 'L', 'E', 'I', 'X', 'T'};
@@ -352,6 +352,7 @@ void stele__table_close(stele__table_t *t) {
         return;
     stele__file_close(t->file);
     stele__free(t->path);
+    stele__free(t->mid_hashes);
     stele__free(t->mid_keys);
     stele__free(t->mid_crcs);
     stele__free(t->bloom);
@@ -470,9 +471,10 @@ int stele__table_open(const stele_vfs_t *vfs, const char *path, uint64_t seq,
     /* The Bloom filter and the midpoints stay in memory. */
     raw = stele__malloc((size_t)(bloom_len + mids_len + FOOTER_BYTES));
     t->bloom = stele__malloc((size_t)bloom_len);
+    t->mid_hashes = stele__malloc(sizeof *t->mid_hashes * (size_t)t->blocks);
     t->mid_keys = stele__malloc(sizeof *t->mid_keys * (size_t)t->blocks);
     t->mid_crcs = stele__malloc(sizeof *t->mid_crcs * (size_t)t->blocks);
-    if (!raw || !t->bloom || !t->mid_keys || !t->mid_crcs) {
+    if (!raw || !t->bloom || !t->mid_hashes || !t->mid_keys || !t->mid_crcs) {
         rc = stele__fail(STELE_ENOMEM, "index: no memory to open table %s", path);
         goto fail;
     }
@@ -487,6 +489,7 @@ int stele__table_open(const stele_vfs_t *vfs, const char *path, uint64_t seq,
     const unsigned char *m = raw + bloom_len;
     for (uint64_t b = 0; b < t->blocks; b++, m += MID_BYTES) {
         stele__entry_decode(m, &t->mid_keys[b]);
+        t->mid_hashes[b] = t->mid_keys[b].hash;
         t->mid_crcs[b] = stele__get_u32(m + 24);
     }
     const unsigned char *f = raw + bloom_len + mids_len;
@@ -530,6 +533,25 @@ static size_t bound(const stele_index_entry_t *keys, size_t n, const stele_index
     return lo;
 }
 
+/* bound() over the midpoints: first over the dense hash array, then over the full keys of the
+ * (usually zero or one) midpoints with the key's hash. */
+static size_t bound_mids(const stele__table_t *t, const stele_index_entry_t *k, bool upper) {
+    size_t lo = 0, hi = (size_t)t->blocks;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (t->mid_hashes[mid] < k->hash)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t end = lo;
+    while (end < t->blocks && t->mid_hashes[end] == k->hash && end - lo < 8)
+        end++;
+    if (end < t->blocks && t->mid_hashes[end] == k->hash)
+        end = (size_t)t->blocks; /* a long run of one hash: search all of it */
+    return lo + bound(t->mid_keys + lo, end - lo, k, upper);
+}
+
 int stele__table_lookup(stele__table_t *t, stele__lookup_t *lk) {
     unsigned char raw[STELE__TABLE_MAX_STRIDE * STELE__INDEX_ENTRY_BYTES];
     stele_index_entry_t ents[STELE__TABLE_MAX_STRIDE];
@@ -541,7 +563,7 @@ int stele__table_lookup(stele__table_t *t, stele__lookup_t *lk) {
     if (!lk->backward) {
         /* From the block before the first midpoint not below the key, forward. */
         stele_index_entry_t key = {h, lk->from_version, 0};
-        size_t lo = bound(t->mid_keys, (size_t)t->blocks, &key, false);
+        size_t lo = bound_mids(t, &key, false);
         for (uint64_t b = lo ? lo - 1 : 0; b < t->blocks; b++) {
             if (b >= lo && t->mid_keys[b].hash != h)
                 return 0;
@@ -559,7 +581,7 @@ int stele__table_lookup(stele__table_t *t, stele__lookup_t *lk) {
     } else {
         /* From the block of the last midpoint not above the key, backward. */
         stele_index_entry_t key = {h, lk->from_version, UINT64_MAX};
-        size_t hi = bound(t->mid_keys, (size_t)t->blocks, &key, true);
+        size_t hi = bound_mids(t, &key, true);
         for (uint64_t b = hi; b-- > 0;) {
             rc = read_blocks(t, b, 1, raw, ents, &got);
             if (rc != 0)

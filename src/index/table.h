@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STELE__TABLE_BLOCK_ENTRIES 64u /* entries per block (the midpoint stride) written */
+#define STELE__TABLE_BLOCK_ENTRIES 32u /* entries per block (the midpoint stride) written */
 #define STELE__TABLE_MAX_STRIDE 256u   /* the largest stride a reader accepts */
 
 /* An open, verified table file. Immutable after open; safe to use from any number of threads. */
@@ -26,18 +26,18 @@ typedef struct stele__table {
     uint32_t level;
     uint32_t stride; /* entries per block */
     uint64_t count, distinct, min_position, max_position;
-    uint64_t blocks;                /* ceil(count / stride) */
-    stele_index_entry_t *mid_keys;  /* first key of each block */
-    uint32_t *mid_crcs;             /* CRC32C of each block's entry bytes */
-    uint64_t *bloom;                /* bloom_blocks * 8 words */
+    uint64_t blocks;               /* ceil(count / stride) */
+    uint64_t *mid_hashes;          /* hash of each block's first key (dense, for searching) */
+    stele_index_entry_t *mid_keys; /* first key of each block */
+    uint32_t *mid_crcs;            /* CRC32C of each block's entry bytes */
+    uint64_t *bloom;               /* bloom_blocks * 8 words */
     uint64_t bloom_blocks;
 } stele__table_t;
 
 /* Open path and verify it whole (header, size, every checksum, midpoints against entries). Loads
  * the Bloom filter and midpoints; entries stay on disk. STELE_ECORRUPT (with a detail message) when
  * it is damaged, or the I/O error. */
-int stele__table_open(const stele_vfs_t *vfs, const char *path, uint64_t seq,
-                      stele__table_t **out);
+int stele__table_open(const stele_vfs_t *vfs, const char *path, uint64_t seq, stele__table_t **out);
 /* Close and free (NULL is a no-op). */
 void stele__table_close(stele__table_t *t);
 

@@ -48,8 +48,17 @@ static int zero_fill(stele_log_t *log, stele_file_t *f, uint64_t size, bool pace
         if (atomic_load_explicit(&log->prep_cancel, memory_order_relaxed))
             rc = -ECANCELED;
         if (paced) {
-            struct timespec ts = {0, (long)(1000000000ull * n / ZERO_FILL_BYTES_PER_SEC)};
-            nanosleep(&ts, NULL);
+            /* Pause while the writer is busy: under sustained load the zeros would halve its
+             * bandwidth, and a reserved-space segment costs little with large batches. */
+            for (int i = 0; i < 100 && rc == 0; i++) {
+                uint64_t before = atomic_load(&log->bytes);
+                struct timespec ts = {0, (long)(1000000000ull * n / ZERO_FILL_BYTES_PER_SEC)};
+                nanosleep(&ts, NULL);
+                if (atomic_load(&log->bytes) - before < n / 8)
+                    break;
+                if (atomic_load_explicit(&log->prep_cancel, memory_order_relaxed))
+                    rc = -ECANCELED;
+            }
         }
     }
     if (rc == 0)
@@ -603,8 +612,10 @@ int stele__cursor_next(stele_log_cursor_t *c, stele_record_t *rec, const uint8_t
                 continue;
             }
             if (rc == STELE_RECORD_ZERO) {
-                if (!sealed && !fresh) {
-                    /* The buffer may predate records written since into the active segment. */
+                if (!fresh) {
+                    /* The buffer may predate records written since into the segment: while it
+                     * was active (it may have been sealed since, by a roll), or before the
+                     * cursor last read it. Zeros count as the end only when just read. */
                     c->buf_seg = SIZE_MAX;
                     fresh = true;
                     continue;

@@ -34,7 +34,7 @@ typedef struct stele_log {
     uint64_t head_position;
     uint8_t head_hash[32];
     int64_t head_time_ns;
-    uint64_t bytes; /* record bytes in all segments */
+    _Atomic uint64_t bytes; /* record bytes in all segments */
 
     /* Background preparation of the next zero-filled segment. */
     pthread_t prep_thread;

@@ -186,3 +186,30 @@ int stele__record_decode(const uint8_t *buf, size_t avail, stele_record_t *rec, 
         return stele__fail(STELE_ECORRUPT, "record position is 0");
     return 0;
 }
+
+void stele__record_parse_own(const uint8_t *buf, stele_record_t *rec) {
+    uint32_t length = stele__get_u32(buf + 4);
+    uint16_t flags = stele__get_u16(buf + 12);
+    const uint8_t *p = buf + STELE_RECORD_HEADER_BYTES;
+    rec->length = length;
+    rec->padded_length = (uint32_t)align8(length);
+    rec->flags = flags;
+    rec->type_len = stele__get_u16(buf + 14);
+    rec->position = stele__get_u64(buf + 16);
+    rec->version = stele__get_u64(buf + 24);
+    rec->time_ns = (int64_t)stele__get_u64(buf + 32);
+    memcpy(rec->id.bytes, buf + 40, 16);
+    rec->stream_len = stele__get_u32(buf + 56);
+    rec->metadata_len = stele__get_u32(buf + 60);
+    rec->data_len = stele__get_u32(buf + 64);
+    rec->commit_events = stele__get_u32(buf + 68);
+    rec->stream = (const char *)p;
+    p += rec->stream_len + 1;
+    rec->type = (const char *)p;
+    p += rec->type_len + 1;
+    rec->metadata = rec->metadata_len ? p : NULL;
+    p += rec->metadata_len;
+    rec->data = p;
+    p += rec->data_len;
+    rec->hash = (flags & STELE_RECORD_COMMIT) ? p : NULL;
+}

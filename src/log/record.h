@@ -100,6 +100,10 @@ void stele__record_commit(uint8_t *commit_start, size_t commit_bytes, const uint
  * STELE_ECORRUPT (with stele_errdetail() naming what is wrong). */
 int stele__record_decode(const uint8_t *buf, size_t avail, stele_record_t *rec, size_t *need);
 
+/* Fill rec from a record this process encoded and sealed itself (the writer publishing its own
+ * commit): no checks, no CRC. Never use it on bytes read from a file. */
+void stele__record_parse_own(const uint8_t *buf, stele_record_t *rec);
+
 /* Feed one decoded record (its bytes at buf) to a running commit hash, as the chain hash defines. */
 void stele__record_hash_update(stele_sha256_t *sha, const uint8_t *buf, const stele_record_t *rec);
 

@@ -31,17 +31,12 @@ static int check_event(const stele_event_in_t *e, size_t k, bool system) {
         return stele__fail(STELE_EINVAL, "event %zu: metadata is NULL with a length", k);
     if (e->flags & ~(uint32_t)STELE_EVENT_BINARY)
         return stele__fail(STELE_EINVAL, "event %zu: unknown flags 0x%x", k, e->flags);
-    char what[48];
-    if (!(e->flags & STELE_EVENT_BINARY)) {
-        snprintf(what, sizeof what, "event %zu data", k);
-        if ((rc = stele__json_validate(e->data, e->data_len, false, what)) < 0)
-            return rc;
-    }
-    if (e->metadata_len) {
-        snprintf(what, sizeof what, "event %zu metadata", k);
-        if ((rc = stele__json_validate(e->metadata, e->metadata_len, true, what)) < 0)
-            return rc;
-    }
+    if (!(e->flags & STELE_EVENT_BINARY) &&
+        (rc = stele__json_validate(e->data, e->data_len, false, "data")) < 0)
+        return stele__fail(rc, "event %zu %s", k, stele_errdetail());
+    if (e->metadata_len &&
+        (rc = stele__json_validate(e->metadata, e->metadata_len, true, "metadata")) < 0)
+        return stele__fail(rc, "event %zu %s", k, stele_errdetail());
     return 0;
 }
 
@@ -497,10 +492,7 @@ void stele__store_publish(void *ctx, stele_wreq_t **reqs, size_t n, const stele_
     pthread_rwlock_wrlock(&s->cat.lock);
     for (size_t off = 0; off < cb->len;) {
         stele_record_t rec;
-        size_t need = 0;
-        rc = stele__record_decode(cb->buf + off, cb->len - off, &rec, &need);
-        if (rc != 0)
-            break;
+        stele__record_parse_own(cb->buf + off, &rec);
         if ((rc = stele__store_apply(s, &rec, true)) < 0)
             break;
         stele_index_entry_t *e = &s->entries[count++];

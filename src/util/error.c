@@ -53,10 +53,13 @@ const char *stele_strerror(int code) {
 const char *stele_errdetail(void) { return detail; }
 
 int stele__fail(int code, const char *fmt, ...) {
+    /* Formatted apart first: callers may pass stele_errdetail() itself to add context. */
+    char buf[sizeof detail];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(detail, sizeof detail, fmt, ap);
+    vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    memcpy(detail, buf, sizeof detail);
     return code;
 }
 
