@@ -47,11 +47,16 @@ void stele_read_options_init(stele_read_options_t *o) {
     o->direction = STELE_FORWARD;
 }
 
-static stele_reader_t *reader_new(stele_store_t *s) {
+/* Buffer sizes: a stream read jumps between positions, and each jump reads one buffer, so it
+ * reads about one sparse-index interval (32 records); a $all read streams through the log. */
+#define STREAM_READ_BUFFER (16u * 1024u)
+#define ALL_READ_BUFFER (256u * 1024u)
+
+static stele_reader_t *reader_new(stele_store_t *s, size_t buffer_bytes) {
     stele_reader_t *r = stele__calloc(1, sizeof(*r));
     if (!r)
         return NULL;
-    if (stele__cursor_init(&r->cursor, s->log, 256 * 1024) < 0) {
+    if (stele__cursor_init(&r->cursor, s->log, buffer_bytes) < 0) {
         stele__free(r);
         return NULL;
     }
@@ -83,7 +88,7 @@ int stele_read_stream(stele_store_t *s, const char *stream, int64_t from_version
         return stele__fail(STELE_EINVAL, "direction %d is not forward or backward", (int)dir);
     size_t len = strlen(stream);
     uint64_t hash = stele__index_hash(stream, len);
-    stele_reader_t *r = reader_new(s);
+    stele_reader_t *r = reader_new(s, STREAM_READ_BUFFER);
     if (!r)
         return STELE_ENOMEM;
     pthread_rwlock_rdlock(&s->cat.lock);
@@ -178,7 +183,7 @@ int stele_read_all(stele_store_t *s, const stele_read_options_t *opts, stele_rea
                            (int)o.direction);
     if (o.filter.since_ns && o.filter.until_ns && o.filter.until_ns <= o.filter.since_ns)
         return stele__fail(STELE_EINVAL, "until is not after since");
-    stele_reader_t *r = reader_new(s);
+    stele_reader_t *r = reader_new(s, ALL_READ_BUFFER);
     if (!r)
         return STELE_ENOMEM;
     int rc = copy_filter(r, &o.filter, &r->filter, r->strings);

@@ -211,7 +211,7 @@ int stele_store_open(const char *dir, const stele_options_t *opts, stele_store_t
     s->entries = stele__malloc(s->entries_cap * sizeof(*s->entries));
     if (!s->dir || !s->log_dir || !s->index_dir || !s->entries ||
         stele__catalogue_init(&s->cat) < 0 ||
-        stele__cursor_init(&s->wcursor, NULL, 64 * 1024) < 0) {
+        stele__cursor_init(&s->wcursor, NULL, 16 * 1024) < 0) {
         rc = STELE_ENOMEM;
         goto fail;
     }
