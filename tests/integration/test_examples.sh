@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The examples in examples/ build and do what docs and README say they do.
+set -euo pipefail
+bin=$(dirname "${STELE_BIN:?set by ctest}")
+tmp=$(mktemp -d "${STELE_TEST_TMP:-/tmp}/examples.XXXXXX" 2>/dev/null || mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+check() { # name, command...
+    local name=$1; shift
+    if "$@"; then passed=$((passed + 1)); else echo "FAILED: $name" >&2; echo "$passed passed, 1 failed"; exit 1; fi
+}
+out=$("$bin/example-hello" "$tmp/store")
+check "hello appends two events" grep -q "appended greeting-1 versions 0..1 at positions 1..2" <<<"$out"
+check "hello sees the conflict" grep -q "wrong expected version (the stream is at version 1)" <<<"$out"
+check "hello reads both back" test "$(grep -c ' v[01] Said ' <<<"$out")" = 2
+out=$("$bin/example-hello" "$tmp/store")
+check "a second run uses a new stream" grep -q "appended greeting-2 versions 0..1 at positions 3..4" <<<"$out"
+echo "$passed passed, 0 failed"
