@@ -90,9 +90,8 @@ static int do_append(cli_ctx_t *ctx, const char *stream, int64_t expect,
     memset(&result, 0, sizeof(result));
     int rc = stele_append(store, stream, expect, events, count, &result);
     if (rc == STELE_ECONFLICT) {
-        const char *detail = stele_errdetail();
-        cli_errorf(ctx, "%s: %s%s(actual version %lld)", stele_strerror(rc), detail,
-                   detail[0] != '\0' ? " " : "", (long long)result.actual_version);
+        /* the library's detail names the expected and the actual version */
+        cli_errorf(ctx, "%s: %s", stele_strerror(rc), stele_errdetail());
         status = EXIT_CONFLICT;
     } else if (rc != 0) {
         status = cli_fail(ctx, rc);

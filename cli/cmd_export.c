@@ -3,9 +3,11 @@
  *
  * export prints every event of $all, the store's own '$' events included, in the format of
  * `read-all`. import reads that format as a stream (a file or stdin of any size) and appends
- * each run of consecutive events of one stream as one atomic append with expected version any,
- * keeping the event ids, so that importing the same file twice writes nothing the second time
- * (the store answers a retried append with the same ids as idempotent). Runs are cut at
+ * each run of consecutive events of one stream as one atomic append, keeping the event ids. The
+ * expected version is the one the run had in the export, so that importing the same file twice
+ * writes nothing the second time: the store recognises a retried append by the ids at the
+ * versions it expects. When the target stream's history differs (a conflict), the run is
+ * appended at its end with expected version any instead. Runs are cut at
  * IMPORT_MAX_EVENTS events or IMPORT_MAX_BYTES bytes, deterministically, so the same file is cut
  * the same way. Events of the reserved "$$<stream>" streams are replayed through the API that
  * wrote them: "$metadata" sets the stream's metadata, a deletion or tombstone deletes it.
@@ -100,7 +102,18 @@ static int flush_run(importer_t *im) {
     stele_append_result_t result;
     memset(&result, 0, sizeof(result));
     const char *stream = im->run[0].stream;
-    int rc = stele_append(im->store, stream, STELE_EXPECT_ANY, im->ins, im->run_count, &result);
+    /* Expect the stream to be where it was in the export: a second import of the same file is
+     * then recognised as a retry (the store compares the ids at those versions). A target stream
+     * with another history conflicts: append at its end instead. */
+    int64_t first_version = im->run[0].version;
+    int64_t expect = first_version < 0    ? STELE_EXPECT_ANY
+                     : first_version == 0 ? STELE_EXPECT_NO_STREAM
+                                          : first_version - 1;
+    int rc = stele_append(im->store, stream, expect, im->ins, im->run_count, &result);
+    if (rc == STELE_ECONFLICT && expect != STELE_EXPECT_ANY) {
+        memset(&result, 0, sizeof(result));
+        rc = stele_append(im->store, stream, STELE_EXPECT_ANY, im->ins, im->run_count, &result);
+    }
     if (rc != 0) {
         const char *detail = stele_errdetail();
         cli_errorf(im->ctx, "%s lines %llu-%llu (stream %s): %s%s%s", im->source,

@@ -327,14 +327,7 @@ int stele_stats(stele_store_t *s, stele_stats_t *out) {
     out->streams = s->cat.count;
     pthread_rwlock_unlock(&s->cat.lock);
     out->segments = stele__log_segment_count(s->log);
-    pthread_rwlock_rdlock(&s->log->lock);
-    out->log_bytes = 0;
-    for (size_t i = 0; i < s->log->nsegs; i++) {
-        stele_segment_t *seg = s->log->segs[i];
-        if (seg->sealed)
-            out->log_bytes += seg->end_offset - STELE_SEGMENT_HEADER_BYTES;
-    }
-    pthread_rwlock_unlock(&s->log->lock);
+    out->log_bytes = atomic_load(&s->log->bytes);
     stele_index_stats_t is;
     stele__index_stats(s->index, &is);
     out->index_entries = is.entries;

@@ -71,6 +71,14 @@ echo "$line" | pyq 'rows[0]["time"]' | grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-
 ok
 eq "one event is one line" "$(echo "$line" | wc -l | tr -d ' ')" 1
 
+# An exact retry (unknown outcome, same command) is idempotent.
+out=$(st append order-1 OrderPlaced '{"sku":"a-1","qty":2,"price":0.1}' --meta '{"actor":"alice"}' \
+    --id "$U1" --expect no-stream)
+eq "retry is idempotent" "$(echo "$out" | pyq 'rows[0]["idempotent"]')" true
+eq "retry returns the first result" \
+    "$(echo "$out" | pyq '[rows[0]["first_version"], rows[0]["first_position"]]')" '[0,1]'
+eq "retry writes nothing" "$(st read-all | pyq 'len(rows)')" 1
+
 out=$(st append order-1 OrderShipped)
 eq "default data version" "$(echo "$out" | pyq 'rows[0]["first_version"]')" 1
 line=$(st read order-1 --from 1)
@@ -95,16 +103,10 @@ printf '{"from":"file"}' >"$WORK/data.json"
 st append file-1 FromFile --data-file "$WORK/data.json" >/dev/null
 eq "--data-file" "$(st read file-1 | pyq 'rows[0]["data"]["from"]')" file
 
-# --- idempotent retry --------------------------------------------------------------------------
-before=$(count_all)
-out=$(st append order-1 OrderPlaced '{"sku":"a-1","qty":2,"price":0.1}' --meta '{"actor":"alice"}' --id "$U1")
-eq "retry is idempotent" "$(echo "$out" | pyq 'rows[0]["idempotent"]')" true
-eq "retry returns the first result" "$(echo "$out" | pyq 'rows[0]["first_position"]')" 1
-eq "retry writes nothing" "$(count_all)" "$before"
-
 # --- expected-version conflicts ----------------------------------------------------------------
+before=$(count_all)
 expect_exit 2 "wrong expected version" st append order-1 Late --expect 0
-contains "conflict names the actual version" "$(cat "$WORK/err")" "actual version 1"
+contains "conflict names the actual version" "$(cat "$WORK/err")" "is at version 1"
 expect_exit 2 "no-stream on an existing stream" st append order-1 Late --expect no-stream
 expect_exit 2 "exists on a new stream" st append order-9 Early --expect exists
 expect_exit 3 "a failed exists-append creates no stream" st info order-9
