@@ -304,11 +304,12 @@ int stele__writer_submit(stele_writer_t *w, stele_wreq_t *req) {
         w->head = req;
     w->tail = req;
     w->queued++;
+    bool alone = w->queued == 1; /* nobody else waits: spinning buys latency, costs no one */
     atomic_fetch_add_explicit(&w->submitted, 1, memory_order_release);
     pthread_cond_signal(&w->work_cv);
     pthread_mutex_unlock(&w->mu);
 
-    if (atomic_fetch_add(&w->spinners, 1) == 0) {
+    if (atomic_fetch_add(&w->spinners, 1) == 0 && alone) {
         int64_t until = stele__clock_monotonic_ns() + CALLER_SPIN_NS;
         /* sched_yield: if the writer shares this core, it runs instead of waiting for us */
         while (!atomic_load_explicit(&req->done, memory_order_acquire) &&

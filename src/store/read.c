@@ -95,7 +95,18 @@ int stele_read_stream(stele_store_t *s, const char *stream, int64_t from_version
     stele_stream_t *st = stele__catalogue_find(&s->cat, stream, len, hash);
     int state = st ? st->state : -1;
     int64_t first = st ? st->first_version : 0, last = st ? st->last_version : -1;
+    uint64_t last_position = st ? st->last_position : 0;
     pthread_rwlock_unlock(&s->cat.lock);
+    /* The writer updates the catalogue, then the index, then the visible position. A catalogue
+     * read in between names versions the reader would not see (a backward read would find no
+     * event at all): wait for the visible position to cover them; it follows within the batch. */
+    if (last_position > r->visible) {
+        pthread_mutex_lock(&s->notify_mu);
+        while (atomic_load(&s->visible) < last_position && !atomic_load(&s->closing))
+            pthread_cond_wait(&s->notify_cv, &s->notify_mu);
+        pthread_mutex_unlock(&s->notify_mu);
+        r->visible = atomic_load_explicit(&s->visible, memory_order_acquire);
+    }
     if (!st || (last < 0 && state == STELE_STREAM_ACTIVE)) {
         rc = stele__fail(STELE_ENOTFOUND, "stream '%.64s' does not exist", stream);
         goto fail;

@@ -191,8 +191,8 @@ static size_t model_lookup(const model_t *m, size_t hid, uint64_t from, bool bac
 static void make_batch(model_t *m, stele_index_entry_t *batch, size_t *hids, size_t n) {
     for (size_t i = 0; i < n; i++) {
         size_t s = (size_t)rnd_below(m->nstreams);
-        batch[i] = (stele_index_entry_t){m->stream_hash[s], m->stream_version[s]++,
-                                         m->next_position++};
+        batch[i] =
+            (stele_index_entry_t){m->stream_hash[s], m->stream_version[s]++, m->next_position++};
         hids[i] = m->stream_hid[s];
     }
 }
@@ -600,10 +600,10 @@ static void test_damage_after_open(void **state) {
         stele_index_entry_t got[BIG], want[BIG];
         size_t ngot = 0;
         bool backward = rnd() & 1;
-        int rc = stele__index_lookup(idx, hash, backward ? UINT64_MAX : 0, backward, got, BIG,
-                                     &ngot);
-        size_t nwant = model_lookup(&m, hid, backward ? UINT64_MAX : 0, backward, BIG,
-                                    UINT64_MAX, want);
+        int rc =
+            stele__index_lookup(idx, hash, backward ? UINT64_MAX : 0, backward, got, BIG, &ngot);
+        size_t nwant =
+            model_lookup(&m, hid, backward ? UINT64_MAX : 0, backward, BIG, UINT64_MAX, want);
         if (rc == STELE_ECORRUPT) {
             assert_int_equal(ngot, 0);
             corrupt++;
@@ -690,8 +690,8 @@ static void fault_trial(const char *dir, stele_fault_op_t op, uint64_t nth, bool
     idx = open_index(dir, NULL, 300, 3);
     uint64_t cp2 = stele__index_checkpoint(idx);
     if (cp2 < cp || (cp > 0 && cp2 == 0))
-        fail_msg("seed %" PRIu64 ": op %d nth %" PRIu64 ": checkpoint %" PRIu64
-                 " before, %" PRIu64 " after reopening",
+        fail_msg("seed %" PRIu64 ": op %d nth %" PRIu64 ": checkpoint %" PRIu64 " before, %" PRIu64
+                 " after reopening",
                  seed, (int)op, nth, cp, cp2);
     if (cp2 > 0)
         (*with_tables)++;
@@ -819,8 +819,8 @@ static void test_one_writer_two_readers(void **state) {
         size_t k = 1 + (size_t)rnd_below(64);
         for (size_t j = 0; j < k; j++) {
             streams[j] = (size_t)rnd_below(RACE_STREAMS);
-            batch[j] = (stele_index_entry_t){r->hashes[streams[j]], version[streams[j]]++,
-                                             position++};
+            batch[j] =
+                (stele_index_entry_t){r->hashes[streams[j]], version[streams[j]]++, position++};
         }
         assert_int_equal(stele__index_add(r->idx, batch, k), 0);
         for (size_t j = 0; j < k; j++)
