@@ -319,7 +319,8 @@ int stele__log_open(const stele_vfs_t *vfs, const char *dir, uint64_t segment_si
         rc = l.err;
     if (rc < 0)
         goto fail;
-    qsort(l.firsts, l.n, sizeof(uint64_t), name_cmp);
+    if (l.n > 1) /* qsort's array may not be NULL, even for 0 elements */
+        qsort(l.firsts, l.n, sizeof(uint64_t), name_cmp);
 
     if (l.n == 0) {
         if (!create || readonly) {

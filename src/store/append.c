@@ -56,6 +56,13 @@ int stele__store_submit(stele_store_t *s, stele_append_part_t *parts, size_t npa
         rc = stele__fail(STELE_EREADONLY, "the store was opened read-only");
         goto out;
     }
+    int derived = atomic_load(&s->derived_error);
+    if (derived) {
+        rc = stele__fail(STELE_EPOISONED,
+                         "an earlier commit could not be added to the index (%s): reopen the store",
+                         stele_strerror(derived));
+        goto out;
+    }
     if (!parts || nparts == 0) {
         rc = stele__fail(STELE_EEMPTY, "nothing to append");
         goto out;
@@ -506,10 +513,20 @@ void stele__store_publish(void *ctx, stele_wreq_t **reqs, size_t n, const stele_
         rc = stele__index_add(s->index, s->entries, count);
     if (rc != 0) {
         /* The log holds the commit; the derived state could not follow. Reads through the index
-         * may miss it until reopen rebuilds it, so stop accepting appends. */
-        for (size_t i = 0; i < n; i++)
-            if (reqs[i]->status == 0)
-                reqs[i]->status = rc;
+         * may miss it until reopen rebuilds it, so stop accepting appends (stele__store_submit)
+         * and tell these callers that their events are in the log. */
+        int expected = 0;
+        atomic_compare_exchange_strong(&s->derived_error, &expected, rc);
+        for (size_t i = 0; i < n; i++) {
+            stele_store_req_t *r = (stele_store_req_t *)reqs[i];
+            if (r->w.status != 0 || r->control)
+                continue;
+            r->w.status = rc;
+            snprintf(r->detail, sizeof r->detail,
+                     "%s after the commit was written to the log: its events are stored, but the "
+                     "index could not be updated; reopen the store",
+                     stele_strerror(rc));
+        }
     }
     pthread_mutex_lock(&s->notify_mu);
     memcpy(s->head_hash, s->log->head_hash, 32);

@@ -191,6 +191,9 @@ static int reindex_on_writer(stele_store_t *s, stele_store_req_t *r) {
     }
     if (rc == 0)
         rc = stele__index_flush(s->index);
+    /* Rebuilt from the log: an earlier failure to update the derived state is repaired. A rebuild
+     * cut short leaves it half made: refuse appends until reopen, as after a failed publish. */
+    atomic_store(&s->derived_error, rc);
     if (rc == 0)
         rc = stele__catalogue_save(&s->cat, s->vfs, s->dir);
     if (rc < 0)

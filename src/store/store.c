@@ -289,10 +289,25 @@ int stele_store_close(stele_store_t *s) {
     atomic_store(&s->closing, true);
     pthread_mutex_lock(&s->notify_mu);
     pthread_cond_broadcast(&s->notify_cv);
+    /* Subscribers waiting in stele_subscription_next() now return STELE_ECLOSED; wait until they
+     * have left it, since they use the mutex, the log and the index freed below. */
+    while (atomic_load(&s->sub_inside) > 0)
+        pthread_cond_wait(&s->notify_cv, &s->notify_mu);
     pthread_mutex_unlock(&s->notify_mu);
     int rc = stele__writer_stop(s->writer);
     s->writer = NULL;
-    if (!(s->opts.flags & STELE_OPEN_READONLY) && rc == 0) {
+    if (atomic_load(&s->derived_error) && !(s->opts.flags & STELE_OPEN_READONLY)) {
+        /* The index and catalogue missed a commit that is in the log: persist neither, so that
+         * the next open rebuilds both from the log. */
+        int r2 = stele__index_reset(s->index);
+        char *snap = join(s->dir, "streams.snap");
+        if (snap) {
+            (void)s->vfs->unlink(s->vfs, snap);
+            stele__free(snap);
+        }
+        if (rc == 0)
+            rc = r2;
+    } else if (!(s->opts.flags & STELE_OPEN_READONLY) && rc == 0) {
         int r2 = stele__index_flush(s->index);
         if (r2 == 0)
             r2 = stele__catalogue_save(&s->cat, s->vfs, s->dir);
@@ -338,7 +353,8 @@ int stele_stats(stele_store_t *s, stele_stats_t *out) {
         stele__writer_stats(s->writer, &ws);
         out->syncs = ws.syncs;
         out->commits = ws.commits;
-        out->poisoned = stele__writer_poison(s->writer) != 0;
+        out->poisoned =
+            stele__writer_poison(s->writer) != 0 || atomic_load(&s->derived_error) != 0;
     }
     out->durability = s->opts.durability;
     return 0;

@@ -43,6 +43,13 @@ struct stele_store {
     pthread_cond_t notify_cv;
     uint8_t head_hash[32];
     _Atomic bool closing;
+    /* Set when a commit reached the log but the index or catalogue could not follow (out of
+     * memory): appends are refused until reopen or reindex, and close does not persist the derived
+     * state, so that the next open rebuilds it from the log. */
+    _Atomic int derived_error;
+    /* Threads inside stele_subscription_next(): close wakes them with STELE_ECLOSED and waits for
+     * them to leave before it frees what they use (guarded for waiting by notify_mu). */
+    _Atomic uint32_t sub_inside;
 
     /* Writer-thread state. */
     uint32_t batch_serial;

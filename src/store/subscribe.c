@@ -173,9 +173,7 @@ static int next_stream(stele_subscription_t *sub, uint64_t visible, stele_event_
     return 0;
 }
 
-int stele_subscription_next(stele_subscription_t *sub, stele_event_t *ev, int timeout_ms) {
-    if (!sub || !ev)
-        return stele__fail(STELE_EINVAL, "subscription or event is NULL");
+static int next_event(stele_subscription_t *sub, stele_event_t *ev, int timeout_ms) {
     stele_store_t *s = sub->store;
     struct timespec deadline;
     if (timeout_ms > 0) {
@@ -214,6 +212,21 @@ int stele_subscription_next(stele_subscription_t *sub, stele_event_t *ev, int ti
         if (wrc == ETIMEDOUT && atomic_load(&s->visible) == visible)
             return STELE_SUB_TIMEOUT;
     }
+}
+
+int stele_subscription_next(stele_subscription_t *sub, stele_event_t *ev, int timeout_ms) {
+    if (!sub || !ev)
+        return stele__fail(STELE_EINVAL, "subscription or event is NULL");
+    stele_store_t *s = sub->store;
+    atomic_fetch_add(&s->sub_inside, 1);
+    int rc = next_event(sub, ev, timeout_ms);
+    /* The last one out while the store closes lets stele_store_close() go on. */
+    if (atomic_fetch_sub(&s->sub_inside, 1) == 1 && atomic_load(&s->closing)) {
+        pthread_mutex_lock(&s->notify_mu);
+        pthread_cond_broadcast(&s->notify_cv);
+        pthread_mutex_unlock(&s->notify_mu);
+    }
+    return rc;
 }
 
 uint64_t stele_subscription_position(const stele_subscription_t *sub) {

@@ -1,0 +1,300 @@
+/*
+ * test_log.c -- the log on its own: commits written through stele__log_write_commit come back
+ * through cursors byte for byte, across segment rolls (1 MiB segments), from any seek position,
+ * after reopening (with and without the sparse index files), and a commit larger than a segment.
+ *
+ * Random sizes come from a seed that is printed; STELE_TEST_SEED=<n> replays it.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "log/log.h"
+#include "log/record.h"
+#include "os/vfs.h"
+#include "test_util.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* What the test wrote: per position, the data size and a byte pattern seed. */
+typedef struct model {
+    uint64_t head;
+    uint32_t *size; /* by position */
+    int64_t *time;  /* by position */
+    size_t cap;
+    uint8_t hash[32];
+    int64_t now;
+} model_t;
+
+static void fill_data(uint8_t *p, size_t n, uint64_t pos) {
+    for (size_t i = 0; i < n; i++)
+        p[i] = (uint8_t)(pos * 131u + i * 7u);
+}
+
+/* Write one commit of n records with the given data sizes. */
+static void write_commit(stele_log_t *log, model_t *m, size_t n, const uint32_t *sizes) {
+    size_t total = 0;
+    char stream[32];
+    for (size_t i = 0; i < n; i++)
+        total += stele__record_size(8, 4, 0, sizes[i], i + 1 == n);
+    uint8_t *buf = calloc(1, total);
+    assert_non_null(buf);
+    m->now += 1000;
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t pos = m->head + 1 + i;
+        if (pos >= m->cap) {
+            m->cap = m->cap ? m->cap * 2 : 1024;
+            while (m->cap <= pos)
+                m->cap *= 2;
+            m->size = realloc(m->size, m->cap * sizeof(*m->size));
+            m->time = realloc(m->time, m->cap * sizeof(*m->time));
+            assert_non_null(m->size);
+            assert_non_null(m->time);
+        }
+        uint8_t *data = malloc(sizes[i] ? sizes[i] : 1);
+        assert_non_null(data);
+        fill_data(data, sizes[i], pos);
+        snprintf(stream, sizeof stream, "s-%06u", (unsigned)(pos % 1000));
+        stele_record_t r;
+        memset(&r, 0, sizeof r);
+        r.flags = STELE_RECORD_BINARY | (i + 1 == n ? STELE_RECORD_COMMIT : 0);
+        r.position = pos;
+        r.version = pos;
+        r.time_ns = m->now;
+        r.id.bytes[0] = (uint8_t)pos;
+        r.commit_events = i + 1 == n ? (uint32_t)n : 0;
+        r.stream = stream;
+        r.stream_len = 8;
+        r.type = "Test";
+        r.type_len = 4;
+        r.data = data;
+        r.data_len = sizes[i];
+        off += stele__record_encode(buf + off, &r);
+        free(data);
+        m->size[pos] = sizes[i];
+        m->time[pos] = m->now;
+    }
+    assert_int_equal(off, total);
+    uint8_t hash[32];
+    stele__record_commit(buf, total, m->hash, hash);
+    int rc = stele__log_write_commit(log, buf, total, m->head + n, hash, m->now);
+    assert_int_equal(rc, 0);
+    memcpy(m->hash, hash, 32);
+    m->head += n;
+    free(buf);
+}
+
+static void check_record(const model_t *m, const stele_record_t *rec, uint64_t pos) {
+    assert_int_equal(rec->position, pos);
+    assert_int_equal(rec->version, pos);
+    assert_true(rec->time_ns == m->time[pos]);
+    assert_int_equal(rec->data_len, m->size[pos]);
+    uint8_t *want = malloc(m->size[pos] ? m->size[pos] : 1);
+    assert_non_null(want);
+    fill_data(want, m->size[pos], pos);
+    assert_memory_equal(rec->data, want, m->size[pos] ? m->size[pos] : 0);
+    free(want);
+}
+
+/* Read the whole log from position `from` and compare it with the model. */
+static void check_from(stele_log_t *log, const model_t *m, uint64_t from) {
+    stele_log_cursor_t c;
+    assert_int_equal(stele__cursor_init(&c, log, 4096), 0);
+    if (from <= m->head)
+        assert_int_equal(stele__cursor_seek(&c, from), 0);
+    for (uint64_t pos = from; pos <= m->head; pos++) {
+        stele_record_t rec;
+        int rc = stele__cursor_next(&c, &rec, NULL);
+        if (rc != 1)
+            fprintf(stderr, "position %" PRIu64 ": %d %s\n", pos, rc, stele_errdetail());
+        assert_int_equal(rc, 1);
+        check_record(m, &rec, pos);
+    }
+    stele_record_t rec;
+    if (from <= m->head)
+        assert_int_equal(stele__cursor_next(&c, &rec, NULL), 0);
+    stele__cursor_free(&c);
+}
+
+static void model_free(model_t *m) {
+    free(m->size);
+    free(m->time);
+}
+
+static stele_log_t *open_log(const char *dir, bool create) {
+    stele_log_t *log = NULL;
+    int rc = stele__log_open(stele__vfs_posix(), dir, TU_SEGMENT_BYTES, create, false, &log);
+    if (rc != 0)
+        fprintf(stderr, "log open: %s\n", stele_errdetail());
+    assert_int_equal(rc, 0);
+    return log;
+}
+
+static void test_empty_log(void **state) {
+    (void)state;
+    char dir[PATH_MAX], logdir[PATH_MAX];
+    tu_tmpdir(dir, sizeof dir, "log-empty");
+    tu_join(logdir, sizeof logdir, dir, "log");
+    stele_log_t *log = NULL;
+    /* Without create there is nothing to open. */
+    assert_true(stele__log_open(stele__vfs_posix(), logdir, TU_SEGMENT_BYTES, false, false, &log) <
+                0);
+    log = open_log(logdir, true);
+    assert_int_equal(log->head_position, 0);
+    uint8_t zero[32] = {0};
+    assert_memory_equal(log->head_hash, zero, 32);
+    assert_int_equal(stele__log_segment_count(log), 1);
+    stele_log_cursor_t c;
+    assert_int_equal(stele__cursor_init(&c, log, 0), 0);
+    assert_int_equal(stele__cursor_seek(&c, 1), 0);
+    stele_record_t rec;
+    assert_int_equal(stele__cursor_next(&c, &rec, NULL), 0);
+    stele__cursor_free(&c);
+    stele__log_close(log);
+    log = open_log(logdir, false);
+    assert_int_equal(log->head_position, 0);
+    stele__log_close(log);
+    tu_rmtree(dir);
+}
+
+static void test_roll_read_reopen(void **state) {
+    (void)state;
+    uint64_t seed = tu_seed("test_roll_read_reopen");
+    tu_rng_t rng;
+    tu_rng_init(&rng, seed);
+    char dir[PATH_MAX], logdir[PATH_MAX];
+    tu_tmpdir(dir, sizeof dir, "log-roll");
+    tu_join(logdir, sizeof logdir, dir, "log");
+    stele_log_t *log = open_log(logdir, true);
+    model_t m;
+    memset(&m, 0, sizeof m);
+    m.now = 1700000000000000000;
+    /* About 4.5 MiB of records: several 1 MiB segments. */
+    uint64_t bytes = 0;
+    while (bytes < (uint64_t)9 << 19) {
+        uint32_t sizes[8];
+        size_t n = 1 + tu_rnd_below(&rng, 8);
+        for (size_t i = 0; i < n; i++) {
+            sizes[i] = (uint32_t)(tu_rnd_below(&rng, 4) == 0 ? tu_rnd_below(&rng, 60000)
+                                                             : tu_rnd_below(&rng, 300));
+            bytes += sizes[i] + 100;
+        }
+        write_commit(log, &m, n, sizes);
+    }
+    assert_int_equal(log->head_position, m.head);
+    assert_memory_equal(log->head_hash, m.hash, 32);
+    size_t nsegs = stele__log_segment_count(log);
+    assert_true(nsegs >= 4);
+    /* Every segment but the last is sealed, and positions continue across them. */
+    for (size_t i = 0; i + 1 < nsegs; i++) {
+        assert_true(log->segs[i]->sealed);
+        assert_int_equal(log->segs[i]->last_position + 1, log->segs[i + 1]->first_position);
+        assert_true(log->segs[i]->end_offset <= TU_SEGMENT_BYTES);
+    }
+    check_from(log, &m, 1);
+    for (int k = 0; k < 40; k++)
+        check_from(log, &m, 1 + tu_rnd_below(&rng, m.head));
+    /* Segment first positions and the last position of each are reachable by a seek. */
+    for (size_t i = 0; i < nsegs; i++) {
+        check_from(log, &m, log->segs[i]->first_position);
+        if (i + 1 < nsegs)
+            check_from(log, &m, log->segs[i]->last_position);
+    }
+    /* Times by position, as the binary search on time uses them. */
+    stele_log_cursor_t c;
+    assert_int_equal(stele__cursor_init(&c, log, 4096), 0);
+    for (int k = 0; k < 50; k++) {
+        uint64_t pos = 1 + tu_rnd_below(&rng, m.head);
+        int64_t t = 0;
+        assert_int_equal(stele__log_time_at(&c, pos, &t), 0);
+        assert_true(t == m.time[pos]);
+    }
+    stele__cursor_free(&c);
+    stele__log_close(log);
+
+    /* Reopen: same head, same records. */
+    log = open_log(logdir, false);
+    assert_int_equal(log->head_position, m.head);
+    assert_memory_equal(log->head_hash, m.hash, 32);
+    assert_true(log->head_time_ns == m.now);
+    assert_int_equal(stele__log_segment_count(log), nsegs);
+    check_from(log, &m, 1);
+    stele__log_close(log);
+
+    /* Without the sparse index files (a cache): rebuilt by a scan, same records. */
+    size_t nsidx = 0;
+    char **sidx = tu_list(logdir, ".sidx", &nsidx);
+    assert_int_equal(nsidx, nsegs - 1);
+    for (size_t i = 0; i < nsidx; i++) {
+        char p[PATH_MAX];
+        tu_join(p, sizeof p, logdir, sidx[i]);
+        assert_int_equal(unlink(p), 0);
+    }
+    tu_names_free(sidx, nsidx);
+    log = open_log(logdir, false);
+    assert_int_equal(log->head_position, m.head);
+    for (int k = 0; k < 10; k++)
+        check_from(log, &m, 1 + tu_rnd_below(&rng, m.head));
+    /* Appending after a reopen continues the chain and the positions. */
+    uint32_t sizes[3] = {10, 20000, 5};
+    write_commit(log, &m, 3, sizes);
+    check_from(log, &m, m.head - 5);
+    stele__log_close(log);
+    log = open_log(logdir, false);
+    assert_int_equal(log->head_position, m.head);
+    assert_memory_equal(log->head_hash, m.hash, 32);
+    check_from(log, &m, 1);
+    stele__log_close(log);
+    model_free(&m);
+    tu_rmtree(dir);
+}
+
+/* A commit larger than a segment goes into a segment of its own, which grows past the nominal
+ * size; the log goes on after it. */
+static void test_commit_larger_than_segment(void **state) {
+    (void)state;
+    char dir[PATH_MAX], logdir[PATH_MAX];
+    tu_tmpdir(dir, sizeof dir, "log-big");
+    tu_join(logdir, sizeof logdir, dir, "log");
+    stele_log_t *log = open_log(logdir, true);
+    model_t m;
+    memset(&m, 0, sizeof m);
+    m.now = 1700000000000000000;
+    uint32_t small[2] = {100, 200};
+    write_commit(log, &m, 2, small);
+    uint32_t big[2] = {(uint32_t)(TU_SEGMENT_BYTES * 3 / 4), (uint32_t)(TU_SEGMENT_BYTES / 2)};
+    write_commit(log, &m, 2, big);
+    write_commit(log, &m, 2, small);
+    write_commit(log, &m, 1, big);
+    write_commit(log, &m, 2, small);
+    check_from(log, &m, 1);
+    check_from(log, &m, 3);
+    check_from(log, &m, 4);
+    check_from(log, &m, 5);
+    stele__log_close(log);
+    log = open_log(logdir, false);
+    assert_int_equal(log->head_position, m.head);
+    assert_memory_equal(log->head_hash, m.hash, 32);
+    check_from(log, &m, 1);
+    check_from(log, &m, 6);
+    stele__log_close(log);
+    model_free(&m);
+    tu_rmtree(dir);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_empty_log),
+        cmocka_unit_test(test_roll_read_reopen),
+        cmocka_unit_test(test_commit_larger_than_segment),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
