@@ -194,7 +194,9 @@ typedef struct stele_append_result {
 
 /* Append count events to one stream atomically, with optimistic concurrency. Returns when the
  * events are durable (in SYNC mode: synced) and visible to readers, or with an error having written
- * nothing. On STELE_ECONFLICT result->actual_version holds the stream's version. Retrying with the
+ * nothing. One exception: when the derived state (index, catalogue) cannot follow a commit already
+ * in the log (out of memory), the call fails, stele_errdetail() says the events were stored, and
+ * the store is poisoned; the next open rebuilds the derived state from the log. On STELE_ECONFLICT result->actual_version holds the stream's version. Retrying with the
  * same event ids after an unknown outcome returns the first result with result->idempotent set;
  * ids that match only partly give STELE_EIDREUSE. The inputs are only borrowed during the call;
  * result may be NULL. Errors: STELE_ENAME, STELE_ERESERVED, STELE_ETYPE, STELE_EJSON,
