@@ -7,40 +7,16 @@
 #include "store/store.h"
 
 #include "util/error.h"
+#include "util/utf8.h"
 
 #include <string.h>
 
 /* Length of the UTF-8 sequence at p (n bytes available) if it is well-formed and printable, else
  * 0. */
 static size_t printable_utf8(const unsigned char *p, size_t n) {
-    unsigned c = p[0];
-    if (c < 0x20 || c == 0x7f)
-        return 0;
-    if (c < 0x80)
-        return 1;
-    size_t len;
-    uint32_t cp;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
+    uint32_t cp = 0;
+    size_t len = stele__utf8_next(p, n, &cp);
+    if (len == 0 || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
         return 0;
     return len;
 }

@@ -12,6 +12,7 @@
 
 #include "stele.h"
 #include "util/error.h"
+#include "util/utf8.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -56,30 +57,9 @@ static int hex4(scan_t *s, uint32_t *out) {
 
 /* One UTF-8 sequence starting at s->p (its first byte >= 0x80). */
 static int utf8(scan_t *s) {
-    unsigned c = *s->p;
-    size_t len;
     uint32_t cp;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return fail(s, "invalid UTF-8");
-    }
-    if ((size_t)(s->end - s->p) < len)
-        return fail(s, "truncated UTF-8 sequence");
-    for (size_t i = 1; i < len; i++) {
-        if ((s->p[i] & 0xc0) != 0x80)
-            return fail(s, "invalid UTF-8");
-        cp = (cp << 6) | (s->p[i] & 0x3f);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+    size_t len = stele__utf8_next(s->p, (size_t)(s->end - s->p), &cp);
+    if (len == 0)
         return fail(s, "invalid UTF-8");
     s->p += len;
     return 0;

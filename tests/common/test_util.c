@@ -301,3 +301,21 @@ bool tu_events_equal(const tu_events_t *a, const tu_events_t *b) {
     }
     return true;
 }
+
+int tu_store_setup(void **state) {
+    tu_fixture_t *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    tu_tmpdir(f->dir, sizeof f->dir, "store");
+    f->s = tu_open(f->dir);
+    *state = f;
+    return 0;
+}
+
+int tu_store_teardown(void **state) {
+    tu_fixture_t *f = *state;
+    if (f->s)
+        assert_int_equal(stele_store_close(f->s), 0);
+    tu_rmtree(f->dir);
+    free(f);
+    return 0;
+}

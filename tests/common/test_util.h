@@ -55,6 +55,14 @@ void tu_names_free(char **names, size_t count);
 void tu_options(stele_options_t *o);
 /* Open (creating) with tu_options(); asserts success. */
 stele_store_t *tu_open(const char *dir);
+
+/* A cmocka fixture: a fresh temporary directory with a store opened by tu_open(). */
+typedef struct tu_fixture {
+    char dir[4096];
+    stele_store_t *s;
+} tu_fixture_t;
+int tu_store_setup(void **state);
+int tu_store_teardown(void **state);
 /* Close (asserting success) and open again with tu_options(). */
 stele_store_t *tu_reopen(stele_store_t *s, const char *dir);
 

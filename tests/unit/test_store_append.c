@@ -23,28 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct fx {
-    char dir[PATH_MAX];
-    stele_store_t *s;
-} fx_t;
-
-static int setup(void **state) {
-    fx_t *f = calloc(1, sizeof(*f));
-    assert_non_null(f);
-    tu_tmpdir(f->dir, sizeof f->dir, "append");
-    f->s = tu_open(f->dir);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state) {
-    fx_t *f = *state;
-    if (f->s)
-        assert_int_equal(stele_store_close(f->s), 0);
-    tu_rmtree(f->dir);
-    free(f);
-    return 0;
-}
 
 static uint64_t stream_count(stele_store_t *s, const char *stream) {
     tu_events_t ev = {0};
@@ -77,7 +55,7 @@ static void expect_conflict(stele_store_t *s, const char *stream, int64_t expect
 }
 
 static void test_expected_versions(void **state) {
-    fx_t *f = *state;
+    tu_fixture_t *f = *state;
     stele_store_t *s = f->s;
     stele_append_result_t res;
     expect_conflict(s, "order-1", STELE_EXPECT_STREAM_EXISTS, -1);
@@ -121,7 +99,7 @@ static void test_expected_versions(void **state) {
 }
 
 static void test_multi_event_append_round_trip(void **state) {
-    fx_t *f = *state;
+    tu_fixture_t *f = *state;
     stele_store_t *s = f->s;
     static const uint8_t bin[] = {0, 1, 2, 0xff, 'a', 0};
     const char *meta = "{\"actor\":\"ann\",\"correlation_id\":\"c-1\"}";
@@ -178,7 +156,7 @@ static void test_multi_event_append_round_trip(void **state) {
 /* ---- commits ----------------------------------------------------------------------------- */
 
 static void test_commit_atomic(void **state) {
-    fx_t *f = *state;
+    tu_fixture_t *f = *state;
     stele_store_t *s = f->s;
     assert_int_equal(tu_append1(s, "b-1", STELE_EXPECT_ANY, "Init", "{}", NULL), 0);
     stele_event_in_t e1[2] = {tu_event("A1", "{}"), tu_event("A2", "{}")};
@@ -269,7 +247,7 @@ static void test_commit_atomic(void **state) {
 /* ---- idempotency ------------------------------------------------------------------------- */
 
 static void test_idempotent_retry(void **state) {
-    fx_t *f = *state;
+    tu_fixture_t *f = *state;
     stele_store_t *s = f->s;
     assert_int_equal(tu_append1(s, "pre-1", STELE_EXPECT_ANY, "X", "{}", NULL), 0);
     stele_event_in_t ev[3] = {tu_event("A", "{\"n\":1}"), tu_event("B", "{\"n\":2}"),
@@ -378,7 +356,7 @@ static void expect_invalid(stele_store_t *s, const char *stream, const stele_eve
 }
 
 static void test_invalid_names(void **state) {
-    fx_t *f = *state;
+    tu_fixture_t *f = *state;
     stele_store_t *s = f->s;
     stele_event_in_t ev = tu_event("T", "{}");
     static char long_name[STELE_MAX_STREAM_NAME_BYTES + 2];
@@ -412,7 +390,7 @@ static void test_invalid_names(void **state) {
 }
 
 static void test_invalid_events(void **state) {
-    fx_t *f = *state;
+    tu_fixture_t *f = *state;
     stele_store_t *s = f->s;
     stele_event_in_t ev[3];
     char long_type[STELE_MAX_TYPE_BYTES + 2];
@@ -521,7 +499,7 @@ static void test_invalid_events(void **state) {
 }
 
 static void test_readonly_and_locked(void **state) {
-    fx_t *f = *state;
+    tu_fixture_t *f = *state;
     assert_int_equal(tu_append1(f->s, "r-1", STELE_EXPECT_ANY, "A", "{}", NULL), 0);
     stele_options_t o;
     tu_options(&o);
@@ -591,7 +569,7 @@ static void snapshot_reads(stele_store_t *s, tu_events_t *all, tu_events_t *stre
 }
 
 static void test_positions_reopen_digest(void **state) {
-    fx_t *f = *state;
+    tu_fixture_t *f = *state;
     uint64_t seed = tu_seed("test_positions_reopen_digest");
     tu_rng_t rng;
     tu_rng_init(&rng, seed);
@@ -760,7 +738,7 @@ static void *ct_main(void *p) {
 }
 
 static void test_concurrent_appenders(void **state) {
-    fx_t *f = *state;
+    tu_fixture_t *f = *state;
     uint64_t seed = tu_seed("test_concurrent_appenders");
     static ct_arg_t args[CT_THREADS];
     pthread_t th[CT_THREADS];
@@ -830,15 +808,15 @@ static void test_concurrent_appenders(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_expected_versions, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_multi_event_append_round_trip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_commit_atomic, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_idempotent_retry, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_invalid_names, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_invalid_events, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_readonly_and_locked, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_positions_reopen_digest, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_concurrent_appenders, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expected_versions, tu_store_setup, tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_multi_event_append_round_trip, tu_store_setup, tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_commit_atomic, tu_store_setup, tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_idempotent_retry, tu_store_setup, tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_names, tu_store_setup, tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_events, tu_store_setup, tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_readonly_and_locked, tu_store_setup, tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_positions_reopen_digest, tu_store_setup, tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_appenders, tu_store_setup, tu_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,28 +28,6 @@
 #include <time.h>
 #include <unistd.h>
 
-typedef struct fx {
-    char dir[PATH_MAX];
-    stele_store_t *s;
-} fx_t;
-
-static int setup(void **state) {
-    fx_t *f = calloc(1, sizeof(*f));
-    assert_non_null(f);
-    tu_tmpdir(f->dir, sizeof f->dir, "read");
-    f->s = tu_open(f->dir);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state) {
-    fx_t *f = *state;
-    if (f->s)
-        assert_int_equal(stele_store_close(f->s), 0);
-    tu_rmtree(f->dir);
-    free(f);
-    return 0;
-}
 
 static void sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
@@ -94,7 +72,7 @@ static void expect_versions(stele_store_t *s, const char *stream, int64_t from,
 }
 
 static void test_stream_reads(void **state) {
-    fx_t *f = *state;
+    tu_fixture_t *f = *state;
     stele_store_t *s = f->s;
     /* 150 events (more than one index batch), interleaved with another stream. */
     for (int i = 0; i < 150; i++) {
@@ -161,7 +139,7 @@ static void expect_all(stele_store_t *s, uint64_t from, stele_direction_t dir, u
 }
 
 static void test_all_reads(void **state) {
-    fx_t *f = *state;
+    tu_fixture_t *f = *state;
     stele_store_t *s = f->s;
     expect_all(s, 0, STELE_FORWARD, 0, 1, 0);
     expect_all(s, 0, STELE_BACKWARD, 0, 0, 0);
@@ -261,7 +239,7 @@ static void check_filter(stele_store_t *s, const tu_events_t *everything, const 
 }
 
 static void test_filters(void **state) {
-    fx_t *f = *state;
+    tu_fixture_t *f = *state;
     stele_store_t *s = f->s;
     uint64_t seed = tu_seed("test_filters");
     tu_rng_t rng;
@@ -384,7 +362,7 @@ static void expect_positions(stele_store_t *s, int64_t since, int64_t until, uin
 }
 
 static void test_time_range(void **state) {
-    fx_t *f = *state;
+    tu_fixture_t *f = *state;
     stele_store_t *s = f->s;
     /* Three phases of 30 events, 30 ms apart. */
     for (int phase = 0; phase < 3; phase++) {
@@ -453,7 +431,7 @@ static void test_time_range(void **state) {
 /* ---- snapshots --------------------------------------------------------------------------- */
 
 static void test_reader_sees_open_time_snapshot(void **state) {
-    fx_t *f = *state;
+    tu_fixture_t *f = *state;
     stele_store_t *s = f->s;
     append_n(s, "snap-1", "T", 5);
     stele_reader_t *fwd = NULL, *bwd = NULL, *all = NULL, *allb = NULL;
@@ -494,7 +472,7 @@ static void test_reader_sees_open_time_snapshot(void **state) {
 /* ---- segment rolls ----------------------------------------------------------------------- */
 
 static void test_reads_across_segments(void **state) {
-    fx_t *f = *state;
+    tu_fixture_t *f = *state;
     stele_store_t *s = f->s;
     uint64_t seed = tu_seed("test_reads_across_segments");
     tu_rng_t rng;
@@ -589,7 +567,7 @@ static void *race_writer(void *p) {
 /* A reader opened while appends are being published sees a consistent prefix: backward from the
  * end it starts at the newest visible version and has every version down to 0. */
 static void test_reads_racing_appends(void **state) {
-    fx_t *f = *state;
+    tu_fixture_t *f = *state;
     stele_store_t *s = f->s;
     append_n(s, "race-1", "T", 1);
     race_t r = {.s = s};
@@ -629,7 +607,7 @@ static void read_everything(stele_store_t *s, tu_events_t *all, tu_events_t *str
 }
 
 static void test_verify_and_reindex(void **state) {
-    fx_t *f = *state;
+    tu_fixture_t *f = *state;
     stele_store_t *s = f->s;
     char *pad = malloc(20000);
     assert_non_null(pad);
@@ -744,14 +722,14 @@ static void test_verify_and_reindex(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_stream_reads, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_all_reads, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_filters, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_time_range, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reader_sees_open_time_snapshot, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reads_across_segments, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reads_racing_appends, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_verify_and_reindex, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_reads, tu_store_setup, tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_all_reads, tu_store_setup, tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_filters, tu_store_setup, tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_time_range, tu_store_setup, tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_reader_sees_open_time_snapshot, tu_store_setup, tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_reads_across_segments, tu_store_setup, tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_reads_racing_appends, tu_store_setup, tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_verify_and_reindex, tu_store_setup, tu_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,31 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct fx {
-    char dir[PATH_MAX];
-    stele_store_t *s;
-} fx_t;
-
-static int setup(void **state) {
-    fx_t *f = calloc(1, sizeof(*f));
-    assert_non_null(f);
-    tu_tmpdir(f->dir, sizeof f->dir, "streams");
-    f->s = tu_open(f->dir);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state) {
-    fx_t *f = *state;
-    if (f->s)
-        assert_int_equal(stele_store_close(f->s), 0);
-    tu_rmtree(f->dir);
-    free(f);
-    return 0;
-}
 
 /* Close and reopen; mode 1 also deletes the catalogue snapshot. */
-static void reopen(fx_t *f, int mode) {
+static void reopen(tu_fixture_t *f, int mode) {
     assert_int_equal(stele_store_close(f->s), 0);
     if (mode == 1) {
         char p[PATH_MAX];
@@ -62,7 +40,7 @@ static void append_n(stele_store_t *s, const char *stream, int n) {
 /* ---- info -------------------------------------------------------------------------------- */
 
 static void test_info(void **state) {
-    fx_t *f = *state;
+    tu_fixture_t *f = *state;
     stele_store_t *s = f->s;
     stele_stream_info_t info;
     assert_int_equal(stele_stream_info(s, "acct-1", &info), STELE_ENOTFOUND);
@@ -134,7 +112,7 @@ static void expect_list(stele_store_t *s, const char *prefix, const char *after,
 }
 
 static void test_list(void **state) {
-    fx_t *f = *state;
+    tu_fixture_t *f = *state;
     stele_store_t *s = f->s;
     expect_list(s, NULL, NULL, 0, false, NULL, 0);
     const char *names[] = {"order-10", "order-2", "cust-1", "order-1",  "orders",
@@ -211,7 +189,7 @@ static void expect_meta(stele_store_t *s, const char *stream, const char *want) 
 }
 
 static void test_metadata(void **state) {
-    fx_t *f = *state;
+    tu_fixture_t *f = *state;
     stele_store_t *s = f->s;
     char *json = (char *)"untouched";
     assert_int_equal(stele_stream_metadata_get(s, "m-1", &json), STELE_ENOTFOUND);
@@ -293,7 +271,7 @@ static void check_soft_deleted_then_recreated(stele_store_t *s) {
 }
 
 static void test_soft_delete(void **state) {
-    fx_t *f = *state;
+    tu_fixture_t *f = *state;
     stele_store_t *s = f->s;
     assert_int_equal(stele_stream_delete(s, "cart-1", STELE_EXPECT_ANY, false), STELE_ENOTFOUND);
     tu_assert_detail();
@@ -355,7 +333,7 @@ static void test_soft_delete(void **state) {
 }
 
 static void test_tombstone(void **state) {
-    fx_t *f = *state;
+    tu_fixture_t *f = *state;
     stele_store_t *s = f->s;
     append_n(s, "acct-7", 2);
     append_n(s, "acct-8", 1);
@@ -408,11 +386,11 @@ static void test_tombstone(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_info, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_list, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_metadata, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_soft_delete, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tombstone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_info, tu_store_setup, tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_list, tu_store_setup, tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_metadata, tu_store_setup, tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_soft_delete, tu_store_setup, tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_tombstone, tu_store_setup, tu_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,28 +24,6 @@
 #include <string.h>
 #include <time.h>
 
-typedef struct fx {
-    char dir[PATH_MAX];
-    stele_store_t *s;
-} fx_t;
-
-static int setup(void **state) {
-    fx_t *f = calloc(1, sizeof(*f));
-    assert_non_null(f);
-    tu_tmpdir(f->dir, sizeof f->dir, "sub");
-    f->s = tu_open(f->dir);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state) {
-    fx_t *f = *state;
-    if (f->s)
-        assert_int_equal(stele_store_close(f->s), 0);
-    tu_rmtree(f->dir);
-    free(f);
-    return 0;
-}
 
 static int64_t now_ms(void) {
     struct timespec ts;
@@ -87,7 +65,7 @@ static stele_subscription_t *subscribe(stele_store_t *s, const char *stream, uin
 /* ---- basics ------------------------------------------------------------------------------ */
 
 static void test_history_caught_up_live(void **state) {
-    fx_t *f = *state;
+    tu_fixture_t *f = *state;
     stele_store_t *s = f->s;
     for (unsigned k = 0; k < 10; k++)
         append_k(s, k);
@@ -151,7 +129,7 @@ static void test_history_caught_up_live(void **state) {
 }
 
 static void test_stream_subscription(void **state) {
-    fx_t *f = *state;
+    tu_fixture_t *f = *state;
     stele_store_t *s = f->s;
     for (unsigned k = 0; k < 300; k++) /* order-1 gets k = 0, 4, 8, ...: 75 events */
         append_k(s, k);
@@ -195,7 +173,7 @@ static void test_stream_subscription(void **state) {
 }
 
 static void test_filtered_subscription(void **state) {
-    fx_t *f = *state;
+    tu_fixture_t *f = *state;
     stele_store_t *s = f->s;
     for (unsigned k = 0; k < 60; k++)
         append_k(s, k);
@@ -258,7 +236,7 @@ static void test_filtered_subscription(void **state) {
 /* ---- waiting, timeout, cancel, close ----------------------------------------------------- */
 
 static void test_timeout(void **state) {
-    fx_t *f = *state;
+    tu_fixture_t *f = *state;
     stele_store_t *s = f->s;
     stele_subscription_t *sub = subscribe(s, NULL, 0, true, NULL);
     stele_event_t ev;
@@ -298,7 +276,7 @@ static void *wait_forever(void *p) {
 }
 
 static void test_cancel_wakes_waiter(void **state) {
-    fx_t *f = *state;
+    tu_fixture_t *f = *state;
     stele_store_t *s = f->s;
     append_k(s, 0);
     waiter_t w = {.sub = subscribe(s, NULL, 0, true, NULL)};
@@ -325,7 +303,7 @@ static void test_cancel_wakes_waiter(void **state) {
 }
 
 static void test_store_close_ends_waiters(void **state) {
-    fx_t *f = *state;
+    tu_fixture_t *f = *state;
     stele_store_t *s = f->s;
     append_k(s, 0);
     enum { N = 3 };
@@ -436,7 +414,7 @@ static void *collect(void *p) {
 }
 
 static void test_no_gap_no_duplicate_while_appending(void **state) {
-    fx_t *f = *state;
+    tu_fixture_t *f = *state;
     stele_store_t *s = f->s;
     uint64_t seed = tu_seed("test_no_gap_no_duplicate_while_appending");
     for (unsigned k = 0; k < 500; k++)
@@ -499,13 +477,13 @@ static void test_no_gap_no_duplicate_while_appending(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_history_caught_up_live, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stream_subscription, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_filtered_subscription, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cancel_wakes_waiter, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_store_close_ends_waiters, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_no_gap_no_duplicate_while_appending, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_history_caught_up_live, tu_store_setup, tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_stream_subscription, tu_store_setup, tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_filtered_subscription, tu_store_setup, tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_timeout, tu_store_setup, tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_wakes_waiter, tu_store_setup, tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_store_close_ends_waiters, tu_store_setup, tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_no_gap_no_duplicate_while_appending, tu_store_setup, tu_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
