@@ -45,8 +45,12 @@ static bool expected_valid(int64_t e) {
            e == STELE_EXPECT_STREAM_EXISTS;
 }
 
+void stele__delete_data(char *out, int64_t truncate_before) {
+    snprintf(out, STELE_DELETE_DATA_BYTES, "{\"truncate_before\":%20" PRId64 "}", truncate_before);
+}
+
 int stele__store_submit(stele_store_t *s, stele_append_part_t *parts, size_t nparts, bool system,
-                        size_t *failed_part) {
+                        const stele_delete_check_t *del, size_t *failed_part) {
     stele__error_clear();
     size_t bad = nparts, total = 0, bytes = 0;
     int rc = 0;
@@ -149,6 +153,7 @@ int stele__store_submit(stele_store_t *s, stele_append_part_t *parts, size_t npa
     r.parts = parts;
     r.nparts = nparts;
     r.system = system;
+    r.del = del;
     r.failed_part = nparts;
     r.w.encoded_bytes = bytes + STELE_RECORD_HASH_BYTES + 8;
     rc = stele__writer_submit(s->writer, &r.w);
@@ -194,7 +199,7 @@ int stele_append(stele_store_t *store, const char *stream, int64_t expected_vers
                                 .expected_version = expected_version,
                                 .events = events,
                                 .count = count};
-    int rc = stele__store_submit(store, &part, 1, false, NULL);
+    int rc = stele__store_submit(store, &part, 1, false, NULL, NULL);
     if (result)
         *result = part.result;
     return rc;
@@ -204,7 +209,7 @@ int stele_commit(stele_store_t *store, stele_append_part_t *parts, size_t count,
                  size_t *failed_part) {
     if (!store)
         return stele__fail(STELE_EINVAL, "store is NULL");
-    return stele__store_submit(store, parts, count, false, failed_part);
+    return stele__store_submit(store, parts, count, false, NULL, failed_part);
 }
 
 /* ---- writer side ----------------------------------------------------------------------------- */
@@ -320,12 +325,52 @@ static int check_part(stele_store_t *s, stele_store_req_t *r, size_t i, const st
 
 /* Check and encode one request. Returns 0 (encoded or idempotent), or an error; nothing of a
  * failed request stays in cb. */
+/* Check a delete against the writer's view of the stream it deletes; fill its data. */
+static int check_delete(stele_store_t *s, stele_store_req_t *r, stele_stream_t **target) {
+    const stele_delete_check_t *d = r->del;
+    size_t len = strlen(d->target);
+    int rc = stele__catalogue_get(&s->cat, d->target, len, stele__index_hash(d->target, len), false,
+                                  target);
+    if (rc < 0)
+        return rc;
+    stele_stream_t *t = *target;
+    int64_t cur = t->pending_version, e = d->expected;
+    if (cur < 0 && t->pending_state == STELE_STREAM_ACTIVE)
+        rc = STELE_ENOTFOUND;
+    else if (t->pending_state == STELE_STREAM_TOMBSTONED)
+        rc = STELE_ETOMBSTONED;
+    else if (t->pending_state == STELE_STREAM_DELETED && !d->tombstone)
+        rc = STELE_EDELETED;
+    else if (!(e == STELE_EXPECT_ANY || e == cur ||
+               (e == STELE_EXPECT_STREAM_EXISTS && t->pending_state == STELE_STREAM_ACTIVE)))
+        rc = STELE_ECONFLICT;
+    if (rc == STELE_ECONFLICT) {
+        r->parts[0].result.actual_version = cur;
+        snprintf(r->detail, sizeof r->detail,
+                 "stream '%.64s': expected version %" PRId64 ", but it is at %" PRId64, d->target,
+                 e, cur);
+    } else if (rc < 0) {
+        snprintf(r->detail, sizeof r->detail, "stream '%.64s' %s", d->target,
+                 rc == STELE_ENOTFOUND    ? "does not exist"
+                 : rc == STELE_EDELETED   ? "is already deleted"
+                                          : "is already tombstoned");
+    } else if (!d->tombstone) {
+        stele__delete_data(d->data, cur + 1);
+    }
+    return rc;
+}
+
 static int encode_request(stele_store_t *s, stele_store_req_t *r, stele_commit_buf_t *cb,
                           stele_record_t *last, bool *encoded) {
-    stele_stream_t *sts[STELE_MAX_COMMIT_STREAMS];
+    stele_stream_t *sts[STELE_MAX_COMMIT_STREAMS], *target = NULL;
     size_t nidem = 0;
     const stele_uuid_t *ids = r->ids;
     *encoded = false;
+    if (r->del) {
+        int rc = check_delete(s, r, &target);
+        if (rc < 0)
+            return rc;
+    }
     for (size_t i = 0; i < r->nparts; i++) {
         stele_append_part_t *p = &r->parts[i];
         size_t len = strlen(p->stream);
@@ -394,6 +439,11 @@ static int encode_request(stele_store_t *s, stele_store_req_t *r, stele_commit_b
         if (st->pending_state == STELE_STREAM_DELETED)
             st->pending_state = STELE_STREAM_ACTIVE;
         st->batch = s->batch_serial;
+    }
+    if (target) {
+        target->pending_state = r->del->tombstone ? STELE_STREAM_TOMBSTONED : STELE_STREAM_DELETED;
+        if (!r->del->tombstone)
+            target->pending_first = target->pending_version + 1;
     }
     *encoded = true;
     return 0;

@@ -191,9 +191,10 @@ int stele_stream_metadata_get(stele_store_t *s, const char *stream, char **json_
     return 0;
 }
 
-/* Append one system event about stream to "$$stream". */
+/* Append one system event about stream to "$$stream"; del (or NULL) is checked against stream
+ * on the writer thread. */
 static int system_event(stele_store_t *s, const char *stream, const char *type, const char *data,
-                        int64_t expected) {
+                        const stele_delete_check_t *del) {
     size_t len = strlen(stream);
     if (len + 2 > STELE_MAX_STREAM_NAME_BYTES)
         return stele__fail(STELE_ENAME, "stream name too long for its metadata stream");
@@ -205,10 +206,10 @@ static int system_event(stele_store_t *s, const char *stream, const char *type, 
     ev.data = data;
     ev.data_len = strlen(data);
     stele_append_part_t part = {.stream = meta_stream,
-                                .expected_version = expected,
+                                .expected_version = STELE_EXPECT_ANY,
                                 .events = &ev,
                                 .count = 1};
-    return stele__store_submit(s, &part, 1, true, NULL);
+    return stele__store_submit(s, &part, 1, true, del, NULL);
 }
 
 int stele_stream_metadata_set(stele_store_t *s, const char *stream, const char *json) {
@@ -223,11 +224,11 @@ int stele_stream_metadata_set(stele_store_t *s, const char *stream, const char *
     if (strlen(json) > STELE_MAX_METADATA_BYTES)
         return stele__fail(STELE_ETOOBIG, "stream metadata is over %u bytes",
                            STELE_MAX_METADATA_BYTES);
-    return system_event(s, stream, STELE_TYPE_METADATA, json, STELE_EXPECT_ANY);
+    return system_event(s, stream, STELE_TYPE_METADATA, json, NULL);
 }
 
-/* The state check and the system event are two steps: a concurrent append between them is not
- * refused (the delete still applies to every event up to the one before its own position). */
+/* The checks (existence, state, expected version) run on the writer thread with the delete's
+ * own commit, so no append can come between them. */
 int stele_stream_delete(stele_store_t *s, const char *stream, int64_t expected_version,
                         bool tombstone) {
     stele__error_clear();
@@ -236,25 +237,13 @@ int stele_stream_delete(stele_store_t *s, const char *stream, int64_t expected_v
     int rc = stele__check_stream_name(stream, false);
     if (rc < 0)
         return rc;
-    size_t len = strlen(stream);
-    pthread_rwlock_rdlock(&s->cat.lock);
-    stele_stream_t *st = stele__catalogue_find(&s->cat, stream, len, stele__index_hash(stream, len));
-    int state = st ? st->state : -1;
-    int64_t last = st ? st->last_version : -1;
-    pthread_rwlock_unlock(&s->cat.lock);
-    if (!st || (last < 0 && state == STELE_STREAM_ACTIVE))
-        return stele__fail(STELE_ENOTFOUND, "stream '%.64s' does not exist", stream);
-    if (state == STELE_STREAM_TOMBSTONED)
-        return stele__fail(STELE_ETOMBSTONED, "stream '%.64s' is already tombstoned", stream);
-    if (state == STELE_STREAM_DELETED && !tombstone)
-        return stele__fail(STELE_EDELETED, "stream '%.64s' is already deleted", stream);
-    if (expected_version != STELE_EXPECT_ANY && expected_version != STELE_EXPECT_STREAM_EXISTS &&
-        expected_version != last)
-        return stele__fail(STELE_ECONFLICT,
-                           "stream '%.64s': expected version %" PRId64 ", but it is at %" PRId64,
-                           stream, expected_version, last);
-    char data[64];
-    snprintf(data, sizeof data, "{\"truncate_before\":%" PRId64 "}", last + 1);
+    if (expected_version < 0 && expected_version != STELE_EXPECT_ANY &&
+        expected_version != STELE_EXPECT_STREAM_EXISTS)
+        return stele__fail(STELE_EINVAL, "a delete expects any, stream_exists or a version");
+    char data[STELE_DELETE_DATA_BYTES];
+    stele__delete_data(data, 0); /* rewritten on the writer thread, at the same length */
+    stele_delete_check_t del = {
+        .target = stream, .expected = expected_version, .tombstone = tombstone, .data = data};
     return system_event(s, stream, tombstone ? STELE_TYPE_TOMBSTONE : STELE_TYPE_DELETED,
-                        tombstone ? "{}" : data, STELE_EXPECT_ANY);
+                        tombstone ? "{}" : data, &del);
 }
