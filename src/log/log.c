@@ -276,6 +276,8 @@ static int segment_open(stele_log_t *log, uint64_t first, stele_segment_t **out)
     uint64_t hdr_first = 0, nominal = 0;
     rc = stele__segment_header_decode(hdr, &hdr_first, &nominal, seg->prev_hash,
                                       &seg->prev_time_ns);
+    if (rc == STELE_ENOTSTORE) /* the store has its marker: a segment without magic is damage */
+        rc = stele__fail(STELE_ECORRUPT, "segment %s: header has no segment magic", seg->path);
     if (rc < 0)
         goto fail;
     if (hdr_first != first) {

@@ -326,6 +326,17 @@ static void test_bitflips(void **state) {
            flips, r->nsegs - 1, t.trials, t.open_refused, t.verify_caught, t.scans, t.targeted,
            sidx_removed, writable);
 
+    /* regression (seed 152696233747952): a sealed segment whose first 4 KiB, header included,
+     * are zeros was refused as "not a store" instead of as corruption */
+    for (size_t seg = 0; seg + 1 < r->nsegs; seg++) {
+        uint8_t zeros[4096] = {0};
+        char what[160];
+        snprintf(what, sizeof what, "zeroed header of %s", r->segs[seg].rel);
+        damage(r, seg, 0, zeros, sizeof zeros);
+        check_trial(r, seg, 0, sizeof zeros, false, what, &t);
+        put_back(r, seg, 0, sizeof zeros);
+    }
+
     /* corruption in the middle of the active segment: never cut */
     refseg_t *last = &r->segs[r->nsegs - 1];
     uint64_t refused = 0;
