@@ -160,24 +160,15 @@ typedef struct machine {
 
 static const char *fs_magic_name(long magic) {
     switch ((unsigned long)magic) {
-    case 0xEF53UL:
-        return "ext4"; /* ext2/3/4 share the magic */
-    case 0x58465342UL:
-        return "xfs";
-    case 0x01021994UL:
-        return "tmpfs";
-    case 0x9123683EUL:
-        return "btrfs";
-    case 0x794C7630UL:
-        return "overlayfs";
-    case 0xF2F52010UL:
-        return "f2fs";
-    case 0x2FC12FC1UL:
-        return "zfs";
-    case 0x6969UL:
-        return "nfs";
-    default:
-        return NULL;
+    case 0xEF53UL: return "ext4"; /* ext2/3/4 share the magic */
+    case 0x58465342UL: return "xfs";
+    case 0x01021994UL: return "tmpfs";
+    case 0x9123683EUL: return "btrfs";
+    case 0x794C7630UL: return "overlayfs";
+    case 0xF2F52010UL: return "f2fs";
+    case 0x2FC12FC1UL: return "zfs";
+    case 0x6969UL: return "nfs";
+    default: return NULL;
     }
 }
 
@@ -493,59 +484,27 @@ int main(int argc, char **argv) {
             base = optarg;
             base_is_default = false;
             break;
-        case OPT_KEEP:
-            keep = true;
-            break;
-        case OPT_QUICK:
-            quick = true;
-            break;
-        case OPT_FULL:
-            full = true;
-            break;
-        case OPT_RUNS:
-            ok = parse_u64(optarg, &runs) && runs >= 1 && runs <= 1000;
-            break;
-        case OPT_SECONDS:
-            ok = parse_double(optarg, &seconds) && seconds > 0;
-            break;
-        case OPT_WARMUP:
-            ok = parse_double(optarg, &warmup);
-            break;
-        case OPT_EVENTS:
-            ok = parse_u64(optarg, &events) && events >= 1;
-            break;
-        case OPT_STREAMS:
-            ok = parse_u64(optarg, &streams) && streams >= 1;
-            break;
-        case OPT_READS:
-            ok = parse_u64(optarg, &reads) && reads >= 1;
-            break;
-        case OPT_SEQWRITE:
-            ok = parse_u64(optarg, &seqwrite) && seqwrite >= 1;
-            break;
+        case OPT_KEEP: keep = true; break;
+        case OPT_QUICK: quick = true; break;
+        case OPT_FULL: full = true; break;
+        case OPT_RUNS: ok = parse_u64(optarg, &runs) && runs >= 1 && runs <= 1000; break;
+        case OPT_SECONDS: ok = parse_double(optarg, &seconds) && seconds > 0; break;
+        case OPT_WARMUP: ok = parse_double(optarg, &warmup); break;
+        case OPT_EVENTS: ok = parse_u64(optarg, &events) && events >= 1; break;
+        case OPT_STREAMS: ok = parse_u64(optarg, &streams) && streams >= 1; break;
+        case OPT_READS: ok = parse_u64(optarg, &reads) && reads >= 1; break;
+        case OPT_SEQWRITE: ok = parse_u64(optarg, &seqwrite) && seqwrite >= 1; break;
         case OPT_ONLY:
             only_list = optarg;
             ok = only_valid(optarg);
             break;
-        case OPT_JSON:
-            json = optarg;
-            break;
-        case OPT_CHILD_OPEN:
-            child_dir = optarg;
-            break;
-        case OPT_PER_STREAM:
-            ok = parse_u64(optarg, &per_stream);
-            break;
-        case OPT_SEED:
-            ok = parse_u64(optarg, &seed);
-            break;
+        case OPT_JSON: json = optarg; break;
+        case OPT_CHILD_OPEN: child_dir = optarg; break;
+        case OPT_PER_STREAM: ok = parse_u64(optarg, &per_stream); break;
+        case OPT_SEED: ok = parse_u64(optarg, &seed); break;
         case 'h':
-        case OPT_HELP:
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
+        case OPT_HELP: usage(stdout); return 0;
+        default: usage(stderr); return 2;
         }
         if (!ok) {
             fprintf(stderr, "stele-bench: invalid value for --%s: %s\n",

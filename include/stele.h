@@ -3,16 +3,16 @@
  *
  * This header is the whole contract between libstele and its users (the `stele` CLI, the `steled`
  * server and any embedding application). It reads as the reference manual: every function states
- * who owns each pointer, how long a borrowed result stays valid, whether it is thread-safe, and which
- * error codes it returns.
+ * who owns each pointer, how long a borrowed result stays valid, whether it is thread-safe, and
+ * which error codes it returns.
  *
  * The model
  * ---------
  * A store is a directory holding one append-only, totally ordered, durable log of events. Every
  * event belongs to a stream (one per aggregate instance, e.g. "order-42"), has a 0-based gap-free
  * version inside its stream and a 1-based gap-free position in the global log ("$all"). An append
- * adds 1..N events to one stream atomically; a commit adds events to several streams atomically. Each
- * stream part carries an expected version for optimistic concurrency.
+ * adds 1..N events to one stream atomically; a commit adds events to several streams atomically.
+ * Each stream part carries an expected version for optimistic concurrency.
  *
  * Errors
  * ------
@@ -88,11 +88,11 @@ const char *stele_errdetail(void);
 
 #define STELE_MAX_STREAM_NAME_BYTES 1024u
 #define STELE_MAX_TYPE_BYTES 255u
-#define STELE_MAX_DATA_BYTES (4u * 1024u * 1024u)     /* one event's data */
-#define STELE_MAX_METADATA_BYTES (64u * 1024u)        /* one event's metadata */
-#define STELE_MAX_EVENTS_PER_APPEND 10000u            /* all parts of one append or commit */
-#define STELE_MAX_APPEND_BYTES (16u * 1024u * 1024u)  /* encoded size of one append or commit */
-#define STELE_MAX_COMMIT_STREAMS 100u                 /* stream parts in one commit */
+#define STELE_MAX_DATA_BYTES (4u * 1024u * 1024u)    /* one event's data */
+#define STELE_MAX_METADATA_BYTES (64u * 1024u)       /* one event's metadata */
+#define STELE_MAX_EVENTS_PER_APPEND 10000u           /* all parts of one append or commit */
+#define STELE_MAX_APPEND_BYTES (16u * 1024u * 1024u) /* encoded size of one append or commit */
+#define STELE_MAX_COMMIT_STREAMS 100u                /* stream parts in one commit */
 
 /* ---------------------------------------------------------------------------------------------
  * Basic types
@@ -132,7 +132,7 @@ typedef enum stele_durability {
 } stele_durability_t;
 
 #define STELE_OPEN_CREATE 0x1u   /* create the store if the directory holds none */
-#define STELE_OPEN_READONLY 0x2u /* no appends; no recovery writes (a torn tail is only reported) */
+#define STELE_OPEN_READONLY 0x2u /* no appends; no recovery writes (a torn tail only reported) */
 
 struct stele_vfs; /* the file table (src/os/vfs.h); NULL selects the POSIX one */
 
@@ -196,12 +196,13 @@ typedef struct stele_append_result {
  * events are durable (in SYNC mode: synced) and visible to readers, or with an error having written
  * nothing. One exception: when the derived state (index, catalogue) cannot follow a commit already
  * in the log (out of memory), the call fails, stele_errdetail() says the events were stored, and
- * the store is poisoned; the next open rebuilds the derived state from the log. On STELE_ECONFLICT result->actual_version holds the stream's version. Retrying with the
- * same event ids after an unknown outcome returns the first result with result->idempotent set;
- * ids that match only partly give STELE_EIDREUSE. The inputs are only borrowed during the call;
- * result may be NULL. Errors: STELE_ENAME, STELE_ERESERVED, STELE_ETYPE, STELE_EJSON,
- * STELE_ETOOBIG, STELE_EEMPTY, STELE_ECONFLICT, STELE_EIDREUSE, STELE_ETOMBSTONED,
- * STELE_EPOISONED, STELE_ECLOSED, STELE_EREADONLY, STELE_ENOMEM. Thread-safe. */
+ * the store is poisoned; the next open rebuilds the derived state from the log. On STELE_ECONFLICT
+ * result->actual_version holds the stream's version. Retrying with the same event ids after an
+ * unknown outcome returns the first result with result->idempotent set; ids that match only partly
+ * give STELE_EIDREUSE. The inputs are only borrowed during the call; result may be NULL. Errors:
+ * STELE_ENAME, STELE_ERESERVED, STELE_ETYPE, STELE_EJSON, STELE_ETOOBIG, STELE_EEMPTY,
+ * STELE_ECONFLICT, STELE_EIDREUSE, STELE_ETOMBSTONED, STELE_EPOISONED, STELE_ECLOSED,
+ * STELE_EREADONLY, STELE_ENOMEM. Thread-safe. */
 int stele_append(stele_store_t *store, const char *stream, int64_t expected_version,
                  const stele_event_in_t *events, size_t count, stele_append_result_t *result);
 
@@ -213,9 +214,9 @@ typedef struct stele_append_part {
     stele_append_result_t result;   /* out */
 } stele_append_part_t;
 
-/* Append to several streams in one atomic commit: all parts are written or none. A stream may appear
- * in one part only. On failure *failed_part (if not NULL) holds the index of the part at fault, or
- * count when no single part is. Same errors as stele_append(). Thread-safe. */
+/* Append to several streams in one atomic commit: all parts are written or none. A stream may
+ * appear in one part only. On failure *failed_part (if not NULL) holds the index of the part at
+ * fault, or count when no single part is. Same errors as stele_append(). Thread-safe. */
 int stele_commit(stele_store_t *store, stele_append_part_t *parts, size_t count,
                  size_t *failed_part);
 
@@ -276,8 +277,8 @@ typedef struct stele_read_options {
     uint64_t from_position; /* forward: first position considered (0 or 1 = the start);
                                backward: last position considered (0 = the end) */
     stele_direction_t direction;
-    uint64_t limit;         /* at most this many events (0 = no limit) */
-    stele_filter_t filter;  /* since/until are found by binary search, not by a scan */
+    uint64_t limit;        /* at most this many events (0 = no limit) */
+    stele_filter_t filter; /* since/until are found by binary search, not by a scan */
 } stele_read_options_t;
 
 void stele_read_options_init(stele_read_options_t *o);
@@ -304,14 +305,14 @@ typedef enum stele_stream_state {
 } stele_stream_state_t;
 
 typedef struct stele_stream_info {
-    const char *name;        /* borrowed (see each function) */
+    const char *name; /* borrowed (see each function) */
     stele_stream_state_t state;
-    int64_t first_version;   /* first readable version (after a soft delete: the next version) */
-    int64_t last_version;    /* -1 if no event was ever appended */
-    uint64_t event_count;    /* readable events: last_version - first_version + 1 */
-    uint64_t last_position;  /* position of the last event */
-    int64_t created_ns;      /* time of the first event */
-    int64_t updated_ns;      /* time of the last event */
+    int64_t first_version;  /* first readable version (after a soft delete: the next version) */
+    int64_t last_version;   /* -1 if no event was ever appended */
+    uint64_t event_count;   /* readable events: last_version - first_version + 1 */
+    uint64_t last_position; /* position of the last event */
+    int64_t created_ns;     /* time of the first event */
+    int64_t updated_ns;     /* time of the last event */
 } stele_stream_info_t;
 
 /* Info about one stream; out->name points at the stream argument. Returns 0 (also for deleted and
@@ -362,8 +363,8 @@ typedef struct stele_subscribe_options {
     size_t struct_size;      /* sizeof(stele_subscribe_options_t): set by ..._init() */
     const char *stream;      /* one stream, or NULL for $all (then `filter` applies) */
     uint64_t after_position; /* deliver events with position > after_position */
-    bool from_end;           /* start after the head at subscription time (ignores after_position) */
-    stele_filter_t filter;   /* for $all subscriptions */
+    bool from_end;         /* start after the head at subscription time (ignores after_position) */
+    stele_filter_t filter; /* for $all subscriptions */
 } stele_subscribe_options_t;
 
 void stele_subscribe_options_init(stele_subscribe_options_t *o);
@@ -402,15 +403,15 @@ int stele_head_digest(stele_store_t *store, uint64_t *position, uint8_t hash[32]
 typedef void (*stele_progress_fn)(void *arg, uint64_t done, uint64_t total);
 
 typedef struct stele_verify_report {
-    uint64_t events;          /* records checked */
-    uint64_t commits;         /* commits whose chain hash was recomputed */
-    uint64_t segments;        /* segment files checked */
-    uint64_t bytes;           /* log bytes checked */
-    int error;                /* 0 when the whole log is good */
-    uint64_t bad_position;    /* the first bad record's expected position */
-    uint64_t bad_segment;     /* first position of the segment holding it */
-    uint64_t bad_offset;      /* byte offset in that segment */
-    char message[256];        /* what is wrong there */
+    uint64_t events;       /* records checked */
+    uint64_t commits;      /* commits whose chain hash was recomputed */
+    uint64_t segments;     /* segment files checked */
+    uint64_t bytes;        /* log bytes checked */
+    int error;             /* 0 when the whole log is good */
+    uint64_t bad_position; /* the first bad record's expected position */
+    uint64_t bad_segment;  /* first position of the segment holding it */
+    uint64_t bad_offset;   /* byte offset in that segment */
+    char message[256];     /* what is wrong there */
 } stele_verify_report_t;
 
 /* Recompute every checksum and the hash chain over the whole log, and check every index entry
@@ -425,16 +426,16 @@ int stele_verify(stele_store_t *store, stele_progress_fn progress, void *arg,
 int stele_reindex(stele_store_t *store, stele_progress_fn progress, void *arg);
 
 typedef struct stele_stats {
-    uint64_t head_position;   /* last visible position */
-    uint64_t streams;         /* streams in the catalogue (including reserved and deleted) */
-    uint64_t segments;        /* segment files */
-    uint64_t log_bytes;       /* bytes of records in the log */
-    uint64_t index_entries;   /* entries in the index */
-    uint64_t index_tables;    /* immutable index files */
-    uint64_t appends;         /* appends acknowledged since open */
-    uint64_t syncs;           /* fdatasync calls since open */
-    uint64_t commits;         /* log commits (writer batches) since open */
-    bool poisoned;            /* a write or sync failed: appends are refused */
+    uint64_t head_position; /* last visible position */
+    uint64_t streams;       /* streams in the catalogue (including reserved and deleted) */
+    uint64_t segments;      /* segment files */
+    uint64_t log_bytes;     /* bytes of records in the log */
+    uint64_t index_entries; /* entries in the index */
+    uint64_t index_tables;  /* immutable index files */
+    uint64_t appends;       /* appends acknowledged since open */
+    uint64_t syncs;         /* fdatasync calls since open */
+    uint64_t commits;       /* log commits (writer batches) since open */
+    bool poisoned;          /* a write or sync failed: appends are refused */
     stele_durability_t durability;
 } stele_stats_t;
 

@@ -2,20 +2,21 @@
  * index.h -- the per-event stream index: (stream hash, version) -> position.
  *
  * A specialised log-structured merge tree of fixed-size 24-byte entries (the design KurrentDB uses
- * for its "PTables"), because general-purpose B-trees and LSMs measured 10-60x slower for this access
- * pattern (DESIGN.md). Entries arrive in log order from the writer after each synced batch and go to
- * an in-memory table that readers consult; a full memtable becomes immutable and a background thread
- * writes it as a sorted, immutable table file with a Bloom filter and sparse midpoints; table files
- * are merged in the background. The manifest records the table files and the checkpoint: the last
- * log position whose entries are all in table files. On open the store re-adds the entries after the
- * checkpoint by scanning the log. The index is derived: deleting the index directory loses nothing.
+ * for its "PTables"), because general-purpose B-trees and LSMs measured 10-60x slower for this
+ * access pattern (DESIGN.md). Entries arrive in log order from the writer after each synced batch
+ * and go to an in-memory table that readers consult; a full memtable becomes immutable and a
+ * background thread writes it as a sorted, immutable table file with a Bloom filter and sparse
+ * midpoints; table files are merged in the background. The manifest records the table files and the
+ * checkpoint: the last log position whose entries are all in table files. On open the store re-adds
+ * the entries after the checkpoint by scanning the log. The index is derived: deleting the index
+ * directory loses nothing.
  *
  * The index never syncs on the append path: index_add only touches memory (it may wait only when
  * two memtables are already waiting to be written: back-pressure, not I/O on the caller's behalf).
  *
  * Hash collisions: two stream names may share a 64-bit hash. The index keeps every entry (the key
- * is (hash, version, position)), so a lookup may return entries of another stream: the caller checks
- * the stream name in the record it reads.
+ * is (hash, version, position)), so a lookup may return entries of another stream: the caller
+ * checks the stream name in the record it reads.
  */
 #ifndef STELE_INDEX_INDEX_H
 #define STELE_INDEX_INDEX_H
@@ -40,10 +41,10 @@ typedef struct stele_index_options {
 typedef struct stele_index stele_index_t;
 
 typedef struct stele_index_stats {
-    uint64_t entries;        /* in memtables and tables */
-    uint64_t tables;         /* table files */
-    uint64_t checkpoint;     /* last position whose entries are durable in table files */
-    uint64_t last_position;  /* last position added */
+    uint64_t entries;       /* in memtables and tables */
+    uint64_t tables;        /* table files */
+    uint64_t checkpoint;    /* last position whose entries are durable in table files */
+    uint64_t last_position; /* last position added */
 } stele_index_stats_t;
 
 /* 64-bit hash of a stream name (stable across versions: it is on disk). */

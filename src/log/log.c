@@ -274,8 +274,8 @@ static int segment_open(stele_log_t *log, uint64_t first, stele_segment_t **out)
         goto fail;
     }
     uint64_t hdr_first = 0, nominal = 0;
-    rc = stele__segment_header_decode(hdr, &hdr_first, &nominal, seg->prev_hash,
-                                      &seg->prev_time_ns);
+    rc =
+        stele__segment_header_decode(hdr, &hdr_first, &nominal, seg->prev_hash, &seg->prev_time_ns);
     if (rc == STELE_ENOTSTORE) /* the store has its marker: a segment without magic is damage */
         rc = stele__fail(STELE_ECORRUPT, "segment %s: header has no segment magic", seg->path);
     if (rc < 0)
@@ -355,10 +355,10 @@ int stele__log_open(const stele_vfs_t *vfs, const char *dir, uint64_t segment_si
     }
     for (size_t i = 0; i + 1 < log->nsegs; i++) {
         if (log->segs[i]->last_position + 1 != log->segs[i + 1]->first_position) {
-            rc = stele__fail(STELE_ECORRUPT,
-                             "segment %s ends at position %" PRIu64 " but the next begins at %" PRIu64,
-                             log->segs[i]->path, log->segs[i]->last_position,
-                             log->segs[i + 1]->first_position);
+            rc = stele__fail(
+                STELE_ECORRUPT,
+                "segment %s ends at position %" PRIu64 " but the next begins at %" PRIu64,
+                log->segs[i]->path, log->segs[i]->last_position, log->segs[i + 1]->first_position);
             goto fail;
         }
         log->bytes += log->segs[i]->end_offset - STELE_SEGMENT_HEADER_BYTES;
@@ -437,8 +437,7 @@ int stele__log_write_commit(stele_log_t *log, const uint8_t *buf, size_t len,
                             uint64_t last_position, const uint8_t hash[32], int64_t last_time_ns) {
     stele_segment_t *seg = log->segs[log->nsegs - 1];
     int rc;
-    if (seg->end_offset + len > log->segment_size &&
-        seg->end_offset > STELE_SEGMENT_HEADER_BYTES) {
+    if (seg->end_offset + len > log->segment_size && seg->end_offset > STELE_SEGMENT_HEADER_BYTES) {
         if ((rc = roll(log, log->head_position + 1)) < 0)
             return rc;
         seg = log->segs[log->nsegs - 1];
@@ -501,8 +500,8 @@ void stele__cursor_free(stele_log_cursor_t *c) {
 }
 
 /* Segment i with its sealed state and end, read under the lock (the writer seals under it). */
-static stele_segment_t *cursor_segment(stele_log_cursor_t *c, size_t i, size_t *nsegs,
-                                       bool *sealed, uint64_t *end_offset) {
+static stele_segment_t *cursor_segment(stele_log_cursor_t *c, size_t i, size_t *nsegs, bool *sealed,
+                                       uint64_t *end_offset) {
     pthread_rwlock_rdlock(&c->log->lock);
     *nsegs = c->log->nsegs;
     stele_segment_t *seg = i < c->log->nsegs ? c->log->segs[i] : NULL;
@@ -547,7 +546,9 @@ int stele__cursor_seek(stele_log_cursor_t *c, uint64_t position) {
         stele_record_t rec;
         int rc = stele__cursor_next(c, &rec, NULL);
         if (rc <= 0)
-            return rc < 0 ? rc : stele__fail(STELE_ECORRUPT, "position %" PRIu64 " not found in the log", position);
+            return rc < 0 ? rc
+                          : stele__fail(STELE_ECORRUPT, "position %" PRIu64 " not found in the log",
+                                        position);
     }
     return 0;
 }
@@ -610,7 +611,8 @@ int stele__cursor_next(stele_log_cursor_t *c, stele_record_t *rec, const uint8_t
                     return rc;
                 if (avail < need)
                     return stele__fail(STELE_ECORRUPT,
-                                       "%s: record at offset %" PRIu64 " runs past the end of the file",
+                                       "%s: record at offset %" PRIu64
+                                       " runs past the end of the file",
                                        seg->path, c->offset);
                 continue;
             }

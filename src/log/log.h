@@ -72,8 +72,8 @@ int stele__log_sync(stele_log_t *log);
 /* A cursor reads records in position order, through a private buffer. */
 typedef struct stele_log_cursor {
     stele_log_t *log;
-    size_t seg_index;  /* segment being read */
-    uint64_t offset;   /* file offset of the next record */
+    size_t seg_index;       /* segment being read */
+    uint64_t offset;        /* file offset of the next record */
     uint64_t next_position; /* position expected at offset (0 = unknown) */
     uint8_t *buf;
     size_t buf_cap;

@@ -2,8 +2,8 @@
  * record.c -- encode and decode log records (layout in record.h and docs/design/format.md).
  *
  * Decoding trusts nothing: every length is bounded before it is used, the CRC is checked before any
- * field is returned, and padding must be zero, so that a decoder error can never turn into a read of
- * wrong bytes.
+ * field is returned, and padding must be zero, so that a decoder error can never turn into a read
+ * of wrong bytes.
  */
 #include "log/record.h"
 
@@ -14,8 +14,8 @@
 
 static size_t align8(size_t n) { return (n + 7u) & ~(size_t)7u; }
 
-size_t stele__record_size(size_t stream_len, size_t type_len, size_t metadata_len,
-                          size_t data_len, bool commit) {
+size_t stele__record_size(size_t stream_len, size_t type_len, size_t metadata_len, size_t data_len,
+                          bool commit) {
     size_t n = STELE_RECORD_HEADER_BYTES + stream_len + 1 + type_len + 1 + metadata_len + data_len;
     if (commit)
         n += STELE_RECORD_HASH_BYTES;
@@ -131,7 +131,8 @@ int stele__record_decode(const uint8_t *buf, size_t avail, stele_record_t *rec, 
     }
     uint32_t crc = stele__crc32c(0, buf + 12, length - 12);
     if (crc != stele__get_u32(buf + 8))
-        return stele__fail(STELE_ECORRUPT, "record checksum mismatch (stored 0x%08x, computed 0x%08x)",
+        return stele__fail(STELE_ECORRUPT,
+                           "record checksum mismatch (stored 0x%08x, computed 0x%08x)",
                            stele__get_u32(buf + 8), crc);
     if (!all_zero(buf + length, padded - length))
         return stele__fail(STELE_ECORRUPT, "record padding is not zero");

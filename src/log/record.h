@@ -47,8 +47,8 @@
 #define STELE_RECORD_KNOWN_FLAGS 0x7u
 
 /* Largest possible record (every field at its limit, with the hash), padded. */
-#define STELE_RECORD_MAX_BYTES                                                                    \
-    (STELE_RECORD_HEADER_BYTES + STELE_MAX_STREAM_NAME_BYTES + 1u + STELE_MAX_TYPE_BYTES + 1u +    \
+#define STELE_RECORD_MAX_BYTES                                                                  \
+    (STELE_RECORD_HEADER_BYTES + STELE_MAX_STREAM_NAME_BYTES + 1u + STELE_MAX_TYPE_BYTES + 1u + \
      STELE_MAX_METADATA_BYTES + STELE_MAX_DATA_BYTES + STELE_RECORD_HASH_BYTES + 8u)
 
 /* A decoded record. Pointers borrow the buffer that was decoded. */
@@ -73,8 +73,8 @@ typedef struct stele_record {
 } stele_record_t;
 
 /* Padded size of a record with these field sizes. */
-size_t stele__record_size(size_t stream_len, size_t type_len, size_t metadata_len,
-                          size_t data_len, bool commit);
+size_t stele__record_size(size_t stream_len, size_t type_len, size_t metadata_len, size_t data_len,
+                          bool commit);
 
 /* Encode a record into buf (which has stele__record_size() bytes) with its CRC left zero and, for
  * a commit record, its hash left zero. rec->length/padded_length are ignored and computed.
@@ -104,7 +104,8 @@ int stele__record_decode(const uint8_t *buf, size_t avail, stele_record_t *rec, 
  * commit): no checks, no CRC. Never use it on bytes read from a file. */
 void stele__record_parse_own(const uint8_t *buf, stele_record_t *rec);
 
-/* Feed one decoded record (its bytes at buf) to a running commit hash, as the chain hash defines. */
+/* Feed one decoded record (its bytes at buf) to a running commit hash, as the chain hash defines.
+ */
 void stele__record_hash_update(stele_sha256_t *sha, const uint8_t *buf, const stele_record_t *rec);
 
 /* Little-endian helpers shared by the on-disk codecs. */
@@ -120,12 +121,9 @@ static inline void stele__put_u64(uint8_t *p, uint64_t v) {
     for (int i = 0; i < 8; i++)
         p[i] = (uint8_t)(v >> (8 * i));
 }
-static inline uint16_t stele__get_u16(const uint8_t *p) {
-    return (uint16_t)(p[0] | (p[1] << 8));
-}
+static inline uint16_t stele__get_u16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 static inline uint32_t stele__get_u32(const uint8_t *p) {
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 static inline uint64_t stele__get_u64(const uint8_t *p) {
     return (uint64_t)stele__get_u32(p) | ((uint64_t)stele__get_u32(p + 4) << 32);

@@ -187,8 +187,9 @@ int stele__log_recover_tail(stele_log_t *log) {
         stele__sha256_final(&sha, computed);
         if (rec.commit_events != rec.position - commit_first + 1 ||
             memcmp(computed, rec.hash, 32) != 0) {
-            snprintf(why, sizeof why, "%s offset %" PRIu64 ": commit ending at position %" PRIu64
-                     " fails its %s", seg->path, at, rec.position,
+            snprintf(why, sizeof why,
+                     "%s offset %" PRIu64 ": commit ending at position %" PRIu64 " fails its %s",
+                     seg->path, at, rec.position,
                      rec.commit_events != rec.position - commit_first + 1 ? "record count"
                                                                           : "chain hash");
             break;

@@ -20,8 +20,9 @@
  *
  * Sparse offset index "log/<first>.sidx" (written when a segment is sealed; rebuilt by a scan when
  * missing or bad): magic "STELESIX", u32 version 1, u32 reserved, u64 first position, u64 last
- * position, u64 end offset, u64 count, count x (u64 position, u64 offset), u32 crc32c of all before.
- * It holds every record whose position is 1 modulo STELE_SPARSE_STRIDE, and the segment's first.
+ * position, u64 end offset, u64 count, count x (u64 position, u64 offset), u32 crc32c of all
+ * before. It holds every record whose position is 1 modulo STELE_SPARSE_STRIDE, and the segment's
+ * first.
  */
 #ifndef STELE_LOG_SEGMENT_H
 #define STELE_LOG_SEGMENT_H

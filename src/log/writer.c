@@ -60,8 +60,8 @@ struct stele_writer {
     bool waker_started;
     pthread_mutex_t waker_mu;
     pthread_cond_t waker_cv;
-    _Atomic uint32_t **waker_list;  /* handed over, under waker_mu */
-    _Atomic uint32_t **waker_mine;  /* the waker's own copy */
+    _Atomic uint32_t **waker_list; /* handed over, under waker_mu */
+    _Atomic uint32_t **waker_mine; /* the waker's own copy */
     size_t waker_count;
     bool waker_stop;
 };
@@ -144,8 +144,8 @@ int stele__commit_add(stele_commit_buf_t *cb, stele_record_t *rec) {
     rec->position = cb->next_position;
     rec->time_ns = cb->time_ns;
     rec->commit_events = 0;
-    size_t size = stele__record_size(rec->stream_len, rec->type_len, rec->metadata_len,
-                                     rec->data_len, false);
+    size_t size =
+        stele__record_size(rec->stream_len, rec->type_len, rec->metadata_len, rec->data_len, false);
     /* keep room for the hash the commit record will need */
     if (cb->len + size + STELE_RECORD_HASH_BYTES > cb->cap)
         return STELE_ETOOBIG;
@@ -375,7 +375,8 @@ int stele__writer_stop(stele_writer_t *w) {
 int stele__writer_submit(stele_writer_t *w, stele_wreq_t *req) {
     int poison = atomic_load(&w->poison);
     if (poison)
-        return stele__fail(STELE_EPOISONED, "an earlier write or sync failed (%s): reopen the store",
+        return stele__fail(STELE_EPOISONED,
+                           "an earlier write or sync failed (%s): reopen the store",
                            stele_strerror(poison));
     req->next = NULL;
     req->status = 0;

@@ -4,13 +4,13 @@
  * Appends from any thread enter a bounded queue (callers wait while it is full). The writer takes
  * everything waiting (up to one commit's byte limit), has the store check and encode it into one
  * buffer (hooks.encode), seals the buffer as one commit of the log (chain hash, CRCs), writes it
- * with one pwrite, syncs once (SYNC mode), has the store publish it (hooks.publish: index, catalogue,
- * visible position, subscribers), and then completes every caller. Under load batches grow and one
- * fdatasync serves many appends.
+ * with one pwrite, syncs once (SYNC mode), has the store publish it (hooks.publish: index,
+ * catalogue, visible position, subscribers), and then completes every caller. Under load batches
+ * grow and one fdatasync serves many appends.
  *
  * A failed write or sync poisons the writer (invariant 2): that batch and every later request fail
- * with the error, then STELE_EPOISONED, until the store is reopened and recovered. An fsync is never
- * retried.
+ * with the error, then STELE_EPOISONED, until the store is reopened and recovered. An fsync is
+ * never retried.
  *
  * Callers wait on a futex word of their own request: a brief spin first, since the writer usually
  * completes a batch within microseconds of a sync returning.
@@ -68,7 +68,8 @@ typedef struct stele_writer stele_writer_t;
 int stele__writer_start(stele_log_t *log, stele_durability_t durability, uint32_t sync_interval_ms,
                         uint32_t queue_capacity, const stele_writer_hooks_t *hooks,
                         stele_writer_t **out);
-/* Finish what is queued, sync, stop the thread. NULL is a no-op. Returns the poison error if any. */
+/* Finish what is queued, sync, stop the thread. NULL is a no-op. Returns the poison error if any.
+ */
 int stele__writer_stop(stele_writer_t *w);
 
 /* Queue req and wait for its completion; returns req->status. STELE_ECLOSED once stopping. */

@@ -195,10 +195,8 @@ int stele_append(stele_store_t *store, const char *stream, int64_t expected_vers
                  const stele_event_in_t *events, size_t count, stele_append_result_t *result) {
     if (!store)
         return stele__fail(STELE_EINVAL, "store is NULL");
-    stele_append_part_t part = {.stream = stream,
-                                .expected_version = expected_version,
-                                .events = events,
-                                .count = count};
+    stele_append_part_t part = {
+        .stream = stream, .expected_version = expected_version, .events = events, .count = count};
     int rc = stele__store_submit(store, &part, 1, false, NULL, NULL);
     if (result)
         *result = part.result;
@@ -218,7 +216,8 @@ int stele_commit(stele_store_t *store, stele_append_part_t *parts, size_t count,
  * 0 none, 2 some, or an error. Only published events are compared. */
 static int compare_ids(stele_store_t *s, stele_stream_t *st, int64_t from, const stele_uuid_t *ids,
                        size_t count) {
-    if (from < 0 || from + (int64_t)count - 1 > st->last_version || st->pending_version != st->last_version)
+    if (from < 0 || from + (int64_t)count - 1 > st->last_version ||
+        st->pending_version != st->last_version)
         return 0;
     size_t same = 0;
     stele_index_entry_t ent[64];
@@ -284,7 +283,9 @@ static int check_part(stele_store_t *s, stele_store_req_t *r, size_t i, const st
               (e == STELE_EXPECT_STREAM_EXISTS && exists) || (e >= 0 && e == cur);
     if (r->client_ids[i]) {
         /* A retry of an append already written? Compare ids where it would have gone. */
-        int64_t from = e >= 0 ? e + 1 : e == STELE_EXPECT_NO_STREAM ? 0 : cur - (int64_t)p->count + 1;
+        int64_t from = e >= 0                        ? e + 1
+                       : e == STELE_EXPECT_NO_STREAM ? 0
+                                                     : cur - (int64_t)p->count + 1;
         if (!ok || e == STELE_EXPECT_ANY || e == STELE_EXPECT_STREAM_EXISTS) {
             int same = compare_ids(s, st, from, ids, p->count);
             if (same < 0)
@@ -311,9 +312,11 @@ static int check_part(stele_store_t *s, stele_store_req_t *r, size_t i, const st
             snprintf(want, sizeof want, "an existing stream");
         else
             snprintf(want, sizeof want, "version %" PRId64, e);
-        snprintf(r->detail, sizeof r->detail,
-                 "stream '%.64s': expected %s, but the stream %s", p->stream, want,
-                 exists ? "is at version " : deleted ? "was deleted" : "does not exist");
+        snprintf(r->detail, sizeof r->detail, "stream '%.64s': expected %s, but the stream %s",
+                 p->stream, want,
+                 exists    ? "is at version "
+                 : deleted ? "was deleted"
+                           : "does not exist");
         if (exists) {
             size_t n = strlen(r->detail);
             snprintf(r->detail + n, sizeof r->detail - n, "%" PRId64, cur);
@@ -351,9 +354,9 @@ static int check_delete(stele_store_t *s, stele_store_req_t *r, stele_stream_t *
                  e, cur);
     } else if (rc < 0) {
         snprintf(r->detail, sizeof r->detail, "stream '%.64s' %s", d->target,
-                 rc == STELE_ENOTFOUND    ? "does not exist"
-                 : rc == STELE_EDELETED   ? "is already deleted"
-                                          : "is already tombstoned");
+                 rc == STELE_ENOTFOUND  ? "does not exist"
+                 : rc == STELE_EDELETED ? "is already deleted"
+                                        : "is already tombstoned");
     } else if (!d->tombstone) {
         stele__delete_data(d->data, cur + 1);
     }
@@ -478,8 +481,8 @@ static int apply_system(stele_store_t *s, const stele_record_t *rec, bool locked
     const char *target = rec->stream + 2;
     size_t tlen = rec->stream_len - 2;
     stele_stream_t *t = NULL;
-    int rc = stele__catalogue_get(&s->cat, target, tlen, stele__index_hash(target, tlen), locked,
-                                  &t);
+    int rc =
+        stele__catalogue_get(&s->cat, target, tlen, stele__index_hash(target, tlen), locked, &t);
     if (rc < 0)
         return rc;
     if (rec->type_len == strlen(STELE_TYPE_METADATA) &&

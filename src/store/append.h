@@ -17,16 +17,16 @@ typedef struct stele_delete_check {
     const char *target; /* the stream deleted */
     int64_t expected;   /* its expected version (STELE_EXPECT_* or >= 0) */
     bool tombstone;
-    char *data;         /* the event's data: rewritten with the exact truncate_before, same length */
+    char *data; /* the event's data: rewritten with the exact truncate_before, same length */
 } stele_delete_check_t;
 
 struct stele_store_req {
     stele_wreq_t w;
     stele_append_part_t *parts;
     size_t nparts;
-    stele_uuid_t *ids;      /* final ids of every event, part after part */
-    uint8_t *client_ids;    /* per part: 1 when the client gave ids (idempotent retries) */
-    bool system;            /* may write reserved streams and types */
+    stele_uuid_t *ids;               /* final ids of every event, part after part */
+    uint8_t *client_ids;             /* per part: 1 when the client gave ids (idempotent retries) */
+    bool system;                     /* may write reserved streams and types */
     const stele_delete_check_t *del; /* a delete to check against its stream, or NULL */
     size_t failed_part;
     char detail[256];

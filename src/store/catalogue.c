@@ -114,8 +114,7 @@ static int grow(stele_catalogue_t *cat) {
     return 0;
 }
 
-static stele_stream_t *insert(stele_catalogue_t *cat, const char *name, size_t len,
-                              uint64_t hash) {
+static stele_stream_t *insert(stele_catalogue_t *cat, const char *name, size_t len, uint64_t hash) {
     if ((cat->count + 1) * 4 > cat->cap * 3 && grow(cat) < 0)
         return NULL;
     stele_stream_t *s = arena_alloc(cat, sizeof(*s) + len + 1);

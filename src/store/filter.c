@@ -26,8 +26,8 @@ bool stele__filter_match(const stele_filter_t *f, const stele_record_t *rec) {
         if (strlen(f->category) != clen || memcmp(f->category, rec->stream, clen) != 0)
             return false;
     }
-    if (f->type && (strlen(f->type) != rec->type_len ||
-                    memcmp(f->type, rec->type, rec->type_len) != 0))
+    if (f->type &&
+        (strlen(f->type) != rec->type_len || memcmp(f->type, rec->type, rec->type_len) != 0))
         return false;
     if (f->type_prefix && !has_prefix(rec->type, rec->type_len, f->type_prefix))
         return false;

@@ -44,8 +44,8 @@ int stele__check_stream_name(const char *name, bool allow_reserved) {
     if (rc < 0)
         return rc;
     if (name[0] == '$' && !allow_reserved)
-        return stele__fail(STELE_ERESERVED, "stream name '%.64s' starts with '$', which is reserved",
-                           name);
+        return stele__fail(STELE_ERESERVED,
+                           "stream name '%.64s' starts with '$', which is reserved", name);
     return 0;
 }
 

@@ -90,7 +90,8 @@ static int verify_log(stele_store_t *s, uint64_t head, stele_progress_fn progres
             uint8_t computed[32];
             stele__sha256_final(&sha, computed);
             if (rec.commit_events != rec.position - commit_first + 1) {
-                report_bad(rep, log, &c, pos, at, "commit record counts the wrong number of events");
+                report_bad(rep, log, &c, pos, at,
+                           "commit record counts the wrong number of events");
                 goto out;
             }
             if (memcmp(computed, rec.hash, 32) != 0) {

@@ -295,8 +295,9 @@ static int next_stream(stele_reader_t *r, stele_event_t *ev) {
         if (rec.stream_len != r->stream_len || memcmp(rec.stream, r->stream, r->stream_len) != 0)
             continue; /* hash collision */
         if ((int64_t)rec.version != r->next_version)
-            return stele__fail(STELE_ECORRUPT, "index entry for version %" PRId64
-                               " points at version %" PRIu64, r->next_version, rec.version);
+            return stele__fail(STELE_ECORRUPT,
+                               "index entry for version %" PRId64 " points at version %" PRIu64,
+                               r->next_version, rec.version);
         r->next_version += r->backward ? -1 : 1;
         r->progress = true;
         stele__event_from_record(ev, &rec);

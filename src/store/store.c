@@ -104,8 +104,10 @@ static int check_marker(stele_store_t *s, bool create) {
 static int check_options(const stele_options_t *o) {
     if (o->struct_size < offsetof(stele_options_t, vfs) + sizeof(o->vfs) ||
         o->struct_size > sizeof(stele_options_t))
-        return stele__fail(STELE_EINVAL, "options.struct_size %zu is not a known size "
-                                         "(call stele_options_init)", o->struct_size);
+        return stele__fail(STELE_EINVAL,
+                           "options.struct_size %zu is not a known size "
+                           "(call stele_options_init)",
+                           o->struct_size);
     if (o->flags & ~(STELE_OPEN_CREATE | STELE_OPEN_READONLY))
         return stele__fail(STELE_EINVAL, "unknown open flags 0x%x", o->flags);
     if ((o->flags & STELE_OPEN_CREATE) && (o->flags & STELE_OPEN_READONLY))
@@ -189,8 +191,10 @@ int stele_store_open(const char *dir, const stele_options_t *opts, stele_store_t
     stele_options_init(&o);
     if (opts) {
         if (opts->struct_size < sizeof(size_t) || opts->struct_size > sizeof o)
-            return stele__fail(STELE_EINVAL, "options.struct_size %zu is not a known size "
-                                             "(call stele_options_init)", opts->struct_size);
+            return stele__fail(STELE_EINVAL,
+                               "options.struct_size %zu is not a known size "
+                               "(call stele_options_init)",
+                               opts->struct_size);
         memcpy(&o, opts, opts->struct_size);
     }
     int rc = check_options(&o);
@@ -271,15 +275,14 @@ int stele_store_open(const char *dir, const stele_options_t *opts, stele_store_t
     }
     *out = s;
     return 0;
-fail:
-    {
-        /* keep the detail of the first failure */
-        char detail[512];
-        snprintf(detail, sizeof detail, "%s", stele_errdetail());
-        store_free(s);
-        if (detail[0])
-            stele__fail(rc, "%s", detail);
-    }
+fail : {
+    /* keep the detail of the first failure */
+    char detail[512];
+    snprintf(detail, sizeof detail, "%s", stele_errdetail());
+    store_free(s);
+    if (detail[0])
+        stele__fail(rc, "%s", detail);
+}
     return rc;
 }
 
@@ -353,8 +356,7 @@ int stele_stats(stele_store_t *s, stele_stats_t *out) {
         stele__writer_stats(s->writer, &ws);
         out->syncs = ws.syncs;
         out->commits = ws.commits;
-        out->poisoned =
-            stele__writer_poison(s->writer) != 0 || atomic_load(&s->derived_error) != 0;
+        out->poisoned = stele__writer_poison(s->writer) != 0 || atomic_load(&s->derived_error) != 0;
     }
     out->durability = s->opts.durability;
     return 0;

@@ -60,8 +60,9 @@ static void fill_info(const stele_stream_t *st, stele_stream_info_t *out) {
     out->state = (stele_stream_state_t)st->state;
     out->first_version = st->first_version;
     out->last_version = st->last_version;
-    out->event_count =
-        st->last_version >= st->first_version ? (uint64_t)(st->last_version - st->first_version + 1) : 0;
+    out->event_count = st->last_version >= st->first_version
+                           ? (uint64_t)(st->last_version - st->first_version + 1)
+                           : 0;
     out->last_position = st->last_position;
 }
 
@@ -179,7 +180,8 @@ int stele_stream_metadata_get(stele_store_t *s, const char *stream, char **json_
         return rc;
     size_t len = strlen(stream);
     pthread_rwlock_rdlock(&s->cat.lock);
-    stele_stream_t *st = stele__catalogue_find(&s->cat, stream, len, stele__index_hash(stream, len));
+    stele_stream_t *st =
+        stele__catalogue_find(&s->cat, stream, len, stele__index_hash(stream, len));
     bool found = st && (st->last_version >= 0 || st->metadata || st->state != STELE_STREAM_ACTIVE);
     char *copy = found ? stele__strdup(st->metadata ? st->metadata : "{}") : NULL;
     pthread_rwlock_unlock(&s->cat.lock);
@@ -205,10 +207,8 @@ static int system_event(stele_store_t *s, const char *stream, const char *type, 
     ev.type = type;
     ev.data = data;
     ev.data_len = strlen(data);
-    stele_append_part_t part = {.stream = meta_stream,
-                                .expected_version = STELE_EXPECT_ANY,
-                                .events = &ev,
-                                .count = 1};
+    stele_append_part_t part = {
+        .stream = meta_stream, .expected_version = STELE_EXPECT_ANY, .events = &ev, .count = 1};
     return stele__store_submit(s, &part, 1, true, del, NULL);
 }
 

@@ -24,7 +24,7 @@ struct stele_subscription {
     stele_log_cursor_t cursor;
     uint64_t position; /* last position delivered or passed over */
     bool caught_up_sent;
-    bool seeked;       /* the cursor is at position + 1 */
+    bool seeked; /* the cursor is at position + 1 */
     _Atomic bool cancelled;
     stele_filter_t filter;
     char *strings[5];

@@ -17,8 +17,6 @@
 #include <stdint.h>
 #include <string.h>
 
-
-
 typedef struct scan {
     const unsigned char *p, *start, *end;
     const char *err;

@@ -1,6 +1,6 @@
 /*
- * json.h -- JSON validation of event data and metadata (an allocation-free checker: json.c). Valid means:
- * one complete JSON value, valid UTF-8, nothing but white space after it.
+ * json.h -- JSON validation of event data and metadata (an allocation-free checker: json.c). Valid
+ * means: one complete JSON value, valid UTF-8, nothing but white space after it.
  */
 #ifndef STELE_UTIL_JSON_H
 #define STELE_UTIL_JSON_H

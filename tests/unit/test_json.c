@@ -123,14 +123,14 @@ static void test_depth_limit(void **state) {
 
 static void test_unicode(void **state) {
     (void)state;
-    assert_int_equal(validate("\"\\ud83d\\ude00\"", false), 0);    /* a surrogate pair */
-    assert_int_equal(validate("\"\\ud83d\"", false), STELE_EJSON);   /* lone high */
-    assert_int_equal(validate("\"\\ude00\"", false), STELE_EJSON);   /* lone low */
-    assert_int_equal(validate("\"\xc3\xa9\"", false), 0);            /* e acute */
-    assert_int_equal(validate("\"\xc0\xaf\"", false), STELE_EJSON);  /* overlong */
-    assert_int_equal(validate("\"\xed\xa0\x80\"", false), STELE_EJSON); /* UTF-8 surrogate */
+    assert_int_equal(validate("\"\\ud83d\\ude00\"", false), 0);             /* a surrogate pair */
+    assert_int_equal(validate("\"\\ud83d\"", false), STELE_EJSON);          /* lone high */
+    assert_int_equal(validate("\"\\ude00\"", false), STELE_EJSON);          /* lone low */
+    assert_int_equal(validate("\"\xc3\xa9\"", false), 0);                   /* e acute */
+    assert_int_equal(validate("\"\xc0\xaf\"", false), STELE_EJSON);         /* overlong */
+    assert_int_equal(validate("\"\xed\xa0\x80\"", false), STELE_EJSON);     /* UTF-8 surrogate */
     assert_int_equal(validate("\"\xf4\x90\x80\x80\"", false), STELE_EJSON); /* > U+10FFFF */
-    assert_int_equal(validate("\"\xe2\x82\"", false), STELE_EJSON);  /* truncated */
+    assert_int_equal(validate("\"\xe2\x82\"", false), STELE_EJSON);         /* truncated */
 }
 
 int main(void) {

@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 static uint64_t stream_count(stele_store_t *s, const char *stream) {
     tu_events_t ev = {0};
     int rc = tu_read_stream(s, stream, 0, STELE_FORWARD, 0, &ev);
@@ -809,14 +808,18 @@ static void test_concurrent_appenders(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_expected_versions, tu_store_setup, tu_store_teardown),
-        cmocka_unit_test_setup_teardown(test_multi_event_append_round_trip, tu_store_setup, tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_multi_event_append_round_trip, tu_store_setup,
+                                        tu_store_teardown),
         cmocka_unit_test_setup_teardown(test_commit_atomic, tu_store_setup, tu_store_teardown),
         cmocka_unit_test_setup_teardown(test_idempotent_retry, tu_store_setup, tu_store_teardown),
         cmocka_unit_test_setup_teardown(test_invalid_names, tu_store_setup, tu_store_teardown),
         cmocka_unit_test_setup_teardown(test_invalid_events, tu_store_setup, tu_store_teardown),
-        cmocka_unit_test_setup_teardown(test_readonly_and_locked, tu_store_setup, tu_store_teardown),
-        cmocka_unit_test_setup_teardown(test_positions_reopen_digest, tu_store_setup, tu_store_teardown),
-        cmocka_unit_test_setup_teardown(test_concurrent_appenders, tu_store_setup, tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_readonly_and_locked, tu_store_setup,
+                                        tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_positions_reopen_digest, tu_store_setup,
+                                        tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_appenders, tu_store_setup,
+                                        tu_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

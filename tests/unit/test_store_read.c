@@ -28,7 +28,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
 static void sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
     nanosleep(&ts, NULL);
@@ -726,9 +725,12 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_all_reads, tu_store_setup, tu_store_teardown),
         cmocka_unit_test_setup_teardown(test_filters, tu_store_setup, tu_store_teardown),
         cmocka_unit_test_setup_teardown(test_time_range, tu_store_setup, tu_store_teardown),
-        cmocka_unit_test_setup_teardown(test_reader_sees_open_time_snapshot, tu_store_setup, tu_store_teardown),
-        cmocka_unit_test_setup_teardown(test_reads_across_segments, tu_store_setup, tu_store_teardown),
-        cmocka_unit_test_setup_teardown(test_reads_racing_appends, tu_store_setup, tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_reader_sees_open_time_snapshot, tu_store_setup,
+                                        tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_reads_across_segments, tu_store_setup,
+                                        tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_reads_racing_appends, tu_store_setup,
+                                        tu_store_teardown),
         cmocka_unit_test_setup_teardown(test_verify_and_reindex, tu_store_setup, tu_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 /* Close and reopen; mode 1 also deletes the catalogue snapshot. */
 static void reopen(tu_fixture_t *f, int mode) {
     assert_int_equal(stele_store_close(f->s), 0);

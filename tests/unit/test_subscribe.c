@@ -24,7 +24,6 @@
 #include <string.h>
 #include <time.h>
 
-
 static int64_t now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -477,13 +476,19 @@ static void test_no_gap_no_duplicate_while_appending(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_history_caught_up_live, tu_store_setup, tu_store_teardown),
-        cmocka_unit_test_setup_teardown(test_stream_subscription, tu_store_setup, tu_store_teardown),
-        cmocka_unit_test_setup_teardown(test_filtered_subscription, tu_store_setup, tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_history_caught_up_live, tu_store_setup,
+                                        tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_stream_subscription, tu_store_setup,
+                                        tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_filtered_subscription, tu_store_setup,
+                                        tu_store_teardown),
         cmocka_unit_test_setup_teardown(test_timeout, tu_store_setup, tu_store_teardown),
-        cmocka_unit_test_setup_teardown(test_cancel_wakes_waiter, tu_store_setup, tu_store_teardown),
-        cmocka_unit_test_setup_teardown(test_store_close_ends_waiters, tu_store_setup, tu_store_teardown),
-        cmocka_unit_test_setup_teardown(test_no_gap_no_duplicate_while_appending, tu_store_setup, tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_wakes_waiter, tu_store_setup,
+                                        tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_store_close_ends_waiters, tu_store_setup,
+                                        tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_no_gap_no_duplicate_while_appending, tu_store_setup,
+                                        tu_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
