@@ -69,8 +69,10 @@ static size_t skip_value(const char *s, size_t len, size_t i) {
 }
 
 /* Find the raw text of the top-level member `key` of the JSON object in s (already known to be
- * valid JSON). The key is compared byte for byte, so an escaped spelling is not found; callers
- * then fall back to jansson's encoding. The last occurrence wins, as in jansson. */
+ * valid JSON). The key is compared byte for byte, so an escaped spelling cannot be matched: when
+ * any key is escaped (it may spell `key`, and jansson keeps the last of duplicates), the member is
+ * reported as not found and callers fall back to jansson's encoding. The last occurrence wins, as
+ * in jansson. */
 static bool find_member(const char *s, size_t len, const char *key, size_t *off, size_t *vlen) {
     size_t key_len = strlen(key);
     bool found = false;
@@ -82,6 +84,9 @@ static bool find_member(const char *s, size_t len, const char *key, size_t *off,
     while (i < len && s[i] == '"') {
         size_t key_start = i + 1;
         size_t key_end = skip_string(s, len, i);
+        if (memchr(s + key_start, '\\', key_end - key_start) != NULL) {
+            return false;
+        }
         bool match = key_end - key_start == key_len + 1 && memcmp(s + key_start, key, key_len) == 0;
         i = skip_ws(s, len, key_end);
         if (i >= len || s[i] != ':') {
@@ -166,6 +171,13 @@ int cli_event_parse_line(const cli_ctx_t *ctx, const char *source, uint64_t line
     ev->line = line_no;
     const char *problem = NULL;
     json_error_t jerr;
+    /* A raw NUL byte is never JSON, but jansson skips one after a number; the raw data text
+     * taken from such a line would then be cut at the NUL. */
+    if (memchr(line, '\0', len) != NULL) {
+        cli_errorf(ctx, "%s line %llu: %s: a NUL byte in the line", source,
+                   (unsigned long long)line_no, stele_strerror(STELE_EJSON));
+        return EXIT_ERROR;
+    }
     json_t *root = json_loadb(line, len, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &jerr);
     if (root == NULL) {
         cli_errorf(ctx, "%s line %llu: %s: %s", source, (unsigned long long)line_no,

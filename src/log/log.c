@@ -269,8 +269,9 @@ static int segment_open(stele_log_t *log, uint64_t first, stele_segment_t **out)
     uint8_t hdr[STELE_SEGMENT_HEADER_BYTES];
     rc = stele__file_read_exact(seg->file, hdr, sizeof hdr, 0);
     if (rc < 0) {
-        rc = stele__fail(STELE_ECORRUPT, "segment %s: header unreadable (%s)", seg->path,
-                         stele_strerror(rc));
+        /* a file too short for its header is damage; a failed read is the read's error */
+        rc = stele__fail(rc == -ENODATA ? STELE_ECORRUPT : rc, "segment %s: header unreadable (%s)",
+                         seg->path, stele_strerror(rc));
         goto fail;
     }
     uint64_t hdr_first = 0, nominal = 0;
@@ -513,6 +514,32 @@ static stele_segment_t *cursor_segment(stele_log_cursor_t *c, size_t i, size_t *
     return seg;
 }
 
+static int cursor_fill(stele_log_cursor_t *c, stele_segment_t *seg, uint64_t off, size_t need,
+                       size_t *avail, bool *did_read);
+
+/* Step over the record at the cursor reading only its header, when it plainly is the record
+ * expected there (magic, length in range, position). Seeks pass over up to STELE_SPARSE_STRIDE - 1
+ * records this way; the record a seek lands on is still fully checked by stele__cursor_next, and
+ * so is anything the quick look does not like. Returns true when it stepped. */
+static bool cursor_skip(stele_log_cursor_t *c) {
+    size_t nsegs = 0, avail = 0;
+    bool sealed = false, fresh = false;
+    uint64_t end = 0;
+    stele_segment_t *seg = cursor_segment(c, c->seg_index, &nsegs, &sealed, &end);
+    if (!seg || c->offset + STELE_RECORD_HEADER_BYTES > end ||
+        cursor_fill(c, seg, c->offset, STELE_RECORD_HEADER_BYTES, &avail, &fresh) < 0 ||
+        avail < STELE_RECORD_HEADER_BYTES)
+        return false;
+    const uint8_t *p = c->buf + (c->offset - c->buf_off);
+    uint32_t length = stele__get_u32(p + 4);
+    if (stele__get_u32(p) != STELE_RECORD_MAGIC || length < STELE_RECORD_HEADER_BYTES + 4 ||
+        length > STELE_RECORD_MAX_BYTES || stele__get_u64(p + 16) != c->next_position)
+        return false;
+    c->offset += (length + 7u) & ~7u;
+    c->next_position++;
+    return true;
+}
+
 int stele__cursor_seek(stele_log_cursor_t *c, uint64_t position) {
     stele_log_t *log = c->log;
     pthread_rwlock_rdlock(&log->lock);
@@ -539,10 +566,14 @@ int stele__cursor_seek(stele_log_cursor_t *c, uint64_t position) {
         at = seg->sparse[a - 1].position;
     }
     pthread_rwlock_unlock(&log->lock);
-    c->seg_index = lo;
-    c->offset = off;
-    c->next_position = at;
+    if (!(c->seg_index == lo && c->next_position >= at && c->next_position <= position)) {
+        c->seg_index = lo; /* else: already on the way there, from a nearer place */
+        c->offset = off;
+        c->next_position = at;
+    }
     while (c->next_position < position) {
+        if (cursor_skip(c))
+            continue;
         stele_record_t rec;
         int rc = stele__cursor_next(c, &rec, NULL);
         if (rc <= 0)

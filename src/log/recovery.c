@@ -108,13 +108,14 @@ static int find_intact_commit(stele_file_t *f, uint64_t from, uint64_t to, uint6
         size_t want = (to - base) < SCAN_CHUNK ? (size_t)(to - base) : SCAN_CHUNK, got = 0;
         if ((rc = stele__file_pread(f, chunk, want, base, &got)) < 0 || got < 8)
             break;
-        for (size_t j = 0; j + 4 <= got && !*found; j += 8) {
+        for (size_t j = 0; j + 4 <= got && !*found && rc == 0; j += 8) {
             if (stele__get_u32(chunk + j) != STELE_RECORD_MAGIC)
                 continue;
             uint64_t off = base + j, expect = 0;
             uint32_t run = 0;
             stele_record_t rec;
-            while (off < to && decode_at(f, off, &buf, &cap, &rec) == 0) {
+            int d = 0;
+            while (off < to && (d = decode_at(f, off, &buf, &cap, &rec)) == 0) {
                 if (rec.position <= last_good || (run && rec.position != expect))
                     break;
                 run++;
@@ -128,6 +129,8 @@ static int find_intact_commit(stele_file_t *f, uint64_t from, uint64_t to, uint6
                 }
                 off += rec.padded_length;
             }
+            if (d < 0 && d != STELE_ECORRUPT)
+                rc = d; /* a failed read: whether an intact commit follows is unknown */
         }
         base += got & ~(size_t)7;
     }
@@ -168,6 +171,8 @@ int stele__log_recover_tail(stele_log_t *log) {
         if (rc == 0)
             break;
         if (rc < 0) {
+            if (rc != STELE_ECORRUPT)
+                goto out; /* a failed read (or no memory) is not damage: never cut for it */
             snprintf(why, sizeof why, "%s", stele_errdetail());
             rc = 0;
             break;

@@ -35,7 +35,7 @@
 #define STELE_SEGMENT_MAGIC "STELESEG"
 #define STELE_SEGMENT_FORMAT 1u
 #define STELE_SEGMENT_HEADER_BYTES 128u
-#define STELE_SPARSE_STRIDE 32u
+#define STELE_SPARSE_STRIDE 16u
 
 typedef struct stele_sparse_entry {
     uint64_t position;

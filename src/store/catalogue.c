@@ -214,7 +214,10 @@ int stele__catalogue_load(stele_catalogue_t *cat, const stele_vfs_t *vfs, const 
         const char *name = (const char *)p + 2;
         p += 2 + nlen;
         uint8_t state = *p++;
-        stele_stream_t *s = insert(cat, name, nlen, stele__index_hash(name, nlen));
+        uint64_t hash = stele__index_hash(name, nlen);
+        if (stele__catalogue_find(cat, name, nlen, hash))
+            goto bad; /* listed twice: the second entry could never be found */
+        stele_stream_t *s = insert(cat, name, nlen, hash);
         if (!s) {
             rc = STELE_ENOMEM;
             goto out;

@@ -51,6 +51,8 @@ static int verify_log(stele_store_t *s, uint64_t head, stele_progress_fn progres
         stele_record_t rec;
         const uint8_t *bytes = NULL;
         rc = stele__cursor_next(&c, &rec, &bytes);
+        if (rc < 0 && rc != STELE_ECORRUPT)
+            goto out; /* a failed read or no memory: the check could not run, no damage seen */
         if (rc <= 0) {
             snprintf(msg, sizeof msg, "%s",
                      rc == 0 ? "the log ends before its head" : stele_errdetail());
@@ -131,6 +133,8 @@ static int check_entry(void *arg, const stele_index_entry_t *e) {
     int rc = stele__cursor_seek(&ic->c, e->position);
     if (rc == 0)
         rc = stele__cursor_next(&ic->c, &rec, NULL);
+    if (rc < 0 && rc != STELE_ECORRUPT)
+        return rc; /* the log could not be read: stops the scan with that error */
     if (rc <= 0 || stele__index_hash(rec.stream, rec.stream_len) != e->hash ||
         rec.version != e->version) {
         char msg[256];
@@ -159,6 +163,9 @@ int stele_verify(stele_store_t *s, stele_progress_fn progress, void *arg,
             return rc;
         rc = stele__index_scan(s->index, check_entry, &ic);
         stele__cursor_free(&ic.c);
+        if (rc < 0 && rc != STELE_ECORRUPT && rep->error == 0)
+            return stele__fail(rc, "verify could not read the index or the log: %s",
+                               stele_strerror(rc));
         if (rc < 0 && rep->error == 0) {
             rep->error = STELE_ECORRUPT;
             snprintf(rep->message, sizeof rep->message, "index: %s", stele_errdetail());

@@ -48,8 +48,8 @@ void stele_read_options_init(stele_read_options_t *o) {
 }
 
 /* Buffer sizes: a stream read jumps between positions, and each jump reads one buffer, so it
- * reads about one sparse-index interval (32 records); a $all read streams through the log. */
-#define STREAM_READ_BUFFER (16u * 1024u)
+ * reads about one sparse-index interval (16 records); a $all read streams through the log. */
+#define STREAM_READ_BUFFER (4u * 1024u)
 #define ALL_READ_BUFFER (256u * 1024u)
 
 static stele_reader_t *reader_new(stele_store_t *s, size_t buffer_bytes) {

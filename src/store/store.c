@@ -45,6 +45,26 @@ static char *join(const char *a, const char *b) {
     return p;
 }
 
+/* fsync of the directory holding dir ("." for a relative name without '/'). */
+static int sync_parent(const stele_vfs_t *vfs, const char *dir) {
+    size_t len = strlen(dir);
+    while (len > 1 && dir[len - 1] == '/')
+        len--;
+    while (len > 0 && dir[len - 1] != '/')
+        len--;
+    while (len > 1 && dir[len - 1] == '/')
+        len--;
+    char *parent = len == 0 ? stele__strdup(".") : stele__strndup(dir, len);
+    if (!parent)
+        return STELE_ENOMEM;
+    int rc = vfs->sync_dir(vfs, parent);
+    if (rc < 0)
+        stele__fail(rc, "cannot sync %s, the directory holding the new store: %s", parent,
+                    stele_strerror(rc));
+    stele__free(parent);
+    return rc;
+}
+
 /* Entries a directory may hold before it has its marker (a creation cut short by a crash). */
 static int foreign_entry(void *arg, const char *name) {
     (void)arg;
@@ -249,6 +269,11 @@ int stele_store_open(const char *dir, const stele_options_t *opts, stele_store_t
     if (creating == 1) {
         if ((rc = stele__file_write_atomic(s->vfs, dir, MARKER_NAME, MARKER_TEXT,
                                            strlen(MARKER_TEXT))) < 0)
+            goto fail;
+        /* The store directory's own entry is durable only once its parent is synced (invariant
+         * 7): without this a power loss can take the whole new store, acknowledged appends
+         * included. */
+        if ((rc = sync_parent(s->vfs, dir)) < 0)
             goto fail;
     }
     if ((rc = stele__index_open(s->vfs, s->index_dir, NULL, &s->index)) < 0)
