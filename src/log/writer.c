@@ -221,6 +221,8 @@ static void run_batch(stele_writer_t *w, stele_wreq_t **reqs, size_t n) {
     }
     flush_wakes(w);
     atomic_fetch_add(&w->requests, n);
+    if (w->hooks.after && cb->len > 0 && !err)
+        w->hooks.after(w->hooks.ctx);
 }
 
 static void *writer_main(void *arg) {

@@ -55,6 +55,8 @@ typedef struct stele_writer_hooks {
      * err != 0 when it failed, so that tentative state is dropped. */
     void (*publish)(void *ctx, stele_wreq_t **reqs, size_t n, const stele_commit_buf_t *cb,
                     int err);
+    /* Optional: work for the writer thread after the batch's callers are completed. */
+    void (*after)(void *ctx);
 } stele_writer_hooks_t;
 
 typedef struct stele_writer_stats {

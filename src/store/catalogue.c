@@ -150,7 +150,7 @@ int stele__catalogue_get(stele_catalogue_t *cat, const char *name, size_t len, u
     return 0;
 }
 
-int stele__catalogue_save(stele_catalogue_t *cat, const stele_vfs_t *vfs, const char *dir) {
+int stele__catalogue_serialize(stele_catalogue_t *cat, uint8_t **out, size_t *out_len) {
     size_t len = 32 + 4;
     for (size_t i = 0; i < cat->cap; i++) {
         stele_stream_t *s = cat->slots[i];
@@ -185,7 +185,22 @@ int stele__catalogue_save(stele_catalogue_t *cat, const stele_vfs_t *vfs, const 
         p += mlen;
     }
     stele__put_u32(p, stele__crc32c(0, buf, len - 4));
-    int rc = stele__file_write_atomic(vfs, dir, SNAP_NAME, buf, len);
+    *out = buf;
+    *out_len = len;
+    return 0;
+}
+
+int stele__catalogue_write(const stele_vfs_t *vfs, const char *dir, const uint8_t *buf,
+                           size_t len) {
+    return stele__file_write_atomic(vfs, dir, SNAP_NAME, buf, len);
+}
+
+int stele__catalogue_save(stele_catalogue_t *cat, const stele_vfs_t *vfs, const char *dir) {
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = stele__catalogue_serialize(cat, &buf, &len);
+    if (rc == 0)
+        rc = stele__catalogue_write(vfs, dir, buf, len);
     stele__free(buf);
     return rc;
 }

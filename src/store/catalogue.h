@@ -2,10 +2,10 @@
  * catalogue.h -- the stream catalogue: name -> state, versions, metadata, for every stream.
  *
  * Derived from the log like the index (invariant 1): kept in memory, saved as a snapshot file
- * ("streams.snap") when the store closes, and brought up to date at open by replaying the log after
- * the snapshot's position. Why in memory and not in LMDB: the writer consults it on every append
- * (expected versions), where a hash lookup in memory costs ~50 ns; 1M streams take about 70 MB.
- * (docs/design/decisions.md)
+ * ("streams.snap") when the store closes and periodically while it runs (store/snapshot.c), and
+ * brought up to date at open by replaying the log after the snapshot's position. Why in memory and
+ * not in LMDB: the writer consults it on every append (expected versions), where a hash lookup in
+ * memory costs ~50 ns; 1M streams take about 70 MB. (docs/design/decisions.md)
  *
  * Concurrency: the writer thread alone changes it. Readers take `lock` shared; the writer takes it
  * exclusively to insert a stream and to publish a batch. `pending_*` fields belong to the writer
@@ -19,6 +19,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct stele_stream {
@@ -66,6 +67,11 @@ int stele__catalogue_get(stele_catalogue_t *cat, const char *name, size_t len, u
 /* Save a snapshot of the published state at position to dir/streams.snap (atomic, synced). Caller
  * must keep the catalogue unchanged meanwhile (writer thread, or no writer). */
 int stele__catalogue_save(stele_catalogue_t *cat, const stele_vfs_t *vfs, const char *dir);
+/* The snapshot's bytes (stele__malloc; the caller frees), and writing them (atomic, synced): the
+ * writer serialises (it alone changes the catalogue) and a background thread writes. */
+int stele__catalogue_serialize(stele_catalogue_t *cat, uint8_t **out, size_t *out_len);
+int stele__catalogue_write(const stele_vfs_t *vfs, const char *dir, const uint8_t *buf, size_t len);
+
 /* Load dir/streams.snap into an empty catalogue. A missing or bad snapshot leaves it empty with
  * position 0 (it is rebuilt from the log): returns 0 then too, unless out of memory. */
 int stele__catalogue_load(stele_catalogue_t *cat, const stele_vfs_t *vfs, const char *dir);

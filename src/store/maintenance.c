@@ -202,8 +202,11 @@ static int reindex_on_writer(stele_store_t *s, stele_store_req_t *r) {
     /* Rebuilt from the log: an earlier failure to update the derived state is repaired. A rebuild
      * cut short leaves it half made: refuse appends until reopen, as after a failed publish. */
     atomic_store(&s->derived_error, rc);
-    if (rc == 0)
+    if (rc == 0) {
+        stele__snapshotter_idle(&s->snap); /* one writer of streams.snap at a time */
         rc = stele__catalogue_save(&s->cat, s->vfs, s->dir);
+        s->snap.position = s->log->head_position;
+    }
     if (rc < 0)
         snprintf(r->detail, sizeof r->detail, "reindex failed: %s", stele_errdetail());
     return rc;

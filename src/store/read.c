@@ -86,6 +86,8 @@ int stele_read_stream(stele_store_t *s, const char *stream, int64_t from_version
         return rc;
     if (dir != STELE_FORWARD && dir != STELE_BACKWARD)
         return stele__fail(STELE_EINVAL, "direction %d is not forward or backward", (int)dir);
+    if ((rc = stele__store_derived_check(s)) < 0)
+        return rc;
     size_t len = strlen(stream);
     uint64_t hash = stele__index_hash(stream, len);
     stele_reader_t *r = reader_new(s, STREAM_READ_BUFFER);
@@ -272,8 +274,10 @@ static int next_stream(stele_reader_t *r, stele_event_t *ev) {
                 return 0; /* a whole batch without the version we wait for: none is left */
             r->progress = false;
             r->ient = r->nents = 0;
-            int rc = stele__index_lookup(s->index, r->hash, (uint64_t)r->next_version, r->backward,
-                                         r->ents, STREAM_BATCH, &r->nents);
+            int rc = stele__store_derived_check(s);
+            if (rc == 0)
+                rc = stele__index_lookup(s->index, r->hash, (uint64_t)r->next_version,
+                                         r->backward, r->ents, STREAM_BATCH, &r->nents);
             if (rc < 0)
                 return rc;
             if (r->nents == 0)

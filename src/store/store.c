@@ -187,6 +187,7 @@ out:
 }
 
 static void store_free(stele_store_t *s) {
+    stele__snapshotter_stop(&s->snap);
     stele__cursor_free(&s->wcursor);
     if (s->index)
         stele__index_close(s->index);
@@ -292,8 +293,12 @@ int stele_store_open(const char *dir, const stele_options_t *opts, stele_store_t
     memcpy(s->head_hash, s->log->head_hash, 32);
     atomic_store(&s->visible, head);
     if (!readonly) {
-        stele_writer_hooks_t hooks = {
-            .ctx = s, .encode = stele__store_encode, .publish = stele__store_publish};
+        if ((rc = stele__snapshotter_start(&s->snap, s->vfs, s->dir, head)) < 0)
+            goto fail;
+        stele_writer_hooks_t hooks = {.ctx = s,
+                                      .encode = stele__store_encode,
+                                      .publish = stele__store_publish,
+                                      .after = stele__store_after};
         if ((rc = stele__writer_start(s->log, o.durability, o.sync_interval_ms, o.queue_capacity,
                                       &hooks, &s->writer)) < 0)
             goto fail;
@@ -324,6 +329,7 @@ int stele_store_close(stele_store_t *s) {
     pthread_mutex_unlock(&s->notify_mu);
     int rc = stele__writer_stop(s->writer);
     s->writer = NULL;
+    stele__snapshotter_stop(&s->snap); /* writes a pending one: before the final save below */
     if (atomic_load(&s->derived_error) && !(s->opts.flags & STELE_OPEN_READONLY)) {
         /* The index and catalogue missed a commit that is in the log: persist neither, so that
          * the next open rebuilds both from the log. */

@@ -11,7 +11,9 @@
 #include "log/log.h"
 #include "log/writer.h"
 #include "store/catalogue.h"
+#include "store/snapshot.h"
 #include "stele.h"
+#include "util/error.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -36,6 +38,7 @@ struct stele_store {
     stele_index_t *index;
     stele_catalogue_t cat;
     stele_writer_t *writer;
+    stele_snapshotter_t snap;
 
     /* Published head: readers see positions <= visible. */
     _Atomic uint64_t visible;
@@ -60,10 +63,25 @@ struct stele_store {
     _Atomic uint64_t appends;
 };
 
+/* 0, or STELE_EPOISONED while the derived state (index, catalogue) is known to miss commits of
+ * the log (derived_error: a publish or a reindex failed): a stream read, a one-stream
+ * subscription or a catalogue query would then answer from it wrongly (a stream with too few or
+ * no events), so they fail until reopen or a successful reindex. $all reads use the log only. */
+static inline int stele__store_derived_check(stele_store_t *s) {
+    int e = atomic_load(&s->derived_error);
+    if (e == 0)
+        return 0;
+    return stele__fail(STELE_EPOISONED,
+                       "the index could not follow the log (%s): reopen the store or reindex",
+                       stele_strerror(e));
+}
+
 /* append.c: the writer hooks. */
 void stele__store_encode(void *ctx, stele_wreq_t **reqs, size_t n, stele_commit_buf_t *cb);
 void stele__store_publish(void *ctx, stele_wreq_t **reqs, size_t n, const stele_commit_buf_t *cb,
                           int err);
+/* After the batch's callers are completed: a catalogue snapshot when one is due. */
+void stele__store_after(void *ctx);
 
 /* Apply one record of the log to the catalogue (replay and publish share it). Writer or open;
  * locked: the caller holds cat.lock exclusively. */

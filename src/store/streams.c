@@ -73,6 +73,8 @@ int stele_stream_info(stele_store_t *s, const char *stream, stele_stream_info_t 
     int rc = stele__check_stream_name(stream, true);
     if (rc < 0)
         return rc;
+    if ((rc = stele__store_derived_check(s)) < 0)
+        return rc;
     size_t len = strlen(stream);
     uint64_t hash = stele__index_hash(stream, len);
     memset(out, 0, sizeof(*out));
@@ -100,6 +102,8 @@ int stele_stream_list(stele_store_t *s, const char *prefix, const char *after, s
     if (!s || !out)
         return stele__fail(STELE_EINVAL, "store or out pointer is NULL");
     *out = NULL;
+    if (stele__store_derived_check(s) < 0)
+        return STELE_EPOISONED;
     size_t plen = prefix ? strlen(prefix) : 0;
     stele_stream_list_t *l = stele__calloc(1, sizeof(*l));
     if (!l)
@@ -177,6 +181,8 @@ int stele_stream_metadata_get(stele_store_t *s, const char *stream, char **json_
     *json_out = NULL;
     int rc = stele__check_stream_name(stream, true);
     if (rc < 0)
+        return rc;
+    if ((rc = stele__store_derived_check(s)) < 0)
         return rc;
     size_t len = strlen(stream);
     pthread_rwlock_rdlock(&s->cat.lock);

@@ -137,7 +137,9 @@ static int next_stream(stele_subscription_t *sub, uint64_t visible, stele_event_
     for (;;) {
         size_t got = 0;
         uint64_t from = sub->version_known ? (uint64_t)sub->next_version : 0;
-        int rc = stele__index_lookup(s->index, sub->hash, from, false, ents, SUB_BATCH, &got);
+        int rc = stele__store_derived_check(s);
+        if (rc == 0)
+            rc = stele__index_lookup(s->index, sub->hash, from, false, ents, SUB_BATCH, &got);
         if (rc < 0)
             return rc;
         bool stop = got < SUB_BATCH;
