@@ -72,6 +72,7 @@ extern "C" {
 #define STELE_EUUID (-10020)       /* invalid UUID text */
 #define STELE_EREADONLY (-10021)   /* the store was opened read-only */
 #define STELE_ETIME (-10022)       /* invalid time text */
+#define STELE_EBUSY (-10023)       /* the append queue is full (asynchronous appends) */
 
 /* The name of an error code, e.g. "wrong expected version". Never NULL; static storage. */
 const char *stele_strerror(int code);
@@ -219,6 +220,27 @@ typedef struct stele_append_part {
  * fault, or count when no single part is. Same errors as stele_append(). Thread-safe. */
 int stele_commit(stele_store_t *store, stele_append_part_t *parts, size_t count,
                  size_t *failed_part);
+
+/* Completion of an asynchronous append: status is 0 or an error (as for stele_commit()), detail
+ * names the problem ("" on success), parts are the caller's, with their results filled, failed_part
+ * is the part at fault (count when none). Called on the store's writer thread: it must be quick,
+ * must not block, and must not append (hand the result to your own thread, e.g. an event loop). */
+typedef void (*stele_append_cb)(void *arg, int status, const char *detail,
+                                stele_append_part_t *parts, size_t count, size_t failed_part);
+
+/* Like stele_commit(), without waiting: returns at once, and cb is called when the commit is
+ * durable and visible, or failed. parts, their events and all they point to must stay valid until
+ * cb is called. Returns 0 (cb will be called exactly once) or an error found before queueing
+ * (validation errors as for stele_commit(), STELE_EBUSY when queue_capacity appends are already
+ * waiting, STELE_EPOISONED, STELE_ECLOSED; then cb is never called). Thread-safe. */
+int stele_commit_async(stele_store_t *store, stele_append_part_t *parts, size_t count,
+                       stele_append_cb cb, void *arg);
+
+/* Called on the writer thread each time new events become visible, with the new head position:
+ * for event loops that serve subscriptions without a thread each (stele_subscription_next with
+ * timeout 0). The same rules as for stele_append_cb. Set it once, before any append; fn NULL
+ * removes it. */
+void stele_store_on_commit(stele_store_t *store, void (*fn)(void *arg, uint64_t head), void *arg);
 
 /* ---------------------------------------------------------------------------------------------
  * Reading

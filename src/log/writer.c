@@ -86,6 +86,10 @@ static void futex_wake(_Atomic uint32_t *addr) {
  * before its wake, and a wake on a stale address is harmless since every wait re-checks. */
 static void complete(stele_writer_t *w, stele_wreq_t *r, int status) {
     r->status = status;
+    if (r->on_done) {
+        r->on_done(r);
+        return;
+    }
     if (atomic_exchange_explicit(&r->done, 1, memory_order_acq_rel) == 2) {
         if (w->nwake < MAX_BATCH_REQUESTS)
             w->wake[w->nwake++] = &r->done;
@@ -415,6 +419,34 @@ int stele__writer_submit(stele_writer_t *w, stele_wreq_t *req) {
             futex_wait(&req->done, 2);
     }
     return req->status;
+}
+
+int stele__writer_submit_async(stele_writer_t *w, stele_wreq_t *req) {
+    int poison = atomic_load(&w->poison);
+    if (poison)
+        return stele__fail(STELE_EPOISONED,
+                           "an earlier write or sync failed (%s): reopen the store",
+                           stele_strerror(poison));
+    req->next = NULL;
+    req->status = 0;
+    pthread_mutex_lock(&w->mu);
+    int rc = 0;
+    if (w->stopping)
+        rc = stele__fail(STELE_ECLOSED, "the store is closing");
+    else if (w->queued >= w->capacity)
+        rc = stele__fail(STELE_EBUSY, "the append queue is full (%u waiting)", w->queued);
+    if (rc == 0) {
+        if (w->tail)
+            w->tail->next = req;
+        else
+            w->head = req;
+        w->tail = req;
+        w->queued++;
+        atomic_fetch_add_explicit(&w->submitted, 1, memory_order_release);
+        pthread_cond_signal(&w->work_cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return rc;
 }
 
 int stele__writer_poison(stele_writer_t *w) { return atomic_load(&w->poison); }

@@ -33,6 +33,9 @@ typedef struct stele_wreq {
     bool exclusive;       /* run in a batch of its own (maintenance work on the writer thread) */
     int status;           /* set by the writer before completion */
     _Atomic uint32_t done;
+    /* Asynchronous requests: called on the writer thread at completion instead of waking a
+     * waiting caller; it owns the request from then on. */
+    void (*on_done)(struct stele_wreq *r);
 } stele_wreq_t;
 
 /* The commit being built by hooks.encode. */
@@ -76,6 +79,11 @@ int stele__writer_stop(stele_writer_t *w);
 
 /* Queue req and wait for its completion; returns req->status. STELE_ECLOSED once stopping. */
 int stele__writer_submit(stele_writer_t *w, stele_wreq_t *req);
+
+/* Queue req without waiting: req->on_done is called on the writer thread when it completes.
+ * Returns 0, or STELE_EBUSY when the queue is full, STELE_EPOISONED, STELE_ECLOSED (then on_done
+ * is never called). */
+int stele__writer_submit_async(stele_writer_t *w, stele_wreq_t *req);
 
 /* The error that poisoned the writer, or 0. */
 int stele__writer_poison(stele_writer_t *w);

@@ -49,130 +49,163 @@ void stele__delete_data(char *out, int64_t truncate_before) {
     snprintf(out, STELE_DELETE_DATA_BYTES, "{\"truncate_before\":%20" PRId64 "}", truncate_before);
 }
 
-int stele__store_submit(stele_store_t *s, stele_append_part_t *parts, size_t nparts, bool system,
-                        const stele_delete_check_t *del, size_t *failed_part) {
-    stele__error_clear();
-    size_t bad = nparts, total = 0, bytes = 0;
-    int rc = 0;
-    stele_store_req_t r;
-    memset(&r, 0, offsetof(stele_store_req_t, inline_ids));
-    if (s->opts.flags & STELE_OPEN_READONLY) {
-        rc = stele__fail(STELE_EREADONLY, "the store was opened read-only");
-        goto out;
-    }
+/* Validate parts and fill request r (ids generated, sizes computed). On failure *bad is the part
+ * at fault (nparts when none is). */
+static int prepare(stele_store_t *s, stele_store_req_t *r, stele_append_part_t *parts,
+                   size_t nparts, bool system, const stele_delete_check_t *del, size_t *bad) {
+    size_t total = 0, bytes = 0;
+    *bad = nparts;
+    if (s->opts.flags & STELE_OPEN_READONLY)
+        return stele__fail(STELE_EREADONLY, "the store was opened read-only");
     int derived = atomic_load(&s->derived_error);
-    if (derived) {
-        rc = stele__fail(STELE_EPOISONED,
-                         "an earlier commit could not be added to the index (%s): reopen the store",
-                         stele_strerror(derived));
-        goto out;
-    }
-    if (!parts || nparts == 0) {
-        rc = stele__fail(STELE_EEMPTY, "nothing to append");
-        goto out;
-    }
-    if (nparts > STELE_MAX_COMMIT_STREAMS) {
-        rc = stele__fail(STELE_ETOOBIG, "a commit has %zu streams; the limit is %u", nparts,
-                         STELE_MAX_COMMIT_STREAMS);
-        goto out;
-    }
+    if (derived)
+        return stele__fail(STELE_EPOISONED,
+                           "an earlier commit could not be added to the index (%s): reopen the "
+                           "store",
+                           stele_strerror(derived));
+    if (!parts || nparts == 0)
+        return stele__fail(STELE_EEMPTY, "nothing to append");
+    if (nparts > STELE_MAX_COMMIT_STREAMS)
+        return stele__fail(STELE_ETOOBIG, "a commit has %zu streams; the limit is %u", nparts,
+                           STELE_MAX_COMMIT_STREAMS);
+    int rc = 0;
     for (size_t i = 0; i < nparts; i++) {
         stele_append_part_t *p = &parts[i];
-        bad = i;
+        *bad = i;
         memset(&p->result, 0, sizeof(p->result));
         p->result.actual_version = -1;
         if ((rc = stele__check_stream_name(p->stream, system)) < 0)
-            goto out;
-        if (!expected_valid(p->expected_version)) {
-            rc = stele__fail(STELE_EINVAL, "expected version %" PRId64 " is not valid",
-                             p->expected_version);
-            goto out;
-        }
-        if (!p->events || p->count == 0) {
-            rc = stele__fail(STELE_EEMPTY, "no events for stream '%.64s'", p->stream);
-            goto out;
-        }
-        for (size_t j = 0; j < i; j++) {
-            if (strcmp(parts[j].stream, p->stream) == 0) {
-                rc = stele__fail(STELE_EINVAL, "stream '%.64s' appears twice in one commit",
-                                 p->stream);
-                goto out;
-            }
-        }
+            return rc;
+        if (!expected_valid(p->expected_version))
+            return stele__fail(STELE_EINVAL, "expected version %" PRId64 " is not valid",
+                               p->expected_version);
+        if (!p->events || p->count == 0)
+            return stele__fail(STELE_EEMPTY, "no events for stream '%.64s'", p->stream);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(parts[j].stream, p->stream) == 0)
+                return stele__fail(STELE_EINVAL, "stream '%.64s' appears twice in one commit",
+                                   p->stream);
         total += p->count;
-        if (total > STELE_MAX_EVENTS_PER_APPEND) {
-            rc = stele__fail(STELE_ETOOBIG, "more than %u events in one append",
-                             STELE_MAX_EVENTS_PER_APPEND);
-            goto out;
-        }
+        if (total > STELE_MAX_EVENTS_PER_APPEND)
+            return stele__fail(STELE_ETOOBIG, "more than %u events in one append",
+                               STELE_MAX_EVENTS_PER_APPEND);
         size_t slen = strlen(p->stream);
         for (size_t k = 0; k < p->count; k++) {
             if ((rc = check_event(&p->events[k], k, system)) < 0)
-                goto out;
+                return rc;
             bytes += stele__record_size(slen, strlen(p->events[k].type), p->events[k].metadata_len,
                                         p->events[k].data_len, false);
         }
     }
-    bad = nparts;
-    if (bytes > STELE_MAX_APPEND_BYTES) {
-        rc = stele__fail(STELE_ETOOBIG, "the append encodes to %zu bytes; the limit is %u", bytes,
-                         STELE_MAX_APPEND_BYTES);
-        goto out;
-    }
+    *bad = nparts;
+    if (bytes > STELE_MAX_APPEND_BYTES)
+        return stele__fail(STELE_ETOOBIG, "the append encodes to %zu bytes; the limit is %u", bytes,
+                           STELE_MAX_APPEND_BYTES);
     if (total <= STELE_INLINE_IDS && nparts <= STELE_INLINE_IDS) {
-        r.ids = r.inline_ids;
-        r.client_ids = r.inline_client;
+        r->ids = r->inline_ids;
+        r->client_ids = r->inline_client;
     } else {
-        r.ids = stele__malloc(total * sizeof(*r.ids));
-        r.client_ids = stele__calloc(nparts, 1);
-        if (!r.ids || !r.client_ids) {
-            rc = STELE_ENOMEM;
-            goto out;
-        }
+        r->ids = stele__malloc(total * sizeof(*r->ids));
+        r->client_ids = stele__calloc(nparts, 1);
+        if (!r->ids || !r->client_ids)
+            return STELE_ENOMEM;
     }
     for (size_t i = 0, e = 0; i < nparts; i++) {
-        r.client_ids[i] = 0;
+        r->client_ids[i] = 0;
         for (size_t k = 0; k < parts[i].count; k++, e++) {
             const stele_uuid_t *id = &parts[i].events[k].id;
             if (stele_uuid_is_nil(id)) {
-                stele_uuid_generate(&r.ids[e]);
-            } else {
-                r.ids[e] = *id;
-                r.client_ids[i] = 1;
-                for (size_t m = e - k; m < e; m++) {
-                    if (memcmp(r.ids[m].bytes, id->bytes, 16) == 0) {
-                        bad = i;
-                        rc = stele__fail(STELE_EINVAL, "event %zu repeats the id of event %zu", k,
-                                         m - (e - k));
-                        goto out;
-                    }
+                stele_uuid_generate(&r->ids[e]);
+                continue;
+            }
+            r->ids[e] = *id;
+            r->client_ids[i] = 1;
+            for (size_t m = e - k; m < e; m++) {
+                if (memcmp(r->ids[m].bytes, id->bytes, 16) == 0) {
+                    *bad = i;
+                    return stele__fail(STELE_EINVAL, "event %zu repeats the id of event %zu", k,
+                                       m - (e - k));
                 }
             }
         }
     }
-    r.parts = parts;
-    r.nparts = nparts;
-    r.system = system;
-    r.del = del;
-    r.failed_part = nparts;
-    r.w.encoded_bytes = bytes + STELE_RECORD_HASH_BYTES + 8;
-    rc = stele__writer_submit(s->writer, &r.w);
-    if (rc < 0) {
-        bad = r.failed_part;
-        if (r.detail[0])
-            stele__fail(rc, "%s", r.detail);
-        else if (!stele_errdetail()[0])
-            stele__fail(rc, "%s", stele_strerror(rc));
-    } else {
-        atomic_fetch_add(&s->appends, 1);
+    r->parts = parts;
+    r->nparts = nparts;
+    r->system = system;
+    r->del = del;
+    r->failed_part = nparts;
+    r->w.encoded_bytes = bytes + STELE_RECORD_HASH_BYTES + 8;
+    return 0;
+}
+
+static void release(stele_store_req_t *r) {
+    if (r->ids != r->inline_ids)
+        stele__free(r->ids);
+    if (r->client_ids != r->inline_client)
+        stele__free(r->client_ids);
+    r->ids = NULL;
+    r->client_ids = NULL;
+}
+
+int stele__store_submit(stele_store_t *s, stele_append_part_t *parts, size_t nparts, bool system,
+                        const stele_delete_check_t *del, size_t *failed_part) {
+    stele__error_clear();
+    size_t bad = nparts;
+    stele_store_req_t r;
+    memset(&r, 0, offsetof(stele_store_req_t, inline_ids));
+    int rc = prepare(s, &r, parts, nparts, system, del, &bad);
+    if (rc == 0) {
+        rc = stele__writer_submit(s->writer, &r.w);
+        if (rc < 0) {
+            bad = r.failed_part;
+            if (r.detail[0])
+                stele__fail(rc, "%s", r.detail);
+            else if (!stele_errdetail()[0])
+                stele__fail(rc, "%s", stele_strerror(rc));
+        } else {
+            atomic_fetch_add(&s->appends, 1);
+        }
     }
-out:
-    if (r.ids != r.inline_ids)
-        stele__free(r.ids);
-    if (r.client_ids != r.inline_client)
-        stele__free(r.client_ids);
+    release(&r);
     if (failed_part)
         *failed_part = rc < 0 ? bad : nparts;
+    return rc;
+}
+
+/* Completion of an asynchronous append, on the writer thread. */
+static void async_done(stele_wreq_t *w) {
+    stele_store_req_t *r = (stele_store_req_t *)w;
+    int status = w->status;
+    if (status == 0)
+        atomic_fetch_add(&r->store->appends, 1);
+    const char *detail = r->detail[0] ? r->detail : status < 0 ? stele_strerror(status) : "";
+    r->async_cb(r->async_arg, status, detail, r->parts, r->nparts,
+                status < 0 ? r->failed_part : r->nparts);
+    release(r);
+    stele__free(r);
+}
+
+int stele_commit_async(stele_store_t *store, stele_append_part_t *parts, size_t count,
+                       stele_append_cb cb, void *arg) {
+    stele__error_clear();
+    if (!store || !cb)
+        return stele__fail(STELE_EINVAL, "store or callback is NULL");
+    stele_store_req_t *r = stele__calloc(1, sizeof(*r));
+    if (!r)
+        return STELE_ENOMEM;
+    size_t bad = count;
+    int rc = prepare(store, r, parts, count, false, NULL, &bad);
+    if (rc == 0) {
+        r->store = store;
+        r->async_cb = cb;
+        r->async_arg = arg;
+        r->w.on_done = async_done;
+        rc = stele__writer_submit_async(store->writer, &r->w);
+        if (rc == 0)
+            return 0; /* r belongs to the writer until async_done */
+    }
+    release(r);
+    stele__free(r);
     return rc;
 }
 
@@ -586,6 +619,8 @@ void stele__store_publish(void *ctx, stele_wreq_t **reqs, size_t n, const stele_
     atomic_store_explicit(&s->visible, s->log->head_position, memory_order_release);
     pthread_cond_broadcast(&s->notify_cv);
     pthread_mutex_unlock(&s->notify_mu);
+    if (s->on_commit)
+        s->on_commit(s->on_commit_arg, s->log->head_position);
 }
 
 void stele__store_after(void *ctx) {
@@ -598,4 +633,11 @@ void stele__store_after(void *ctx) {
     if (stele__catalogue_serialize(&s->cat, &buf, &len) == 0 &&
         !stele__snapshotter_offer(&s->snap, buf, len, head))
         stele__free(buf);
+}
+
+void stele_store_on_commit(stele_store_t *store, void (*fn)(void *arg, uint64_t head), void *arg) {
+    if (!store)
+        return;
+    store->on_commit_arg = arg;
+    store->on_commit = fn;
 }

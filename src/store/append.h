@@ -33,6 +33,10 @@ struct stele_store_req {
     /* maintenance work run alone on the writer thread instead of an append */
     int (*control)(stele_store_t *s, stele_store_req_t *r);
     void *control_arg;
+    /* asynchronous appends (stele_commit_async) */
+    stele_store_t *store;
+    stele_append_cb async_cb;
+    void *async_arg;
     stele_uuid_t inline_ids[STELE_INLINE_IDS];
     uint8_t inline_client[STELE_INLINE_IDS];
 };

@@ -245,6 +245,8 @@ int stele__catalogue_load(stele_catalogue_t *cat, const stele_vfs_t *vfs, const 
         p += 28;
         if ((size_t)(end - p) < mlen || state > STELE_STREAM_TOMBSTONED)
             goto bad;
+        if (mlen && memchr(p, 0, mlen))
+            goto bad; /* metadata is JSON text: a NUL would cut it short (and change on save) */
         if (mlen) {
             if (!(s->metadata = stele__strndup((const char *)p, mlen))) {
                 rc = STELE_ENOMEM;

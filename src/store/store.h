@@ -39,6 +39,8 @@ struct stele_store {
     stele_catalogue_t cat;
     stele_writer_t *writer;
     stele_snapshotter_t snap;
+    void (*on_commit)(void *arg, uint64_t head); /* stele_store_on_commit */
+    void *on_commit_arg;
 
     /* Published head: readers see positions <= visible. */
     _Atomic uint64_t visible;

@@ -41,6 +41,7 @@ const char *stele_strerror(int code) {
     case STELE_EUUID: return "invalid UUID";
     case STELE_EREADONLY: return "store is read-only";
     case STELE_ETIME: return "invalid time";
+    case STELE_EBUSY: return "append queue full";
     default: break;
     }
     if (code < 0 && code >= -4095) {

@@ -17,7 +17,7 @@
 
 static void test_names_distinct(void **state) {
     (void)state;
-    enum { FIRST = STELE_ETIME, LAST = STELE_EINVAL };
+    enum { FIRST = STELE_EBUSY, LAST = STELE_EINVAL };
     const char *names[LAST - FIRST + 2];
     size_t count = 0;
     for (int code = FIRST; code <= LAST; code++)
