@@ -1,0 +1,68 @@
+/*
+ * fuzz_json.c -- the JSON validator (stele__json_validate) against jansson.
+ *
+ * Checks: no crash or out-of-bounds read; the require_object form accepts exactly the valid texts
+ * whose value is an object; and the validator agrees with jansson (json_loadb with
+ * JSON_DECODE_ANY | JSON_ALLOW_NUL, the flags the CLI uses) on whether the text is JSON. Known,
+ * documented differences are not compared: nesting deeper than STELE_JSON_MAX_DEPTH (jansson
+ * allows 2048 levels), numbers jansson cannot hold (it reports "too big" integers and real
+ * overflow; Stele keeps numbers as text and accepts them), and texts holding a NUL byte (jansson
+ * reads the buffer as a string in places).
+ */
+#include "fuzz_util.h"
+
+#include "stele.h"
+#include "util/json.h"
+
+#include <jansson.h>
+#include <string.h>
+
+/* Deepest nesting of brackets outside strings (an upper bound is enough). */
+static size_t max_depth(const uint8_t *p, size_t n) {
+    size_t depth = 0, deepest = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = p[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '{' || c == '[') {
+            if (++depth > deepest)
+                deepest = depth;
+        } else if ((c == '}' || c == ']') && depth > 0) {
+            depth--;
+        }
+    }
+    return deepest;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    const char *text = (const char *)data;
+    int rc = stele__json_validate(text, size, false, "fuzz");
+    int rc_obj = stele__json_validate(text, size, true, "fuzz");
+    FUZZ_CHECK(rc == 0 || rc == STELE_EJSON, "unexpected result %d", rc);
+    FUZZ_CHECK(rc_obj == 0 || rc_obj == STELE_EJSON, "unexpected result %d", rc_obj);
+    size_t first = 0;
+    while (first < size && strchr(" \t\r\n", data[first]) && data[first])
+        first++;
+    bool is_object = first < size && data[first] == '{';
+    FUZZ_CHECK((rc_obj == 0) == (rc == 0 && is_object), "require_object disagrees (%d, %d)", rc,
+               rc_obj);
+
+    if (memchr(data, 0, size) || max_depth(data, size) > STELE_JSON_MAX_DEPTH)
+        return 0;
+    json_error_t err;
+    json_t *v = json_loadb(text, size, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+    if (!v && (strstr(err.text, "too big") || strstr(err.text, "overflow")))
+        return 0;
+    FUZZ_CHECK((v != NULL) == (rc == 0), "stele says %s, jansson says %s",
+               rc == 0 ? "valid" : stele_errdetail(), v ? "valid" : err.text);
+    if (v)
+        FUZZ_CHECK(json_is_object(v) == (rc_obj == 0), "object kind differs from jansson");
+    json_decref(v);
+    return 0;
+}

@@ -1,0 +1,29 @@
+# replay.cmake -- the fuzz targets as ordinary tests: each tests/fuzz/fuzz_<name>.c is linked with
+# replay_main.c (a main() that feeds files to LLVMFuzzerTestOneInput) in the normal build, whatever
+# the compiler, and ctest runs it over the seed corpus and every kept crash input:
+#
+#   fuzz/<name>  =  fuzz_replay_<name> tests/fuzz/corpus/<name> tests/fuzz/regressions/<name>
+#
+# Included from tests/CMakeLists.txt (after stele_test_common is defined):
+#   include(${CMAKE_CURRENT_SOURCE_DIR}/fuzz/replay.cmake)
+# Fuzzing itself (libFuzzer, clang only) is scripts/fuzz.sh; see docs/reliability.md.
+set(STELE_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR})
+set(STELE_FUZZ_TARGETS record segment json time uuid ndjson snapshot index)
+
+foreach(name ${STELE_FUZZ_TARGETS})
+  set(sources ${STELE_FUZZ_DIR}/fuzz_${name}.c ${STELE_FUZZ_DIR}/fuzz_util.c
+              ${STELE_FUZZ_DIR}/replay_main.c)
+  if(name STREQUAL "ndjson")
+    # The CLI's line parser and the messages it prints (cli/event_in.c, cli/output.c).
+    list(APPEND sources ${CMAKE_SOURCE_DIR}/cli/event_in.c ${CMAKE_SOURCE_DIR}/cli/output.c)
+  endif()
+  add_executable(fuzz_replay_${name} ${sources})
+  set_target_properties(fuzz_replay_${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${STELE_TEST_BIN})
+  target_link_libraries(fuzz_replay_${name} PRIVATE stele_internal PkgConfig::JANSSON)
+  add_test(NAME fuzz/${name}
+           COMMAND fuzz_replay_${name} ${STELE_FUZZ_DIR}/corpus/${name}
+                   ${STELE_FUZZ_DIR}/regressions/${name})
+  set_tests_properties(fuzz/${name} PROPERTIES
+    ENVIRONMENT "TMPDIR=${CMAKE_BINARY_DIR}/test-tmp"
+    LABELS fuzz TIMEOUT 300)
+endforeach()
