@@ -35,6 +35,8 @@ typedef struct cli_ctx {
     stele_durability_t durability; /* --durability */
     bool verbose;                  /* --verbose */
     const char *command;           /* the command's name, for messages */
+    const char *url;               /* --url, STELE_URL: work through that server (remote.h) */
+    const char *token;             /* --token, STELE_TOKEN: its API token */
 } cli_ctx_t;
 
 /* ---- args.c: command-line options -------------------------------------------------------- */

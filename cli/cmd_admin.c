@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "remote.h"
 
 /* Commands that take no arguments at all. */
 static int no_args(cli_ctx_t *ctx, int argc, char **argv) {
@@ -19,6 +20,9 @@ int cmd_init(cli_ctx_t *ctx, int argc, char **argv) {
     int status = no_args(ctx, argc, argv);
     if (status != EXIT_OK) {
         return status < 0 ? EXIT_OK : status;
+    }
+    if (ctx->url != NULL) {
+        return remote_init(ctx);
     }
     stele_store_t *store = NULL;
     if ((status = cli_store_open(ctx, true, &store)) != EXIT_OK) {
@@ -45,6 +49,9 @@ int cmd_stats(cli_ctx_t *ctx, int argc, char **argv) {
     int status = no_args(ctx, argc, argv);
     if (status != EXIT_OK) {
         return status < 0 ? EXIT_OK : status;
+    }
+    if (ctx->url != NULL) {
+        return remote_stats(ctx);
     }
     stele_store_t *store = NULL;
     if ((status = cli_store_open(ctx, false, &store)) != EXIT_OK) {
@@ -79,6 +86,9 @@ int cmd_digest(cli_ctx_t *ctx, int argc, char **argv) {
     int status = no_args(ctx, argc, argv);
     if (status != EXIT_OK) {
         return status < 0 ? EXIT_OK : status;
+    }
+    if (ctx->url != NULL) {
+        return remote_digest(ctx);
     }
     stele_store_t *store = NULL;
     if ((status = cli_store_open(ctx, false, &store)) != EXIT_OK) {
@@ -132,6 +142,9 @@ int cmd_verify(cli_ctx_t *ctx, int argc, char **argv) {
     if (status != EXIT_OK) {
         return status < 0 ? EXIT_OK : status;
     }
+    if (ctx->url != NULL) {
+        return remote_verify(ctx);
+    }
     stele_store_t *store = NULL;
     if ((status = cli_store_open(ctx, false, &store)) != EXIT_OK) {
         return status;
@@ -162,6 +175,9 @@ int cmd_reindex(cli_ctx_t *ctx, int argc, char **argv) {
     int status = no_args(ctx, argc, argv);
     if (status != EXIT_OK) {
         return status < 0 ? EXIT_OK : status;
+    }
+    if (ctx->url != NULL) {
+        return remote_reindex(ctx);
     }
     stele_store_t *store = NULL;
     if ((status = cli_store_open(ctx, false, &store)) != EXIT_OK) {

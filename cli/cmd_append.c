@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "remote.h"
 
 /* Parse every non-blank line of buf into *out (grown as needed). */
 static int parse_file(const cli_ctx_t *ctx, const char *source, char *buf, size_t len,
@@ -81,6 +82,9 @@ static int print_result(const char *stream, const stele_append_result_t *r) {
 /* Append and report; shared by the one-event and the file forms. */
 static int do_append(cli_ctx_t *ctx, const char *stream, int64_t expect,
                      const stele_event_in_t *events, size_t count) {
+    if (ctx->url != NULL) {
+        return remote_append(ctx, stream, expect, events, count);
+    }
     stele_store_t *store = NULL;
     int status = cli_store_open(ctx, true, &store);
     if (status != EXIT_OK) {

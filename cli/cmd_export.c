@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "remote.h"
 
 #define IMPORT_MAX_EVENTS 1000u
 #define IMPORT_MAX_BYTES (8u * 1024u * 1024u)
@@ -45,6 +46,9 @@ int cmd_export(cli_ctx_t *ctx, int argc, char **argv) {
     if (from_text != NULL &&
         (status = cli_parse_u64(ctx, "--from", from_text, &ro.from_position)) != 0) {
         return status;
+    }
+    if (ctx->url != NULL) {
+        return remote_read_all(ctx, &ro);
     }
     stele_store_t *store = NULL;
     if ((status = cli_store_open(ctx, false, &store)) != EXIT_OK) {
@@ -92,7 +96,7 @@ static int flush_run(importer_t *im) {
     if (im->run_count == 0) {
         return EXIT_OK;
     }
-    int status = ensure_store(im);
+    int status = im->ctx->url != NULL ? EXIT_OK : ensure_store(im);
     if (status != EXIT_OK) {
         return status;
     }
@@ -109,6 +113,16 @@ static int flush_run(importer_t *im) {
     int64_t expect = first_version < 0    ? STELE_EXPECT_ANY
                      : first_version == 0 ? STELE_EXPECT_NO_STREAM
                                           : first_version - 1;
+    if (im->ctx->url != NULL) {
+        bool idempotent = false;
+        status = remote_import_run(im->ctx, im->source, stream, expect, im->ins, im->run_count,
+                                   im->run[0].line, im->run[im->run_count - 1].line, &idempotent);
+        if (status == EXIT_OK) {
+            *(idempotent ? &im->idempotent : &im->appended) += im->run_count;
+        }
+        clear_run(im);
+        return status;
+    }
     int rc = stele_append(im->store, stream, expect, im->ins, im->run_count, &result);
     if (rc == STELE_ECONFLICT && expect != STELE_EXPECT_ANY) {
         memset(&result, 0, sizeof(result));
@@ -159,6 +173,18 @@ static int replay_system(importer_t *im, cli_event_buf_t *ev) {
     if (!is_meta && !is_tombstone && !is_delete) {
         im->skipped++;
         return EXIT_OK;
+    }
+    if (im->ctx->url != NULL) {
+        if (is_meta && (ev->in.flags & STELE_EVENT_BINARY) != 0) {
+            im->skipped++;
+            return EXIT_OK;
+        }
+        int status = remote_import_system(im->ctx, im->source, ev->line, name, target, is_meta,
+                                          is_tombstone, ev->data, ev->data_len);
+        if (status == EXIT_OK) {
+            im->system++;
+        }
+        return status;
     }
     int status = ensure_store(im);
     if (status != EXIT_OK) {

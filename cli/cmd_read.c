@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "remote.h"
 
 int cmd_read(cli_ctx_t *ctx, int argc, char **argv) {
     const char *from_text = NULL, *limit_text = NULL;
@@ -36,6 +37,9 @@ int cmd_read(cli_ctx_t *ctx, int argc, char **argv) {
         return status;
     }
     int64_t from_version = from_text != NULL ? (int64_t)from : (backward ? -1 : 0);
+    if (ctx->url != NULL) {
+        return remote_read(ctx, pos[0], from_version, backward, limit);
+    }
 
     stele_store_t *store = NULL;
     if ((status = cli_store_open(ctx, false, &store)) != EXIT_OK) {
@@ -83,6 +87,9 @@ int cmd_read_all(cli_ctx_t *ctx, int argc, char **argv) {
     }
     if ((status = cli_filter_build(ctx, &fa, &ro.filter)) != EXIT_OK) {
         return status;
+    }
+    if (ctx->url != NULL) {
+        return remote_read_all(ctx, &ro);
     }
 
     stele_store_t *store = NULL;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "remote.h"
 
 int cmd_streams(cli_ctx_t *ctx, int argc, char **argv) {
     const char *prefix = NULL, *after = NULL, *limit_text = NULL;
@@ -28,6 +29,9 @@ int cmd_streams(cli_ctx_t *ctx, int argc, char **argv) {
     }
     if (limit > SIZE_MAX) {
         return cli_usage_errorf(ctx, "--limit: '%s' is too large", limit_text);
+    }
+    if (ctx->url != NULL) {
+        return remote_streams(ctx, prefix, after, limit, all);
     }
     stele_store_t *store = NULL;
     if ((status = cli_store_open(ctx, false, &store)) != EXIT_OK) {
@@ -67,6 +71,9 @@ int cmd_info(cli_ctx_t *ctx, int argc, char **argv) {
     if (status != EXIT_OK) {
         return status < 0 ? EXIT_OK : status;
     }
+    if (ctx->url != NULL) {
+        return remote_info(ctx, pos[0]);
+    }
     stele_store_t *store = NULL;
     if ((status = cli_store_open(ctx, false, &store)) != EXIT_OK) {
         return status;
@@ -93,6 +100,9 @@ int cmd_meta(cli_ctx_t *ctx, int argc, char **argv) {
     bool set = npos == 2;
     if (set && (status = cli_check_json(ctx, "metadata", pos[1], strlen(pos[1]), true)) != 0) {
         return status;
+    }
+    if (ctx->url != NULL) {
+        return remote_meta(ctx, pos[0], set ? pos[1] : NULL);
     }
     stele_store_t *store = NULL;
     if ((status = cli_store_open(ctx, set, &store)) != EXIT_OK) {
@@ -134,6 +144,9 @@ int cmd_delete(cli_ctx_t *ctx, int argc, char **argv) {
     if (expect_text != NULL &&
         (status = cli_parse_expect(ctx, "--expect", expect_text, &expect)) != EXIT_OK) {
         return status;
+    }
+    if (ctx->url != NULL) {
+        return remote_delete(ctx, pos[0], expect, tombstone);
     }
     stele_store_t *store = NULL;
     if ((status = cli_store_open(ctx, true, &store)) != EXIT_OK) {

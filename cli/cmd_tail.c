@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "remote.h"
 
 #define WAIT_SLICE_MS 200
 
@@ -108,6 +109,9 @@ int cmd_tail(cli_ctx_t *ctx, int argc, char **argv) {
     }
     if ((status = cli_filter_build(ctx, &fa, &so.filter)) != EXIT_OK) {
         return status;
+    }
+    if (ctx->url != NULL) {
+        return remote_tail(ctx, &so, caught_up_exit, verbose);
     }
 
     stele_store_t *store = NULL;

@@ -2,14 +2,17 @@
  * main.c -- the `stele` command-line tool: global options, the command table and usage texts.
  *
  *   stele [-d DIR] [--durability sync|async|none] [--verbose] <command> [args]
+ *   stele --url URL [--token T] <command> [args]
  *
  * Global options come before the command; each command parses its own options (args.c) in any
- * order. The data directory is -d/--data, else $STELE_DATA, else ./data.
+ * order. The data directory is -d/--data, else $STELE_DATA, else ./data. With --url (or
+ * $STELE_URL) the commands work through that server instead (remote.h).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "remote.h"
 
 typedef int (*cmd_fn)(cli_ctx_t *ctx, int argc, char **argv);
 
@@ -100,6 +103,8 @@ static const char global_usage[] =
     "Global options (before the command):\n"
     "  -d, --data DIR       data directory (default: $STELE_DATA, else ./data)\n"
     "  --durability MODE    sync (default), async or none\n"
+    "  --url URL            work through the server at URL (default: $STELE_URL)\n"
+    "  --token TOKEN        the server's API token (default: $STELE_TOKEN)\n"
     "  -v, --verbose        more messages on stderr\n"
     "  -h, --help           this help; `stele help COMMAND` for one command\n"
     "  -V, --version        print the version\n"
@@ -151,6 +156,20 @@ static int parse_global(cli_ctx_t *ctx, int argc, char **argv) {
         }
         const char *value = NULL;
         bool has_value = false;
+        if (strcmp(arg, "--url") == 0 || strcmp(arg, "--token") == 0 ||
+            strncmp(arg, "--url=", 6) == 0 || strncmp(arg, "--token=", 8) == 0) {
+            bool is_url = strncmp(arg, "--url", 5) == 0;
+            const char *eq = strchr(arg, '=');
+            if (eq == NULL && i + 1 >= argc) {
+                return -cli_usage_errorf(ctx, "option '%s' needs a value", arg);
+            }
+            const char *text = eq != NULL ? eq + 1 : argv[++i];
+            if (is_url && text[0] == '\0') {
+                return -cli_usage_errorf(ctx, "the server URL is empty");
+            }
+            *(is_url ? &ctx->url : &ctx->token) = text;
+            continue;
+        }
         if (strcmp(arg, "-d") == 0 || strcmp(arg, "--data") == 0 ||
             strcmp(arg, "--durability") == 0) {
             if (i + 1 >= argc) {
@@ -192,10 +211,20 @@ int main(int argc, char **argv) {
     const char *env_dir = getenv("STELE_DATA");
     ctx.dir = env_dir != NULL && env_dir[0] != '\0' ? env_dir : "./data";
     ctx.durability = STELE_DURABILITY_SYNC;
+    const char *default_dir = ctx.dir;
 
     int first = parse_global(&ctx, argc, argv);
     if (first <= 0) {
         return -first;
+    }
+    /* The command line wins over the environment: -d alone means the local store. */
+    const char *env_url = getenv("STELE_URL");
+    if (ctx.url == NULL && ctx.dir == default_dir && env_url != NULL && env_url[0] != '\0') {
+        ctx.url = env_url;
+    }
+    const char *env_token = getenv("STELE_TOKEN");
+    if (ctx.token == NULL && env_token != NULL && env_token[0] != '\0') {
+        ctx.token = env_token;
     }
     if (first >= argc) {
         cli_print_usage(stderr, NULL);
@@ -215,6 +244,7 @@ int main(int argc, char **argv) {
     }
     ctx.command = cmd->name;
     int status = cmd->fn(&ctx, argc - first - 1, argv + first + 1);
+    remote_cleanup();
     if (fflush(stdout) != 0 && status == EXIT_OK) {
         cli_errorf(&ctx, "writing the output failed");
         status = EXIT_ERROR;

@@ -21,6 +21,12 @@
  * below STELE_ERR_BASE are Stele's own. stele_strerror() names every code, and stele_errdetail()
  * returns a sentence naming the exact problem of the last failure on the calling thread.
  *
+ * STELE_EPOISONED: after a failed write or sync every append fails until the store is reopened.
+ * After the derived state failed to follow the log (an index update or a reindex failed), appends
+ * and everything that answers through the index or the catalogue (one-stream reads and
+ * subscriptions, stream info, lists and metadata) return it until a reopen or a successful
+ * stele_reindex(); $all reads keep working.
+ *
  * Threads
  * -------
  * A stele_store_t may be used from any number of threads at once. Appends from all threads are

@@ -83,6 +83,9 @@ struct stele_powerloss_vfs {
     uint64_t counts[KIND_COUNT];
     bool restored;
     bool whole_sector_junk;
+    bool lose_all;
+    unsigned lost_kind; /* the operation the power was lost at; 0 = cut on demand */
+    char lost_path[256];
     char desc[DESC_BYTES];
     size_t desc_len;
 };
@@ -113,8 +116,8 @@ static void describe(stele_powerloss_vfs_t *pv, const char *fmt, ...) {
     int n = vsnprintf(pv->desc + pv->desc_len, DESC_BYTES - pv->desc_len, fmt, ap);
     va_end(ap);
     if (n > 0)
-        pv->desc_len += (size_t)n < DESC_BYTES - pv->desc_len ? (size_t)n
-                                                              : DESC_BYTES - 1 - pv->desc_len;
+        pv->desc_len +=
+            (size_t)n < DESC_BYTES - pv->desc_len ? (size_t)n : DESC_BYTES - 1 - pv->desc_len;
 }
 
 /* The directory part of path ("." when it has none), in a new string. */
@@ -129,7 +132,8 @@ static char *parent_of(const char *path) {
 
 static int posix_err(void) { return errno ? -errno : -EIO; }
 
-/* ---- nodes and their sectors ------------------------------------------------------------------ */
+/* ---- nodes and their sectors ------------------------------------------------------------------
+ */
 
 static node_t *find_node(stele_powerloss_vfs_t *pv, const char *path) {
     for (size_t i = pv->nnodes; i-- > 0;) {
@@ -355,7 +359,8 @@ static void settle(dirop_t *op) {
         op->node->gone = true;
 }
 
-/* ---- the loss --------------------------------------------------------------------------------- */
+/* ---- the loss ---------------------------------------------------------------------------------
+ */
 
 static const char *kind_name(unsigned kind) {
     switch (kind) {
@@ -391,6 +396,8 @@ static int hit2(stele_powerloss_vfs_t *pv, unsigned kind, const char *path, cons
     if (--pv->arm_left > 0)
         return 0;
     *effect = (rnd(pv) & 1) != 0;
+    pv->lost_kind = kind;
+    snprintf(pv->lost_path, sizeof pv->lost_path, "%s", path);
     describe(pv, "power lost at the %s of %s%s%s (%s)\n", kind_name(kind), path2 ? path2 : "",
              path2 ? " -> " : "", path, *effect ? "it took effect" : "it did not take effect");
     return 1;
@@ -405,7 +412,8 @@ static int lose(stele_powerloss_vfs_t *pv) {
     return -EIO;
 }
 
-/* ---- the table -------------------------------------------------------------------------------- */
+/* ---- the table --------------------------------------------------------------------------------
+ */
 
 static int pl_open(const stele_vfs_t *vfs, const char *path, unsigned flags, stele_file_t **out) {
     stele_powerloss_vfs_t *pv = pv_of(vfs);
@@ -576,7 +584,9 @@ static int pl_rename(const stele_vfs_t *vfs, const char *from, const char *to) {
     int h = hit2(pv, STELE_PL_RENAME, to, from, &effect), rc = h < 0 ? h : 0;
     if (rc < 0 || !effect)
         goto out;
-    dirop_t op = {.kind = OP_RENAME, .dir = parent_of(to), .path = stele__strdup(from),
+    dirop_t op = {.kind = OP_RENAME,
+                  .dir = parent_of(to),
+                  .path = stele__strdup(from),
                   .to = stele__strdup(to)};
     if (!op.dir || !op.path || !op.to) {
         rc = STELE_ENOMEM;
@@ -715,7 +725,8 @@ static int pl_exists(const stele_vfs_t *vfs, const char *path) {
     return pv->inner->exists(pv->inner, path);
 }
 
-/* ---- life cycle, arming ----------------------------------------------------------------------- */
+/* ---- life cycle, arming -----------------------------------------------------------------------
+ */
 
 int stele__powerloss_vfs_new(const stele_vfs_t *base, uint64_t seed, stele_powerloss_vfs_t **out) {
     stele_powerloss_vfs_t *pv = stele__calloc(1, sizeof *pv);
@@ -807,13 +818,30 @@ uint64_t stele__powerloss_count(const stele_powerloss_vfs_t *pv, unsigned ops) {
 
 const char *stele__powerloss_describe(const stele_powerloss_vfs_t *pv) { return pv->desc; }
 
+void stele__powerloss_set_lose_all(stele_powerloss_vfs_t *pv, bool on) {
+    pthread_mutex_lock(&pv->mu);
+    pv->lose_all = on;
+    pthread_mutex_unlock(&pv->mu);
+}
+
+unsigned stele__powerloss_lost_at(const stele_powerloss_vfs_t *pv, char *path, size_t size) {
+    stele_powerloss_vfs_t *p = (stele_powerloss_vfs_t *)pv;
+    pthread_mutex_lock(&p->mu);
+    unsigned kind = p->lost_kind;
+    if (path && size)
+        snprintf(path, size, "%s", p->lost_path);
+    pthread_mutex_unlock(&p->mu);
+    return kind;
+}
+
 void stele__powerloss_set_whole_sector_junk(stele_powerloss_vfs_t *pv, bool on) {
     pthread_mutex_lock(&pv->mu);
     pv->whole_sector_junk = on;
     pthread_mutex_unlock(&pv->mu);
 }
 
-/* ---- restore ---------------------------------------------------------------------------------- */
+/* ---- restore ----------------------------------------------------------------------------------
+ */
 
 static int rmtree(const char *path) {
     struct stat st;
@@ -906,7 +934,7 @@ static int restore_dirs(stele_powerloss_vfs_t *pv, stele_powerloss_stats_t *st) 
         size_t count = 0;
         for (size_t j = i; j < pv->nops; j++)
             count += strcmp(pv->ops[j].dir, pv->ops[i].dir) == 0;
-        size_t keep = (size_t)(rnd(pv) % (count + 1)), k = 0;
+        size_t keep = pv->lose_all ? 0 : (size_t)(rnd(pv) % (count + 1)), k = 0;
         describe(pv, "directory %s: %zu unsynced operations, the first %zu kept\n", pv->ops[i].dir,
                  count, keep);
         for (size_t j = i; j < pv->nops; j++) {
@@ -946,7 +974,7 @@ static int cmp_sector(const void *a, const void *b) {
 static int restore_file(stele_powerloss_vfs_t *pv, node_t *n, unsigned mode,
                         stele_powerloss_stats_t *st) {
     uint64_t final_size = n->size;
-    if (n->synced_size != n->size && (rnd(pv) & 1)) {
+    if (n->synced_size != n->size && ((rnd(pv) & 1) || pv->lose_all)) {
         final_size = n->synced_size;
         st->sizes_reverted++;
     }
@@ -961,7 +989,10 @@ static int restore_file(stele_powerloss_vfs_t *pv, node_t *n, unsigned mode,
     for (size_t k = 0; k < n->nsectors && rc == 0; k++) {
         const sector_t *s = &n->sectors[k];
         uint64_t r = rnd(pv) % 3;
-        unsigned choice = mode == 0 ? 0u : mode == 1 ? 1u : mode == 2 ? (unsigned)(r & 1) : (unsigned)r;
+        unsigned choice = mode == 0   ? 0u
+                          : mode == 1 ? 1u
+                          : mode == 2 ? (unsigned)(r & 1)
+                                      : (unsigned)r;
         if (s->index * SECTOR >= n->size && final_size > n->size)
             choice = 1; /* cut off by an unsynced truncation that did not last */
         if (choice == 0) {
@@ -978,7 +1009,8 @@ static int restore_file(stele_powerloss_vfs_t *pv, node_t *n, unsigned mode,
             /* Junk where the unsynced writes went; the rest of the sector keeps its bytes (the
              * disk is "powersafe": a write never damages bytes it does not cover) unless
              * whole_sector_junk is set. */
-            size_t lo = pv->whole_sector_junk ? 0 : s->lo, hi = pv->whole_sector_junk ? sizeof buf : s->hi;
+            size_t lo = pv->whole_sector_junk ? 0 : s->lo,
+                   hi = pv->whole_sector_junk ? sizeof buf : s->hi;
             ssize_t got = pread(fd, buf, sizeof buf, (off_t)(s->index * SECTOR));
             if (got < (ssize_t)sizeof buf)
                 memset(buf + (got > 0 ? got : 0), 0, sizeof buf - (size_t)(got > 0 ? got : 0));
@@ -997,8 +1029,8 @@ static int restore_file(stele_powerloss_vfs_t *pv, node_t *n, unsigned mode,
     close(fd);
     if (n->nsectors || final_size != n->size)
         describe(pv,
-                 "file %s: size %" PRIu64 " (synced %" PRIu64 ") -> %" PRIu64 "; sectors kept %" PRIu64
-                 ", put back %" PRIu64 ", junk %" PRIu64 "\n",
+                 "file %s: size %" PRIu64 " (synced %" PRIu64 ") -> %" PRIu64
+                 "; sectors kept %" PRIu64 ", put back %" PRIu64 ", junk %" PRIu64 "\n",
                  n->path, n->size, n->synced_size, final_size, kept, old, junk);
     st->files++;
     st->sectors_kept += kept;
@@ -1021,7 +1053,7 @@ int stele__powerloss_restore(stele_powerloss_vfs_t *pv, stele_powerloss_stats_t 
     }
     pv->restored = true;
     int rc = restore_dirs(pv, st);
-    unsigned mode = (unsigned)(rnd(pv) % 4);
+    unsigned mode = pv->lose_all ? 1u : (unsigned)(rnd(pv) % 4);
     describe(pv, "unsynced sectors: %s\n",
              mode == 0   ? "all kept"
              : mode == 1 ? "all put back"

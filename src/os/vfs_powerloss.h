@@ -19,8 +19,9 @@
  * could have had after the power failed: per directory, a seeded prefix of the unsynced entry
  * operations is kept and the rest undone (in reverse order); per file, the size is the one at the
  * last sync or the current one; per unsynced sector, the current bytes are kept, the bytes of the
- * last sync are put back, or random bytes are written where unsynced writes changed it. Every choice comes from the 64-bit seed, in
- * a fixed order, so a run that makes the same calls is restored the same way.
+ * last sync are put back, or random bytes are written where unsynced writes changed it. Every
+ * choice comes from the 64-bit seed, in a fixed order, so a run that makes the same calls is
+ * restored the same way.
  *
  * Memory: the books hold only what is not yet durable (a sector copy per unsynced sector that lay
  * inside the file); a sync of a file or directory frees its part.
@@ -86,6 +87,15 @@ typedef struct stele_powerloss_stats {
  * power was lost (it is cut first if not) and after the store was closed. Returns 0 or -errno;
  * st may be NULL. */
 int stele__powerloss_restore(stele_powerloss_vfs_t *pv, stele_powerloss_stats_t *st);
+
+/* The restore keeps nothing that was not durable: every unsynced directory operation undone,
+ * every unsynced sector given back its synced bytes, every size its synced one. The worst case,
+ * and deterministic: for regression cases. */
+void stele__powerloss_set_lose_all(stele_powerloss_vfs_t *pv, bool on);
+
+/* The kind (STELE_PL_*) of the operation the power was lost at, with its path copied into path
+ * (size bytes; may be NULL); 0 when the power was cut on demand or is not lost. */
+unsigned stele__powerloss_lost_at(const stele_powerloss_vfs_t *pv, char *path, size_t size);
 
 /* Junk sectors get random bytes in the whole sector, not only where unsynced writes went. By
  * default the disk is taken to be "powersafe" (SQLite's term): a write that the power cuts may
