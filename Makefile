@@ -1,7 +1,10 @@
 # Stele -- convenience targets over CMake. The build itself lives in CMakeLists.txt.
 #
 #   make          configure (warnings are errors) and build into build/
-#   make test     deps, build, ctest; then an address+undefined sanitizer build (clang) and ctest
+#   make test     deps, build, ctest; an address+undefined and a thread sanitizer build (clang)
+#                 with their tests; 60 s of every fuzz target (scripts/test-all.sh)
+#   make torture  the long campaign: 100,000 power-loss seeds and 10,000 kill -9 cycles
+#   make fuzz     every fuzz target for FUZZ_SECONDS (default 60); make tsan: the TSan tests
 #   make run      deps, build, then the demo
 #   make bench    build, then the benchmarks
 #   make deps     install missing Debian packages
@@ -18,7 +21,7 @@ ASAN := build-asan
 CTEST := ctest --output-on-failure --no-tests=error -j2
 C_FILES = $(shell find src include cli tests bench -name '*.[ch]' 2>/dev/null)
 
-.PHONY: all deps test asan run bench format clean
+.PHONY: all deps test asan tsan fuzz torture run bench format clean
 
 all:
 	cmake -S . -B $(BUILD) -DSTELE_WERROR=ON
@@ -32,16 +35,18 @@ asan:
 		-DSTELE_BUILD_BENCH=OFF
 	cmake --build $(ASAN) -j2
 
-# Both test runs happen even if the first fails; the summary adds up ctest's own result lines.
+# The normal build's tests, the sanitizer builds' tests and the fuzzers (scripts/test-all.sh).
 test: deps all
-	@status=0; rm -f $(BUILD)/ctest.log $(ASAN)/ctest.log; \
-	$(CTEST) --test-dir $(BUILD) | tee $(BUILD)/ctest.log || status=1; \
-	{ $(MAKE) --no-print-directory asan && \
-	  $(CTEST) --test-dir $(ASAN) | tee $(ASAN)/ctest.log; } || status=1; \
-	cat $(BUILD)/ctest.log $(ASAN)/ctest.log 2>/dev/null | awk \
-	  '/tests passed, .* tests failed out of/ { failed += $$4; total += $$NF } \
-	   END { printf "%d passed, %d failed\n", total - failed, failed }'; \
-	exit $$status
+	bash scripts/test-all.sh
+
+# Thread sanitizer build and the concurrency tests only.
+tsan: deps
+	bash scripts/tsan.sh
+
+# Every fuzz target for FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	bash scripts/fuzz.sh $(FUZZ_SECONDS)
 
 run: deps all
 	bash scripts/demo.sh
