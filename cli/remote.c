@@ -1,0 +1,470 @@
+/*
+ * remote.c -- what the remote commands of the `stele` tool share: the connection to the server,
+ * calls whose HTTP errors become the tool's messages and exit statuses, and output.
+ *
+ * Exit statuses match local mode: 2xx -> 0; 409 wrong_expected_version -> 2; 404 (not found,
+ * deleted) and 410 (tombstoned) -> 3; everything else -> 4, including an unreachable server
+ * ("cannot connect to URL") and 401/403 (named, with a hint about the token).
+ *
+ * Events come back as the server's event JSON, whose keys are the ones `read` prints. They are
+ * printed from the raw response text rather than re-encoded by jansson, so that data keeps its
+ * exact bytes (0.1 stays 0.1, 12.50 stays 12.50, key order is kept) and a line is byte for byte
+ * what local mode prints for the same event.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "remote.h"
+
+#define JSON_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY)
+
+static http_client_t client;
+static bool client_ready;
+
+http_client_t *remote_client(const cli_ctx_t *ctx) {
+    if (!client_ready) {
+        if (http_client_init(&client, ctx->url, ctx->token) != 0) {
+            cli_errorf(ctx, "cannot set up the HTTP client (libcurl)");
+            return NULL;
+        }
+        client_ready = true;
+    }
+    return &client;
+}
+
+void remote_cleanup(void) {
+    if (client_ready) {
+        http_client_free(&client);
+        client_ready = false;
+        curl_global_cleanup();
+    }
+}
+
+/* ---- errors ---------------------------------------------------------------------------------- */
+
+/* The words local mode prints for the same failure (stele_strerror), by the server's code. */
+static const struct {
+    const char *code;
+    const char *phrase;
+} phrases[] = {
+    {"wrong_expected_version", "wrong expected version"},
+    {"not_found", "not found"},
+    {"stream_deleted", "stream deleted"},
+    {"stream_tombstoned", "stream tombstoned"},
+    {"id_reuse", "event id reused for a different event"},
+    {"invalid_json", "invalid JSON"},
+    {"invalid_name", "invalid stream name"},
+    {"invalid_type", "invalid event type"},
+    {"reserved_name", "reserved name"},
+    {"empty_append", "no events to append"},
+    {"invalid_argument", "invalid argument"},
+    {"bad_request", "bad request"},
+    {"unauthorized", "unauthorized"},
+    {"forbidden", "forbidden"},
+    {"method_not_allowed", "method not allowed"},
+    {"payload_too_large", "limit exceeded"},
+    {"unsupported_media_type", "unsupported media type"},
+    {"too_many_requests", "too many requests"},
+    {"unavailable", "server unavailable"},
+    {"internal", "internal server error"},
+};
+
+static const char *phrase_for(const char *code) {
+    for (size_t i = 0; i < sizeof(phrases) / sizeof(phrases[0]); i++) {
+        if (strcmp(phrases[i].code, code) == 0) {
+            return phrases[i].phrase;
+        }
+    }
+    return code;
+}
+
+static int exit_for_http(long status, const char *code) {
+    if (status / 100 == 2) {
+        return EXIT_OK;
+    }
+    if (status == 409 && (code[0] == '\0' || strcmp(code, "wrong_expected_version") == 0)) {
+        return EXIT_CONFLICT;
+    }
+    if (status == 404 || status == 410) {
+        return EXIT_NOTFOUND;
+    }
+    return EXIT_ERROR;
+}
+
+void remote_reply_from(const cli_ctx_t *ctx, const http_response_t *resp, remote_reply_t *reply) {
+    reply->status = resp->status;
+    reply->code[0] = '\0';
+    reply->message[0] = '\0';
+    if (resp->curl_code != CURLE_OK) {
+        reply->status = 0;
+        reply->exit_status = EXIT_ERROR;
+        bool connect = resp->curl_code == CURLE_COULDNT_CONNECT ||
+                       resp->curl_code == CURLE_COULDNT_RESOLVE_HOST ||
+                       resp->curl_code == CURLE_COULDNT_RESOLVE_PROXY ||
+                       resp->curl_code == CURLE_OPERATION_TIMEDOUT ||
+                       resp->curl_code == CURLE_SSL_CONNECT_ERROR;
+        snprintf(reply->message, sizeof(reply->message), "%s %s: %s",
+                 connect ? "cannot connect to" : "request to", ctx->url,
+                 resp->error[0] != '\0' ? resp->error
+                                        : curl_easy_strerror((CURLcode)resp->curl_code));
+        return;
+    }
+    if (resp->status / 100 == 2) {
+        reply->exit_status = EXIT_OK;
+        return;
+    }
+    const char *message = "";
+    json_t *root = resp->body.data != NULL
+                       ? json_loadb(resp->body.data, resp->body.len, JSON_DECODE_INT_AS_REAL, NULL)
+                       : NULL;
+    if (json_is_object(root)) {
+        const char *code = json_string_value(json_object_get(root, "error"));
+        const char *msg = json_string_value(json_object_get(root, "message"));
+        if (code != NULL) {
+            snprintf(reply->code, sizeof(reply->code), "%s", code);
+        }
+        message = msg != NULL ? msg : "";
+    }
+    reply->exit_status = exit_for_http(resp->status, reply->code);
+    if (reply->code[0] == '\0') {
+        /* Not the server's JSON error: name the status and the start of the body. */
+        size_t n = resp->body.len < 200 ? resp->body.len : 200;
+        snprintf(reply->message, sizeof(reply->message), "%s: HTTP %ld%s%.*s", ctx->url,
+                 resp->status, n > 0 ? ": " : "", (int)n,
+                 resp->body.data != NULL ? resp->body.data : "");
+        char *nl = strpbrk(reply->message, "\r\n");
+        if (nl != NULL) {
+            *nl = '\0';
+        }
+    } else {
+        const char *phrase = phrase_for(reply->code);
+        bool has_phrase = strstr(message, phrase) != NULL;
+        const char *hint = "";
+        if (resp->status == 401) {
+            hint = client.has_token ? " (the server refused the token)"
+                                    : " (give a token with --token or STELE_TOKEN)";
+        } else if (resp->status == 403) {
+            hint = " (the token's role or stream prefixes do not allow this)";
+        }
+        if (message[0] == '\0' || has_phrase) {
+            snprintf(reply->message, sizeof(reply->message), "%s%s",
+                     message[0] != '\0' ? message : phrase, hint);
+        } else {
+            snprintf(reply->message, sizeof(reply->message), "%s: %s%s", phrase, message, hint);
+        }
+    }
+    json_decref(root);
+}
+
+int remote_call(const cli_ctx_t *ctx, const char *method, const char *path, const char *body,
+                size_t body_len, remote_reply_t *reply) {
+    memset(reply, 0, sizeof(*reply));
+    http_client_t *c = remote_client(ctx);
+    if (c == NULL) {
+        reply->exit_status = EXIT_ERROR;
+        snprintf(reply->message, sizeof(reply->message), "no HTTP client");
+        return reply->exit_status;
+    }
+    http_response_t resp;
+    http_request(c, method, path, body, body_len, &resp);
+    remote_reply_from(ctx, &resp, reply);
+    reply->body = resp.body; /* ownership moves */
+    return reply->exit_status;
+}
+
+int remote_call_path(const cli_ctx_t *ctx, const char *method, cli_buf_t *path, const char *body,
+                     size_t body_len, remote_reply_t *reply) {
+    int status;
+    if (path->oom || path->data == NULL) {
+        memset(reply, 0, sizeof(*reply));
+        reply->exit_status = status = EXIT_ERROR;
+        snprintf(reply->message, sizeof(reply->message), "out of memory");
+    } else {
+        status = remote_call(ctx, method, path->data, body, body_len, reply);
+    }
+    cli_buf_free(path);
+    return status;
+}
+
+void remote_reply_free(remote_reply_t *reply) { cli_buf_free(&reply->body); }
+
+int remote_report(const cli_ctx_t *ctx, const remote_reply_t *reply) {
+    if (reply->exit_status != EXIT_OK) {
+        cli_errorf(ctx, "%s", reply->message);
+    }
+    return reply->exit_status;
+}
+
+/* ---- paths ----------------------------------------------------------------------------------- */
+
+void remote_stream_path(cli_buf_t *b, const char *stream, const char *suffix) {
+    cli_buf_puts(b, "/streams/");
+    http_escape_into(b, stream);
+    cli_buf_puts(b, suffix);
+}
+
+void remote_expect_text(cli_buf_t *b, int64_t expect, bool quoted) {
+    const char *word = expect == STELE_EXPECT_ANY            ? "any"
+                       : expect == STELE_EXPECT_NO_STREAM     ? "no_stream"
+                       : expect == STELE_EXPECT_STREAM_EXISTS ? "stream_exists"
+                                                              : NULL;
+    if (word == NULL) {
+        cli_buf_printf(b, "%lld", (long long)expect);
+    } else {
+        cli_buf_printf(b, quoted ? "\"%s\"" : "%s", word);
+    }
+}
+
+/* ---- raw JSON scanning ----------------------------------------------------------------------- */
+
+static size_t ws(const char *s, size_t len, size_t i) {
+    while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) {
+        i++;
+    }
+    return i;
+}
+
+/* s[i] is the opening quote: the index after the closing one. */
+static size_t string_end(const char *s, size_t len, size_t i) {
+    for (i++; i < len; i++) {
+        if (s[i] == '\\') {
+            i++;
+        } else if (s[i] == '"') {
+            return i + 1;
+        }
+    }
+    return len;
+}
+
+/* The index after the value that starts at s[i]. */
+static size_t value_end(const char *s, size_t len, size_t i) {
+    if (i >= len) {
+        return len;
+    }
+    if (s[i] == '"') {
+        return string_end(s, len, i);
+    }
+    if (s[i] != '{' && s[i] != '[') {
+        while (i < len && strchr(",]} \t\r\n", s[i]) == NULL) {
+            i++;
+        }
+        return i;
+    }
+    size_t depth = 0;
+    while (i < len) {
+        if (s[i] == '"') {
+            i = string_end(s, len, i);
+            continue;
+        }
+        if (s[i] == '{' || s[i] == '[') {
+            depth++;
+        } else if ((s[i] == '}' || s[i] == ']') && --depth == 0) {
+            return i + 1;
+        }
+        i++;
+    }
+    return len;
+}
+
+bool remote_json_member(const char *s, size_t len, const char *key, size_t *off, size_t *vlen) {
+    size_t key_len = strlen(key);
+    size_t i = ws(s, len, 0);
+    bool found = false;
+    if (i >= len || s[i] != '{') {
+        return false;
+    }
+    i = ws(s, len, i + 1);
+    while (i < len && s[i] == '"') {
+        size_t k_end = string_end(s, len, i);
+        bool match = k_end - i == key_len + 2 && memcmp(s + i + 1, key, key_len) == 0;
+        i = ws(s, len, k_end);
+        if (i >= len || s[i] != ':') {
+            return false;
+        }
+        i = ws(s, len, i + 1);
+        size_t v_end = value_end(s, len, i);
+        if (match) {
+            *off = i;
+            *vlen = v_end - i;
+            found = true; /* the last one wins, as in jansson */
+        }
+        i = ws(s, len, v_end);
+        if (i >= len || s[i] != ',') {
+            break;
+        }
+        i = ws(s, len, i + 1);
+    }
+    return found;
+}
+
+bool remote_json_array_next(const char *s, size_t len, size_t *cursor, size_t *off, size_t *vlen) {
+    size_t i = ws(s, len, *cursor);
+    if (i >= len) {
+        return false;
+    }
+    if (s[i] == '[' || s[i] == ',') {
+        i = ws(s, len, i + 1);
+    }
+    if (i >= len || s[i] == ']') {
+        *cursor = len;
+        return false;
+    }
+    size_t end = value_end(s, len, i);
+    *off = i;
+    *vlen = end - i;
+    *cursor = end;
+    return true;
+}
+
+/* ---- output ---------------------------------------------------------------------------------- */
+
+/* Write the JSON string literal at text[0..len) as local mode writes it (decoded, re-encoded). */
+static int write_json_string(FILE *f, const char *text, size_t len) {
+    json_t *v = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    if (!json_is_string(v)) {
+        json_decref(v);
+        return -1;
+    }
+    json_t *s = json_stringn_nocheck(json_string_value(v), json_string_length(v));
+    int rc = s != NULL ? json_dumpf(s, f, JSON_FLAGS) : -1;
+    json_decref(s);
+    json_decref(v);
+    return rc;
+}
+
+static bool is_digits(const char *s, size_t len, bool allow_minus) {
+    size_t i = allow_minus && len > 0 && s[0] == '-' ? 1 : 0;
+    if (i >= len) {
+        return false;
+    }
+    for (; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return false;
+        }
+    }
+    return true;
+}
+
+int remote_print_event(const cli_ctx_t *ctx, const char *text, size_t len, uint64_t *position) {
+    size_t p_off, p_len, s_off, s_len, v_off, v_len, t_off, t_len, tm_off, tm_len, id_off, id_len;
+    bool ok = remote_json_member(text, len, "position", &p_off, &p_len) &&
+              remote_json_member(text, len, "stream", &s_off, &s_len) &&
+              remote_json_member(text, len, "version", &v_off, &v_len) &&
+              remote_json_member(text, len, "type", &t_off, &t_len) &&
+              remote_json_member(text, len, "time", &tm_off, &tm_len) &&
+              remote_json_member(text, len, "id", &id_off, &id_len) &&
+              is_digits(text + p_off, p_len, false) && is_digits(text + v_off, v_len, true) &&
+              text[tm_off] == '"' && text[id_off] == '"';
+    if (!ok) {
+        cli_errorf(ctx, "the server sent an event without its keys: %.*s", (int)(len < 200 ? len : 200),
+                   text);
+        return EXIT_ERROR;
+    }
+    if (position != NULL) {
+        *position = strtoull(text + p_off, NULL, 10);
+    }
+    FILE *f = stdout;
+    fputs("{\"position\":", f);
+    fwrite(text + p_off, 1, p_len, f);
+    fputs(",\"stream\":", f);
+    int rc = write_json_string(f, text + s_off, s_len);
+    fputs(",\"version\":", f);
+    fwrite(text + v_off, 1, v_len, f);
+    fputs(",\"type\":", f);
+    rc |= write_json_string(f, text + t_off, t_len);
+    fputs(",\"time\":", f);
+    fwrite(text + tm_off, 1, tm_len, f);
+    fputs(",\"id\":", f);
+    fwrite(text + id_off, 1, id_len, f);
+    fputs(",\"data\":", f);
+    size_t d_off, d_len, c_off, c_len, m_off, m_len;
+    bool binary = remote_json_member(text, len, "content", &c_off, &c_len) &&
+                  c_len == 8 && memcmp(text + c_off, "\"binary\"", 8) == 0;
+    if (!remote_json_member(text, len, "data", &d_off, &d_len) || d_len == 0) {
+        fputs("null", f);
+    } else if (binary) {
+        fwrite(text + d_off, 1, d_len, f);
+        fputs(",\"content\":\"binary\"", f);
+    } else {
+        cli_write_compact_json(f, text + d_off, d_len);
+    }
+    fputs(",\"metadata\":", f);
+    if (!remote_json_member(text, len, "metadata", &m_off, &m_len) || m_len == 0) {
+        fputs("null", f);
+    } else {
+        cli_write_compact_json(f, text + m_off, m_len);
+    }
+    fputs("}\n", f);
+    if (rc != 0) {
+        cli_errorf(ctx, "the server sent a bad stream name or type");
+        return EXIT_ERROR;
+    }
+    if (ferror(f)) {
+        cli_errorf(ctx, "writing the output failed");
+        return EXIT_ERROR;
+    }
+    return EXIT_OK;
+}
+
+int remote_print_object(const cli_ctx_t *ctx, const char *text, size_t len,
+                        const char *const *keys, size_t n) {
+    json_error_t jerr;
+    json_t *root = text != NULL ? json_loadb(text, len, 0, &jerr) : NULL;
+    if (!json_is_object(root)) {
+        cli_errorf(ctx, "the server's answer is not a JSON object");
+        json_decref(root);
+        return EXIT_ERROR;
+    }
+    json_t *o = json_object();
+    for (size_t i = 0; i < n && o != NULL; i++) {
+        json_t *v = json_object_get(root, keys[i]);
+        if (v != NULL) {
+            json_object_set(o, keys[i], v);
+        }
+    }
+    json_decref(root);
+    int status = cli_print_json(o);
+    if (status != EXIT_OK) {
+        cli_errorf(ctx, "writing the output failed");
+    }
+    return status;
+}
+
+void remote_append_body(cli_buf_t *b, int64_t expect, const stele_event_in_t *events,
+                        size_t count) {
+    cli_buf_puts(b, "{\"expected_version\":");
+    remote_expect_text(b, expect, true);
+    cli_buf_puts(b, ",\"events\":[");
+    for (size_t i = 0; i < count; i++) {
+        const stele_event_in_t *ev = &events[i];
+        cli_buf_puts(b, i > 0 ? ",{" : "{");
+        if (!stele_uuid_is_nil(&ev->id)) {
+            char id[37];
+            stele_uuid_format(&ev->id, id);
+            cli_buf_printf(b, "\"id\":\"%s\",", id);
+        }
+        cli_buf_puts(b, "\"type\":");
+        cli_buf_json_string(b, ev->type, strlen(ev->type));
+        cli_buf_puts(b, ",\"data\":");
+        if ((ev->flags & STELE_EVENT_BINARY) != 0) {
+            char *b64 = cli_base64_encode(ev->data != NULL ? ev->data : "", ev->data_len);
+            if (b64 == NULL) {
+                b->oom = true;
+                return;
+            }
+            cli_buf_printf(b, "\"%s\",\"content\":\"binary\"", b64);
+            free(b64);
+        } else if (ev->data == NULL || ev->data_len == 0) {
+            cli_buf_puts(b, "null");
+        } else {
+            cli_buf_append(b, ev->data, ev->data_len);
+        }
+        if (ev->metadata != NULL && ev->metadata_len > 0) {
+            cli_buf_puts(b, ",\"metadata\":");
+            cli_buf_append(b, ev->metadata, ev->metadata_len);
+        }
+        cli_buf_puts(b, "}");
+    }
+    cli_buf_puts(b, "]}");
+}

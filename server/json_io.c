@@ -1,0 +1,547 @@
+/*
+ * json_io.c -- JSON in and out: events in request bodies, expected versions, and events, append
+ * results and stream infos in the shapes the `stele` CLI prints (docs/cli.md).
+ *
+ * jansson checks a whole body (strict UTF-8, duplicate keys rejected, nesting bounded) and reads
+ * the small fields. An event's data and metadata are then taken from the body as raw text (their
+ * byte span), not re-encoded by jansson, so numbers keep their exact spelling (0.1 stays 0.1, big
+ * integers survive) and objects their key order, as with the CLI. When an object has an escaped
+ * key (which might spell "data"), the span cannot be matched by bytes and jansson's encoding is
+ * used instead. Events are written back as stored, with whitespace outside strings removed.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "server.h"
+
+/* ---- expected versions ---------------------------------------------------------------------- */
+
+int srv_expected_from_text(const char *text, int64_t *out) {
+    if (strcmp(text, "any") == 0) {
+        *out = STELE_EXPECT_ANY;
+    } else if (strcmp(text, "no_stream") == 0) {
+        *out = STELE_EXPECT_NO_STREAM;
+    } else if (strcmp(text, "stream_exists") == 0) {
+        *out = STELE_EXPECT_STREAM_EXISTS;
+    } else {
+        int64_t v = 0;
+        size_t n = 0;
+        for (; text[n] >= '0' && text[n] <= '9' && n < 19; n++) {
+            v = v * 10 + (text[n] - '0');
+        }
+        if (n == 0 || text[n] != '\0') {
+            return -1;
+        }
+        *out = v;
+    }
+    return 0;
+}
+
+int srv_expected_from_json(const json_t *v, int64_t *out) {
+    if (v == NULL) {
+        *out = STELE_EXPECT_ANY;
+        return 0;
+    }
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        return s[0] >= '0' && s[0] <= '9' ? -1 : srv_expected_from_text(s, out);
+    }
+    if (json_is_integer(v) && json_integer_value(v) >= 0) {
+        *out = (int64_t)json_integer_value(v);
+        return 0;
+    }
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        if (d >= 0 && d <= 9007199254740992.0 && d == (double)(int64_t)d) {
+            *out = (int64_t)d;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+json_t *srv_expected_to_json(int64_t expected) {
+    switch (expected) {
+    case STELE_EXPECT_ANY: return json_string("any");
+    case STELE_EXPECT_NO_STREAM: return json_string("no_stream");
+    case STELE_EXPECT_STREAM_EXISTS: return json_string("stream_exists");
+    default: return json_integer((json_int_t)expected);
+    }
+}
+
+/* ---- raw spans ------------------------------------------------------------------------------ */
+
+static size_t skip_ws(const char *s, size_t len, size_t i) {
+    while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) {
+        i++;
+    }
+    return i;
+}
+
+/* s[i] is '"': the index just after the closing quote. */
+static size_t skip_string(const char *s, size_t len, size_t i) {
+    for (i++; i < len; i++) {
+        if (s[i] == '\\') {
+            i++;
+        } else if (s[i] == '"') {
+            return i + 1;
+        }
+    }
+    return len;
+}
+
+/* The index just after the JSON value starting at s[i] (the text is known to be valid). */
+static size_t skip_value(const char *s, size_t len, size_t i) {
+    if (i >= len) {
+        return len;
+    }
+    if (s[i] == '"') {
+        return skip_string(s, len, i);
+    }
+    if (s[i] == '{' || s[i] == '[') {
+        size_t depth = 0;
+        while (i < len) {
+            char c = s[i];
+            if (c == '"') {
+                i = skip_string(s, len, i);
+                continue;
+            }
+            if (c == '{' || c == '[') {
+                depth++;
+            } else if (c == '}' || c == ']') {
+                if (--depth == 0) {
+                    return i + 1;
+                }
+            }
+            i++;
+        }
+        return len;
+    }
+    while (i < len && strchr(",}] \t\r\n", s[i]) == NULL) {
+        i++;
+    }
+    return i;
+}
+
+bool srv_json_member_span(const char *s, size_t len, size_t obj, const char *key, size_t *start,
+                          size_t *end) {
+    size_t key_len = strlen(key);
+    bool found = false;
+    size_t i = skip_ws(s, len, obj);
+    if (i >= len || s[i] != '{') {
+        return false;
+    }
+    i = skip_ws(s, len, i + 1);
+    while (i < len && s[i] == '"') {
+        size_t key_start = i + 1;
+        size_t key_end = skip_string(s, len, i);
+        if (memchr(s + key_start, '\\', key_end - key_start) != NULL) {
+            return false; /* an escaped key: use jansson's encoding */
+        }
+        bool match = key_end - key_start == key_len + 1 && memcmp(s + key_start, key, key_len) == 0;
+        i = skip_ws(s, len, key_end);
+        if (i >= len || s[i] != ':') {
+            return false;
+        }
+        i = skip_ws(s, len, i + 1);
+        size_t value_end = skip_value(s, len, i);
+        if (match) {
+            *start = i;
+            *end = value_end;
+            found = true;
+        }
+        i = skip_ws(s, len, value_end);
+        if (i < len && s[i] == ',') {
+            i = skip_ws(s, len, i + 1);
+        } else {
+            break;
+        }
+    }
+    return found;
+}
+
+bool srv_json_element_span(const char *s, size_t len, size_t arr, size_t idx, size_t *start,
+                           size_t *end) {
+    size_t i = skip_ws(s, len, arr);
+    if (i >= len || s[i] != '[') {
+        return false;
+    }
+    i = skip_ws(s, len, i + 1);
+    for (size_t k = 0; i < len && s[i] != ']'; k++) {
+        size_t value_end = skip_value(s, len, i);
+        if (k == idx) {
+            *start = i;
+            *end = value_end;
+            return true;
+        }
+        i = skip_ws(s, len, value_end);
+        if (i < len && s[i] == ',') {
+            i = skip_ws(s, len, i + 1);
+        } else {
+            break;
+        }
+    }
+    return false;
+}
+
+/* ---- base64 --------------------------------------------------------------------------------- */
+
+static const char b64_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static int b64_value(char c) {
+    const char *p = c != '\0' ? strchr(b64_alphabet, c) : NULL;
+    return p != NULL ? (int)(p - b64_alphabet) : -1;
+}
+
+static int base64_decode(const char *text, size_t text_len, uint8_t **out, size_t *out_len) {
+    if (text_len % 4 != 0) {
+        return -1;
+    }
+    uint8_t *buf = malloc(text_len / 4 * 3 + 1);
+    if (buf == NULL) {
+        return -1;
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < text_len; i += 4) {
+        int pad = 0;
+        if (i + 4 == text_len && text[i + 3] == '=') {
+            pad = text[i + 2] == '=' ? 2 : 1;
+        }
+        uint32_t v = 0;
+        for (int k = 0; k < 4; k++) {
+            int d = k >= 4 - pad ? 0 : b64_value(text[i + (size_t)k]);
+            if (d < 0) {
+                free(buf);
+                return -1;
+            }
+            v = v << 6 | (uint32_t)d;
+        }
+        buf[o++] = (uint8_t)(v >> 16);
+        if (pad < 2) {
+            buf[o++] = (uint8_t)(v >> 8);
+        }
+        if (pad < 1) {
+            buf[o++] = (uint8_t)v;
+        }
+    }
+    *out = buf;
+    *out_len = o;
+    return 0;
+}
+
+static void base64_encode(struct evbuffer *out, const uint8_t *in, size_t len) {
+    char quad[4];
+    size_t i = 0;
+    for (; i + 3 <= len; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+        quad[0] = b64_alphabet[v >> 18 & 63];
+        quad[1] = b64_alphabet[v >> 12 & 63];
+        quad[2] = b64_alphabet[v >> 6 & 63];
+        quad[3] = b64_alphabet[v & 63];
+        evbuffer_add(out, quad, 4);
+    }
+    if (len - i > 0) {
+        uint32_t v = (uint32_t)in[i] << 16 | (len - i == 2 ? (uint32_t)in[i + 1] << 8 : 0);
+        quad[0] = b64_alphabet[v >> 18 & 63];
+        quad[1] = b64_alphabet[v >> 12 & 63];
+        quad[2] = len - i == 2 ? b64_alphabet[v >> 6 & 63] : '=';
+        quad[3] = '=';
+        evbuffer_add(out, quad, 4);
+    }
+}
+
+/* ---- events in ------------------------------------------------------------------------------ */
+
+static int own(srv_events_t *out, void *p) {
+    if (p == NULL) {
+        return -1;
+    }
+    out->owned[out->owned_count++] = p;
+    return 0;
+}
+
+/* The JSON text of member key of the event object at raw[obj] (value v): its raw span when it can
+ * be found, else jansson's encoding (owned by out). */
+static int member_text(srv_events_t *out, const json_t *v, const char *raw, size_t raw_len,
+                       bool have_obj, size_t obj, const char *key, const void **text, size_t *len) {
+    size_t start = 0, end = 0;
+    if (have_obj && srv_json_member_span(raw, raw_len, obj, key, &start, &end) && end > start) {
+        *text = raw + start;
+        *len = end - start;
+        return 0;
+    }
+    char *enc = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    if (own(out, enc) != 0) {
+        return -1;
+    }
+    *text = enc;
+    *len = strlen(enc);
+    return 0;
+}
+
+#define FAIL(code, ...)                      \
+    do {                                     \
+        *err = (code);                       \
+        snprintf(msg, msg_len, __VA_ARGS__); \
+        goto fail;                           \
+    } while (0)
+
+int srv_events_parse(const json_t *events, const char *raw, size_t raw_len, size_t obj_start,
+                     srv_events_t *out, const char **err, char *msg, size_t msg_len) {
+    memset(out, 0, sizeof(*out));
+    size_t arr_start = 0, arr_end = 0;
+    bool have_arr = raw != NULL &&
+                    srv_json_member_span(raw, raw_len, obj_start, "events", &arr_start, &arr_end);
+    if (!json_is_array(events)) {
+        *err = "bad_request";
+        snprintf(msg, msg_len, "\"events\" must be an array of events");
+        return -1;
+    }
+    size_t count = json_array_size(events);
+    if (count == 0) {
+        *err = "empty_append";
+        snprintf(msg, msg_len, "\"events\" is empty");
+        return -1;
+    }
+    out->events = calloc(count, sizeof(*out->events));
+    out->owned = calloc(count * 2, sizeof(*out->owned));
+    if (out->events == NULL || out->owned == NULL) {
+        FAIL("internal", "out of memory");
+    }
+    out->count = count;
+    for (size_t i = 0; i < count; i++) {
+        const json_t *e = json_array_get(events, i);
+        stele_event_in_t *in = &out->events[i];
+        if (!json_is_object(e)) {
+            FAIL("bad_request", "event %zu is not an object", i);
+        }
+        size_t obj = 0, obj_end = 0;
+        bool have_obj =
+            have_arr && srv_json_element_span(raw, raw_len, arr_start, i, &obj, &obj_end);
+        const char *key;
+        const json_t *value;
+        json_object_foreach((json_t *)e, key, value) {
+            if (strcmp(key, "type") != 0 && strcmp(key, "data") != 0 &&
+                strcmp(key, "metadata") != 0 && strcmp(key, "id") != 0 &&
+                strcmp(key, "content") != 0) {
+                FAIL("bad_request", "event %zu: unknown key \"%s\"", i, key);
+            }
+        }
+        const json_t *type = json_object_get(e, "type");
+        if (!json_is_string(type)) {
+            FAIL("invalid_type", "event %zu: \"type\" must be a string", i);
+        }
+        if (strlen(json_string_value(type)) != json_string_length(type)) {
+            FAIL("invalid_type", "event %zu: the type holds a NUL character", i);
+        }
+        in->type = json_string_value(type);
+        const json_t *id = json_object_get(e, "id");
+        if (id != NULL && !json_is_null(id)) {
+            if (!json_is_string(id) || stele_uuid_parse(json_string_value(id), &in->id) != 0) {
+                FAIL("invalid_argument", "event %zu: \"id\" must be a UUID", i);
+            }
+        }
+        const json_t *content = json_object_get(e, "content");
+        bool binary = false;
+        if (content != NULL) {
+            if (!json_is_string(content) || (strcmp(json_string_value(content), "binary") != 0 &&
+                                             strcmp(json_string_value(content), "json") != 0)) {
+                FAIL("invalid_argument", "event %zu: \"content\" must be \"binary\" or \"json\"",
+                     i);
+            }
+            binary = strcmp(json_string_value(content), "binary") == 0;
+        }
+        const json_t *data = json_object_get(e, "data");
+        if (binary) {
+            uint8_t *bytes = NULL;
+            size_t n = 0;
+            if (!json_is_string(data) ||
+                base64_decode(json_string_value(data), json_string_length(data), &bytes, &n) != 0) {
+                FAIL("invalid_argument", "event %zu: binary \"data\" must be a base64 string", i);
+            }
+            out->owned[out->owned_count++] = bytes;
+            in->data = bytes;
+            in->data_len = n;
+            in->flags |= STELE_EVENT_BINARY;
+        } else if (data == NULL) {
+            in->data = "{}";
+            in->data_len = 2;
+        } else if (member_text(out, data, raw, raw_len, have_obj, obj, "data", &in->data,
+                               &in->data_len) != 0) {
+            FAIL("internal", "out of memory");
+        }
+        const json_t *meta = json_object_get(e, "metadata");
+        if (meta != NULL && !json_is_null(meta)) {
+            if (!json_is_object(meta)) {
+                FAIL("invalid_json", "event %zu: \"metadata\" must be an object", i);
+            }
+            if (member_text(out, meta, raw, raw_len, have_obj, obj, "metadata", &in->metadata,
+                            &in->metadata_len) != 0) {
+                FAIL("internal", "out of memory");
+            }
+        }
+    }
+    return 0;
+fail:
+    srv_events_free(out);
+    return -1;
+}
+
+void srv_events_free(srv_events_t *ev) {
+    for (size_t i = 0; i < ev->owned_count; i++) {
+        free(ev->owned[i]);
+    }
+    free(ev->owned);
+    free(ev->events);
+    memset(ev, 0, sizeof(*ev));
+}
+
+/* ---- events out ----------------------------------------------------------------------------- */
+
+void srv_json_string(struct evbuffer *out, const char *s, size_t len) {
+    static const char hex[] = "0123456789abcdef";
+    evbuffer_add(out, "\"", 1);
+    size_t start = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            continue;
+        }
+        if (i > start) {
+            evbuffer_add(out, s + start, i - start);
+        }
+        char esc[6] = {'\\', (char)c, 0, 0, 0, 0};
+        size_t n = 2;
+        if (c == '\n') {
+            esc[1] = 'n';
+        } else if (c == '\r') {
+            esc[1] = 'r';
+        } else if (c == '\t') {
+            esc[1] = 't';
+        } else if (c < 0x20) {
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            n = 6;
+        }
+        evbuffer_add(out, esc, n);
+        start = i + 1;
+    }
+    if (len > start) {
+        evbuffer_add(out, s + start, len - start);
+    }
+    evbuffer_add(out, "\"", 1);
+}
+
+/* JSON text on one line: whitespace outside strings dropped, the rest byte for byte. */
+static void write_compact(struct evbuffer *out, const char *text, size_t len) {
+    bool in_string = false, escaped = false;
+    size_t start = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (in_string) {
+            if (escaped) {
+                escaped = false;
+            } else if (c == '\\') {
+                escaped = true;
+            } else if (c == '"') {
+                in_string = false;
+            }
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+            if (i > start) {
+                evbuffer_add(out, text + start, i - start);
+            }
+            start = i + 1;
+        }
+    }
+    if (len > start) {
+        evbuffer_add(out, text + start, len - start);
+    }
+}
+
+int srv_event_json(struct evbuffer *out, const stele_event_t *ev) {
+    char time_text[36];
+    char id_text[37];
+    stele_time_format(ev->time_ns, time_text);
+    stele_uuid_format(&ev->id, id_text);
+    if (evbuffer_add_printf(out, "{\"position\":%" PRIu64 ",\"stream\":", ev->position) < 0) {
+        return -1;
+    }
+    srv_json_string(out, ev->stream, ev->stream_len);
+    evbuffer_add_printf(out, ",\"version\":%" PRId64 ",\"type\":", ev->version);
+    srv_json_string(out, ev->type, ev->type_len);
+    evbuffer_add_printf(out, ",\"time\":\"%s\",\"id\":\"%s\",\"data\":", time_text, id_text);
+    if ((ev->flags & STELE_EVENT_BINARY) != 0) {
+        evbuffer_add(out, "\"", 1);
+        base64_encode(out, ev->data, ev->data_len);
+        evbuffer_add(out, "\",\"content\":\"binary\"", 20);
+    } else if (ev->data_len == 0) {
+        evbuffer_add(out, "null", 4);
+    } else {
+        write_compact(out, ev->data, ev->data_len);
+    }
+    evbuffer_add(out, ",\"metadata\":", 12);
+    if (ev->metadata == NULL || ev->metadata_len == 0) {
+        evbuffer_add(out, "null", 4);
+    } else {
+        write_compact(out, ev->metadata, ev->metadata_len);
+    }
+    return evbuffer_add(out, "}", 1);
+}
+
+json_t *srv_append_result_json(const char *stream, const stele_append_result_t *r) {
+    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:b}", "stream", stream, "first_version",
+                     (json_int_t)r->first_version, "last_version", (json_int_t)r->last_version,
+                     "first_position", (json_int_t)r->first_position, "last_position",
+                     (json_int_t)r->last_position, "idempotent", r->idempotent);
+}
+
+static const char *state_name(stele_stream_state_t state) {
+    switch (state) {
+    case STELE_STREAM_ACTIVE: return "active";
+    case STELE_STREAM_DELETED: return "deleted";
+    case STELE_STREAM_TOMBSTONED: return "tombstoned";
+    }
+    return "unknown";
+}
+
+static json_t *time_json(int64_t ns) {
+    char text[36];
+    stele_time_format(ns, text);
+    return json_string(text);
+}
+
+json_t *srv_stream_info_json(const stele_stream_info_t *info) {
+    json_t *o = json_object();
+    if (o == NULL) {
+        return NULL;
+    }
+    bool has_events = info->last_version >= 0;
+    json_object_set_new(o, "name", json_string(info->name));
+    json_object_set_new(o, "state", json_string(state_name(info->state)));
+    json_object_set_new(o, "first_version", json_integer((json_int_t)info->first_version));
+    json_object_set_new(o, "last_version", json_integer((json_int_t)info->last_version));
+    json_object_set_new(o, "event_count", json_integer((json_int_t)info->event_count));
+    json_object_set_new(o, "last_position", json_integer((json_int_t)info->last_position));
+    json_object_set_new(o, "created", has_events ? time_json(info->created_ns) : json_null());
+    json_object_set_new(o, "updated", has_events ? time_json(info->updated_ns) : json_null());
+    return o;
+}
+
+const char *srv_durability_name(stele_durability_t d) {
+    switch (d) {
+    case STELE_DURABILITY_SYNC: return "sync";
+    case STELE_DURABILITY_ASYNC: return "async";
+    case STELE_DURABILITY_NONE: return "none";
+    }
+    return "unknown";
+}

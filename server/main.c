@@ -1,0 +1,218 @@
+/*
+ * main.c -- steled: settings, startup, signals, clean shutdown and structured log lines.
+ *
+ * Startup: load the settings, refuse a non-loopback address without tokens (unless --insecure),
+ * open the store, set up TLS and tokens, bind, then run the loop. SIGTERM or SIGINT starts the
+ * shutdown: stop accepting, answer new requests on open connections with 503, let the appends
+ * already handed to the writer complete (their callbacks answer them), end every SSE stream, give
+ * the answers a moment to reach the sockets, close the store, exit 0.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/thread.h>
+
+#include "server.h"
+
+static int log_level = SRV_LOG_INFO;
+
+void srv_log_set_level(int level) { log_level = level; }
+
+void srv_log(int level, const char *msg, json_t *fields) {
+    static const char *const names[] = {"debug", "info", "warn", "error"};
+    if (level < log_level) {
+        json_decref(fields);
+        return;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    char when[36];
+    stele_time_format((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec, when);
+    json_t *o = json_object();
+    if (o != NULL) {
+        json_object_set_new(o, "time", json_string(when));
+        json_object_set_new(o, "level", json_string(names[level & 3]));
+        json_object_set_new(o, "msg", json_string(msg));
+        if (fields != NULL) {
+            json_object_update(o, fields);
+        }
+        char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (line != NULL) {
+            fprintf(stderr, "%s\n", line);
+            free(line);
+        }
+        json_decref(o);
+    }
+    json_decref(fields);
+}
+
+/* ---- shutdown ------------------------------------------------------------------------------- */
+
+static struct event *drain_timer;
+
+static void exit_loop(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    srv_t *srv = arg;
+    event_base_loopbreak(srv->base);
+}
+
+/* Wait until every in-flight append and job has answered, then leave the loop shortly after so
+ * the answers reach their sockets. */
+static void drain_check(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    srv_t *srv = arg;
+    struct timeval tv = {0, 50 * 1000};
+    if (srv->in_flight > 0) {
+        evtimer_add(drain_timer, &tv);
+        return;
+    }
+    event_free(drain_timer);
+    drain_timer = NULL;
+    tv.tv_usec = 200 * 1000;
+    event_base_once(srv->base, -1, EV_TIMEOUT, exit_loop, srv, &tv);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg) {
+    (void)what;
+    srv_t *srv = arg;
+    if (srv->closing) {
+        return;
+    }
+    srv->closing = true;
+    srv_log(SRV_LOG_INFO, "shutting down",
+            json_pack("{s:s, s:I}", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", "in_flight",
+                      (json_int_t)srv->in_flight));
+    srv_http_stop_accepting(srv);
+    srv_sse_close_all(srv);
+    drain_timer = evtimer_new(srv->base, drain_check, srv);
+    if (drain_timer == NULL) {
+        event_base_loopbreak(srv->base);
+        return;
+    }
+    drain_check(-1, 0, srv);
+}
+
+int main(int argc, char **argv) {
+    srv_config_t cfg;
+    srv_config_defaults(&cfg);
+    int rc = srv_config_load(&cfg, argc, argv);
+    if (rc != 0) {
+        srv_config_free(&cfg);
+        return rc < 0 ? 0 : 1;
+    }
+    srv_log_set_level(cfg.log_level);
+    signal(SIGPIPE, SIG_IGN);
+
+    srv_t srv;
+    memset(&srv, 0, sizeof(srv));
+    srv.cfg = &cfg;
+    int status = 1;
+    char *host = NULL;
+    uint16_t port = 0;
+    struct event *sigterm = NULL, *sigint = NULL;
+    srv_config_listen_split(cfg.listen, &host, &port);
+
+    if (cfg.token_file == NULL && !srv_host_is_loopback(host) && !cfg.insecure) {
+        srv_log(SRV_LOG_ERROR, "refusing to listen on a non-loopback address without tokens",
+                json_pack("{s:s, s:s}", "listen", cfg.listen, "hint",
+                          "give --token-file FILE, or --insecure to allow it"));
+        goto done;
+    }
+    if (cfg.token_file != NULL && srv_auth_load(cfg.token_file, &srv.auth) != 0) {
+        goto done;
+    }
+    if (evthread_use_pthreads() != 0) {
+        srv_log(SRV_LOG_ERROR, "libevent has no pthreads support", NULL);
+        goto done;
+    }
+    srv.base = event_base_new();
+    if (srv.base == NULL || srv_wakeup_init(&srv) != 0 || srv_metrics_init(&srv) != 0 ||
+        srv_sse_init(&srv) != 0) {
+        srv_log(SRV_LOG_ERROR, "out of memory at startup", NULL);
+        goto done;
+    }
+
+    stele_options_t opts;
+    stele_options_init(&opts);
+    opts.flags = STELE_OPEN_CREATE;
+    opts.durability = cfg.durability;
+    rc = stele_store_open(cfg.data_dir, &opts, &srv.store);
+    if (rc != 0) {
+        srv_log(SRV_LOG_ERROR, "cannot open the store",
+                json_pack("{s:s, s:s, s:s}", "data", cfg.data_dir, "error", stele_strerror(rc),
+                          "detail", stele_errdetail()));
+        srv.store = NULL;
+        goto done;
+    }
+    srv_wakeup_hook(&srv);
+    if (cfg.tls_cert != NULL && srv_tls_init(&srv) != 0) {
+        goto done;
+    }
+    uint16_t bound_port = 0;
+    if (srv_http_start(&srv, host, port, &bound_port) != 0) {
+        goto done;
+    }
+    sigterm = evsignal_new(srv.base, SIGTERM, on_signal, &srv);
+    sigint = evsignal_new(srv.base, SIGINT, on_signal, &srv);
+    if (sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) != 0 ||
+        evsignal_add(sigint, NULL) != 0) {
+        srv_log(SRV_LOG_ERROR, "cannot install signal handlers", NULL);
+        goto done;
+    }
+
+    uint64_t head = 0;
+    uint8_t hash[32];
+    stele_head_digest(srv.store, &head, hash);
+    char url[300];
+    snprintf(url, sizeof(url), "%s://%s%s%s:%u", srv.ssl_ctx != NULL ? "https" : "http",
+             strchr(host, ':') != NULL ? "[" : "", host, strchr(host, ':') != NULL ? "]" : "",
+             (unsigned)bound_port);
+    srv_log(SRV_LOG_INFO, "listening",
+            json_pack("{s:s, s:s, s:i, s:s, s:s, s:b, s:b, s:I}", "url", url, "host", host, "port",
+                      (int)bound_port, "data", cfg.data_dir, "durability",
+                      srv_durability_name(cfg.durability), "tls", srv.ssl_ctx != NULL, "auth",
+                      srv.auth != NULL, "head_position", (json_int_t)head));
+
+    event_base_dispatch(srv.base);
+    status = 0;
+
+done:
+    if (sigterm != NULL) {
+        event_free(sigterm);
+    }
+    if (sigint != NULL) {
+        event_free(sigint);
+    }
+    srv_sse_close_all(&srv);
+    srv_http_free(&srv);
+    if (srv.store != NULL) {
+        stele_store_on_commit(srv.store, NULL, NULL);
+        rc = stele_store_close(srv.store);
+        if (rc != 0) {
+            srv_log(SRV_LOG_ERROR, "closing the store failed",
+                    json_pack("{s:s}", "error", stele_strerror(rc)));
+            status = 1;
+        }
+    }
+    srv_tls_free(&srv);
+    srv_wakeup_free(&srv);
+    srv_metrics_free(&srv);
+    if (srv.sse_timer != NULL) {
+        event_free(srv.sse_timer);
+    }
+    if (srv.base != NULL) {
+        event_base_free(srv.base);
+    }
+    srv_auth_free(srv.auth);
+    if (status == 0) {
+        srv_log(SRV_LOG_INFO, "stopped", NULL);
+    }
+    free(host);
+    srv_config_free(&cfg);
+    return status;
+}

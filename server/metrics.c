@@ -1,0 +1,189 @@
+/*
+ * metrics.c -- counters and histograms kept on the loop thread, and GET /metrics in the
+ * Prometheus text format (version 0.0.4).
+ *
+ * Everything is updated on the loop (completions are answered there), so no locks. The store's
+ * own counters (commits, syncs, head position) come from stele_stats() at scrape time. The
+ * library does not expose its sync latency, so the latency histogram measures what a client sees:
+ * from the request entering the loop to the append's completion reaching it.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "server.h"
+
+#define LATENCY_BUCKETS 14
+static const double latency_bounds[LATENCY_BUCKETS] = {
+    0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10};
+
+#define SIZE_BUCKETS 9
+static const double size_bounds[SIZE_BUCKETS] = {1, 2, 5, 10, 50, 100, 500, 1000, 10000};
+
+typedef struct histogram {
+    uint64_t counts[LATENCY_BUCKETS + 1]; /* the last one is +Inf */
+    double sum;
+    uint64_t count;
+} histogram_t;
+
+#define ERROR_CODES 20
+static const char *const error_names[ERROR_CODES] = {"bad_request",
+                                                     "invalid_json",
+                                                     "invalid_name",
+                                                     "invalid_type",
+                                                     "reserved_name",
+                                                     "empty_append",
+                                                     "invalid_argument",
+                                                     "unauthorized",
+                                                     "forbidden",
+                                                     "not_found",
+                                                     "stream_deleted",
+                                                     "method_not_allowed",
+                                                     "wrong_expected_version",
+                                                     "id_reuse",
+                                                     "stream_tombstoned",
+                                                     "payload_too_large",
+                                                     "unsupported_media_type",
+                                                     "too_many_requests",
+                                                     "internal",
+                                                     "unavailable"};
+
+struct srv_metrics {
+    uint64_t requests[600]; /* by status code */
+    uint64_t errors[ERROR_CODES];
+    uint64_t appends, appends_failed, events, bytes;
+    histogram_t latency;      /* seconds */
+    histogram_t batch_events; /* events per append request */
+    histogram_t completions;  /* completions answered per loop wake-up */
+};
+
+int srv_metrics_init(srv_t *srv) {
+    srv->metrics = calloc(1, sizeof(*srv->metrics));
+    return srv->metrics != NULL ? 0 : -1;
+}
+
+void srv_metrics_free(srv_t *srv) {
+    free(srv->metrics);
+    srv->metrics = NULL;
+}
+
+static void observe(histogram_t *h, const double *bounds, size_t n, double v) {
+    size_t i = 0;
+    while (i < n && v > bounds[i]) {
+        i++;
+    }
+    h->counts[i]++;
+    h->sum += v;
+    h->count++;
+}
+
+void srv_metrics_request(srv_t *srv, int status) {
+    if (srv->metrics != NULL && status >= 100 && status < 600) {
+        srv->metrics->requests[status]++;
+    }
+}
+
+void srv_metrics_error(srv_t *srv, const char *code) {
+    for (size_t i = 0; srv->metrics != NULL && i < ERROR_CODES; i++) {
+        if (strcmp(error_names[i], code) == 0) {
+            srv->metrics->errors[i]++;
+            return;
+        }
+    }
+}
+
+void srv_metrics_append(srv_t *srv, size_t events, uint64_t bytes, uint64_t latency_ns, bool ok) {
+    srv_metrics_t *m = srv->metrics;
+    if (!ok) {
+        m->appends_failed++;
+        return;
+    }
+    m->appends++;
+    m->events += events;
+    m->bytes += bytes;
+    observe(&m->latency, latency_bounds, LATENCY_BUCKETS, (double)latency_ns / 1e9);
+    observe(&m->batch_events, size_bounds, SIZE_BUCKETS, (double)events);
+}
+
+void srv_metrics_completion_batch(srv_t *srv, size_t count) {
+    observe(&srv->metrics->completions, size_bounds, SIZE_BUCKETS, (double)count);
+}
+
+static void write_histogram(struct evbuffer *out, const char *name, const char *help,
+                            const histogram_t *h, const double *bounds, size_t n) {
+    evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < n; i++) {
+        cumulative += h->counts[i];
+        evbuffer_add_printf(out, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name, bounds[i], cumulative);
+    }
+    cumulative += h->counts[n];
+    evbuffer_add_printf(out, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, cumulative);
+    evbuffer_add_printf(out, "%s_sum %.9g\n%s_count %" PRIu64 "\n", name, h->sum, name, h->count);
+}
+
+static void write_counter(struct evbuffer *out, const char *name, const char *type,
+                          const char *help, uint64_t v) {
+    evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help, name, type,
+                        name, v);
+}
+
+void srv_route_metrics(srv_t *srv, struct evhttp_request *req) {
+    if (!srv_auth_check(srv, req, SRV_ROLE_READ, "")) {
+        return;
+    }
+    srv_metrics_t *m = srv->metrics;
+    struct evbuffer *out = evbuffer_new();
+    if (out == NULL) {
+        srv_reply_error(srv, req, "internal", NULL, "out of memory");
+        return;
+    }
+    stele_stats_t s;
+    memset(&s, 0, sizeof(s));
+    stele_stats(srv->store, &s);
+    write_counter(out, "stele_appends_total", "counter", "appends acknowledged over HTTP",
+                  m->appends);
+    write_counter(out, "stele_appends_failed_total", "counter", "appends that failed",
+                  m->appends_failed);
+    write_counter(out, "stele_events_appended_total", "counter", "events acknowledged over HTTP",
+                  m->events);
+    write_counter(out, "stele_bytes_appended_total", "counter",
+                  "data and metadata bytes acknowledged over HTTP", m->bytes);
+    write_counter(out, "stele_commits_total", "counter",
+                  "log commits (writer batches, each one sync) since the store opened", s.commits);
+    write_counter(out, "stele_syncs_total", "counter", "fdatasync calls since the store opened",
+                  s.syncs);
+    write_counter(out, "stele_head_position", "gauge", "last visible position", s.head_position);
+    write_counter(out, "stele_log_bytes", "gauge", "bytes of records in the log", s.log_bytes);
+    write_counter(out, "stele_poisoned", "gauge", "1 when a write or sync failed", s.poisoned);
+    write_counter(out, "stele_subscribers", "gauge", "open SSE streams", srv->sub_count);
+    write_counter(out, "stele_connections", "gauge", "open HTTP connections", srv->conn_count);
+    write_counter(out, "stele_in_flight", "gauge", "appends and admin calls being processed",
+                  srv->in_flight);
+    write_histogram(out, "stele_append_latency_seconds",
+                    "time from request to durable acknowledgement", &m->latency, latency_bounds,
+                    LATENCY_BUCKETS);
+    write_histogram(out, "stele_batch_events", "events per append request", &m->batch_events,
+                    size_bounds, SIZE_BUCKETS);
+    write_histogram(out, "stele_completion_batch",
+                    "completions answered per event-loop wake-up (group commit seen by the server)",
+                    &m->completions, size_bounds, SIZE_BUCKETS);
+    evbuffer_add_printf(out, "# HELP stele_http_requests_total HTTP responses by status\n"
+                             "# TYPE stele_http_requests_total counter\n");
+    for (int code = 100; code < 600; code++) {
+        if (m->requests[code] != 0) {
+            evbuffer_add_printf(out, "stele_http_requests_total{code=\"%d\"} %" PRIu64 "\n", code,
+                                m->requests[code]);
+        }
+    }
+    evbuffer_add_printf(out, "# HELP stele_errors_total error responses by error code\n"
+                             "# TYPE stele_errors_total counter\n");
+    for (size_t i = 0; i < ERROR_CODES; i++) {
+        evbuffer_add_printf(out, "stele_errors_total{code=\"%s\"} %" PRIu64 "\n", error_names[i],
+                            m->errors[i]);
+    }
+    srv_reply_buffer(srv, req, 200, out, "text/plain; version=0.0.4");
+    evbuffer_free(out);
+}

@@ -1,0 +1,203 @@
+/*
+ * routes_all.c -- the store-wide endpoints: GET /all (the global log with filters), /health,
+ * /info (version and the tamper-evident head), /stats, and the admin calls /admin/verify and
+ * /admin/reindex (which run on worker threads: they read the whole log).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "server.h"
+
+int srv_filter_from_query(srv_t *srv, struct evhttp_request *req, const srv_query_t *q,
+                          stele_filter_t *f) {
+    memset(f, 0, sizeof(*f));
+    f->type = srv_query_get(q, "type");
+    f->type_prefix = srv_query_get(q, "type_prefix");
+    f->category = srv_query_get(q, "category");
+    f->stream_prefix = srv_query_get(q, "prefix");
+    f->stream = srv_query_get(q, "stream");
+    const char *names[2] = {"since", "until"};
+    int64_t *values[2] = {&f->since_ns, &f->until_ns};
+    for (int i = 0; i < 2; i++) {
+        const char *text = srv_query_get(q, names[i]);
+        if (text != NULL && stele_time_parse(text, values[i]) != 0) {
+            srv_reply_error(srv, req, "invalid_argument", json_pack("{s:s}", "parameter", names[i]),
+                            "%s must be an RFC 3339 time or a date", names[i]);
+            return -1;
+        }
+    }
+    return srv_query_bool(srv, req, q, "system", &f->include_system);
+}
+
+void srv_route_all(srv_t *srv, struct evhttp_request *req) {
+    static const char *const allowed[] = {"from",        "direction", "limit",  "type",
+                                          "type_prefix", "category",  "prefix", "stream",
+                                          "since",       "until",     "system", NULL};
+    srv_query_t q;
+    if (srv_query_parse(srv, req, allowed, &q) != 0) {
+        return;
+    }
+    const char *stream = srv_query_get(&q, "stream");
+    const char *prefix = srv_query_get(&q, "prefix");
+    /* $all needs every stream, unless the filter names one stream or a prefix the token has. */
+    if (!srv_auth_check(srv, req, SRV_ROLE_READ,
+                        stream != NULL   ? stream
+                        : prefix != NULL ? prefix
+                                         : NULL)) {
+        srv_query_free(&q);
+        return;
+    }
+    stele_read_options_t opts;
+    stele_read_options_init(&opts);
+    if (srv_read_direction(srv, req, &q, &opts.direction) != 0 ||
+        srv_read_limit(srv, req, &q, &opts.limit) != 0 ||
+        srv_query_u64(srv, req, &q, "from", 0, &opts.from_position) != 0 ||
+        srv_filter_from_query(srv, req, &q, &opts.filter) != 0) {
+        srv_query_free(&q);
+        return;
+    }
+    stele_reader_t *reader = NULL;
+    int rc = stele_read_all(srv->store, &opts, &reader);
+    if (rc != 0) {
+        srv_query_free(&q);
+        srv_reply_stele_error(srv, req, rc, NULL, NULL);
+        return;
+    }
+    srv_reply_events(srv, req, reader);
+    srv_query_free(&q);
+}
+
+void srv_route_health(srv_t *srv, struct evhttp_request *req) {
+    stele_stats_t s;
+    memset(&s, 0, sizeof(s));
+    int rc = stele_stats(srv->store, &s);
+    if (rc != 0 || s.poisoned) {
+        srv_reply_json(srv, req, 503, json_pack("{s:s}", "status", rc != 0 ? "error" : "poisoned"));
+        return;
+    }
+    srv_reply_json(srv, req, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+void srv_route_info(srv_t *srv, struct evhttp_request *req) {
+    if (!srv_auth_check(srv, req, SRV_ROLE_READ, "")) {
+        return;
+    }
+    uint64_t position = 0;
+    uint8_t hash[32];
+    int rc = stele_head_digest(srv->store, &position, hash);
+    if (rc != 0) {
+        srv_reply_stele_error(srv, req, rc, NULL, NULL);
+        return;
+    }
+    char hex[65];
+    for (size_t i = 0; i < sizeof(hash); i++) {
+        snprintf(hex + 2 * i, 3, "%02x", hash[i]);
+    }
+    srv_reply_json(srv, req, 200,
+                   json_pack("{s:s, s:I, s:s, s:s}", "version", STELE_VERSION_STRING,
+                             "head_position", (json_int_t)position, "head_hash", hex, "durability",
+                             srv_durability_name(srv->cfg->durability)));
+}
+
+static json_t *u64_json(uint64_t v) { return json_integer((json_int_t)v); }
+
+void srv_route_stats(srv_t *srv, struct evhttp_request *req) {
+    if (!srv_auth_check(srv, req, SRV_ROLE_READ, "")) {
+        return;
+    }
+    stele_stats_t s;
+    memset(&s, 0, sizeof(s));
+    int rc = stele_stats(srv->store, &s);
+    if (rc != 0) {
+        srv_reply_stele_error(srv, req, rc, NULL, NULL);
+        return;
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "head_position", u64_json(s.head_position));
+    json_object_set_new(o, "streams", u64_json(s.streams));
+    json_object_set_new(o, "segments", u64_json(s.segments));
+    json_object_set_new(o, "log_bytes", u64_json(s.log_bytes));
+    json_object_set_new(o, "index_entries", u64_json(s.index_entries));
+    json_object_set_new(o, "index_tables", u64_json(s.index_tables));
+    json_object_set_new(o, "appends", u64_json(s.appends));
+    json_object_set_new(o, "syncs", u64_json(s.syncs));
+    json_object_set_new(o, "commits", u64_json(s.commits));
+    json_object_set_new(o, "poisoned", json_boolean(s.poisoned));
+    json_object_set_new(o, "durability", json_string(srv_durability_name(s.durability)));
+    srv_reply_json(srv, req, 200, o);
+}
+
+/* ---- admin ---------------------------------------------------------------------------------- */
+
+static int verify_work(srv_t *srv, srv_job_t *job) {
+    stele_verify_report_t *r = job->arg;
+    return stele_verify(srv->store, NULL, NULL, r);
+}
+
+static int reindex_work(srv_t *srv, srv_job_t *job) {
+    (void)job;
+    return stele_reindex(srv->store, NULL, NULL);
+}
+
+static void verify_done(srv_t *srv, srv_job_t *job, struct evhttp_request *req) {
+    stele_verify_report_t *r = job->arg;
+    if (job->status != 0 && job->status != STELE_ECORRUPT) {
+        srv_reply_stele_error(srv, req, job->status, job->detail, NULL);
+    } else {
+        json_t *o = json_object();
+        json_object_set_new(o, "ok", json_boolean(job->status == 0));
+        json_object_set_new(o, "events", u64_json(r->events));
+        json_object_set_new(o, "commits", u64_json(r->commits));
+        json_object_set_new(o, "segments", u64_json(r->segments));
+        json_object_set_new(o, "bytes", u64_json(r->bytes));
+        if (job->status != 0) {
+            char message[sizeof(r->message) + 1];
+            memcpy(message, r->message, sizeof(r->message));
+            message[sizeof(r->message)] = '\0';
+            json_object_set_new(o, "error", json_string(stele_strerror(job->status)));
+            json_object_set_new(o, "bad_position", u64_json(r->bad_position));
+            json_object_set_new(o, "bad_segment", u64_json(r->bad_segment));
+            json_object_set_new(o, "bad_offset", u64_json(r->bad_offset));
+            json_object_set_new(o, "message", json_string(message));
+        }
+        srv_reply_json(srv, req, 200, o);
+    }
+    free(r);
+}
+
+static void reindex_done(srv_t *srv, srv_job_t *job, struct evhttp_request *req) {
+    if (job->status != 0) {
+        srv_reply_stele_error(srv, req, job->status, job->detail, NULL);
+    } else {
+        srv_reply_json(srv, req, 200, json_object());
+    }
+}
+
+void srv_route_admin(srv_t *srv, struct evhttp_request *req, const char *what) {
+    if (!srv_auth_check(srv, req, SRV_ROLE_ADMIN, NULL)) {
+        return;
+    }
+    srv_job_t *job = calloc(1, sizeof(*job));
+    if (job == NULL) {
+        srv_reply_error(srv, req, "internal", NULL, "out of memory");
+        return;
+    }
+    if (strcmp(what, "verify") == 0) {
+        job->arg = calloc(1, sizeof(stele_verify_report_t));
+        if (job->arg == NULL) {
+            free(job);
+            srv_reply_error(srv, req, "internal", NULL, "out of memory");
+            return;
+        }
+        job->work = verify_work;
+        job->done = verify_done;
+    } else {
+        job->work = reindex_work;
+        job->done = reindex_done;
+    }
+    srv_log(SRV_LOG_INFO, "admin call", json_pack("{s:s}", "what", what));
+    srv_job_start(srv, req, job);
+}

@@ -1,0 +1,666 @@
+/*
+ * routes_streams.c -- the stream endpoints: append (POST /streams/{s}), atomic multi-stream
+ * commits (POST /commits), stream reads, info, metadata, delete, and the stream list.
+ *
+ * Appends never block the loop: the parsed request (its events point into a copy of the body it
+ * owns) goes to stele_commit_async(); the completion, on the writer thread, only records the
+ * outcome and hands the operation to the loop (wakeup.c), which answers. The memory lives until
+ * then, even when the client has gone away. Metadata and delete calls wait for a sync inside the
+ * library, so they run as worker jobs.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "server.h"
+
+#define DEFAULT_READ_LIMIT 1000u
+#define MAX_READ_LIMIT 10000u
+
+/* ---- appends and commits -------------------------------------------------------------------- */
+
+typedef struct append_op {
+    srv_completion_t c; /* first: the completion is the op */
+    srv_pending_t pending;
+    srv_t *srv;
+    bool is_commit;
+    json_t *body;
+    char *raw;
+    size_t raw_len;
+    char *stream;               /* the single append's stream (decoded from the path) */
+    stele_append_part_t *parts; /* nparts */
+    srv_events_t *events;       /* per part */
+    int64_t *expected;          /* per part, as requested */
+    size_t nparts;
+    size_t event_count;
+    uint64_t bytes;
+    int status;
+    size_t failed_part;
+    char detail[512];
+} append_op_t;
+
+static void op_free(append_op_t *op) {
+    for (size_t i = 0; op->events != NULL && i < op->nparts; i++) {
+        srv_events_free(&op->events[i]);
+    }
+    free(op->events);
+    free(op->parts);
+    free(op->expected);
+    free(op->stream);
+    free(op->raw);
+    json_decref(op->body);
+    free(op);
+}
+
+static void reply_failure(srv_t *srv, struct evhttp_request *req, append_op_t *op, int status,
+                          const char *detail, size_t failed_part) {
+    json_t *extra = json_object();
+    if (op->is_commit && failed_part < op->nparts) {
+        json_object_set_new(extra, "part", json_integer((json_int_t)failed_part));
+    }
+    if (status == STELE_ECONFLICT && failed_part < op->nparts) {
+        json_object_set_new(extra, "expected", srv_expected_to_json(op->expected[failed_part]));
+        json_object_set_new(extra, "actual",
+                            json_integer((json_int_t)op->parts[failed_part].result.actual_version));
+    }
+    srv_reply_stele_error(srv, req, status, detail, extra);
+}
+
+/* On the loop: answer a completed append. */
+static void op_finish(srv_t *srv, srv_completion_t *c) {
+    append_op_t *op = (append_op_t *)c;
+    srv->in_flight--;
+    uint64_t latency = srv_now_ns() - op->pending.start_ns;
+    struct evhttp_request *req = srv_pending_detach(&op->pending);
+    srv_metrics_append(srv, op->event_count, op->bytes, latency, op->status == 0);
+    if (op->status != 0) {
+        reply_failure(srv, req, op, op->status, op->detail, op->failed_part);
+    } else if (!op->is_commit) {
+        srv_reply_json(srv, req, 201,
+                       srv_append_result_json(op->parts[0].stream, &op->parts[0].result));
+    } else {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < op->nparts; i++) {
+            json_array_append_new(
+                arr, srv_append_result_json(op->parts[i].stream, &op->parts[i].result));
+        }
+        srv_reply_json(srv, req, 201, json_pack("{s:o}", "parts", arr));
+    }
+    op_free(op);
+}
+
+/* On the writer thread: record the outcome and wake the loop. Nothing else. */
+static void op_done(void *arg, int status, const char *detail, stele_append_part_t *parts,
+                    size_t count, size_t failed_part) {
+    (void)parts;
+    (void)count;
+    append_op_t *op = arg;
+    op->status = status;
+    op->failed_part = failed_part;
+    snprintf(op->detail, sizeof(op->detail), "%s", detail != NULL ? detail : "");
+    op->c.run = op_finish;
+    srv_complete(op->srv, &op->c);
+}
+
+/* Parse part i (object obj at raw[obj_start]) into op. Returns 0 or -1 after replying. */
+static int parse_part(srv_t *srv, struct evhttp_request *req, append_op_t *op, size_t i,
+                      const json_t *obj, size_t obj_start, bool have_span) {
+    char msg[512];
+    const char *err = NULL;
+    json_t *extra = op->is_commit ? json_pack("{s:I}", "part", (json_int_t)i) : NULL;
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)obj, key, value) {
+        if (strcmp(key, "events") != 0 && strcmp(key, "expected_version") != 0 &&
+            !(op->is_commit && strcmp(key, "stream") == 0)) {
+            srv_reply_error(srv, req, "bad_request", extra, "unknown key \"%s\"", key);
+            return -1;
+        }
+    }
+    if (srv_expected_from_json(json_object_get(obj, "expected_version"), &op->expected[i]) != 0) {
+        srv_reply_error(srv, req, "invalid_argument", extra,
+                        "\"expected_version\" must be \"any\", \"no_stream\", \"stream_exists\" "
+                        "or a version >= 0");
+        return -1;
+    }
+    if (srv_events_parse(json_object_get(obj, "events"), have_span ? op->raw : NULL,
+                         have_span ? op->raw_len : 0, obj_start, &op->events[i], &err, msg,
+                         sizeof(msg)) != 0) {
+        srv_reply_error(srv, req, err, extra, "%s", msg);
+        return -1;
+    }
+    json_decref(extra);
+    stele_append_part_t *p = &op->parts[i];
+    p->expected_version = op->expected[i];
+    p->events = op->events[i].events;
+    p->count = op->events[i].count;
+    op->event_count += p->count;
+    for (size_t k = 0; k < p->count; k++) {
+        op->bytes += p->events[k].data_len + p->events[k].metadata_len;
+    }
+    return 0;
+}
+
+/* Names are checked before queueing so that errors name their part. */
+static int check_name(srv_t *srv, struct evhttp_request *req, const char *stream, json_t *extra) {
+    if (stream[0] == '$') {
+        srv_reply_error(srv, req, "reserved_name", extra,
+                        "stream names starting with '$' are reserved for the store");
+        return -1;
+    }
+    stele_stream_info_t info;
+    int rc = stele_stream_info(srv->store, stream, &info);
+    if (rc == STELE_ENAME) {
+        srv_reply_stele_error(srv, req, rc, NULL, extra);
+        return -1;
+    }
+    json_decref(extra);
+    return 0;
+}
+
+static void submit(srv_t *srv, struct evhttp_request *req, append_op_t *op) {
+    if (op->event_count > srv->cfg->max_events_per_append) {
+        srv_reply_error(srv, req, "payload_too_large", NULL,
+                        "%zu events in one request; the limit is %llu", op->event_count,
+                        (unsigned long long)srv->cfg->max_events_per_append);
+        op_free(op);
+        return;
+    }
+    op->srv = srv;
+    srv_pending_attach(srv, &op->pending, req);
+    int rc = stele_commit_async(srv->store, op->parts, op->nparts, op_done, op);
+    if (rc != 0) {
+        srv->in_flight--;
+        srv_pending_detach(&op->pending);
+        srv_metrics_append(srv, op->event_count, 0, 0, false);
+        reply_failure(srv, req, op, rc, NULL, op->nparts);
+        op_free(op);
+    }
+}
+
+static append_op_t *op_new(size_t nparts) {
+    append_op_t *op = calloc(1, sizeof(*op));
+    if (op == NULL) {
+        return NULL;
+    }
+    op->nparts = nparts;
+    op->parts = calloc(nparts, sizeof(*op->parts));
+    op->events = calloc(nparts, sizeof(*op->events));
+    op->expected = calloc(nparts, sizeof(*op->expected));
+    if (op->parts == NULL || op->events == NULL || op->expected == NULL) {
+        op_free(op);
+        return NULL;
+    }
+    return op;
+}
+
+static void append_stream(srv_t *srv, struct evhttp_request *req, const char *stream) {
+    if (!srv_auth_check(srv, req, SRV_ROLE_WRITE, stream)) {
+        return;
+    }
+    srv_query_t q;
+    if (srv_query_parse(srv, req, NULL, &q) != 0) {
+        return;
+    }
+    srv_query_free(&q);
+    if (check_name(srv, req, stream, NULL) != 0) {
+        return;
+    }
+    char *raw = NULL;
+    size_t raw_len = 0;
+    json_t *body = srv_body_json(srv, req, &raw, &raw_len);
+    if (body == NULL) {
+        return;
+    }
+    append_op_t *op = op_new(1);
+    if (op == NULL) {
+        free(raw);
+        json_decref(body);
+        srv_reply_error(srv, req, "internal", NULL, "out of memory");
+        return;
+    }
+    op->body = body;
+    op->raw = raw;
+    op->raw_len = raw_len;
+    op->stream = strdup(stream);
+    op->parts[0].stream = op->stream;
+    if (!json_is_object(body)) {
+        srv_reply_error(srv, req, "bad_request", NULL,
+                        "the body must be an object {\"expected_version\", \"events\"}");
+        op_free(op);
+        return;
+    }
+    if (op->stream == NULL || parse_part(srv, req, op, 0, body, 0, true) != 0) {
+        op_free(op);
+        return;
+    }
+    submit(srv, req, op);
+}
+
+void srv_route_commits(srv_t *srv, struct evhttp_request *req) {
+    srv_query_t q;
+    if (srv_query_parse(srv, req, NULL, &q) != 0) {
+        return;
+    }
+    srv_query_free(&q);
+    char *raw = NULL;
+    size_t raw_len = 0;
+    json_t *body = srv_body_json(srv, req, &raw, &raw_len);
+    if (body == NULL) {
+        return;
+    }
+    const json_t *parts = json_object_get(body, "parts");
+    if (!json_is_object(body) || !json_is_array(parts) || json_object_size(body) != 1) {
+        free(raw);
+        json_decref(body);
+        srv_reply_error(srv, req, "bad_request", NULL,
+                        "the body must be {\"parts\": [{\"stream\", \"expected_version\", "
+                        "\"events\"}, ...]}");
+        return;
+    }
+    size_t n = json_array_size(parts);
+    if (n == 0) {
+        free(raw);
+        json_decref(body);
+        srv_reply_error(srv, req, "empty_append", NULL, "\"parts\" is empty");
+        return;
+    }
+    if (n > STELE_MAX_COMMIT_STREAMS) {
+        free(raw);
+        json_decref(body);
+        srv_reply_error(srv, req, "payload_too_large", NULL,
+                        "%zu streams in one commit; the limit is %u", n, STELE_MAX_COMMIT_STREAMS);
+        return;
+    }
+    append_op_t *op = op_new(n);
+    if (op == NULL) {
+        free(raw);
+        json_decref(body);
+        srv_reply_error(srv, req, "internal", NULL, "out of memory");
+        return;
+    }
+    op->is_commit = true;
+    op->body = body;
+    op->raw = raw;
+    op->raw_len = raw_len;
+    size_t arr_start = 0, arr_end = 0;
+    bool have_arr = srv_json_member_span(raw, raw_len, 0, "parts", &arr_start, &arr_end);
+    for (size_t i = 0; i < n; i++) {
+        const json_t *part = json_array_get(parts, i);
+        json_t *extra = json_pack("{s:I}", "part", (json_int_t)i);
+        const json_t *stream = json_object_get(part, "stream");
+        if (!json_is_object(part) || !json_is_string(stream)) {
+            srv_reply_error(srv, req, "bad_request", extra,
+                            "each part must be an object with a \"stream\" string");
+            op_free(op);
+            return;
+        }
+        const char *name = json_string_value(stream);
+        if (strlen(name) != json_string_length(stream)) {
+            srv_reply_error(srv, req, "invalid_name", extra, "the stream name holds a NUL");
+            op_free(op);
+            return;
+        }
+        if (!srv_auth_check(srv, req, SRV_ROLE_WRITE, name)) {
+            json_decref(extra);
+            op_free(op);
+            return;
+        }
+        if (check_name(srv, req, name, extra) != 0) {
+            op_free(op);
+            return;
+        }
+        op->parts[i].stream = name;
+        size_t start = 0, end = 0;
+        bool have = have_arr && srv_json_element_span(raw, raw_len, arr_start, i, &start, &end);
+        if (parse_part(srv, req, op, i, part, start, have) != 0) {
+            op_free(op);
+            return;
+        }
+    }
+    submit(srv, req, op);
+}
+
+/* ---- reads ---------------------------------------------------------------------------------- */
+
+int srv_read_limit(srv_t *srv, struct evhttp_request *req, const srv_query_t *q, uint64_t *limit) {
+    if (srv_query_u64(srv, req, q, "limit", DEFAULT_READ_LIMIT, limit) != 0) {
+        return -1;
+    }
+    if (*limit == 0 || *limit > MAX_READ_LIMIT) {
+        srv_reply_error(srv, req, "invalid_argument", json_pack("{s:s}", "parameter", "limit"),
+                        "limit must be 1..%u", MAX_READ_LIMIT);
+        return -1;
+    }
+    return 0;
+}
+
+int srv_read_direction(srv_t *srv, struct evhttp_request *req, const srv_query_t *q,
+                       stele_direction_t *dir) {
+    const char *d = srv_query_get(q, "direction");
+    if (d == NULL || strcmp(d, "forward") == 0) {
+        *dir = STELE_FORWARD;
+    } else if (strcmp(d, "backward") == 0) {
+        *dir = STELE_BACKWARD;
+    } else {
+        srv_reply_error(srv, req, "invalid_argument", json_pack("{s:s}", "parameter", "direction"),
+                        "direction must be forward or backward");
+        return -1;
+    }
+    return 0;
+}
+
+void srv_reply_events(srv_t *srv, struct evhttp_request *req, stele_reader_t *reader) {
+    struct evbuffer *buf = evbuffer_new();
+    if (buf == NULL) {
+        stele_reader_close(reader);
+        srv_reply_error(srv, req, "internal", NULL, "out of memory");
+        return;
+    }
+    evbuffer_add(buf, "{\"events\":[", 11);
+    stele_event_t ev;
+    int rc;
+    bool first = true;
+    while ((rc = stele_reader_next(reader, &ev)) == 1) {
+        if (!first) {
+            evbuffer_add(buf, ",", 1);
+        }
+        first = false;
+        if (srv_event_json(buf, &ev) != 0) {
+            rc = STELE_ENOMEM;
+            break;
+        }
+    }
+    stele_reader_close(reader);
+    if (rc < 0) {
+        evbuffer_free(buf);
+        srv_reply_stele_error(srv, req, rc, NULL, NULL);
+        return;
+    }
+    evbuffer_add(buf, "]}\n", 3);
+    srv_reply_buffer(srv, req, 200, buf, "application/json");
+    evbuffer_free(buf);
+}
+
+static void read_stream(srv_t *srv, struct evhttp_request *req, const char *stream) {
+    static const char *const allowed[] = {"from", "direction", "limit", NULL};
+    if (!srv_auth_check(srv, req, SRV_ROLE_READ, stream)) {
+        return;
+    }
+    srv_query_t q;
+    if (srv_query_parse(srv, req, allowed, &q) != 0) {
+        return;
+    }
+    stele_direction_t dir;
+    uint64_t limit = 0, from = 0;
+    if (srv_read_direction(srv, req, &q, &dir) != 0 || srv_read_limit(srv, req, &q, &limit) != 0 ||
+        srv_query_u64(srv, req, &q, "from", 0, &from) != 0) {
+        srv_query_free(&q);
+        return;
+    }
+    int64_t from_version = (int64_t)from;
+    if (dir == STELE_BACKWARD && srv_query_get(&q, "from") == NULL) {
+        from_version = -1;
+    }
+    srv_query_free(&q);
+    stele_reader_t *reader = NULL;
+    int rc = stele_read_stream(srv->store, stream, from_version, dir, limit, &reader);
+    if (rc != 0) {
+        srv_reply_stele_error(srv, req, rc, NULL, NULL);
+        return;
+    }
+    srv_reply_events(srv, req, reader);
+}
+
+static void stream_info(srv_t *srv, struct evhttp_request *req, const char *stream) {
+    if (!srv_auth_check(srv, req, SRV_ROLE_READ, stream)) {
+        return;
+    }
+    stele_stream_info_t info;
+    int rc = stele_stream_info(srv->store, stream, &info);
+    if (rc != 0) {
+        srv_reply_stele_error(srv, req, rc, NULL, NULL);
+        return;
+    }
+    srv_reply_json(srv, req, 200, srv_stream_info_json(&info));
+}
+
+static void metadata_get(srv_t *srv, struct evhttp_request *req, const char *stream) {
+    if (!srv_auth_check(srv, req, SRV_ROLE_READ, stream)) {
+        return;
+    }
+    char *json = NULL;
+    int rc = stele_stream_metadata_get(srv->store, stream, &json);
+    if (rc != 0) {
+        srv_reply_stele_error(srv, req, rc, NULL, NULL);
+        return;
+    }
+    struct evbuffer *buf = evbuffer_new();
+    if (buf != NULL) {
+        evbuffer_add(buf, json, strlen(json));
+        evbuffer_add(buf, "\n", 1);
+        srv_reply_buffer(srv, req, 200, buf, "application/json");
+        evbuffer_free(buf);
+    } else {
+        srv_reply_error(srv, req, "internal", NULL, "out of memory");
+    }
+    stele_free(json);
+}
+
+/* ---- metadata set and delete: worker jobs --------------------------------------------------- */
+
+typedef struct stream_job {
+    char *stream;
+    char *json; /* metadata text, or NULL for a delete */
+    int64_t expected;
+    bool tombstone;
+} stream_job_t;
+
+static int metadata_work(srv_t *srv, srv_job_t *job) {
+    stream_job_t *sj = job->arg;
+    return stele_stream_metadata_set(srv->store, sj->stream, sj->json);
+}
+
+static int delete_work(srv_t *srv, srv_job_t *job) {
+    stream_job_t *sj = job->arg;
+    return stele_stream_delete(srv->store, sj->stream, sj->expected, sj->tombstone);
+}
+
+static void stream_job_done(srv_t *srv, srv_job_t *job, struct evhttp_request *req) {
+    stream_job_t *sj = job->arg;
+    if (job->status == 0 && sj->json != NULL) {
+        srv_reply_json(srv, req, 200, json_object());
+    } else if (job->status == 0) {
+        srv_reply_empty(srv, req, 204);
+    } else {
+        json_t *extra = NULL;
+        if (job->status == STELE_ECONFLICT) {
+            stele_stream_info_t info;
+            int64_t actual = -1;
+            if (stele_stream_info(srv->store, sj->stream, &info) == 0) {
+                actual = info.last_version;
+            }
+            extra = json_pack("{s:o, s:I}", "expected", srv_expected_to_json(sj->expected),
+                              "actual", (json_int_t)actual);
+        }
+        srv_reply_stele_error(srv, req, job->status, job->detail, extra);
+    }
+    free(sj->stream);
+    free(sj->json);
+    free(sj);
+}
+
+static void start_stream_job(srv_t *srv, struct evhttp_request *req, stream_job_t *sj,
+                             int (*work)(srv_t *, srv_job_t *)) {
+    srv_job_t *job = calloc(1, sizeof(*job));
+    if (job == NULL || sj->stream == NULL) {
+        free(job);
+        free(sj->stream);
+        free(sj->json);
+        free(sj);
+        srv_reply_error(srv, req, "internal", NULL, "out of memory");
+        return;
+    }
+    job->work = work;
+    job->done = stream_job_done;
+    job->arg = sj;
+    srv_job_start(srv, req, job);
+}
+
+static void metadata_put(srv_t *srv, struct evhttp_request *req, const char *stream) {
+    if (!srv_auth_check(srv, req, SRV_ROLE_WRITE, stream)) {
+        return;
+    }
+    if (check_name(srv, req, stream, NULL) != 0) {
+        return;
+    }
+    char *raw = NULL;
+    size_t raw_len = 0;
+    json_t *body = srv_body_json(srv, req, &raw, &raw_len);
+    if (body == NULL) {
+        return;
+    }
+    bool is_object = json_is_object(body);
+    json_decref(body);
+    if (!is_object) {
+        free(raw);
+        srv_reply_error(srv, req, "invalid_json", NULL, "stream metadata must be a JSON object");
+        return;
+    }
+    stream_job_t *sj = calloc(1, sizeof(*sj));
+    if (sj == NULL) {
+        free(raw);
+        srv_reply_error(srv, req, "internal", NULL, "out of memory");
+        return;
+    }
+    sj->stream = strdup(stream);
+    sj->json = raw;
+    start_stream_job(srv, req, sj, metadata_work);
+}
+
+static void delete_stream(srv_t *srv, struct evhttp_request *req, const char *stream) {
+    static const char *const allowed[] = {"tombstone", "expected_version", NULL};
+    if (!srv_auth_check(srv, req, SRV_ROLE_WRITE, stream)) {
+        return;
+    }
+    srv_query_t q;
+    if (srv_query_parse(srv, req, allowed, &q) != 0) {
+        return;
+    }
+    bool tombstone = false;
+    int64_t expected = STELE_EXPECT_ANY;
+    const char *ev = srv_query_get(&q, "expected_version");
+    if (srv_query_bool(srv, req, &q, "tombstone", &tombstone) != 0) {
+        srv_query_free(&q);
+        return;
+    }
+    if (ev != NULL && srv_expected_from_text(ev, &expected) != 0) {
+        srv_query_free(&q);
+        srv_reply_error(srv, req, "invalid_argument",
+                        json_pack("{s:s}", "parameter", "expected_version"),
+                        "expected_version must be any, no_stream, stream_exists or a version");
+        return;
+    }
+    srv_query_free(&q);
+    if (check_name(srv, req, stream, NULL) != 0) {
+        return;
+    }
+    stream_job_t *sj = calloc(1, sizeof(*sj));
+    if (sj == NULL) {
+        srv_reply_error(srv, req, "internal", NULL, "out of memory");
+        return;
+    }
+    sj->stream = strdup(stream);
+    sj->expected = expected;
+    sj->tombstone = tombstone;
+    start_stream_job(srv, req, sj, delete_work);
+}
+
+/* ---- the stream list ------------------------------------------------------------------------ */
+
+static void list_streams(srv_t *srv, struct evhttp_request *req) {
+    static const char *const allowed[] = {"prefix", "after", "limit", "all", NULL};
+    srv_query_t q;
+    if (srv_query_parse(srv, req, allowed, &q) != 0) {
+        return;
+    }
+    const char *prefix = srv_query_get(&q, "prefix");
+    uint64_t limit = 0;
+    bool all = false;
+    if (!srv_auth_check(srv, req, SRV_ROLE_READ, prefix != NULL ? prefix : NULL) ||
+        srv_read_limit(srv, req, &q, &limit) != 0 ||
+        srv_query_bool(srv, req, &q, "all", &all) != 0) {
+        srv_query_free(&q);
+        return;
+    }
+    stele_stream_list_t *list = NULL;
+    int rc = stele_stream_list(srv->store, prefix, srv_query_get(&q, "after"), (size_t)limit, all,
+                               &list);
+    srv_query_free(&q);
+    if (rc != 0) {
+        srv_reply_stele_error(srv, req, rc, NULL, NULL);
+        return;
+    }
+    json_t *arr = json_array();
+    size_t n = stele_stream_list_count(list);
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(arr, srv_stream_info_json(stele_stream_list_get(list, i)));
+    }
+    stele_stream_list_free(list);
+    srv_reply_json(srv, req, 200, json_pack("{s:o}", "streams", arr));
+}
+
+/* ---- routing -------------------------------------------------------------------------------- */
+
+void srv_route_streams(srv_t *srv, struct evhttp_request *req, char **segs, size_t nsegs) {
+    enum evhttp_cmd_type m = evhttp_request_get_command(req);
+    bool get = m == EVHTTP_REQ_GET || m == EVHTTP_REQ_HEAD;
+    if (nsegs == 1) {
+        if (!get) {
+            evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
+            srv_reply_error(srv, req, "method_not_allowed", NULL, "use GET");
+            return;
+        }
+        list_streams(srv, req);
+        return;
+    }
+    const char *stream = segs[1];
+    if (stream[0] == '\0') {
+        srv_reply_error(srv, req, "invalid_name", NULL, "the stream name is empty");
+        return;
+    }
+    const char *allow = NULL;
+    if (nsegs == 2) {
+        if (get) {
+            read_stream(srv, req, stream);
+        } else if (m == EVHTTP_REQ_POST) {
+            append_stream(srv, req, stream);
+        } else if (m == EVHTTP_REQ_DELETE) {
+            delete_stream(srv, req, stream);
+        } else {
+            allow = "GET, POST, DELETE";
+        }
+    } else if (nsegs == 3 && strcmp(segs[2], "info") == 0) {
+        if (get) {
+            stream_info(srv, req, stream);
+        } else {
+            allow = "GET";
+        }
+    } else if (nsegs == 3 && strcmp(segs[2], "metadata") == 0) {
+        if (get) {
+            metadata_get(srv, req, stream);
+        } else if (m == EVHTTP_REQ_PUT) {
+            metadata_put(srv, req, stream);
+        } else {
+            allow = "GET, PUT";
+        }
+    } else {
+        srv_reply_error(srv, req, "not_found", NULL, "no such endpoint");
+    }
+    if (allow != NULL) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
+        srv_reply_error(srv, req, "method_not_allowed", NULL, "use %s", allow);
+    }
+}

@@ -1,0 +1,316 @@
+/*
+ * server.h -- what the files of `steled`, the Stele HTTP server, share.
+ *
+ * steled is one libevent loop over one store. It uses only the public API (stele.h), libevent
+ * (evhttp, bufferevent_openssl, pthreads), jansson and OpenSSL. Everything that touches HTTP
+ * requests, connections or subscribers runs on the loop thread; the store's writer thread (append
+ * completions, the commit hook) and admin worker threads only push completions onto a
+ * mutex-protected list and wake the loop (wakeup.c), which answers every completed request at once.
+ *
+ * Files, one concept each:
+ *   main.c           flags, startup, signals, shutdown, structured log lines
+ *   config.c         settings from defaults, config file, environment and flags
+ *   http.c           evhttp setup, connections, routing, limits, replies and error codes
+ *   wakeup.c         completions from other threads handed to the loop; worker jobs
+ *   json_io.c        request bodies (events, expected versions) and event JSON
+ *   routes_streams.c /streams..., /commits
+ *   routes_all.c     /all, /health, /info, /stats, /admin/...
+ *   sse.c            /subscribe: Server-Sent Events fed by subscription cursors
+ *   auth.c           bearer tokens with roles and stream-name prefixes
+ *   metrics.c        counters, histograms, GET /metrics (Prometheus text)
+ *   tls.c            the OpenSSL context and TLS bufferevents
+ */
+#ifndef STELE_SERVER_H
+#define STELE_SERVER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+
+#include "stele.h"
+
+/* ---- config.c ------------------------------------------------------------------------------- */
+
+typedef struct srv_config {
+    char *data_dir; /* --data (./data) */
+    char *listen;   /* --listen ADDR:PORT (127.0.0.1:2113); port 0 = any free port */
+    stele_durability_t durability;
+    char *tls_cert, *tls_key;         /* PEM files; both or neither */
+    char *token_file;                 /* bearer tokens; NULL = no authentication */
+    bool insecure;                    /* allow a non-loopback listen without tokens */
+    uint64_t max_body_bytes;          /* request body (16 MiB) */
+    uint64_t max_header_bytes;        /* request line + headers (64 KiB) */
+    uint64_t max_connections;         /* open HTTP connections (1024) */
+    uint64_t max_subscribers;         /* open SSE streams (1024) */
+    uint64_t request_timeout_ms;      /* read/write inactivity on a connection (30000) */
+    uint64_t max_events_per_append;   /* all parts of one append or commit (10000) */
+    uint64_t heartbeat_ms;            /* SSE comment line interval (15000) */
+    uint64_t slow_subscriber_ms;      /* SSE output above the bound this long: dropped (10000) */
+    uint64_t subscriber_buffer_bytes; /* SSE output bound (1 MiB) */
+    uint64_t max_jobs;                /* admin/metadata/delete worker threads at once (8) */
+    int log_level;                    /* 0 debug, 1 info, 2 warn, 3 error */
+} srv_config_t;
+
+void srv_config_defaults(srv_config_t *cfg);
+void srv_config_free(srv_config_t *cfg);
+/* Apply the config file (--config or STELE_CONFIG), the environment, then argv. Returns 0, 1 after
+ * printing a usage error, or -1 when --help/--version was printed (exit 0). */
+int srv_config_load(srv_config_t *cfg, int argc, char **argv);
+/* Split cfg->listen into host (malloc'ed, no brackets) and port. Returns 0 or -1. */
+int srv_config_listen_split(const char *listen, char **host, uint16_t *port);
+bool srv_host_is_loopback(const char *host);
+
+/* ---- main.c: structured logs ---------------------------------------------------------------- */
+
+enum { SRV_LOG_DEBUG = 0, SRV_LOG_INFO = 1, SRV_LOG_WARN = 2, SRV_LOG_ERROR = 3 };
+/* One JSON object per line on stderr: {"time","level","msg", fields...}. fields (may be NULL) is
+ * a JSON object whose reference is stolen. */
+void srv_log(int level, const char *msg, json_t *fields);
+void srv_log_set_level(int level);
+
+/* ---- the server ----------------------------------------------------------------------------- */
+
+typedef struct srv srv_t;
+typedef struct srv_conn srv_conn_t;
+typedef struct srv_sub srv_sub_t;
+
+/* A request waiting for another thread (an append, a worker job). The connection may close before
+ * the answer: then req and conn are cleared (http.c) and the answer is dropped. */
+typedef struct srv_pending {
+    struct evhttp_request *req;
+    srv_conn_t *conn;
+    uint64_t start_ns; /* monotonic, for the latency histogram */
+} srv_pending_t;
+
+/* One HTTP connection we have seen a request on. */
+struct srv_conn {
+    struct evhttp_connection *evcon;
+    srv_pending_t *pending; /* at most one: evhttp reads the next request after the reply */
+    srv_sub_t *sub;         /* the SSE stream this connection carries, or NULL */
+};
+
+/* A completion handed from another thread to the loop (wakeup.c). */
+typedef struct srv_completion {
+    struct srv_completion *next;
+    void (*run)(srv_t *srv, struct srv_completion *c); /* on the loop thread */
+} srv_completion_t;
+
+typedef struct srv_metrics srv_metrics_t;
+typedef struct srv_auth srv_auth_t;
+
+struct srv {
+    srv_config_t *cfg;
+    stele_store_t *store;
+    struct event_base *base;
+    struct evhttp *http;
+    struct evhttp_bound_socket *bound;
+    void *ssl_ctx; /* SSL_CTX *, NULL without TLS */
+    srv_auth_t *auth;
+    srv_metrics_t *metrics;
+    bool closing; /* shutdown started: no new work */
+
+    /* connections we track (open addressing on the evhttp_connection pointer) */
+    srv_conn_t **conns;
+    size_t conn_cap, conn_count;
+
+    /* completions (wakeup.c) */
+    pthread_mutex_t done_mu;
+    srv_completion_t *done_head; /* newest first; guarded by done_mu */
+    struct event *done_ev;
+    struct event *commit_ev; /* activated by the store's commit hook */
+    uint64_t in_flight;      /* appends + jobs not yet completed (loop thread) */
+    uint64_t jobs_running;
+
+    /* subscribers (sse.c) */
+    srv_sub_t *subs;
+    uint64_t sub_count;
+    struct event *sse_timer;
+};
+
+/* ---- http.c --------------------------------------------------------------------------------- */
+
+int srv_http_start(srv_t *srv, const char *host, uint16_t port, uint16_t *bound_port);
+/* Stop accepting connections (shutdown). */
+void srv_http_stop_accepting(srv_t *srv);
+void srv_http_free(srv_t *srv);
+uint64_t srv_now_ns(void);
+
+/* Attach a pending operation to the request's connection (see srv_pending_t). */
+void srv_pending_attach(srv_t *srv, srv_pending_t *p, struct evhttp_request *req);
+/* Detach it when its answer is ready; returns the request to answer, or NULL if the client left. */
+struct evhttp_request *srv_pending_detach(srv_pending_t *p);
+srv_conn_t *srv_conn_of(srv_t *srv, struct evhttp_request *req);
+/* The connection of req closed before the reply was complete: free req if evhttp left it to us. */
+void srv_request_abandon(struct evhttp_request *req);
+srv_conn_t *srv_conn_lookup(srv_t *srv, struct evhttp_connection *evcon);
+
+/* Replies. Each counts the request in the metrics. body is stolen. */
+void srv_reply_json(srv_t *srv, struct evhttp_request *req, int status, json_t *body);
+void srv_reply_buffer(srv_t *srv, struct evhttp_request *req, int status, struct evbuffer *body,
+                      const char *content_type);
+void srv_reply_empty(srv_t *srv, struct evhttp_request *req, int status);
+/* {"error": code, "message": ...} with the status of the code. extra (may be NULL, stolen) adds
+ * keys. */
+void srv_reply_error(srv_t *srv, struct evhttp_request *req, const char *code, json_t *extra,
+                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* The error for a libstele code; detail names the problem (NULL = stele_errdetail()). */
+void srv_reply_stele_error(srv_t *srv, struct evhttp_request *req, int rc, const char *detail,
+                           json_t *extra);
+const char *srv_error_code(int rc);
+
+/* Request helpers. */
+typedef struct srv_query {
+    struct evkeyvalq kv;
+} srv_query_t;
+/* Parse the query string; only the names in allowed (NULL-terminated) may appear. Returns 0, or
+ * -1 after replying 400. */
+int srv_query_parse(srv_t *srv, struct evhttp_request *req, const char *const *allowed,
+                    srv_query_t *q);
+void srv_query_free(srv_query_t *q);
+const char *srv_query_get(const srv_query_t *q, const char *name);
+/* A non-negative decimal number; 0 or -1 after replying 400 naming the parameter. */
+int srv_query_u64(srv_t *srv, struct evhttp_request *req, const srv_query_t *q, const char *name,
+                  uint64_t deflt, uint64_t *out);
+/* "true"/"false"/"1"/"0" (absent = false). */
+int srv_query_bool(srv_t *srv, struct evhttp_request *req, const srv_query_t *q, const char *name,
+                   bool *out);
+/* The request body as JSON (checks Content-Type). Returns the value or NULL after replying. The
+ * body bytes are copied to *raw (malloc'ed, NUL-terminated) when raw is not NULL. */
+json_t *srv_body_json(srv_t *srv, struct evhttp_request *req, char **raw, size_t *raw_len);
+
+/* ---- wakeup.c ------------------------------------------------------------------------------- */
+
+int srv_wakeup_init(srv_t *srv);
+void srv_wakeup_free(srv_t *srv);
+/* Install the store's commit hook (before any append). */
+void srv_wakeup_hook(srv_t *srv);
+/* From any thread: queue c and wake the loop. */
+void srv_complete(srv_t *srv, srv_completion_t *c);
+
+/* A blocking store call run on a worker thread; done() answers on the loop. */
+typedef struct srv_job srv_job_t;
+struct srv_job {
+    srv_completion_t c;
+    srv_pending_t pending;
+    int (*work)(srv_t *srv, srv_job_t *job); /* worker thread; returns 0 or a stele code */
+    void (*done)(srv_t *srv, srv_job_t *job,
+                 struct evhttp_request *req); /* loop; req may be NULL */
+    srv_t *srv;
+    int status;
+    char detail[256];
+    void *arg; /* the route's state, freed by done() */
+};
+/* Start job (heap-allocated; freed after done()). Replies 429 itself when too many run. */
+void srv_job_start(srv_t *srv, struct evhttp_request *req, srv_job_t *job);
+
+/* ---- json_io.c ------------------------------------------------------------------------------ */
+
+/* "any" | "no_stream" | "stream_exists" | N as a JSON value or query text. Returns 0 or -1. */
+int srv_expected_from_json(const json_t *v, int64_t *out);
+int srv_expected_from_text(const char *text, int64_t *out);
+json_t *srv_expected_to_json(int64_t expected);
+
+/* The events of one append, parsed from a request body, with the memory they point into. */
+typedef struct srv_events {
+    stele_event_in_t *events;
+    size_t count;
+    void **owned; /* decoded binary data and re-encoded JSON */
+    size_t owned_count;
+} srv_events_t;
+
+/* Parse the JSON array `events` (a member of obj, located in raw text raw/obj_span for exact data
+ * bytes) into out. On failure returns -1 with an error code name and message in err/msg. */
+int srv_events_parse(const json_t *events, const char *raw, size_t raw_len, size_t obj_start,
+                     srv_events_t *out, const char **err, char *msg, size_t msg_len);
+void srv_events_free(srv_events_t *ev);
+
+/* Locate raw spans in JSON text known to be valid. Returns true with [*start, *end) of the value
+ * of member key in the object at text[obj], or of element idx of the array at text[arr]. */
+bool srv_json_member_span(const char *text, size_t len, size_t obj, const char *key, size_t *start,
+                          size_t *end);
+bool srv_json_element_span(const char *text, size_t len, size_t arr, size_t idx, size_t *start,
+                           size_t *end);
+
+/* Append one event as the CLI's JSON line (no newline) to out. Returns 0 or -1 (no memory). */
+int srv_event_json(struct evbuffer *out, const stele_event_t *ev);
+/* Append a JSON string literal. */
+void srv_json_string(struct evbuffer *out, const char *s, size_t len);
+json_t *srv_append_result_json(const char *stream, const stele_append_result_t *r);
+json_t *srv_stream_info_json(const stele_stream_info_t *info);
+const char *srv_durability_name(stele_durability_t d);
+
+/* ---- routes --------------------------------------------------------------------------------- */
+
+/* segs: the decoded path segments (segs[0] is "streams"). */
+/* Shared by the read routes: direction=forward|backward; limit=1..10000 (default 1000); send
+ * {"events":[...]} from reader (which is closed). Each returns 0 or -1 after replying. */
+int srv_read_direction(srv_t *srv, struct evhttp_request *req, const srv_query_t *q,
+                       stele_direction_t *dir);
+int srv_read_limit(srv_t *srv, struct evhttp_request *req, const srv_query_t *q, uint64_t *limit);
+void srv_reply_events(srv_t *srv, struct evhttp_request *req, stele_reader_t *reader);
+/* The $all filter from type, type_prefix, category, prefix, stream, since, until, system. The
+ * strings point into q. Returns 0 or -1 after replying. */
+int srv_filter_from_query(srv_t *srv, struct evhttp_request *req, const srv_query_t *q,
+                          stele_filter_t *f);
+
+void srv_route_streams(srv_t *srv, struct evhttp_request *req, char **segs, size_t nsegs);
+void srv_route_commits(srv_t *srv, struct evhttp_request *req);
+void srv_route_all(srv_t *srv, struct evhttp_request *req);
+void srv_route_health(srv_t *srv, struct evhttp_request *req);
+void srv_route_info(srv_t *srv, struct evhttp_request *req);
+void srv_route_stats(srv_t *srv, struct evhttp_request *req);
+void srv_route_admin(srv_t *srv, struct evhttp_request *req, const char *what);
+
+/* ---- sse.c ---------------------------------------------------------------------------------- */
+
+int srv_sse_init(srv_t *srv);
+void srv_route_subscribe(srv_t *srv, struct evhttp_request *req);
+/* The store's commit hook woke the loop: feed every subscriber. */
+void srv_sse_pump_all(srv_t *srv);
+/* The connection of sub closed. */
+void srv_sse_conn_closed(srv_t *srv, srv_sub_t *sub);
+/* End every stream (shutdown) and free the subscribers. */
+void srv_sse_close_all(srv_t *srv);
+
+/* ---- auth.c --------------------------------------------------------------------------------- */
+
+typedef enum srv_role {
+    SRV_ROLE_NONE = 0,
+    SRV_ROLE_READ,
+    SRV_ROLE_WRITE,
+    SRV_ROLE_ADMIN
+} srv_role_t;
+
+/* Load the token file. Returns 0 or -1 after logging why. */
+int srv_auth_load(const char *path, srv_auth_t **out);
+void srv_auth_free(srv_auth_t *auth);
+/* Check the request's bearer token for role on stream (NULL = every stream: needs prefix "*";
+ * "" = no stream involved, any prefix). Returns true, or false after replying 401/403. Without a
+ * token file every request passes. */
+bool srv_auth_check(srv_t *srv, struct evhttp_request *req, srv_role_t role, const char *stream);
+
+/* ---- metrics.c ------------------------------------------------------------------------------ */
+
+int srv_metrics_init(srv_t *srv);
+void srv_metrics_free(srv_t *srv);
+void srv_metrics_request(srv_t *srv, int status);
+void srv_metrics_error(srv_t *srv, const char *code);
+void srv_metrics_append(srv_t *srv, size_t events, uint64_t bytes, uint64_t latency_ns, bool ok);
+void srv_metrics_completion_batch(srv_t *srv, size_t count);
+void srv_route_metrics(srv_t *srv, struct evhttp_request *req);
+
+/* ---- tls.c ---------------------------------------------------------------------------------- */
+
+/* Load cert and key; sets srv->ssl_ctx and installs the TLS bufferevent callback. 0 or -1. */
+int srv_tls_init(srv_t *srv);
+void srv_tls_free(srv_t *srv);
+/* evhttp's bufferevent callback: a TLS bufferevent in accepting state (arg is the srv_t). */
+struct bufferevent *srv_tls_bevcb(struct event_base *base, void *arg);
+
+#endif /* STELE_SERVER_H */

@@ -1,0 +1,314 @@
+/*
+ * sse.c -- GET /subscribe: Server-Sent Events fed by subscription cursors on the event loop.
+ *
+ * Each subscriber owns a stele_subscription (history first, then live events, no gap and no
+ * duplicate at the switch: the library reads both from the log through one cursor). There is no
+ * thread per subscriber: the store's commit hook wakes the loop (wakeup.c), which pulls from every
+ * subscriber with timeout 0 and writes into its chunked response while the connection's output
+ * buffer is below --subscriber-buffer-bytes. When the buffer drains, evhttp calls back and the
+ * subscriber is pulled again, so history streams at the client's pace.
+ *
+ * A client that stops reading keeps its output above the bound; after --slow-subscriber-ms of
+ * that it is dropped with a final `event: dropped` naming the reason, so the server never buffers
+ * more than about the bound (plus one event) per subscriber, and writers never wait.
+ *
+ * Wire format: `id: <position>` and `data: <event JSON>` per event; `event: caught-up` once the
+ * history is delivered; `: heartbeat` comment lines every --heartbeat-ms while idle.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
+#include "server.h"
+
+struct srv_sub {
+    srv_sub_t *prev, *next;
+    srv_conn_t *conn;
+    struct evhttp_request *req;
+    stele_subscription_t *sub;
+    uint64_t last_write_ns;
+    uint64_t behind_since_ns; /* output stayed above the bound since then (0 = not behind) */
+};
+
+static void unlink_sub(srv_t *srv, srv_sub_t *s) {
+    if (s->prev != NULL) {
+        s->prev->next = s->next;
+    } else {
+        srv->subs = s->next;
+    }
+    if (s->next != NULL) {
+        s->next->prev = s->prev;
+    }
+    srv->sub_count--;
+    if (s->conn != NULL) {
+        s->conn->sub = NULL;
+    }
+    stele_subscription_close(s->sub);
+    free(s);
+}
+
+/* End the stream: an optional final event, then the last chunk. */
+static void end_stream(srv_t *srv, srv_sub_t *s, const char *event, const char *reason) {
+    if (event != NULL) {
+        struct evbuffer *chunk = evbuffer_new();
+        if (chunk != NULL) {
+            evbuffer_add_printf(chunk, "event: %s\ndata: ", event);
+            evbuffer_add(chunk, "{\"reason\":", 10);
+            srv_json_string(chunk, reason, strlen(reason));
+            evbuffer_add_printf(chunk, ",\"position\":%" PRIu64 "}\n\n",
+                                stele_subscription_position(s->sub));
+            evhttp_send_reply_chunk(s->req, chunk);
+            evbuffer_free(chunk);
+        }
+        srv_log(SRV_LOG_WARN, "subscriber ended",
+                json_pack("{s:s, s:s, s:I}", "event", event, "reason", reason, "position",
+                          (json_int_t)stele_subscription_position(s->sub)));
+    }
+    evhttp_send_reply_end(s->req);
+    unlink_sub(srv, s);
+}
+
+static void on_drained(struct evhttp_connection *evcon, void *arg);
+
+static void send_chunk(srv_t *srv, srv_sub_t *s, struct evbuffer *chunk) {
+    evhttp_send_reply_chunk_with_cb(s->req, chunk, on_drained, srv);
+    s->last_write_ns = srv_now_ns();
+}
+
+static size_t output_length(const srv_sub_t *s) {
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(s->conn->evcon);
+    return bev != NULL ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
+}
+
+/* Pull everything available into the response while the output is below the bound. Returns
+ * false when the subscriber was ended (freed). */
+static bool pump(srv_t *srv, srv_sub_t *s) {
+    size_t bound = (size_t)srv->cfg->subscriber_buffer_bytes;
+    struct evbuffer *chunk = evbuffer_new();
+    if (chunk == NULL) {
+        return true;
+    }
+    size_t base = output_length(s);
+    bool blocked = false;
+    int rc = 0;
+    for (;;) {
+        if (base + evbuffer_get_length(chunk) >= bound) {
+            blocked = true;
+            break;
+        }
+        stele_event_t ev;
+        rc = stele_subscription_next(s->sub, &ev, 0);
+        if (rc == STELE_SUB_EVENT) {
+            evbuffer_add_printf(chunk, "id: %" PRIu64 "\ndata: ", ev.position);
+            srv_event_json(chunk, &ev);
+            evbuffer_add(chunk, "\n\n", 2);
+        } else if (rc == STELE_SUB_CAUGHT_UP) {
+            evbuffer_add_printf(chunk, "event: caught-up\ndata: {\"position\":%" PRIu64 "}\n\n",
+                                stele_subscription_position(s->sub));
+        } else {
+            break;
+        }
+    }
+    if (evbuffer_get_length(chunk) > 0) {
+        send_chunk(srv, s, chunk);
+    }
+    evbuffer_free(chunk);
+    if (rc < 0) {
+        end_stream(srv, s, rc == STELE_ECLOSED ? NULL : "dropped", stele_strerror(rc));
+        return false;
+    }
+    if (!blocked) {
+        s->behind_since_ns = 0;
+    } else if (s->behind_since_ns == 0) {
+        s->behind_since_ns = srv_now_ns();
+    }
+    return true;
+}
+
+/* evhttp wrote out everything we gave it: pull more. */
+static void on_drained(struct evhttp_connection *evcon, void *arg) {
+    srv_t *srv = arg;
+    srv_conn_t *conn = srv_conn_lookup(srv, evcon);
+    if (conn != NULL && conn->sub != NULL) {
+        pump(srv, conn->sub);
+    }
+}
+
+void srv_sse_pump_all(srv_t *srv) {
+    srv_sub_t *next = NULL;
+    for (srv_sub_t *s = srv->subs; s != NULL; s = next) {
+        next = s->next;
+        pump(srv, s);
+    }
+}
+
+/* Once a second: drop subscribers that stayed behind too long, send heartbeats. */
+static void on_timer(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    srv_t *srv = arg;
+    uint64_t now = srv_now_ns();
+    uint64_t slow_ns = srv->cfg->slow_subscriber_ms * 1000000u;
+    uint64_t beat_ns = srv->cfg->heartbeat_ms * 1000000u;
+    srv_sub_t *next = NULL;
+    for (srv_sub_t *s = srv->subs; s != NULL; s = next) {
+        next = s->next;
+        if (!pump(srv, s)) {
+            continue;
+        }
+        if (s->behind_since_ns != 0 && now - s->behind_since_ns >= slow_ns) {
+            char reason[160];
+            snprintf(reason, sizeof(reason),
+                     "slow consumer: output stayed above %llu bytes for %llu ms",
+                     (unsigned long long)srv->cfg->subscriber_buffer_bytes,
+                     (unsigned long long)srv->cfg->slow_subscriber_ms);
+            end_stream(srv, s, "dropped", reason);
+            continue;
+        }
+        if (now - s->last_write_ns >= beat_ns &&
+            output_length(s) < srv->cfg->subscriber_buffer_bytes) {
+            struct evbuffer *chunk = evbuffer_new();
+            if (chunk != NULL) {
+                evbuffer_add(chunk, ": heartbeat\n\n", 13);
+                send_chunk(srv, s, chunk);
+                evbuffer_free(chunk);
+            }
+        }
+    }
+}
+
+int srv_sse_init(srv_t *srv) {
+    srv->sse_timer = event_new(srv->base, -1, EV_PERSIST, on_timer, srv);
+    uint64_t ms = srv->cfg->heartbeat_ms < 1000 ? srv->cfg->heartbeat_ms : 1000;
+    if (srv->cfg->slow_subscriber_ms < ms) {
+        ms = srv->cfg->slow_subscriber_ms > 10 ? srv->cfg->slow_subscriber_ms : 10;
+    }
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000 * 1000)};
+    return srv->sse_timer != NULL && event_add(srv->sse_timer, &tv) == 0 ? 0 : -1;
+}
+
+void srv_sse_conn_closed(srv_t *srv, srv_sub_t *sub) {
+    srv_request_abandon(sub->req);
+    sub->req = NULL;
+    sub->conn = NULL;
+    unlink_sub(srv, sub);
+}
+
+void srv_sse_close_all(srv_t *srv) {
+    while (srv->subs != NULL) {
+        end_stream(srv, srv->subs, NULL, NULL);
+    }
+}
+
+/* ---- GET /subscribe ------------------------------------------------------------------------- */
+
+static int parse_position(const char *text, uint64_t *out) {
+    uint64_t v = 0;
+    size_t n = 0;
+    for (; text[n] >= '0' && text[n] <= '9' && n < 19; n++) {
+        v = v * 10 + (uint64_t)(text[n] - '0');
+    }
+    if (n == 0 || text[n] != '\0') {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+void srv_route_subscribe(srv_t *srv, struct evhttp_request *req) {
+    static const char *const allowed[] = {"stream", "from",  "type",  "type_prefix", "category",
+                                          "prefix", "since", "until", "system",      NULL};
+    srv_query_t q;
+    if (srv_query_parse(srv, req, allowed, &q) != 0) {
+        return;
+    }
+    stele_subscribe_options_t opts;
+    stele_subscribe_options_init(&opts);
+    const char *stream = srv_query_get(&q, "stream");
+    const char *prefix = srv_query_get(&q, "prefix");
+    if (!srv_auth_check(srv, req, SRV_ROLE_READ,
+                        stream != NULL   ? stream
+                        : prefix != NULL ? prefix
+                                         : NULL) ||
+        srv_filter_from_query(srv, req, &q, &opts.filter) != 0) {
+        srv_query_free(&q);
+        return;
+    }
+    if (stream != NULL) {
+        stele_filter_t none;
+        memset(&none, 0, sizeof(none));
+        none.stream = opts.filter.stream;
+        if (memcmp(&none, &opts.filter, sizeof(none)) != 0) {
+            srv_query_free(&q);
+            srv_reply_error(srv, req, "bad_request", NULL,
+                            "filters apply to $all subscriptions: give stream or filters");
+            return;
+        }
+        memset(&opts.filter, 0, sizeof(opts.filter));
+        opts.stream = stream;
+    }
+    const char *last_id =
+        evhttp_find_header(evhttp_request_get_input_headers(req), "Last-Event-ID");
+    const char *from = srv_query_get(&q, "from");
+    uint64_t pos = 0;
+    if (last_id != NULL) {
+        if (parse_position(last_id, &pos) != 0) {
+            srv_query_free(&q);
+            srv_reply_error(srv, req, "invalid_argument", NULL, "Last-Event-ID must be a position");
+            return;
+        }
+        opts.after_position = pos;
+    } else if (from != NULL && strcmp(from, "end") == 0) {
+        opts.from_end = true;
+    } else if (from != NULL) {
+        if (parse_position(from, &pos) != 0) {
+            srv_query_free(&q);
+            srv_reply_error(srv, req, "invalid_argument", json_pack("{s:s}", "parameter", "from"),
+                            "from must be a position or \"end\"");
+            return;
+        }
+        opts.after_position = pos > 0 ? pos - 1 : 0;
+    }
+    if (srv->sub_count >= srv->cfg->max_subscribers) {
+        srv_query_free(&q);
+        srv_reply_error(srv, req, "too_many_requests", NULL, "too many subscribers (limit %llu)",
+                        (unsigned long long)srv->cfg->max_subscribers);
+        return;
+    }
+    srv_conn_t *conn = srv_conn_of(srv, req);
+    srv_sub_t *s = calloc(1, sizeof(*s));
+    if (conn == NULL || s == NULL) {
+        free(s);
+        srv_query_free(&q);
+        srv_reply_error(srv, req, "internal", NULL, "out of memory");
+        return;
+    }
+    int rc = stele_subscribe(srv->store, &opts, &s->sub);
+    srv_query_free(&q); /* the subscription copied the filter strings */
+    if (rc != 0) {
+        free(s);
+        srv_reply_stele_error(srv, req, rc, NULL, NULL);
+        return;
+    }
+    s->conn = conn;
+    s->req = req;
+    conn->sub = s;
+    s->next = srv->subs;
+    if (srv->subs != NULL) {
+        srv->subs->prev = s;
+    }
+    srv->subs = s;
+    srv->sub_count++;
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Type", "text/event-stream");
+    evhttp_add_header(h, "Cache-Control", "no-cache");
+    evhttp_add_header(h, "X-Accel-Buffering", "no");
+    srv_metrics_request(srv, 200);
+    evhttp_send_reply_start(req, 200, "OK");
+    s->last_write_ns = srv_now_ns();
+    pump(srv, s);
+}
