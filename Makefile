@@ -5,7 +5,8 @@
 #                 with their tests; 60 s of every fuzz target (scripts/test-all.sh)
 #   make torture  the long campaign: 100,000 power-loss seeds and 10,000 kill -9 cycles
 #   make fuzz     every fuzz target for FUZZ_SECONDS (default 60); make tsan: the TSan tests
-#   make run      deps, build, then the demo
+#   make run      deps, build, then the server (steled) on ./data
+#   make demo     deps, build, then a short CLI session on ./data
 #   make bench    build, then the benchmarks
 #   make deps     install missing Debian packages
 #   make format   clang-format every C file
@@ -19,9 +20,9 @@ SHELL := /bin/bash
 BUILD := build
 ASAN := build-asan
 CTEST := ctest --output-on-failure --no-tests=error -j2
-C_FILES = $(shell find src include cli tests bench -name '*.[ch]' 2>/dev/null)
+C_FILES = $(shell find src include cli server tests bench examples -name '*.[ch]' 2>/dev/null)
 
-.PHONY: all deps test asan tsan fuzz torture run bench format clean
+.PHONY: all deps test asan tsan fuzz torture run demo bench format clean
 
 all:
 	cmake -S . -B $(BUILD) -DSTELE_WERROR=ON
@@ -48,7 +49,16 @@ FUZZ_SECONDS ?= 60
 fuzz: deps
 	bash scripts/fuzz.sh $(FUZZ_SECONDS)
 
+# The server on the embedded default store ./data, with a first request to try.
 run: deps all
+	@echo "steled on ./data at http://127.0.0.1:2113 (Ctrl-C stops it). Try, in another terminal:"
+	@echo "  curl -s -X POST http://127.0.0.1:2113/streams/order-1 -H 'Content-Type: application/json' -d '{\"events\":[{\"type\":\"OrderPlaced\",\"data\":{\"qty\":2}}]}'"
+	@echo "  curl -s http://127.0.0.1:2113/streams/order-1"
+	@echo "  curl -sN 'http://127.0.0.1:2113/subscribe?from=1'"
+	$(BUILD)/steled --data ./data --listen 127.0.0.1:2113
+
+# A short session with the stele CLI on ./data.
+demo: deps all
 	bash scripts/demo.sh
 
 bench: all
