@@ -71,7 +71,7 @@ int stele_subscribe(stele_store_t *s, const stele_subscribe_options_t *opts,
     stele_subscription_t *sub = stele__calloc(1, sizeof(*sub));
     if (!sub)
         return STELE_ENOMEM;
-    if ((rc = stele__cursor_init(&sub->cursor, s->log, o.stream ? 16 * 1024 : 256 * 1024)) < 0)
+    if ((rc = stele__cursor_init(&sub->cursor, s->log, o.stream ? 4 * 1024 : 32 * 1024)) < 0)
         goto fail;
     sub->store = s;
     sub->filter = o.filter;
