@@ -238,9 +238,10 @@ typedef void (*stele_append_cb)(void *arg, int status, const char *detail,
  * durable and visible, or failed. parts, their events and all they point to must stay valid until
  * cb is called. Returns 0 (cb will be called exactly once) or an error found before queueing
  * (validation errors as for stele_commit(), STELE_EBUSY when queue_capacity appends are already
- * waiting, STELE_EPOISONED, STELE_ECLOSED; then cb is never called). Thread-safe. */
+ * waiting, STELE_EPOISONED, STELE_ECLOSED; then cb is never called, and *failed_part, if not
+ * NULL, holds the part at fault or count). Thread-safe. */
 int stele_commit_async(stele_store_t *store, stele_append_part_t *parts, size_t count,
-                       stele_append_cb cb, void *arg);
+                       stele_append_cb cb, void *arg, size_t *failed_part);
 
 /* Called on the writer thread each time new events become visible, with the new head position:
  * for event loops that serve subscriptions without a thread each (stele_subscription_next with

@@ -170,12 +170,13 @@ static void submit(srv_t *srv, struct evhttp_request *req, append_op_t *op) {
     }
     op->srv = srv;
     srv_pending_attach(srv, &op->pending, req);
-    int rc = stele_commit_async(srv->store, op->parts, op->nparts, op_done, op);
+    size_t failed_part = op->nparts;
+    int rc = stele_commit_async(srv->store, op->parts, op->nparts, op_done, op, &failed_part);
     if (rc != 0) {
         srv->in_flight--;
         srv_pending_detach(&op->pending);
         srv_metrics_append(srv, op->event_count, 0, 0, false);
-        reply_failure(srv, req, op, rc, NULL, op->nparts);
+        reply_failure(srv, req, op, rc, NULL, failed_part);
         op_free(op);
     }
 }

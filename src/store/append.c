@@ -186,8 +186,10 @@ static void async_done(stele_wreq_t *w) {
 }
 
 int stele_commit_async(stele_store_t *store, stele_append_part_t *parts, size_t count,
-                       stele_append_cb cb, void *arg) {
+                       stele_append_cb cb, void *arg, size_t *failed_part) {
     stele__error_clear();
+    if (failed_part)
+        *failed_part = count;
     if (!store || !cb)
         return stele__fail(STELE_EINVAL, "store or callback is NULL");
     stele_store_req_t *r = stele__calloc(1, sizeof(*r));
@@ -204,6 +206,8 @@ int stele_commit_async(stele_store_t *store, stele_append_part_t *parts, size_t 
         if (rc == 0)
             return 0; /* r belongs to the writer until async_done */
     }
+    if (failed_part)
+        *failed_part = bad;
     release(r);
     stele__free(r);
     return rc;

@@ -82,7 +82,7 @@ static void test_async_commits(void **state) {
                                             i % 10 == 0 ? STELE_EXPECT_NO_STREAM : STELE_EXPECT_ANY,
                                         .events = &j->ev,
                                         .count = 1};
-        assert_int_equal(stele_commit_async(f->s, &j->part, 1, on_done, j), 0);
+        assert_int_equal(stele_commit_async(f->s, &j->part, 1, on_done, j, NULL), 0);
     }
     wait_for(N);
     int ok = 0, conflicts = 0;
@@ -119,10 +119,12 @@ static void test_async_rejects_before_queueing(void **state) {
     j.part = (stele_append_part_t){
         .stream = "s-1", .expected_version = STELE_EXPECT_ANY, .events = &j.ev, .count = 1};
     done.count = 0;
-    assert_int_equal(stele_commit_async(f->s, &j.part, 1, on_done, &j), STELE_EJSON);
+    size_t failed = 99;
+    assert_int_equal(stele_commit_async(f->s, &j.part, 1, on_done, &j, &failed), STELE_EJSON);
+    assert_int_equal(failed, 0); /* the part at fault */
     tu_assert_detail();
     assert_int_equal(done.count, 0); /* no callback for a request never queued */
-    assert_int_equal(stele_commit_async(f->s, &j.part, 1, NULL, &j), STELE_EINVAL);
+    assert_int_equal(stele_commit_async(f->s, &j.part, 1, NULL, &j, NULL), STELE_EINVAL);
     assert_int_equal(tu_head(f->s), 0);
 }
 
@@ -145,7 +147,7 @@ static void test_async_queue_full(void **state) {
         j->ev = tu_event("Happened", "{}");
         j->part = (stele_append_part_t){
             .stream = "busy-1", .expected_version = STELE_EXPECT_ANY, .events = &j->ev, .count = 1};
-        int rc = stele_commit_async(s, &j->part, 1, on_done, j);
+        int rc = stele_commit_async(s, &j->part, 1, on_done, j, NULL);
         if (rc == 0)
             queued++;
         else {
