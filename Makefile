@@ -44,6 +44,10 @@ test: deps all
 tsan: deps
 	bash scripts/tsan.sh
 
+# The long reliability campaign: 100,000 power-loss seeds and 10,000 kill -9 cycles (hours).
+torture: deps all
+	bash scripts/torture.sh
+
 # Every fuzz target for FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 60
 fuzz: deps
