@@ -98,4 +98,10 @@ void workloads_run(const bench_config_t *cfg, const limits_t *lim);
 int workloads_child_open(const char *store_dir, uint64_t streams, uint64_t per_stream,
                          uint64_t reads, uint64_t seed);
 
+/* --- HTTP workloads against steled (http.c) ----------------------------------------------- */
+
+/* Starts the steled next to this program on a fresh store, runs the selected http.* workloads
+ * (--only http selects them all) and stops it. */
+void http_run(const bench_config_t *cfg, const limits_t *lim);
+
 #endif

@@ -22,8 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *const WORKLOADS[] = {"limits", "append",  "clients",    "batch",
-                                        "commit", "readall", "readstream", "growth"};
+static const char *const WORKLOADS[] = {
+    "limits", "append", "clients",     "batch",      "commit",       "readall",  "readstream",
+    "growth", "http",   "http.append", "http.batch", "http.readall", "http.sse", "http.idle"};
 #define NWORKLOADS (sizeof WORKLOADS / sizeof WORKLOADS[0])
 
 /* --- the report ---------------------------------------------------------------------------- */
@@ -387,7 +388,8 @@ static void usage(FILE *out) {
             "  --reads N          random one-stream reads per probe (default 100000)\n"
             "  --seqwrite-mib N   size of the sequential write probe (default 256)\n"
             "  --only LIST        comma-separated workloads: limits, append, clients, batch,\n"
-            "                     commit, readall, readstream, growth\n"
+            "                     commit, readall, readstream, growth; http (all of:\n"
+            "                     http.append, http.batch, http.readall, http.sse, http.idle)\n"
             "  --json FILE        also write every figure as a JSON line to FILE\n"
             "  --help             this text\n");
 }
@@ -593,6 +595,7 @@ int main(int argc, char **argv) {
     }
     fprintf(stderr, "running the libstele workloads...\n");
     workloads_run(&cfg, &lim);
+    http_run(&cfg, &lim);
 
     printf("%-36s %14s %-9s %-14s %-18s %s\n", "figure", "value", "unit", "target",
            "ratio to limit", "verdict");
