@@ -139,6 +139,9 @@ void remote_reply_from(const cli_ctx_t *ctx, const http_response_t *resp, remote
         }
     } else {
         const char *phrase = phrase_for(reply->code);
+        if (strcmp(reply->code, "not_found") == 0 && strstr(message, "stream") != NULL) {
+            phrase = "stream not found"; /* as local mode says it */
+        }
         bool has_phrase = strstr(message, phrase) != NULL;
         const char *hint = "";
         if (resp->status == 401) {
@@ -205,7 +208,7 @@ void remote_stream_path(cli_buf_t *b, const char *stream, const char *suffix) {
 }
 
 void remote_expect_text(cli_buf_t *b, int64_t expect, bool quoted) {
-    const char *word = expect == STELE_EXPECT_ANY            ? "any"
+    const char *word = expect == STELE_EXPECT_ANY             ? "any"
                        : expect == STELE_EXPECT_NO_STREAM     ? "no_stream"
                        : expect == STELE_EXPECT_STREAM_EXISTS ? "stream_exists"
                                                               : NULL;
@@ -357,8 +360,8 @@ int remote_print_event(const cli_ctx_t *ctx, const char *text, size_t len, uint6
               is_digits(text + p_off, p_len, false) && is_digits(text + v_off, v_len, true) &&
               text[tm_off] == '"' && text[id_off] == '"';
     if (!ok) {
-        cli_errorf(ctx, "the server sent an event without its keys: %.*s", (int)(len < 200 ? len : 200),
-                   text);
+        cli_errorf(ctx, "the server sent an event without its keys: %.*s",
+                   (int)(len < 200 ? len : 200), text);
         return EXIT_ERROR;
     }
     if (position != NULL) {
@@ -379,8 +382,8 @@ int remote_print_event(const cli_ctx_t *ctx, const char *text, size_t len, uint6
     fwrite(text + id_off, 1, id_len, f);
     fputs(",\"data\":", f);
     size_t d_off, d_len, c_off, c_len, m_off, m_len;
-    bool binary = remote_json_member(text, len, "content", &c_off, &c_len) &&
-                  c_len == 8 && memcmp(text + c_off, "\"binary\"", 8) == 0;
+    bool binary = remote_json_member(text, len, "content", &c_off, &c_len) && c_len == 8 &&
+                  memcmp(text + c_off, "\"binary\"", 8) == 0;
     if (!remote_json_member(text, len, "data", &d_off, &d_len) || d_len == 0) {
         fputs("null", f);
     } else if (binary) {
@@ -407,8 +410,8 @@ int remote_print_event(const cli_ctx_t *ctx, const char *text, size_t len, uint6
     return EXIT_OK;
 }
 
-int remote_print_object(const cli_ctx_t *ctx, const char *text, size_t len,
-                        const char *const *keys, size_t n) {
+int remote_print_object(const cli_ctx_t *ctx, const char *text, size_t len, const char *const *keys,
+                        size_t n) {
     json_error_t jerr;
     json_t *root = text != NULL ? json_loadb(text, len, 0, &jerr) : NULL;
     if (!json_is_object(root)) {

@@ -15,7 +15,8 @@
 
 #include "cli.h"
 
-/* ---- http_client.c: a growing buffer, the curl handle, one request, one stream ---------------- */
+/* ---- http_client.c: a growing buffer, the curl handle, one request, one stream ----------------
+ */
 
 typedef struct cli_buf {
     char *data; /* NUL-terminated when not NULL */
@@ -33,16 +34,16 @@ void cli_buf_free(cli_buf_t *b);
 
 typedef struct http_client {
     CURL *curl;
-    char *base;               /* the server URL without a trailing '/' */
-    struct curl_slist *hdrs;  /* Authorization, Content-Type, Accept, "Expect:" */
+    char *base;              /* the server URL without a trailing '/' */
+    struct curl_slist *hdrs; /* Authorization, Content-Type, Accept, "Expect:" */
     bool has_token;
 } http_client_t;
 
 typedef struct http_response {
-    long status;     /* HTTP status; 0 when no response came */
-    int curl_code;   /* CURLcode of the transfer */
+    long status;   /* HTTP status; 0 when no response came */
+    int curl_code; /* CURLcode of the transfer */
     char error[CURL_ERROR_SIZE];
-    cli_buf_t body;  /* the response body */
+    cli_buf_t body; /* the response body */
 } http_response_t;
 
 /* Returns 0, or -1 when curl cannot be set up. */
@@ -72,7 +73,8 @@ void http_query_add_u64(cli_buf_t *q, const char *key, uint64_t value);
 /* Append text percent-encoded (every byte but A-Z a-z 0-9 - . _ ~). */
 void http_escape_into(cli_buf_t *b, const char *text);
 
-/* ---- remote.c: the connection, calls with error mapping, JSON output -------------------------- */
+/* ---- remote.c: the connection, calls with error mapping, JSON output --------------------------
+ */
 
 /* The outcome of one call. */
 typedef struct remote_reply {
@@ -117,12 +119,11 @@ int remote_print_event(const cli_ctx_t *ctx, const char *text, size_t len, uint6
 
 /* Print the members keys[0..n) of the JSON object text, present ones only, in that order, as one
  * compact line. Returns EXIT_OK or EXIT_ERROR (bad JSON or stdout failed). */
-int remote_print_object(const cli_ctx_t *ctx, const char *text, size_t len,
-                        const char *const *keys, size_t n);
+int remote_print_object(const cli_ctx_t *ctx, const char *text, size_t len, const char *const *keys,
+                        size_t n);
 
 /* The JSON body of an append of events[0..count) with the expected version. */
-void remote_append_body(cli_buf_t *b, int64_t expect, const stele_event_in_t *events,
-                        size_t count);
+void remote_append_body(cli_buf_t *b, int64_t expect, const stele_event_in_t *events, size_t count);
 
 /* ---- remote_*.c: the commands ---------------------------------------------------------------- */
 
@@ -134,8 +135,7 @@ int remote_read(cli_ctx_t *ctx, const char *stream, int64_t from_version, bool b
 int remote_read_all(cli_ctx_t *ctx, const stele_read_options_t *ro);
 int remote_tail(cli_ctx_t *ctx, const stele_subscribe_options_t *so, bool caught_up_exit,
                 bool verbose);
-int remote_streams(cli_ctx_t *ctx, const char *prefix, const char *after, uint64_t limit,
-                   bool all);
+int remote_streams(cli_ctx_t *ctx, const char *prefix, const char *after, uint64_t limit, bool all);
 int remote_info(cli_ctx_t *ctx, const char *stream);
 int remote_meta(cli_ctx_t *ctx, const char *stream, const char *set_json);
 int remote_delete(cli_ctx_t *ctx, const char *stream, int64_t expect, bool tombstone);

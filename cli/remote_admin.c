@@ -100,8 +100,8 @@ int remote_digest(cli_ctx_t *ctx) {
         remote_reply_free(&reply);
         return status;
     }
-    json_t *root = reply.body.data != NULL ? json_loadb(reply.body.data, reply.body.len, 0, NULL)
-                                           : NULL;
+    json_t *root =
+        reply.body.data != NULL ? json_loadb(reply.body.data, reply.body.len, 0, NULL) : NULL;
     remote_reply_free(&reply);
     json_t *position = json_object_get(root, "head_position");
     json_t *hash = json_object_get(root, "head_hash");
@@ -121,13 +121,13 @@ int remote_digest(cli_ctx_t *ctx) {
 
 int remote_verify(cli_ctx_t *ctx) {
     static const char *const keys[] = {
-        "ok",           "events",      "commits",    "segments", "bytes", "error",
-        "bad_position", "bad_segment", "bad_offset", "message",
+        "ok",    "events",       "commits",     "segments",   "bytes",
+        "error", "bad_position", "bad_segment", "bad_offset", "message",
     };
     remote_reply_t reply;
     int status = remote_call(ctx, "POST", "/admin/verify", NULL, 0, &reply);
-    json_t *root = reply.body.data != NULL ? json_loadb(reply.body.data, reply.body.len, 0, NULL)
-                                           : NULL;
+    json_t *root =
+        reply.body.data != NULL ? json_loadb(reply.body.data, reply.body.len, 0, NULL) : NULL;
     json_t *ok = json_object_get(root, "ok");
     if (json_is_boolean(ok)) {
         /* A report, whatever the status: print it; a corrupt store exits 4 as in local mode. */

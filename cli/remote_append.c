@@ -60,8 +60,8 @@ int remote_import_run(cli_ctx_t *ctx, const char *source, const char *stream, in
                    (unsigned long long)first_line, (unsigned long long)last_line, stream,
                    reply.message);
     } else {
-        json_t *root = reply.body.data != NULL ? json_loadb(reply.body.data, reply.body.len, 0, NULL)
-                                               : NULL;
+        json_t *root =
+            reply.body.data != NULL ? json_loadb(reply.body.data, reply.body.len, 0, NULL) : NULL;
         *idempotent = json_is_true(json_object_get(root, "idempotent"));
         json_decref(root);
     }
@@ -112,10 +112,9 @@ int remote_import_system(cli_ctx_t *ctx, const char *source, uint64_t line, cons
         }
         status = remote_call_path(ctx, "DELETE", &path, NULL, 0, &reply);
         /* Imported a second time: the stream is already deleted. */
-        if (status == EXIT_NOTFOUND &&
-            (strcmp(reply.code, "stream_deleted") == 0 ||
-             strcmp(reply.code, "stream_tombstoned") == 0 ||
-             (strcmp(reply.code, "not_found") == 0 && !is_tombstone))) {
+        if (status == EXIT_NOTFOUND && (strcmp(reply.code, "stream_deleted") == 0 ||
+                                        strcmp(reply.code, "stream_tombstoned") == 0 ||
+                                        (strcmp(reply.code, "not_found") == 0 && !is_tombstone))) {
             status = EXIT_OK;
         }
     }

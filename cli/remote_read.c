@@ -20,8 +20,8 @@ static int print_page(cli_ctx_t *ctx, const remote_reply_t *reply, uint64_t *cou
     const char *s = reply->body.data;
     size_t len = reply->body.len;
     json_error_t jerr;
-    json_t *check = s != NULL ? json_loadb(s, len, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &jerr)
-                              : NULL;
+    json_t *check =
+        s != NULL ? json_loadb(s, len, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &jerr) : NULL;
     bool valid = json_is_array(json_object_get(check, "events"));
     json_decref(check);
     size_t off = 0, vlen = 0;
@@ -143,8 +143,8 @@ int remote_read_all(cli_ctx_t *ctx, const stele_read_options_t *ro) {
 }
 
 static const char *const info_keys[] = {
-    "name",          "state",         "first_version", "last_version",
-    "event_count",   "last_position", "created",       "updated",
+    "name",        "state",         "first_version", "last_version",
+    "event_count", "last_position", "created",       "updated",
 };
 #define INFO_KEY_COUNT (sizeof(info_keys) / sizeof(info_keys[0]))
 
@@ -168,8 +168,8 @@ int remote_streams(cli_ctx_t *ctx, const char *prefix, const char *after, uint64
             remote_reply_free(&reply);
             break;
         }
-        json_t *root = reply.body.data != NULL ? json_loadb(reply.body.data, reply.body.len, 0, NULL)
-                                               : NULL;
+        json_t *root =
+            reply.body.data != NULL ? json_loadb(reply.body.data, reply.body.len, 0, NULL) : NULL;
         remote_reply_free(&reply);
         json_t *list = json_object_get(root, "streams");
         if (!json_is_array(list)) {
@@ -212,8 +212,8 @@ int remote_info(cli_ctx_t *ctx, const char *stream) {
     remote_reply_t reply;
     int status = remote_call_path(ctx, "GET", &path, NULL, 0, &reply);
     if (status == EXIT_OK) {
-        status = remote_print_object(ctx, reply.body.data, reply.body.len, info_keys,
-                                     INFO_KEY_COUNT);
+        status =
+            remote_print_object(ctx, reply.body.data, reply.body.len, info_keys, INFO_KEY_COUNT);
     } else {
         status = remote_report(ctx, &reply);
     }

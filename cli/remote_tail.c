@@ -41,19 +41,19 @@ static void install_handlers(void) {
 
 typedef struct sse {
     const cli_ctx_t *ctx;
-    cli_buf_t line;     /* the line being received */
-    cli_buf_t data;     /* the data lines of the event being received */
-    char event[32];     /* its event name */
-    bool cr_seen;       /* the last byte was CR: a following LF belongs to it */
-    bool live;          /* caught up */
+    cli_buf_t line; /* the line being received */
+    cli_buf_t data; /* the data lines of the event being received */
+    char event[32]; /* its event name */
+    bool cr_seen;   /* the last byte was CR: a following LF belongs to it */
+    bool live;      /* caught up */
     bool caught_up_exit;
     bool verbose;
-    bool announced;     /* "caught up at" was printed */
-    bool done;          /* caught up with --caught-up-exit */
-    bool dropped;       /* the server said it dropped us */
-    bool progress;      /* this connection delivered something */
-    int status;         /* EXIT_OK, or why the stream was ended */
-    uint64_t position;  /* the last position printed (or the start, minus one) */
+    bool announced;    /* "caught up at" was printed */
+    bool done;         /* caught up with --caught-up-exit */
+    bool dropped;      /* the server said it dropped us */
+    bool progress;     /* this connection delivered something */
+    int status;        /* EXIT_OK, or why the stream was ended */
+    uint64_t position; /* the last position printed (or the start, minus one) */
 } sse_t;
 
 static bool dispatch(sse_t *s) {
@@ -185,8 +185,8 @@ static int head_position(cli_ctx_t *ctx, uint64_t *out) {
         remote_reply_free(&reply);
         return status;
     }
-    json_t *root = reply.body.data != NULL ? json_loadb(reply.body.data, reply.body.len, 0, NULL)
-                                           : NULL;
+    json_t *root =
+        reply.body.data != NULL ? json_loadb(reply.body.data, reply.body.len, 0, NULL) : NULL;
     json_t *head = json_object_get(root, "head_position");
     if (!json_is_integer(head) || json_integer_value(head) < 0) {
         cli_errorf(ctx, "the server's /info has no head_position");
@@ -293,7 +293,7 @@ int remote_tail(cli_ctx_t *ctx, const stele_subscribe_options_t *so, bool caught
         if (verbose) {
             fprintf(stderr, "stele: tail: reconnecting after position %llu (%s)\n",
                     (unsigned long long)s.position,
-                    s.dropped         ? "dropped by the server"
+                    s.dropped        ? "dropped by the server"
                     : rc == CURLE_OK ? "the server closed the stream"
                                      : resp.error);
         }

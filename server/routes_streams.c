@@ -143,17 +143,13 @@ static int parse_part(srv_t *srv, struct evhttp_request *req, append_op_t *op, s
     return 0;
 }
 
-/* Names are checked before queueing so that errors name their part. */
+/* Reserved names are refused here with their own message; every other name rule is checked by
+ * the library, whose errors name the part at fault (stele_commit_async's failed_part). No I/O:
+ * this runs for every append on the loop thread. */
 static int check_name(srv_t *srv, struct evhttp_request *req, const char *stream, json_t *extra) {
     if (stream[0] == '$') {
         srv_reply_error(srv, req, "reserved_name", extra,
                         "stream names starting with '$' are reserved for the store");
-        return -1;
-    }
-    stele_stream_info_t info;
-    int rc = stele_stream_info(srv->store, stream, &info);
-    if (rc == STELE_ENAME) {
-        srv_reply_stele_error(srv, req, rc, NULL, extra);
         return -1;
     }
     json_decref(extra);

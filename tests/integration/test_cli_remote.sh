@@ -355,12 +355,13 @@ eq "same store: stats" \
 # A tiny output bound and a reader that waits before reading: the server drops the subscriber
 # (event: dropped), tail reconnects after the last position it printed; nothing lost or doubled.
 start_server --subscriber-buffer-bytes 4096 --slow-subscriber-ms 200
+# 10 MB in runs of 100 events (import: one request per run of one stream).
 python3 -c '
 pad = "x" * 1000
 for i in range(10000):
-    print("{\"type\":\"Big\",\"data\":{\"i\":%d,\"pad\":\"%s\"}}" % (i, pad))' >"$WORK/big.ndjson"
-r append big-1 --file "$WORK/big.ndjson" >/dev/null
-r append big-2 --file "$WORK/big.ndjson" >/dev/null
+    print("{\"stream\":\"big-%d\",\"type\":\"Big\",\"data\":{\"i\":%d,\"pad\":\"%s\"}}" % (i // 100 % 2, i, pad))' >"$WORK/big.ndjson"
+eq "import 10000 events" "$(r import "$WORK/big.ndjson")" \
+    '{"events":10000,"appended":10000,"idempotent":0,"system":0,"skipped":0}'
 rc=0
 r tail --prefix big- --caught-up-exit --verbose 2>"$WORK/slow.err" | (sleep 3; cat) >"$WORK/slow.out" || rc=$?
 eq "slow tail exits 0" "$rc" 0
