@@ -164,28 +164,18 @@ bool srv_json_member_span(const char *s, size_t len, size_t obj, const char *key
     return found;
 }
 
-bool srv_json_element_span(const char *s, size_t len, size_t arr, size_t idx, size_t *start,
-                           size_t *end) {
-    size_t i = skip_ws(s, len, arr);
-    if (i >= len || s[i] != '[') {
+bool srv_json_element_next(const char *s, size_t len, size_t *pos, size_t *start, size_t *end) {
+    size_t i = skip_ws(s, len, *pos);
+    if (i >= len || (s[i] != '[' && s[i] != ','))
         return false;
-    }
     i = skip_ws(s, len, i + 1);
-    for (size_t k = 0; i < len && s[i] != ']'; k++) {
-        size_t value_end = skip_value(s, len, i);
-        if (k == idx) {
-            *start = i;
-            *end = value_end;
-            return true;
-        }
-        i = skip_ws(s, len, value_end);
-        if (i < len && s[i] == ',') {
-            i = skip_ws(s, len, i + 1);
-        } else {
-            break;
-        }
-    }
-    return false;
+    if (i >= len || s[i] == ']')
+        return false;
+    size_t value_end = skip_value(s, len, i);
+    *start = i;
+    *end = value_end;
+    *pos = skip_ws(s, len, value_end);
+    return true;
 }
 
 /* ---- base64 --------------------------------------------------------------------------------- */
@@ -314,6 +304,7 @@ int srv_events_parse(const json_t *events, const char *raw, size_t raw_len, size
         FAIL("internal", "out of memory");
     }
     out->count = count;
+    size_t walk = arr_start;
     for (size_t i = 0; i < count; i++) {
         const json_t *e = json_array_get(events, i);
         stele_event_in_t *in = &out->events[i];
@@ -321,8 +312,7 @@ int srv_events_parse(const json_t *events, const char *raw, size_t raw_len, size
             FAIL("bad_request", "event %zu is not an object", i);
         }
         size_t obj = 0, obj_end = 0;
-        bool have_obj =
-            have_arr && srv_json_element_span(raw, raw_len, arr_start, i, &obj, &obj_end);
+        bool have_obj = have_arr && srv_json_element_next(raw, raw_len, &walk, &obj, &obj_end);
         const char *key;
         const json_t *value;
         json_object_foreach((json_t *)e, key, value) {

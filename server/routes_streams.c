@@ -284,6 +284,7 @@ void srv_route_commits(srv_t *srv, struct evhttp_request *req) {
     op->raw_len = raw_len;
     size_t arr_start = 0, arr_end = 0;
     bool have_arr = srv_json_member_span(raw, raw_len, 0, "parts", &arr_start, &arr_end);
+    size_t walk = arr_start;
     for (size_t i = 0; i < n; i++) {
         const json_t *part = json_array_get(parts, i);
         json_t *extra = json_pack("{s:I}", "part", (json_int_t)i);
@@ -311,7 +312,7 @@ void srv_route_commits(srv_t *srv, struct evhttp_request *req) {
         }
         op->parts[i].stream = name;
         size_t start = 0, end = 0;
-        bool have = have_arr && srv_json_element_span(raw, raw_len, arr_start, i, &start, &end);
+        bool have = have_arr && srv_json_element_next(raw, raw_len, &walk, &start, &end);
         if (parse_part(srv, req, op, i, part, start, have) != 0) {
             op_free(op);
             return;
