@@ -659,6 +659,13 @@ int stele__cursor_next(stele_log_cursor_t *c, stele_record_t *rec, const uint8_t
                 at_end = true;
                 break;
             }
+            if ((rc < 0 || (c->next_position && rec->position != c->next_position)) && !fresh) {
+                /* A buffer filled earlier may hold a commit the writer was still writing then
+                 * (it became visible since): bytes only just read can be called corrupt. */
+                c->buf_seg = SIZE_MAX;
+                fresh = true;
+                continue;
+            }
             if (rc < 0)
                 return stele__fail(STELE_ECORRUPT, "%s offset %" PRIu64 ": %s", seg->path,
                                    c->offset, stele_errdetail());
