@@ -290,11 +290,55 @@ static void test_commit_larger_than_segment(void **state) {
     tu_rmtree(dir);
 }
 
+/* Regression (found under ThreadSanitizer): a cursor's buffer filled while the writer was in the
+ * middle of a commit holds part of it; once the commit is written and visible, the cursor must
+ * read it again rather than call the stale bytes corrupt. */
+static void test_stale_buffer_with_a_partial_commit(void **state) {
+    (void)state;
+    char dir[PATH_MAX];
+    tu_tmpdir(dir, sizeof dir, "log-stale");
+    stele_log_t *log = open_log(dir, true);
+    model_t m = {0};
+    uint32_t sizes[3] = {100, 100, 100};
+    write_commit(log, &m, 3, sizes);
+
+    /* The first bytes of the next commit, as a concurrent reader could see them mid-write. */
+    stele_segment_t *seg = log->segs[log->nsegs - 1];
+    uint8_t partial[96] = {0};
+    stele__put_u32(partial, STELE_RECORD_MAGIC);
+    stele__put_u32(partial + 4, 300);
+    stele__put_u64(partial + 16, m.head + 1);
+    assert_int_equal(stele__file_pwrite(seg->file, partial, sizeof partial, seg->end_offset), 0);
+
+    stele_log_cursor_t c;
+    assert_int_equal(stele__cursor_init(&c, log, 65536), 0);
+    assert_int_equal(stele__cursor_seek(&c, 1), 0);
+    for (uint64_t pos = 1; pos <= 3; pos++) {
+        stele_record_t rec;
+        assert_int_equal(stele__cursor_next(&c, &rec, NULL), 1);
+        check_record(&m, &rec, pos);
+    }
+    write_commit(log, &m, 3, sizes); /* the commit completes and becomes readable */
+    for (uint64_t pos = 4; pos <= 6; pos++) {
+        stele_record_t rec;
+        int rc = stele__cursor_next(&c, &rec, NULL);
+        if (rc != 1)
+            fprintf(stderr, "position %" PRIu64 ": %s\n", pos, stele_errdetail());
+        assert_int_equal(rc, 1);
+        check_record(&m, &rec, pos);
+    }
+    stele__cursor_free(&c);
+    stele__log_close(log);
+    model_free(&m);
+    tu_rmtree(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_empty_log),
         cmocka_unit_test(test_roll_read_reopen),
         cmocka_unit_test(test_commit_larger_than_segment),
+        cmocka_unit_test(test_stale_buffer_with_a_partial_commit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
