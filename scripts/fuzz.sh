@@ -8,7 +8,7 @@
 #   scripts/fuzz.sh --regen-corpus   rebuild tests/fuzz/corpus/ with the seed generator
 #   FUZZ_TARGETS="json time" ...     run only these targets
 #
-# The committed corpus is never grown: each run works on a copy under build-fuzz/work/. A crash,
+# The committed corpus is never grown: each run works on a copy under build-fuzz/runs/. A crash,
 # leak, timeout or failed check is copied to tests/fuzz/regressions/<target>/ (commit it: ctest
 # replays it from then on, see tests/fuzz/replay.cmake) and printed. Installs nothing: clang and
 # its fuzzer runtime come from scripts/install-deps.
@@ -107,7 +107,7 @@ fi
 
 # --- run -------------------------------------------------------------------------------------------
 run_target() {
-    local name=$1 work="$OUT/work/$1"
+    local name=$1 work="$OUT/runs/$1"
     rm -rf "$work"
     mkdir -p "$work/corpus" "$work/artifacts" "$work/tmp"
     cp "$FUZZ/corpus/$name"/* "$work/corpus/" 2>/dev/null || true
@@ -136,7 +136,7 @@ wait || true
 passed=0
 failed=0
 for t in $TARGETS; do
-    work="$OUT/work/$t"
+    work="$OUT/runs/$t"
     rc=$(cat "$work/rc" 2>/dev/null || echo 99)
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log" | tail -1)
     new=$(sed -n 's/^stat::new_units_added: *//p' "$work/log" | tail -1)
