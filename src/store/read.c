@@ -276,8 +276,8 @@ static int next_stream(stele_reader_t *r, stele_event_t *ev) {
             r->ient = r->nents = 0;
             int rc = stele__store_derived_check(s);
             if (rc == 0)
-                rc = stele__index_lookup(s->index, r->hash, (uint64_t)r->next_version,
-                                         r->backward, r->ents, STREAM_BATCH, &r->nents);
+                rc = stele__index_lookup(s->index, r->hash, (uint64_t)r->next_version, r->backward,
+                                         r->ents, STREAM_BATCH, &r->nents);
             if (rc < 0)
                 return rc;
             if (r->nents == 0)

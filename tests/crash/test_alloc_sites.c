@@ -226,16 +226,11 @@ static bool prefix_of(const tu_events_t *got, const tu_events_t *ref, bool whole
 
 static tu_events_t *ref_of(int which) {
     switch (which) {
-    case RD_ALL:
-        return &E->ref_all;
-    case RD_STREAM:
-        return &E->ref_stream;
-    case RD_STREAM_BWD:
-        return &E->ref_stream_bwd;
-    case RD_SUB_ALL:
-        return &E->ref_sub_all;
-    default:
-        return &E->ref_sub_stream;
+    case RD_ALL: return &E->ref_all;
+    case RD_STREAM: return &E->ref_stream;
+    case RD_STREAM_BWD: return &E->ref_stream_bwd;
+    case RD_SUB_ALL: return &E->ref_sub_all;
+    default: return &E->ref_sub_stream;
     }
 }
 
@@ -389,8 +384,8 @@ static bool round_n(opkind_t op, uint64_t n, bool sticky) {
         disarm();
         if (rc < 0) {
             if (!clean_error(rc))
-                fail_msg("%s, N=%" PRIu64 ": reindex returned %s (%s), not STELE_ENOMEM", what,
-                         n, stele_strerror(rc), stele_errdetail());
+                fail_msg("%s, N=%" PRIu64 ": reindex returned %s (%s), not STELE_ENOMEM", what, n,
+                         stele_strerror(rc), stele_errdetail());
             stele_stats_t st;
             assert_int_equal(stele_stats(s, &st), 0);
             if (st.poisoned)
@@ -399,8 +394,7 @@ static bool round_n(opkind_t op, uint64_t n, bool sticky) {
         wrote = true; /* the index and the snapshot were rewritten (or dropped at close) */
         break;
     }
-    default:
-        break;
+    default: break;
     }
     bool hit = stele__alloc_count() - before >= n;
     if (rc < 0)
@@ -480,8 +474,8 @@ static void test_reindex(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_open),   cmocka_unit_test(test_reads),
-        cmocka_unit_test(test_verify), cmocka_unit_test(test_append),
+        cmocka_unit_test(test_open),    cmocka_unit_test(test_reads),
+        cmocka_unit_test(test_verify),  cmocka_unit_test(test_append),
         cmocka_unit_test(test_reindex),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

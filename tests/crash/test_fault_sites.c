@@ -209,7 +209,14 @@ static void trace_init(stele_fault_vfs_t *fv) {
 
 /* ---- the test state ------------------------------------------------------------------------- */
 
-typedef enum phase_kind { PH_APPEND, PH_ROLL, PH_CLOSE, PH_OPEN, PH_REINDEX, PH_READS } phase_kind_t;
+typedef enum phase_kind {
+    PH_APPEND,
+    PH_ROLL,
+    PH_CLOSE,
+    PH_OPEN,
+    PH_REINDEX,
+    PH_READS
+} phase_kind_t;
 
 typedef struct phase {
     const char *name;
@@ -250,7 +257,7 @@ typedef struct ctx {
     uint64_t per_phase[8];
     uint64_t read_ends[R_COUNT + 1]; /* read phase: reads made by the end of each reader, and
                                         of verify (counting run) */
-    bool reads_copied;            /* read phase: the work copy is made once (reads change nothing) */
+    bool reads_copied; /* read phase: the work copy is made once (reads change nothing) */
 } ctx_t;
 
 /* ---- helpers --------------------------------------------------------------------------------- */
@@ -467,8 +474,8 @@ static int read_op(stele_store_t *s, int which, tu_events_t *out) {
 }
 
 /* got is ref, or (partial) a prefix of it. */
-static bool same_events(const tu_events_t *got, const tu_events_t *ref, bool partial,
-                        char *why, size_t whylen) {
+static bool same_events(const tu_events_t *got, const tu_events_t *ref, bool partial, char *why,
+                        size_t whylen) {
     if (got->n > ref->n || (!partial && got->n != ref->n)) {
         snprintf(why, whylen, "%zu events, the reference has %zu", got->n, ref->n);
         return false;
@@ -480,8 +487,8 @@ static bool same_events(const tu_events_t *got, const tu_events_t *ref, bool par
             strcmp(a->type, b->type) != 0 || a->data_len != b->data_len ||
             memcmp(a->data, b->data, a->data_len) != 0 || a->metadata_len != b->metadata_len ||
             (a->metadata_len && memcmp(a->metadata, b->metadata, a->metadata_len) != 0)) {
-            snprintf(why, whylen, "event %zu (position %" PRIu64 ") differs from the reference",
-                     i, a->position);
+            snprintf(why, whylen, "event %zu (position %" PRIu64 ") differs from the reference", i,
+                     a->position);
             return false;
         }
     }
@@ -832,8 +839,8 @@ static void run_trial(ctx_t *x, const phase_t *ph, const fault_t *f, uint64_t co
     if (ph->kind == PH_CLOSE) {
         open_faulty(x);
         static const char *const one[] = {"c-1"}, *const two[] = {"c-2", "s-1"};
-        static const int64_t any1[] = {STELE_EXPECT_ANY}, any2[] = {STELE_EXPECT_ANY,
-                                                                    STELE_EXPECT_ANY};
+        static const int64_t any1[] = {STELE_EXPECT_ANY},
+                             any2[] = {STELE_EXPECT_ANY, STELE_EXPECT_ANY};
         static const size_t c2[] = {2}, c11[] = {1, 1};
         const fault_t *keep = x->f;
         x->f = NULL;
@@ -862,10 +869,10 @@ typedef struct variant {
 } variant_t;
 
 static const variant_t variants[] = {
-    {STELE_FAULT_WRITE, -EIO, false},     {STELE_FAULT_WRITE, -ENOSPC, false},
-    {STELE_FAULT_WRITE, -EIO, true},      {STELE_FAULT_SYNC, -EIO, false},
-    {STELE_FAULT_READ, -EIO, false},      {STELE_FAULT_OPEN, -EIO, false},
-    {STELE_FAULT_RENAME, -EIO, false},    {STELE_FAULT_ALLOCATE, -ENOSPC, false},
+    {STELE_FAULT_WRITE, -EIO, false},  {STELE_FAULT_WRITE, -ENOSPC, false},
+    {STELE_FAULT_WRITE, -EIO, true},   {STELE_FAULT_SYNC, -EIO, false},
+    {STELE_FAULT_READ, -EIO, false},   {STELE_FAULT_OPEN, -EIO, false},
+    {STELE_FAULT_RENAME, -EIO, false}, {STELE_FAULT_ALLOCATE, -ENOSPC, false},
 };
 
 /* The read phase makes a pread per buffer refill: ~1,300 with 4 KiB stream buffers, most of
@@ -979,8 +986,9 @@ static void test_fault_sites(void **state) {
     for (size_t i = 0; i < n; i++)
         run_phase(x, &phases[i], (int)i);
     printf("fault_sites: %zu phases, %" PRIu64 " trials (each a fault at one call), %" PRIu64
-           " appends (%" PRIu64 " acknowledged), %" PRIu64 " operations failed as injected, %" PRIu64
-           " poisonings, %" PRIu64 " read errors returned (%" PRIu64 " retried reads), %" PRIu64
+           " appends (%" PRIu64 " acknowledged), %" PRIu64
+           " operations failed as injected, %" PRIu64 " poisonings, %" PRIu64
+           " read errors returned (%" PRIu64 " retried reads), %" PRIu64
            " faults on caches or retried reads tolerated; 0 acknowledged-but-lost\n",
            n, x->trials, x->appends, x->acked, x->failed_ops, x->poisonings, x->read_errors,
            x->read_retried, x->tolerated);

@@ -262,8 +262,8 @@ static void trial(env_t *e, bool overwrite, bool check_after) {
             } else if (rc != 0 || !same(&got, dir ? &e->bwd[i] : &e->fwd[i])) {
                 fail_msg("%s: stream %s (%s) gave %zu events (%s), the reference %zu (seed %" PRIu64
                          ")",
-                         what, e->names[i], dir ? "backward" : "forward", got.n,
-                         stele_strerror(rc), (dir ? &e->bwd[i] : &e->fwd[i])->n, e->seed);
+                         what, e->names[i], dir ? "backward" : "forward", got.n, stele_strerror(rc),
+                         (dir ? &e->bwd[i] : &e->fwd[i])->n, e->seed);
             }
             tu_events_free(&got);
         }

@@ -59,8 +59,7 @@ static void fix_table(uint8_t *t, size_t len) {
     uint64_t count = fuzz_u64(t + 16);
     uint32_t stride = fuzz_u32(t + 48), bloom_blocks = fuzz_u32(t + 52);
     fuzz_put_u32(t + 60, stele__crc32c(0, t, 60));
-    if (count == 0 || count > len / 24 || stride == 0 || stride > 256 ||
-        bloom_blocks > len / 64)
+    if (count == 0 || count > len / 24 || stride == 0 || stride > 256 || bloom_blocks > len / 64)
         return;
     uint64_t blocks = (count + stride - 1) / stride;
     uint64_t mids = 64 + count * 24 + (uint64_t)bloom_blocks * 64;

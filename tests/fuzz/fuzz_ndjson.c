@@ -19,8 +19,7 @@
 #include <string.h>
 
 /* jansson's value of member key of the line's object, parsed as the CLI parses it. */
-static void check_member(json_t *root, const char *key, const char *text, size_t len,
-                         bool object) {
+static void check_member(json_t *root, const char *key, const char *text, size_t len, bool object) {
     json_t *expect = json_object_get(root, key);
     FUZZ_CHECK(expect != NULL, "%s taken from a line without it", key);
     /* Nesting deeper than the store allows is jansson's to accept and the store's to refuse. */
@@ -28,8 +27,8 @@ static void check_member(json_t *root, const char *key, const char *text, size_t
                    strstr(stele_errdetail(), "nesting is deeper") != NULL,
                "%s \"%.*s\" is not valid: %s", key, (int)len, text, stele_errdetail());
     json_error_t err;
-    json_t *got = json_loadb(text, len, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL,
-                             &err);
+    json_t *got =
+        json_loadb(text, len, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &err);
     FUZZ_CHECK(got != NULL, "%s \"%.*s\": %s", key, (int)len, text, err.text);
     FUZZ_CHECK(json_equal(got, expect), "%s taken as \"%.*s\", which is not the line's value", key,
                (int)len, text);
@@ -52,9 +51,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     json_error_t err;
     json_t *root = json_loadb(line, len, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &err);
     FUZZ_CHECK(root != NULL && json_is_object(root), "accepted a line jansson rejects");
-    FUZZ_CHECK(ev.line == 1 && ev.in.type == ev.type && ev.type != NULL &&
-                   ev.in.data == ev.data && ev.in.data_len == ev.data_len &&
-                   ev.in.metadata == ev.metadata,
+    FUZZ_CHECK(ev.line == 1 && ev.in.type == ev.type && ev.type != NULL && ev.in.data == ev.data &&
+                   ev.in.data_len == ev.data_len && ev.in.metadata == ev.metadata,
                "event does not point at its own buffers");
     json_t *type = json_object_get(root, "type");
     FUZZ_CHECK(json_is_string(type) &&
@@ -62,10 +60,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                "type differs");
     if (need_stream) {
         json_t *stream = json_object_get(root, "stream");
-        FUZZ_CHECK(ev.stream != NULL && json_is_string(stream) &&
-                       memcmp(ev.stream, json_string_value(stream), json_string_length(stream) + 1) ==
-                           0,
-                   "stream differs");
+        FUZZ_CHECK(
+            ev.stream != NULL && json_is_string(stream) &&
+                memcmp(ev.stream, json_string_value(stream), json_string_length(stream) + 1) == 0,
+            "stream differs");
     }
     if (!(ev.in.flags & STELE_EVENT_BINARY)) {
         if (json_object_get(root, "data"))

@@ -2,10 +2,10 @@
  * fuzz_record.c -- the record decoder (stele__record_decode) on arbitrary bytes.
  *
  * Checks: no crash or out-of-bounds read; NEED_MORE asks for more than it was given and at most
- * the largest record (padded); ZERO only for eight zero bytes; a decoded record lies inside the input, its
- * fields point inside it, and encoding the decoded fields again (then sealing, with the same chain
- * hash) gives back exactly the input's padded bytes. Every proper prefix of a valid record asks for
- * more bytes (never decodes, never reports corruption).
+ * the largest record (padded); ZERO only for eight zero bytes; a decoded record lies inside the
+ * input, its fields point inside it, and encoding the decoded fields again (then sealing, with the
+ * same chain hash) gives back exactly the input's padded bytes. Every proper prefix of a valid
+ * record asks for more bytes (never decodes, never reports corruption).
  */
 #include "fuzz_util.h"
 

@@ -2,10 +2,9 @@
  * fuzz_segment.c -- opening a store whose log holds arbitrary segment files, then reading it.
  *
  * Input: one mode byte, a 16-bit split, then the payload.
- *   mode & 0x01  open read-write (recovery may cut a torn tail) and append one event; else read-only
- *   mode & 0x02  the payload is records only: a valid segment header (first position 1) is put in
- *                front of it; else the payload is the whole file, named after the position its
- *                header names
+ *   mode & 0x01  open read-write (recovery may cut a torn tail) and append one event; else
+ * read-only mode & 0x02  the payload is records only: a valid segment header (first position 1) is
+ * put in front of it; else the payload is the whole file, named after the position its header names
  *   mode & 0x04  (with 0x02) split the records at byte 8 * split into two segments; the second's
  *                header chains to the last commit of the first (so valid logs stay valid)
  *   mode & 0x08  (with 0x04) write the first segment's sparse index (.sidx): a correct one, or with
@@ -77,12 +76,12 @@ static bool event_is_record(const stele_event_t *ev, const stele_record_t *r) {
            r->time_ns == ev->time_ns && memcmp(r->id.bytes, ev->id.bytes, 16) == 0 &&
            binary == ((ev->flags & STELE_EVENT_BINARY) != 0) &&
            same_bytes(r->stream, r->stream_len, ev->stream, ev->stream_len) &&
-           ev->stream[ev->stream_len] == 0 && same_bytes(r->type, r->type_len, ev->type, ev->type_len) &&
+           ev->stream[ev->stream_len] == 0 &&
+           same_bytes(r->type, r->type_len, ev->type, ev->type_len) &&
            ev->type[ev->type_len] == 0 &&
            same_bytes(r->data, r->data_len, ev->data, ev->data_len) &&
-           (r->metadata_len ? ev->metadata != NULL &&
-                                  same_bytes(r->metadata, r->metadata_len, ev->metadata,
-                                             ev->metadata_len)
+           (r->metadata_len ? ev->metadata != NULL && same_bytes(r->metadata, r->metadata_len,
+                                                                 ev->metadata, ev->metadata_len)
                             : ev->metadata == NULL);
 }
 

@@ -6,8 +6,8 @@
  * CRC-32C of the rest, so that the fuzzer reaches the entry parser behind the checksum.
  * Checks: no crash, leak or out-of-bounds read; the loader returns 0 (a bad snapshot is dropped,
  * never an error); a rejected snapshot leaves the catalogue empty at position 0; an accepted one
- * holds exactly the streams it lists, each once and findable by its name, with a valid state; and saving
- * it then loading the saved file gives the same streams and position.
+ * holds exactly the streams it lists, each once and findable by its name, with a valid state; and
+ * saving it then loading the saved file gives the same streams and position.
  */
 #include "fuzz_util.h"
 

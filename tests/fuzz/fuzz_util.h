@@ -19,10 +19,10 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Abort with a message naming the broken property when cond is false. */
-#define FUZZ_CHECK(cond, ...)                                                                     \
-    do {                                                                                          \
-        if (!(cond))                                                                              \
-            fuzz_fail(__FILE__, __LINE__, #cond, __VA_ARGS__);                                    \
+#define FUZZ_CHECK(cond, ...)                                  \
+    do {                                                       \
+        if (!(cond))                                           \
+            fuzz_fail(__FILE__, __LINE__, #cond, __VA_ARGS__); \
     } while (0)
 
 void fuzz_fail(const char *file, int line, const char *cond, const char *fmt, ...)
@@ -44,8 +44,7 @@ int64_t fuzz_alloc_live(void);
 
 static inline uint16_t fuzz_u16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 static inline uint32_t fuzz_u32(const uint8_t *p) {
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 static inline uint64_t fuzz_u64(const uint8_t *p) {
     return (uint64_t)fuzz_u32(p) | ((uint64_t)fuzz_u32(p + 4) << 32);

@@ -50,8 +50,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         stele_uuid_format(&any, out);
         FUZZ_CHECK(stele_uuid_parse(out, &back) == 0 && memcmp(any.bytes, back.bytes, 16) == 0,
                    "\"%s\" does not round-trip", out);
-        FUZZ_CHECK(stele_uuid_is_nil(&any) == (memcmp(out, "00000000-0000-0000-0000-000000000000",
-                                                      36) == 0),
+        FUZZ_CHECK(stele_uuid_is_nil(&any) ==
+                       (memcmp(out, "00000000-0000-0000-0000-000000000000", 36) == 0),
                    "is_nil disagrees");
     }
     return 0;
