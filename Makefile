@@ -20,7 +20,7 @@ SHELL := /bin/bash
 BUILD := build
 ASAN := build-asan
 CTEST := ctest --output-on-failure --no-tests=error -j2
-C_FILES = $(shell find src include cli server tests bench examples -name '*.[ch]' 2>/dev/null)
+C_FILES = $(shell find src include common cli server tests bench examples -name '*.[ch]' 2>/dev/null)
 
 .PHONY: all deps test asan tsan fuzz torture run demo bench format clean
 

@@ -14,59 +14,7 @@
 #include <string.h>
 
 #include "cli.h"
-
-static size_t skip_ws(const char *s, size_t len, size_t i) {
-    while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) {
-        i++;
-    }
-    return i;
-}
-
-/* s[i] is '"': returns the index just after the closing quote (or len). */
-static size_t skip_string(const char *s, size_t len, size_t i) {
-    for (i++; i < len; i++) {
-        if (s[i] == '\\') {
-            i++;
-        } else if (s[i] == '"') {
-            return i + 1;
-        }
-    }
-    return len;
-}
-
-/* Returns the index just after the JSON value starting at s[i]. */
-static size_t skip_value(const char *s, size_t len, size_t i) {
-    if (i >= len) {
-        return len;
-    }
-    if (s[i] == '"') {
-        return skip_string(s, len, i);
-    }
-    if (s[i] == '{' || s[i] == '[') {
-        int depth = 0;
-        while (i < len) {
-            char c = s[i];
-            if (c == '"') {
-                i = skip_string(s, len, i);
-                continue;
-            }
-            if (c == '{' || c == '[') {
-                depth++;
-            } else if (c == '}' || c == ']') {
-                depth--;
-                if (depth == 0) {
-                    return i + 1;
-                }
-            }
-            i++;
-        }
-        return len;
-    }
-    while (i < len && strchr(",}] \t\r\n", s[i]) == NULL) {
-        i++;
-    }
-    return i;
-}
+#include "json_scan.h"
 
 /* Find the raw text of the top-level member `key` of the JSON object in s (already known to be
  * valid JSON). The key is compared byte for byte, so an escaped spelling cannot be matched: when
@@ -76,32 +24,32 @@ static size_t skip_value(const char *s, size_t len, size_t i) {
 static bool find_member(const char *s, size_t len, const char *key, size_t *off, size_t *vlen) {
     size_t key_len = strlen(key);
     bool found = false;
-    size_t i = skip_ws(s, len, 0);
+    size_t i = jscan_ws(s, len, 0);
     if (i >= len || s[i] != '{') {
         return false;
     }
-    i = skip_ws(s, len, i + 1);
+    i = jscan_ws(s, len, i + 1);
     while (i < len && s[i] == '"') {
         size_t key_start = i + 1;
-        size_t key_end = skip_string(s, len, i);
+        size_t key_end = jscan_string_end(s, len, i);
         if (memchr(s + key_start, '\\', key_end - key_start) != NULL) {
             return false;
         }
         bool match = key_end - key_start == key_len + 1 && memcmp(s + key_start, key, key_len) == 0;
-        i = skip_ws(s, len, key_end);
+        i = jscan_ws(s, len, key_end);
         if (i >= len || s[i] != ':') {
             return false;
         }
-        i = skip_ws(s, len, i + 1);
-        size_t value_end = skip_value(s, len, i);
+        i = jscan_ws(s, len, i + 1);
+        size_t value_end = jscan_value_end(s, len, i);
         if (match) {
             *off = i;
             *vlen = value_end - i;
             found = true;
         }
-        i = skip_ws(s, len, value_end);
+        i = jscan_ws(s, len, value_end);
         if (i < len && s[i] == ',') {
-            i = skip_ws(s, len, i + 1);
+            i = jscan_ws(s, len, i + 1);
         } else {
             break;
         }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_scan.h"
 #include "remote.h"
 
 #define JSON_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY)
@@ -221,99 +222,50 @@ void remote_expect_text(cli_buf_t *b, int64_t expect, bool quoted) {
 
 /* ---- raw JSON scanning ----------------------------------------------------------------------- */
 
-static size_t ws(const char *s, size_t len, size_t i) {
-    while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) {
-        i++;
-    }
-    return i;
-}
-
-/* s[i] is the opening quote: the index after the closing one. */
-static size_t string_end(const char *s, size_t len, size_t i) {
-    for (i++; i < len; i++) {
-        if (s[i] == '\\') {
-            i++;
-        } else if (s[i] == '"') {
-            return i + 1;
-        }
-    }
-    return len;
-}
-
-/* The index after the value that starts at s[i]. */
-static size_t value_end(const char *s, size_t len, size_t i) {
-    if (i >= len) {
-        return len;
-    }
-    if (s[i] == '"') {
-        return string_end(s, len, i);
-    }
-    if (s[i] != '{' && s[i] != '[') {
-        while (i < len && strchr(",]} \t\r\n", s[i]) == NULL) {
-            i++;
-        }
-        return i;
-    }
-    size_t depth = 0;
-    while (i < len) {
-        if (s[i] == '"') {
-            i = string_end(s, len, i);
-            continue;
-        }
-        if (s[i] == '{' || s[i] == '[') {
-            depth++;
-        } else if ((s[i] == '}' || s[i] == ']') && --depth == 0) {
-            return i + 1;
-        }
-        i++;
-    }
-    return len;
-}
-
 bool remote_json_member(const char *s, size_t len, const char *key, size_t *off, size_t *vlen) {
     size_t key_len = strlen(key);
-    size_t i = ws(s, len, 0);
+    size_t i = jscan_ws(s, len, 0);
     bool found = false;
     if (i >= len || s[i] != '{') {
         return false;
     }
-    i = ws(s, len, i + 1);
+    i = jscan_ws(s, len, i + 1);
     while (i < len && s[i] == '"') {
-        size_t k_end = string_end(s, len, i);
+        size_t k_end = jscan_string_end(s, len, i);
         bool match = k_end - i == key_len + 2 && memcmp(s + i + 1, key, key_len) == 0;
-        i = ws(s, len, k_end);
+        i = jscan_ws(s, len, k_end);
         if (i >= len || s[i] != ':') {
             return false;
         }
-        i = ws(s, len, i + 1);
-        size_t v_end = value_end(s, len, i);
+        i = jscan_ws(s, len, i + 1);
+        size_t v_end = jscan_value_end(s, len, i);
         if (match) {
             *off = i;
             *vlen = v_end - i;
             found = true; /* the last one wins, as in jansson */
         }
-        i = ws(s, len, v_end);
+        i = jscan_ws(s, len, v_end);
         if (i >= len || s[i] != ',') {
             break;
         }
-        i = ws(s, len, i + 1);
+        i = jscan_ws(s, len, i + 1);
     }
     return found;
 }
 
 bool remote_json_array_next(const char *s, size_t len, size_t *cursor, size_t *off, size_t *vlen) {
-    size_t i = ws(s, len, *cursor);
+    size_t i = jscan_ws(s, len, *cursor);
     if (i >= len) {
         return false;
     }
     if (s[i] == '[' || s[i] == ',') {
-        i = ws(s, len, i + 1);
+        i = jscan_ws(s, len, i + 1);
     }
     if (i >= len || s[i] == ']') {
         *cursor = len;
         return false;
     }
-    size_t end = value_end(s, len, i);
+    size_t end = jscan_value_end(s, len, i);
     *off = i;
     *vlen = end - i;
     *cursor = end;

@@ -44,7 +44,7 @@ command -v "$CC" >/dev/null || { echo "fuzz.sh: $CC not found (scripts/install-d
 PKG_CFLAGS=$(pkg-config --cflags jansson libcrypto)
 PKG_LIBS=$(pkg-config --libs jansson libcrypto)
 CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=all
-        -I$ROOT/include -I$ROOT/src $PKG_CFLAGS"
+        -I$ROOT/include -I$ROOT/src -I$ROOT/common $PKG_CFLAGS"
 SAN=address,undefined
 
 # --- build ---------------------------------------------------------------------------------------
@@ -63,7 +63,7 @@ build_obj() {
 export -f build_obj
 export CC CFLAGS SAN newest_header
 LIB_SRCS=$(ls "$ROOT"/src/*/*.c)
-CLI_SRCS="$ROOT/cli/event_in.c $ROOT/cli/output.c"
+CLI_SRCS="$ROOT/cli/event_in.c $ROOT/cli/output.c $ROOT/common/json_scan.c"
 for src in $LIB_SRCS $CLI_SRCS "$FUZZ/fuzz_util.c"; do
     rel=${src#"$ROOT"/}
     echo "$src $OUT/obj/${rel//\//_}.o"
@@ -73,7 +73,7 @@ for src in $LIB_SRCS "$FUZZ/fuzz_util.c"; do
     rel=${src#"$ROOT"/}
     LIB_OBJS="$LIB_OBJS $OUT/obj/${rel//\//_}.o"
 done
-CLI_OBJS="$OUT/obj/cli_event_in.c.o $OUT/obj/cli_output.c.o"
+CLI_OBJS="$OUT/obj/cli_event_in.c.o $OUT/obj/cli_output.c.o $OUT/obj/common_json_scan.c.o"
 
 link_target() {
     local name=$1 extra=""

@@ -16,6 +16,7 @@
 
 #include <event2/buffer.h>
 
+#include "json_scan.h"
 #include "server.h"
 
 /* ---- expected versions ---------------------------------------------------------------------- */
@@ -75,88 +76,36 @@ json_t *srv_expected_to_json(int64_t expected) {
 
 /* ---- raw spans ------------------------------------------------------------------------------ */
 
-static size_t skip_ws(const char *s, size_t len, size_t i) {
-    while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) {
-        i++;
-    }
-    return i;
-}
-
-/* s[i] is '"': the index just after the closing quote. */
-static size_t skip_string(const char *s, size_t len, size_t i) {
-    for (i++; i < len; i++) {
-        if (s[i] == '\\') {
-            i++;
-        } else if (s[i] == '"') {
-            return i + 1;
-        }
-    }
-    return len;
-}
-
-/* The index just after the JSON value starting at s[i] (the text is known to be valid). */
-static size_t skip_value(const char *s, size_t len, size_t i) {
-    if (i >= len) {
-        return len;
-    }
-    if (s[i] == '"') {
-        return skip_string(s, len, i);
-    }
-    if (s[i] == '{' || s[i] == '[') {
-        size_t depth = 0;
-        while (i < len) {
-            char c = s[i];
-            if (c == '"') {
-                i = skip_string(s, len, i);
-                continue;
-            }
-            if (c == '{' || c == '[') {
-                depth++;
-            } else if (c == '}' || c == ']') {
-                if (--depth == 0) {
-                    return i + 1;
-                }
-            }
-            i++;
-        }
-        return len;
-    }
-    while (i < len && strchr(",}] \t\r\n", s[i]) == NULL) {
-        i++;
-    }
-    return i;
-}
-
 bool srv_json_member_span(const char *s, size_t len, size_t obj, const char *key, size_t *start,
                           size_t *end) {
     size_t key_len = strlen(key);
     bool found = false;
-    size_t i = skip_ws(s, len, obj);
+    size_t i = jscan_ws(s, len, obj);
     if (i >= len || s[i] != '{') {
         return false;
     }
-    i = skip_ws(s, len, i + 1);
+    i = jscan_ws(s, len, i + 1);
     while (i < len && s[i] == '"') {
         size_t key_start = i + 1;
-        size_t key_end = skip_string(s, len, i);
+        size_t key_end = jscan_string_end(s, len, i);
         if (memchr(s + key_start, '\\', key_end - key_start) != NULL) {
             return false; /* an escaped key: use jansson's encoding */
         }
         bool match = key_end - key_start == key_len + 1 && memcmp(s + key_start, key, key_len) == 0;
-        i = skip_ws(s, len, key_end);
+        i = jscan_ws(s, len, key_end);
         if (i >= len || s[i] != ':') {
             return false;
         }
-        i = skip_ws(s, len, i + 1);
-        size_t value_end = skip_value(s, len, i);
+        i = jscan_ws(s, len, i + 1);
+        size_t value_end = jscan_value_end(s, len, i);
         if (match) {
             *start = i;
             *end = value_end;
             found = true;
         }
-        i = skip_ws(s, len, value_end);
+        i = jscan_ws(s, len, value_end);
         if (i < len && s[i] == ',') {
-            i = skip_ws(s, len, i + 1);
+            i = jscan_ws(s, len, i + 1);
         } else {
             break;
         }
@@ -165,16 +114,16 @@ bool srv_json_member_span(const char *s, size_t len, size_t obj, const char *key
 }
 
 bool srv_json_element_next(const char *s, size_t len, size_t *pos, size_t *start, size_t *end) {
-    size_t i = skip_ws(s, len, *pos);
+    size_t i = jscan_ws(s, len, *pos);
     if (i >= len || (s[i] != '[' && s[i] != ','))
         return false;
-    i = skip_ws(s, len, i + 1);
+    i = jscan_ws(s, len, i + 1);
     if (i >= len || s[i] == ']')
         return false;
-    size_t value_end = skip_value(s, len, i);
+    size_t value_end = jscan_value_end(s, len, i);
     *start = i;
     *end = value_end;
-    *pos = skip_ws(s, len, value_end);
+    *pos = jscan_ws(s, len, value_end);
     return true;
 }
 

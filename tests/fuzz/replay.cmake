@@ -15,11 +15,13 @@ foreach(name ${STELE_FUZZ_TARGETS})
               ${STELE_FUZZ_DIR}/replay_main.c)
   if(name STREQUAL "ndjson")
     # The CLI's line parser and the messages it prints (cli/event_in.c, cli/output.c).
-    list(APPEND sources ${CMAKE_SOURCE_DIR}/cli/event_in.c ${CMAKE_SOURCE_DIR}/cli/output.c)
+    list(APPEND sources ${CMAKE_SOURCE_DIR}/cli/event_in.c ${CMAKE_SOURCE_DIR}/cli/output.c
+         ${CMAKE_SOURCE_DIR}/common/json_scan.c)
   endif()
   add_executable(fuzz_replay_${name} ${sources})
   set_target_properties(fuzz_replay_${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${STELE_TEST_BIN})
   target_link_libraries(fuzz_replay_${name} PRIVATE stele_internal PkgConfig::JANSSON)
+  target_include_directories(fuzz_replay_${name} PRIVATE ${CMAKE_SOURCE_DIR}/common)
   add_test(NAME fuzz/${name}
            COMMAND fuzz_replay_${name} ${STELE_FUZZ_DIR}/corpus/${name}
                    ${STELE_FUZZ_DIR}/regressions/${name})
