@@ -21,6 +21,9 @@
 
 #include "stele.h"
 
+#include "base64.h"
+#include "info_json.h"
+
 enum {
     EXIT_OK = 0,
     EXIT_USAGE = 1,
@@ -106,13 +109,8 @@ int cli_print_event(const stele_event_t *ev);
 /* Print every event of reader with cli_print_event(); returns the exit status. */
 int cli_print_reader(const cli_ctx_t *ctx, stele_reader_t *reader);
 
-/* A stream's info as a JSON object (new reference). */
-json_t *cli_stream_info_json(const stele_stream_info_t *info);
-
-/* Base64 (RFC 4648, with padding). The encoder returns a malloc'ed NUL-terminated string or NULL
- * when out of memory; the decoder returns 0 or -1 on bad input, *out malloc'ed. */
-char *cli_base64_encode(const void *data, size_t len);
-int cli_base64_decode(const char *text, size_t text_len, uint8_t **out, size_t *out_len);
+/* Shared with steled (common/): info_json() for a stream's info, b64_encode()/b64_decode() for
+ * binary data, jscan_*() for raw JSON spans. */
 
 /* Write JSON text on one line: whitespace outside strings is dropped, the rest kept byte for byte
  * (so numbers and key order survive unchanged). */

@@ -44,7 +44,7 @@ int cmd_streams(cli_ctx_t *ctx, int argc, char **argv) {
     } else {
         size_t count = stele_stream_list_count(list);
         for (size_t i = 0; i < count && status == EXIT_OK; i++) {
-            status = cli_print_json(cli_stream_info_json(stele_stream_list_get(list, i)));
+            status = cli_print_json(info_json(stele_stream_list_get(list, i)));
         }
         stele_stream_list_free(list);
     }
@@ -85,7 +85,7 @@ int cmd_info(cli_ctx_t *ctx, int argc, char **argv) {
         status = cli_fail(ctx, rc);
     } else {
         info.name = pos[0];
-        status = cli_print_json(cli_stream_info_json(&info));
+        status = cli_print_json(info_json(&info));
     }
     return cli_store_close(ctx, store, status);
 }

@@ -183,7 +183,7 @@ int cli_event_parse_line(const cli_ctx_t *ctx, const char *source, uint64_t line
         uint8_t *bytes = NULL;
         size_t n = 0;
         if (!json_is_string(data) ||
-            cli_base64_decode(json_string_value(data), json_string_length(data), &bytes, &n) != 0) {
+            b64_decode(json_string_value(data), json_string_length(data), &bytes, &n) != 0) {
             problem = "binary \"data\" is not a base64 string";
             goto fail;
         }

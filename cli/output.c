@@ -137,7 +137,7 @@ int cli_print_event(const stele_event_t *ev) {
     write_string(f, ev->type, ev->type_len);
     fprintf(f, ",\"time\":\"%s\",\"id\":\"%s\",\"data\":", time_text, id_text);
     if ((ev->flags & STELE_EVENT_BINARY) != 0) {
-        char *b64 = cli_base64_encode(ev->data, ev->data_len);
+        char *b64 = b64_encode(ev->data, ev->data_len);
         if (b64 == NULL) {
             fputs("stele: out of memory\n", stderr);
             return EXIT_ERROR;
@@ -174,114 +174,4 @@ int cli_print_reader(const cli_ctx_t *ctx, stele_reader_t *reader) {
             return EXIT_ERROR;
         }
     }
-}
-
-static const char *state_name(stele_stream_state_t state) {
-    switch (state) {
-    case STELE_STREAM_ACTIVE: return "active";
-    case STELE_STREAM_DELETED: return "deleted";
-    case STELE_STREAM_TOMBSTONED: return "tombstoned";
-    }
-    return "unknown";
-}
-
-static json_t *time_json(int64_t ns) {
-    char text[36];
-    stele_time_format(ns, text);
-    return json_string(text);
-}
-
-json_t *cli_stream_info_json(const stele_stream_info_t *info) {
-    json_t *o = json_object();
-    if (o == NULL) {
-        return NULL;
-    }
-    bool has_events = info->last_version >= 0;
-    json_object_set_new(o, "name", json_string(info->name));
-    json_object_set_new(o, "state", json_string(state_name(info->state)));
-    json_object_set_new(o, "first_version", json_integer((json_int_t)info->first_version));
-    json_object_set_new(o, "last_version", json_integer((json_int_t)info->last_version));
-    json_object_set_new(o, "event_count", json_integer((json_int_t)info->event_count));
-    json_object_set_new(o, "last_position", json_integer((json_int_t)info->last_position));
-    json_object_set_new(o, "created", has_events ? time_json(info->created_ns) : json_null());
-    json_object_set_new(o, "updated", has_events ? time_json(info->updated_ns) : json_null());
-    return o;
-}
-
-/* ---- base64 ------------------------------------------------------------------------------- */
-
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-char *cli_base64_encode(const void *data, size_t len) {
-    const uint8_t *in = data;
-    char *out = malloc((len + 2) / 3 * 4 + 1);
-    if (out == NULL) {
-        return NULL;
-    }
-    size_t o = 0, i = 0;
-    for (; i + 3 <= len; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-        out[o++] = b64_alphabet[v >> 18 & 63];
-        out[o++] = b64_alphabet[v >> 12 & 63];
-        out[o++] = b64_alphabet[v >> 6 & 63];
-        out[o++] = b64_alphabet[v & 63];
-    }
-    if (len - i == 1) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        out[o++] = b64_alphabet[v >> 18 & 63];
-        out[o++] = b64_alphabet[v >> 12 & 63];
-        out[o++] = '=';
-        out[o++] = '=';
-    } else if (len - i == 2) {
-        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
-        out[o++] = b64_alphabet[v >> 18 & 63];
-        out[o++] = b64_alphabet[v >> 12 & 63];
-        out[o++] = b64_alphabet[v >> 6 & 63];
-        out[o++] = '=';
-    }
-    out[o] = '\0';
-    return out;
-}
-
-static int b64_value(char c) {
-    const char *p = c != '\0' ? strchr(b64_alphabet, c) : NULL;
-    return p != NULL ? (int)(p - b64_alphabet) : -1;
-}
-
-int cli_base64_decode(const char *text, size_t text_len, uint8_t **out, size_t *out_len) {
-    if (text_len % 4 != 0) {
-        return -1;
-    }
-    uint8_t *buf = malloc(text_len / 4 * 3 + 1);
-    if (buf == NULL) {
-        return -1;
-    }
-    size_t o = 0;
-    for (size_t i = 0; i < text_len; i += 4) {
-        bool last = i + 4 == text_len;
-        int pad = 0;
-        if (last && text[i + 3] == '=') {
-            pad = text[i + 2] == '=' ? 2 : 1;
-        }
-        uint32_t v = 0;
-        for (int k = 0; k < 4; k++) {
-            int d = k >= 4 - pad ? 0 : b64_value(text[i + (size_t)k]);
-            if (d < 0) {
-                free(buf);
-                return -1;
-            }
-            v = v << 6 | (uint32_t)d;
-        }
-        buf[o++] = (uint8_t)(v >> 16);
-        if (pad < 2) {
-            buf[o++] = (uint8_t)(v >> 8);
-        }
-        if (pad < 1) {
-            buf[o++] = (uint8_t)v;
-        }
-    }
-    *out = buf;
-    *out_len = o;
-    return 0;
 }

@@ -403,7 +403,7 @@ void remote_append_body(cli_buf_t *b, int64_t expect, const stele_event_in_t *ev
         cli_buf_json_string(b, ev->type, strlen(ev->type));
         cli_buf_puts(b, ",\"data\":");
         if ((ev->flags & STELE_EVENT_BINARY) != 0) {
-            char *b64 = cli_base64_encode(ev->data != NULL ? ev->data : "", ev->data_len);
+            char *b64 = b64_encode(ev->data != NULL ? ev->data : "", ev->data_len);
             if (b64 == NULL) {
                 b->oom = true;
                 return;

@@ -63,7 +63,7 @@ build_obj() {
 export -f build_obj
 export CC CFLAGS SAN newest_header
 LIB_SRCS=$(ls "$ROOT"/src/*/*.c)
-CLI_SRCS="$ROOT/cli/event_in.c $ROOT/cli/output.c $ROOT/common/json_scan.c"
+CLI_SRCS="$ROOT/cli/event_in.c $ROOT/cli/output.c $(ls "$ROOT"/common/*.c)"
 for src in $LIB_SRCS $CLI_SRCS "$FUZZ/fuzz_util.c"; do
     rel=${src#"$ROOT"/}
     echo "$src $OUT/obj/${rel//\//_}.o"
@@ -73,7 +73,11 @@ for src in $LIB_SRCS "$FUZZ/fuzz_util.c"; do
     rel=${src#"$ROOT"/}
     LIB_OBJS="$LIB_OBJS $OUT/obj/${rel//\//_}.o"
 done
-CLI_OBJS="$OUT/obj/cli_event_in.c.o $OUT/obj/cli_output.c.o $OUT/obj/common_json_scan.c.o"
+CLI_OBJS=""
+for src in $CLI_SRCS; do
+    rel=${src#"$ROOT"/}
+    CLI_OBJS="$CLI_OBJS $OUT/obj/${rel//\//_}.o"
+done
 
 link_target() {
     local name=$1 extra=""

@@ -16,6 +16,8 @@
 
 #include <event2/buffer.h>
 
+#include "base64.h"
+#include "info_json.h"
 #include "json_scan.h"
 #include "server.h"
 
@@ -127,73 +129,6 @@ bool srv_json_element_next(const char *s, size_t len, size_t *pos, size_t *start
     return true;
 }
 
-/* ---- base64 --------------------------------------------------------------------------------- */
-
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static int b64_value(char c) {
-    const char *p = c != '\0' ? strchr(b64_alphabet, c) : NULL;
-    return p != NULL ? (int)(p - b64_alphabet) : -1;
-}
-
-static int base64_decode(const char *text, size_t text_len, uint8_t **out, size_t *out_len) {
-    if (text_len % 4 != 0) {
-        return -1;
-    }
-    uint8_t *buf = malloc(text_len / 4 * 3 + 1);
-    if (buf == NULL) {
-        return -1;
-    }
-    size_t o = 0;
-    for (size_t i = 0; i < text_len; i += 4) {
-        int pad = 0;
-        if (i + 4 == text_len && text[i + 3] == '=') {
-            pad = text[i + 2] == '=' ? 2 : 1;
-        }
-        uint32_t v = 0;
-        for (int k = 0; k < 4; k++) {
-            int d = k >= 4 - pad ? 0 : b64_value(text[i + (size_t)k]);
-            if (d < 0) {
-                free(buf);
-                return -1;
-            }
-            v = v << 6 | (uint32_t)d;
-        }
-        buf[o++] = (uint8_t)(v >> 16);
-        if (pad < 2) {
-            buf[o++] = (uint8_t)(v >> 8);
-        }
-        if (pad < 1) {
-            buf[o++] = (uint8_t)v;
-        }
-    }
-    *out = buf;
-    *out_len = o;
-    return 0;
-}
-
-static void base64_encode(struct evbuffer *out, const uint8_t *in, size_t len) {
-    char quad[4];
-    size_t i = 0;
-    for (; i + 3 <= len; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-        quad[0] = b64_alphabet[v >> 18 & 63];
-        quad[1] = b64_alphabet[v >> 12 & 63];
-        quad[2] = b64_alphabet[v >> 6 & 63];
-        quad[3] = b64_alphabet[v & 63];
-        evbuffer_add(out, quad, 4);
-    }
-    if (len - i > 0) {
-        uint32_t v = (uint32_t)in[i] << 16 | (len - i == 2 ? (uint32_t)in[i + 1] << 8 : 0);
-        quad[0] = b64_alphabet[v >> 18 & 63];
-        quad[1] = b64_alphabet[v >> 12 & 63];
-        quad[2] = len - i == 2 ? b64_alphabet[v >> 6 & 63] : '=';
-        quad[3] = '=';
-        evbuffer_add(out, quad, 4);
-    }
-}
-
 /* ---- events in ------------------------------------------------------------------------------ */
 
 static int own(srv_events_t *out, void *p) {
@@ -300,7 +235,7 @@ int srv_events_parse(const json_t *events, const char *raw, size_t raw_len, size
             uint8_t *bytes = NULL;
             size_t n = 0;
             if (!json_is_string(data) ||
-                base64_decode(json_string_value(data), json_string_length(data), &bytes, &n) != 0) {
+                b64_decode(json_string_value(data), json_string_length(data), &bytes, &n) != 0) {
                 FAIL("invalid_argument", "event %zu: binary \"data\" must be a base64 string", i);
             }
             out->owned[out->owned_count++] = bytes;
@@ -420,9 +355,11 @@ int srv_event_json(struct evbuffer *out, const stele_event_t *ev) {
     srv_json_string(out, ev->type, ev->type_len);
     evbuffer_add_printf(out, ",\"time\":\"%s\",\"id\":\"%s\",\"data\":", time_text, id_text);
     if ((ev->flags & STELE_EVENT_BINARY) != 0) {
-        evbuffer_add(out, "\"", 1);
-        base64_encode(out, ev->data, ev->data_len);
-        evbuffer_add(out, "\",\"content\":\"binary\"", 20);
+        char *b64 = b64_encode(ev->data, ev->data_len);
+        if (b64 == NULL)
+            return -1;
+        evbuffer_add_printf(out, "\"%s\",\"content\":\"binary\"", b64);
+        free(b64);
     } else if (ev->data_len == 0) {
         evbuffer_add(out, "null", 4);
     } else {
@@ -444,37 +381,7 @@ json_t *srv_append_result_json(const char *stream, const stele_append_result_t *
                      (json_int_t)r->last_position, "idempotent", r->idempotent);
 }
 
-static const char *state_name(stele_stream_state_t state) {
-    switch (state) {
-    case STELE_STREAM_ACTIVE: return "active";
-    case STELE_STREAM_DELETED: return "deleted";
-    case STELE_STREAM_TOMBSTONED: return "tombstoned";
-    }
-    return "unknown";
-}
-
-static json_t *time_json(int64_t ns) {
-    char text[36];
-    stele_time_format(ns, text);
-    return json_string(text);
-}
-
-json_t *srv_stream_info_json(const stele_stream_info_t *info) {
-    json_t *o = json_object();
-    if (o == NULL) {
-        return NULL;
-    }
-    bool has_events = info->last_version >= 0;
-    json_object_set_new(o, "name", json_string(info->name));
-    json_object_set_new(o, "state", json_string(state_name(info->state)));
-    json_object_set_new(o, "first_version", json_integer((json_int_t)info->first_version));
-    json_object_set_new(o, "last_version", json_integer((json_int_t)info->last_version));
-    json_object_set_new(o, "event_count", json_integer((json_int_t)info->event_count));
-    json_object_set_new(o, "last_position", json_integer((json_int_t)info->last_position));
-    json_object_set_new(o, "created", has_events ? time_json(info->created_ns) : json_null());
-    json_object_set_new(o, "updated", has_events ? time_json(info->updated_ns) : json_null());
-    return o;
-}
+json_t *srv_stream_info_json(const stele_stream_info_t *info) { return info_json(info); }
 
 const char *srv_durability_name(stele_durability_t d) {
     switch (d) {

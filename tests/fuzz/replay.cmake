@@ -16,7 +16,8 @@ foreach(name ${STELE_FUZZ_TARGETS})
   if(name STREQUAL "ndjson")
     # The CLI's line parser and the messages it prints (cli/event_in.c, cli/output.c).
     list(APPEND sources ${CMAKE_SOURCE_DIR}/cli/event_in.c ${CMAKE_SOURCE_DIR}/cli/output.c
-         ${CMAKE_SOURCE_DIR}/common/json_scan.c)
+         ${CMAKE_SOURCE_DIR}/common/json_scan.c ${CMAKE_SOURCE_DIR}/common/base64.c
+         ${CMAKE_SOURCE_DIR}/common/info_json.c)
   endif()
   add_executable(fuzz_replay_${name} ${sources})
   set_target_properties(fuzz_replay_${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${STELE_TEST_BIN})
