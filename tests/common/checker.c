@@ -1031,3 +1031,22 @@ int chk_dir_digest(const char *dir, uint64_t *position, uint8_t hash[32]) {
     stele_store_close(s);
     return rc;
 }
+
+int chk_retry_one(void *arg, stele_append_part_t *parts, size_t n) {
+    chk_retry_t *r = arg;
+    chk_intent(r->c, parts, n, true);
+    int rc = stele_commit(r->s, parts, n, NULL);
+    if (rc < 0) {
+        snprintf(r->err, sizeof r->err, "retry of an unknown outcome on %s: %s (%s)",
+                 parts[0].stream, stele_strerror(rc), stele_errdetail());
+        return -1;
+    }
+    r->retried++;
+    if (parts[0].result.idempotent)
+        r->idempotent++;
+    if (chk_ack(r->c, parts, n) < 0) {
+        snprintf(r->err, sizeof r->err, "%.500s", chk_last_error(r->c));
+        return -1;
+    }
+    return 0;
+}

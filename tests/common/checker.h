@@ -122,6 +122,17 @@ void chk_get_stats(const chk_t *c, chk_stats_t *out);
 int chk_for_each_unknown(chk_t *c, int (*fn)(void *arg, stele_append_part_t *parts, size_t n),
                          void *arg);
 
+/* The usual retry of unknown outcomes: commit each with its original ids and expected versions,
+ * acknowledge it in the checker, count what was retried and what the store found already written.
+ */
+typedef struct chk_retry {
+    stele_store_t *s;
+    chk_t *c;
+    uint64_t retried, idempotent;
+    char err[512]; /* what went wrong, when it returns non-zero */
+} chk_retry_t;
+int chk_retry_one(void *arg, stele_append_part_t *parts, size_t n);
+
 /* ---- a snapshot of a store, for comparisons -------------------------------------------------- */
 
 /* Head position and hash of a closed store directory (opens it read-only). 0 or an error. */

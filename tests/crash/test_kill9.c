@@ -181,32 +181,6 @@ static int child_main(const char *dir, const char *acklog, uint64_t seed) {
 
 /* ---- the parent ------------------------------------------------------------------------------ */
 
-typedef struct retry_ctx {
-    stele_store_t *s;
-    chk_t *c;
-    uint64_t retried, idempotent;
-    char err[512];
-} retry_ctx_t;
-
-static int retry_one(void *arg, stele_append_part_t *parts, size_t n) {
-    retry_ctx_t *r = arg;
-    chk_intent(r->c, parts, n, true);
-    int rc = stele_commit(r->s, parts, n, NULL);
-    if (rc < 0) {
-        snprintf(r->err, sizeof r->err, "retry of an unknown outcome on %s: %s (%s)",
-                 parts[0].stream, stele_strerror(rc), stele_errdetail());
-        return -1;
-    }
-    r->retried++;
-    if (parts[0].result.idempotent)
-        r->idempotent++;
-    if (chk_ack(r->c, parts, n) < 0) {
-        snprintf(r->err, sizeof r->err, "%s", chk_last_error(r->c));
-        return -1;
-    }
-    return 0;
-}
-
 static void sleep_ms(uint64_t ms) {
     struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
@@ -276,8 +250,8 @@ static void test_kill9(void **state) {
         if (chk_verify(c, s) < 0)
             fail_msg("cycle %" PRIu64 " (killed after %" PRIu64 " ms): %s; seed %" PRIu64, cycle,
                      delay, chk_last_error(c), seed);
-        retry_ctx_t r = {.s = s, .c = c};
-        if (chk_for_each_unknown(c, retry_one, &r) < 0)
+        chk_retry_t r = {.s = s, .c = c};
+        if (chk_for_each_unknown(c, chk_retry_one, &r) < 0)
             fail_msg("cycle %" PRIu64 ": %s; seed %" PRIu64, cycle, r.err, seed);
         total_retried += r.retried;
         total_idem += r.idempotent;

@@ -383,32 +383,6 @@ static void *worker_main(void *arg) {
 /* ---- checks after the reopen --------------------------------------------------------------------
  */
 
-typedef struct retry_ctx {
-    stele_store_t *s;
-    chk_t *c;
-    uint64_t retried, idempotent;
-    char err[512];
-} retry_ctx_t;
-
-static int retry_one(void *arg, stele_append_part_t *parts, size_t n) {
-    retry_ctx_t *r = arg;
-    chk_intent(r->c, parts, n, true);
-    int rc = stele_commit(r->s, parts, n, NULL);
-    if (rc < 0) {
-        snprintf(r->err, sizeof r->err, "retry of an unknown outcome on %s: %s (%s)",
-                 parts[0].stream, stele_strerror(rc), stele_errdetail());
-        return -1;
-    }
-    r->retried++;
-    if (parts[0].result.idempotent)
-        r->idempotent++;
-    if (chk_ack(r->c, parts, n) < 0) {
-        snprintf(r->err, sizeof r->err, "%s", chk_last_error(r->c));
-        return -1;
-    }
-    return 0;
-}
-
 /* Acknowledged soft deletes are there; metadata is the last acknowledged value or a later one. */
 static int check_streams(stele_store_t *s, const worker_t *ws, int nw, char *err, size_t size) {
     for (int t = 0; t < nw; t++) {
@@ -575,8 +549,8 @@ static int check_after(const char *dir, const plan_t *p, chk_t *c, uint64_t acks
     tot->heads += cs.head;
     tot->unknown += cs.unknown;
     if (p->retry_unknown) {
-        retry_ctx_t r = {.s = s, .c = c};
-        if (chk_for_each_unknown(c, retry_one, &r) < 0) {
+        chk_retry_t r = {.s = s, .c = c};
+        if (chk_for_each_unknown(c, chk_retry_one, &r) < 0) {
             snprintf(err, size, "%s", r.err);
             stele_store_close(s);
             return -1;
