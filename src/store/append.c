@@ -540,9 +540,8 @@ static int apply_system(stele_store_t *s, const stele_record_t *rec, bool locked
     return 0;
 }
 
-int stele__store_apply(stele_store_t *s, const stele_record_t *rec, bool locked) {
+int stele__store_apply(stele_store_t *s, const stele_record_t *rec, uint64_t hash, bool locked) {
     stele_stream_t *st = NULL;
-    uint64_t hash = stele__index_hash(rec->stream, rec->stream_len);
     int rc = stele__catalogue_get(&s->cat, rec->stream, rec->stream_len, hash, locked, &st);
     if (rc < 0)
         return rc;
@@ -590,10 +589,11 @@ void stele__store_publish(void *ctx, stele_wreq_t **reqs, size_t n, const stele_
     for (size_t off = 0; off < cb->len;) {
         stele_record_t rec;
         stele__record_parse_own(cb->buf + off, &rec);
-        if ((rc = stele__store_apply(s, &rec, true)) < 0)
+        uint64_t hash = stele__index_hash(rec.stream, rec.stream_len);
+        if ((rc = stele__store_apply(s, &rec, hash, true)) < 0)
             break;
         stele_index_entry_t *e = &s->entries[count++];
-        e->hash = stele__index_hash(rec.stream, rec.stream_len);
+        e->hash = hash;
         e->version = rec.version;
         e->position = rec.position;
         off += rec.padded_length;

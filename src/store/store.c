@@ -164,11 +164,12 @@ int stele__store_replay(stele_store_t *s, uint64_t from, stele_progress_fn progr
             rc = stele__fail(STELE_ECORRUPT, "the log ends at %" PRIu64 " before its head", pos);
         if (rc < 0)
             goto out;
-        if (pos > s->cat.position && (rc = stele__store_apply(s, &rec, false)) < 0)
+        uint64_t hash = stele__index_hash(rec.stream, rec.stream_len);
+        if (pos > s->cat.position && (rc = stele__store_apply(s, &rec, hash, false)) < 0)
             goto out;
         if (pos > ckpt) {
             stele_index_entry_t *e = &s->entries[count++];
-            e->hash = stele__index_hash(rec.stream, rec.stream_len);
+            e->hash = hash;
             e->version = rec.version;
             e->position = rec.position;
             if (count == s->entries_cap) {

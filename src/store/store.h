@@ -85,9 +85,10 @@ void stele__store_publish(void *ctx, stele_wreq_t **reqs, size_t n, const stele_
 /* After the batch's callers are completed: a catalogue snapshot when one is due. */
 void stele__store_after(void *ctx);
 
-/* Apply one record of the log to the catalogue (replay and publish share it). Writer or open;
+/* Apply one record of the log to the catalogue (replay and publish share it); hash is its stream
+ * name's stele__index_hash, which the callers also need for the index. Writer or open;
  * locked: the caller holds cat.lock exclusively. */
-int stele__store_apply(stele_store_t *s, const stele_record_t *rec, bool locked);
+int stele__store_apply(stele_store_t *s, const stele_record_t *rec, uint64_t hash, bool locked);
 
 /* Replay the log from position `from` to the head into the catalogue (positions above its
  * position) and the index (above its checkpoint). progress may be NULL. */
