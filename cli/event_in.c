@@ -22,39 +22,12 @@
  * reported as not found and callers fall back to jansson's encoding. The last occurrence wins, as
  * in jansson. */
 static bool find_member(const char *s, size_t len, const char *key, size_t *off, size_t *vlen) {
-    size_t key_len = strlen(key);
-    bool found = false;
-    size_t i = jscan_ws(s, len, 0);
-    if (i >= len || s[i] != '{') {
+    size_t start = 0, end = 0;
+    if (!jscan_member(s, len, 0, key, &start, &end))
         return false;
-    }
-    i = jscan_ws(s, len, i + 1);
-    while (i < len && s[i] == '"') {
-        size_t key_start = i + 1;
-        size_t key_end = jscan_string_end(s, len, i);
-        if (memchr(s + key_start, '\\', key_end - key_start) != NULL) {
-            return false;
-        }
-        bool match = key_end - key_start == key_len + 1 && memcmp(s + key_start, key, key_len) == 0;
-        i = jscan_ws(s, len, key_end);
-        if (i >= len || s[i] != ':') {
-            return false;
-        }
-        i = jscan_ws(s, len, i + 1);
-        size_t value_end = jscan_value_end(s, len, i);
-        if (match) {
-            *off = i;
-            *vlen = value_end - i;
-            found = true;
-        }
-        i = jscan_ws(s, len, value_end);
-        if (i < len && s[i] == ',') {
-            i = jscan_ws(s, len, i + 1);
-        } else {
-            break;
-        }
-    }
-    return found;
+    *off = start;
+    *vlen = end - start;
+    return true;
 }
 
 static char *copy_text(const char *text, size_t len) {

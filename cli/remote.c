@@ -223,34 +223,12 @@ void remote_expect_text(cli_buf_t *b, int64_t expect, bool quoted) {
 /* ---- raw JSON scanning ----------------------------------------------------------------------- */
 
 bool remote_json_member(const char *s, size_t len, const char *key, size_t *off, size_t *vlen) {
-    size_t key_len = strlen(key);
-    size_t i = jscan_ws(s, len, 0);
-    bool found = false;
-    if (i >= len || s[i] != '{') {
+    size_t start = 0, end = 0;
+    if (!jscan_member(s, len, 0, key, &start, &end))
         return false;
-    }
-    i = jscan_ws(s, len, i + 1);
-    while (i < len && s[i] == '"') {
-        size_t k_end = jscan_string_end(s, len, i);
-        bool match = k_end - i == key_len + 2 && memcmp(s + i + 1, key, key_len) == 0;
-        i = jscan_ws(s, len, k_end);
-        if (i >= len || s[i] != ':') {
-            return false;
-        }
-        i = jscan_ws(s, len, i + 1);
-        size_t v_end = jscan_value_end(s, len, i);
-        if (match) {
-            *off = i;
-            *vlen = v_end - i;
-            found = true; /* the last one wins, as in jansson */
-        }
-        i = jscan_ws(s, len, v_end);
-        if (i >= len || s[i] != ',') {
-            break;
-        }
-        i = jscan_ws(s, len, i + 1);
-    }
-    return found;
+    *off = start;
+    *vlen = end - start;
+    return true;
 }
 
 bool remote_json_array_next(const char *s, size_t len, size_t *cursor, size_t *off, size_t *vlen) {

@@ -45,3 +45,34 @@ size_t jscan_value_end(const char *s, size_t len, size_t i) {
     }
     return len;
 }
+
+bool jscan_member(const char *s, size_t len, size_t obj, const char *key, size_t *start,
+                  size_t *end) {
+    size_t key_len = strlen(key);
+    bool found = false;
+    size_t i = jscan_ws(s, len, obj);
+    if (i >= len || s[i] != '{')
+        return false;
+    i = jscan_ws(s, len, i + 1);
+    while (i < len && s[i] == '"') {
+        size_t key_start = i + 1, key_end = jscan_string_end(s, len, i);
+        if (memchr(s + key_start, '\\', key_end - key_start) != NULL)
+            return false; /* an escaped key */
+        bool match = key_end - key_start == key_len + 1 && memcmp(s + key_start, key, key_len) == 0;
+        i = jscan_ws(s, len, key_end);
+        if (i >= len || s[i] != ':')
+            return false;
+        i = jscan_ws(s, len, i + 1);
+        size_t value_end = jscan_value_end(s, len, i);
+        if (match) {
+            *start = i;
+            *end = value_end;
+            found = true;
+        }
+        i = jscan_ws(s, len, value_end);
+        if (i >= len || s[i] != ',')
+            break;
+        i = jscan_ws(s, len, i + 1);
+    }
+    return found;
+}

@@ -7,6 +7,7 @@
 #ifndef STELE_COMMON_JSON_SCAN_H
 #define STELE_COMMON_JSON_SCAN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* The first index at or after i that is not JSON white space (len if none). */
@@ -15,5 +16,12 @@ size_t jscan_ws(const char *s, size_t len, size_t i);
 size_t jscan_string_end(const char *s, size_t len, size_t i);
 /* The index just after the JSON value that starts at s[i] (len if it runs to the end). */
 size_t jscan_value_end(const char *s, size_t len, size_t i);
+
+/* The raw text [*start, *end) of member key of the object starting at or after s[obj]. Keys are
+ * compared byte for byte, so an escaped spelling cannot match: when any key of the object is
+ * escaped (it might spell key) the member is reported as not found, and callers fall back to
+ * jansson's value. The last occurrence wins, as in jansson. */
+bool jscan_member(const char *s, size_t len, size_t obj, const char *key, size_t *start,
+                  size_t *end);
 
 #endif

@@ -78,43 +78,6 @@ json_t *srv_expected_to_json(int64_t expected) {
 
 /* ---- raw spans ------------------------------------------------------------------------------ */
 
-bool srv_json_member_span(const char *s, size_t len, size_t obj, const char *key, size_t *start,
-                          size_t *end) {
-    size_t key_len = strlen(key);
-    bool found = false;
-    size_t i = jscan_ws(s, len, obj);
-    if (i >= len || s[i] != '{') {
-        return false;
-    }
-    i = jscan_ws(s, len, i + 1);
-    while (i < len && s[i] == '"') {
-        size_t key_start = i + 1;
-        size_t key_end = jscan_string_end(s, len, i);
-        if (memchr(s + key_start, '\\', key_end - key_start) != NULL) {
-            return false; /* an escaped key: use jansson's encoding */
-        }
-        bool match = key_end - key_start == key_len + 1 && memcmp(s + key_start, key, key_len) == 0;
-        i = jscan_ws(s, len, key_end);
-        if (i >= len || s[i] != ':') {
-            return false;
-        }
-        i = jscan_ws(s, len, i + 1);
-        size_t value_end = jscan_value_end(s, len, i);
-        if (match) {
-            *start = i;
-            *end = value_end;
-            found = true;
-        }
-        i = jscan_ws(s, len, value_end);
-        if (i < len && s[i] == ',') {
-            i = jscan_ws(s, len, i + 1);
-        } else {
-            break;
-        }
-    }
-    return found;
-}
-
 bool srv_json_element_next(const char *s, size_t len, size_t *pos, size_t *start, size_t *end) {
     size_t i = jscan_ws(s, len, *pos);
     if (i >= len || (s[i] != '[' && s[i] != ','))
@@ -144,7 +107,7 @@ static int own(srv_events_t *out, void *p) {
 static int member_text(srv_events_t *out, const json_t *v, const char *raw, size_t raw_len,
                        bool have_obj, size_t obj, const char *key, const void **text, size_t *len) {
     size_t start = 0, end = 0;
-    if (have_obj && srv_json_member_span(raw, raw_len, obj, key, &start, &end) && end > start) {
+    if (have_obj && jscan_member(raw, raw_len, obj, key, &start, &end) && end > start) {
         *text = raw + start;
         *len = end - start;
         return 0;
@@ -169,8 +132,8 @@ int srv_events_parse(const json_t *events, const char *raw, size_t raw_len, size
                      srv_events_t *out, const char **err, char *msg, size_t msg_len) {
     memset(out, 0, sizeof(*out));
     size_t arr_start = 0, arr_end = 0;
-    bool have_arr = raw != NULL &&
-                    srv_json_member_span(raw, raw_len, obj_start, "events", &arr_start, &arr_end);
+    bool have_arr =
+        raw != NULL && jscan_member(raw, raw_len, obj_start, "events", &arr_start, &arr_end);
     if (!json_is_array(events)) {
         *err = "bad_request";
         snprintf(msg, msg_len, "\"events\" must be an array of events");

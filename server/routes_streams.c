@@ -14,6 +14,7 @@
 
 #include <event2/buffer.h>
 
+#include "json_scan.h"
 #include "server.h"
 
 #define DEFAULT_READ_LIMIT 1000u
@@ -283,7 +284,7 @@ void srv_route_commits(srv_t *srv, struct evhttp_request *req) {
     op->raw = raw;
     op->raw_len = raw_len;
     size_t arr_start = 0, arr_end = 0;
-    bool have_arr = srv_json_member_span(raw, raw_len, 0, "parts", &arr_start, &arr_end);
+    bool have_arr = jscan_member(raw, raw_len, 0, "parts", &arr_start, &arr_end);
     size_t walk = arr_start;
     for (size_t i = 0; i < n; i++) {
         const json_t *part = json_array_get(parts, i);

@@ -230,10 +230,6 @@ int srv_events_parse(const json_t *events, const char *raw, size_t raw_len, size
                      srv_events_t *out, const char **err, char *msg, size_t msg_len);
 void srv_events_free(srv_events_t *ev);
 
-/* Locate raw spans in JSON text known to be valid. Returns true with [*start, *end) of the value
- * of member key in the object at text[obj]. */
-bool srv_json_member_span(const char *text, size_t len, size_t obj, const char *key, size_t *start,
-                          size_t *end);
 /* The next element of an array walked in order: *pos starts at the array's '[' (text[arr]) and is
  * moved past each element found, so a walk over n elements costs one pass, not n. */
 bool srv_json_element_next(const char *text, size_t len, size_t *pos, size_t *start, size_t *end);
