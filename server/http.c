@@ -428,6 +428,16 @@ json_t *srv_body_json(srv_t *srv, struct evhttp_request *req, char **raw, size_t
     }
     evbuffer_copyout(in, text, len);
     text[len] = '\0';
+    const char *nul = memchr(text, '\0', len);
+    if (nul != NULL) {
+        size_t at = (size_t)(nul - text);
+        /* JSON has no raw NUL byte (in strings it is written \u0000); jansson skips one after a
+         * number, and the raw text of the data would then differ from what was checked. */
+        free(text);
+        srv_reply_error(srv, req, "invalid_json", NULL,
+                        "the body is not valid JSON: a NUL byte at byte %zu", at);
+        return NULL;
+    }
     json_error_t jerr;
     /* Integers are read as reals so that big ones (kept exactly as raw text in event data) do
      * not fail the parse; srv_expected_from_json() accepts integral reals. */
