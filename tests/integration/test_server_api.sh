@@ -33,6 +33,11 @@ expect 201 "append" POST /streams/order-1 "${JSON_CT[@]}" \
     -d '{"expected_version":"no_stream","events":[{"id":"'$U1'","type":"OrderPlaced","data":{"price":0.1,"big":123456789012345678901234567890},"metadata":{"actor":"alice"}}]}'
 eq "append result" "$(cat "$WORK/body")" \
     '{"stream":"order-1","first_version":0,"last_version":0,"first_position":1,"last_position":1,"idempotent":false}'
+# regression (malformed-request seed 24522): jansson skips a raw NUL after a number
+printf '{"events":[{"type":"T","data":{"a":1\0}}]}' >"$WORK/nul.json"
+expect 400 "a raw NUL byte in the body" POST /streams/nul-1 "${JSON_CT[@]}" \
+    --data-binary @"$WORK/nul.json"
+expect 404 "the NUL body wrote nothing" GET /streams/nul-1
 expect 201 "idempotent retry" POST /streams/order-1 "${JSON_CT[@]}" \
     -d '{"expected_version":"no_stream","events":[{"id":"'$U1'","type":"OrderPlaced","data":{"price":0.1,"big":123456789012345678901234567890},"metadata":{"actor":"alice"}}]}'
 eq "retry is idempotent" "$(json 'b["idempotent"]')" true
