@@ -172,20 +172,20 @@ static bool covers(const token_t *t, const char *stream) {
     return false;
 }
 
-bool srv_auth_check(srv_t *srv, struct evhttp_request *req, srv_role_t role, const char *stream) {
+bool srv_auth_check(srv_t *srv, srv_req_t *req, srv_role_t role, const char *stream) {
     if (srv->auth == NULL) {
         return true;
     }
-    const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    const char *h = srv_req_header(req, "Authorization");
     if (h == NULL || strncmp(h, "Bearer ", 7) != 0 || h[7] == '\0') {
-        evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+        srv_req_add_header(req, "WWW-Authenticate",
                           "Bearer realm=\"stele\"");
         srv_reply_error(srv, req, "unauthorized", NULL, "an Authorization: Bearer token is needed");
         return false;
     }
     const token_t *t = find_token(srv->auth, h + 7);
     if (t == NULL) {
-        evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+        srv_req_add_header(req, "WWW-Authenticate",
                           "Bearer realm=\"stele\", error=\"invalid_token\"");
         srv_reply_error(srv, req, "unauthorized", NULL, "the token is not valid");
         return false;

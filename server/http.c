@@ -1,17 +1,11 @@
 /*
- * http.c -- the HTTP side of steled: evhttp setup and limits, the connections we track, routing,
- * query strings and bodies, and every reply with its stable error code.
- *
- * evhttp parses HTTP/1.1, enforces the header and body size limits (answering 413 itself, then
- * closing) and the inactivity timeout. It has no connection limit and does not tell us when a
- * connection is opened, so connections are tracked from their first request: a table keyed by the
- * evhttp_connection pointer, whose close callback clears what still refers to the connection (a
- * request waiting for the writer, an SSE stream). A connection beyond --max-connections gets 429
- * and is closed.
+ * http.c -- the HTTP side of steled above the connections: replies with their stable error codes,
+ * query strings and bodies, and routing of a request read by conn.c to its handler.
  *
  * Stream names travel percent-encoded in paths; each path segment is decoded on its own, so a
  * name may hold '/' as %2F. A decoded NUL is an invalid name.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,14 +13,12 @@
 #include <strings.h>
 #include <time.h>
 
-#include <arpa/inet.h>
+#include <netdb.h>
 #include <sys/queue.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/listener.h>
 
 #include "server.h"
 
@@ -59,9 +51,12 @@ static const error_code_t error_codes[] = {
     {"wrong_expected_version", 409},
     {"id_reuse", 409},
     {"stream_tombstoned", 410},
+    {"request_timeout", 408},
     {"payload_too_large", 413},
     {"unsupported_media_type", 415},
+    {"expectation_failed", 417},
     {"too_many_requests", 429},
+    {"header_too_large", 431},
     {"internal", 500},
     {"unavailable", 503},
 };
@@ -111,33 +106,29 @@ static const char *reason_of(int status) {
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
     case 409: return "Conflict";
     case 410: return "Gone";
-    case 413: return "Payload Too Large";
+    case 413: return "Content Too Large";
     case 415: return "Unsupported Media Type";
+    case 417: return "Expectation Failed";
     case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
     case 503: return "Service Unavailable";
     default: return status >= 500 ? "Internal Server Error" : "Error";
     }
 }
 
-void srv_reply_buffer(srv_t *srv, struct evhttp_request *req, int status, struct evbuffer *body,
+void srv_reply_buffer(srv_t *srv, srv_req_t *req, int status, struct evbuffer *body,
                       const char *content_type) {
     srv_metrics_request(srv, status);
     if (req == NULL) {
         return;
     }
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    if (content_type != NULL) {
-        evhttp_add_header(h, "Content-Type", content_type);
-    }
-    if (srv->closing) {
-        evhttp_add_header(h, "Connection", "close");
-    }
-    evhttp_send_reply(req, status, reason_of(status), body);
+    srv_conn_respond(srv, req, status, reason_of(status), content_type, body);
 }
 
-void srv_reply_json(srv_t *srv, struct evhttp_request *req, int status, json_t *body) {
+void srv_reply_json(srv_t *srv, srv_req_t *req, int status, json_t *body) {
     struct evbuffer *buf = evbuffer_new();
     char *text = body != NULL ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(body);
@@ -146,10 +137,7 @@ void srv_reply_json(srv_t *srv, struct evhttp_request *req, int status, json_t *
         if (buf != NULL) {
             evbuffer_free(buf);
         }
-        srv_metrics_request(srv, 500);
-        if (req != NULL) {
-            evhttp_send_error(req, 500, "out of memory");
-        }
+        srv_reply_buffer(srv, req, 500, NULL, NULL);
         return;
     }
     evbuffer_add(buf, text, strlen(text));
@@ -159,11 +147,11 @@ void srv_reply_json(srv_t *srv, struct evhttp_request *req, int status, json_t *
     evbuffer_free(buf);
 }
 
-void srv_reply_empty(srv_t *srv, struct evhttp_request *req, int status) {
+void srv_reply_empty(srv_t *srv, srv_req_t *req, int status) {
     srv_reply_buffer(srv, req, status, NULL, NULL);
 }
 
-static void reply_error_msg(srv_t *srv, struct evhttp_request *req, const char *code, json_t *extra,
+static void reply_error_msg(srv_t *srv, srv_req_t *req, const char *code, json_t *extra,
                             const char *message) {
     int status = status_of(code);
     srv_metrics_error(srv, code);
@@ -185,7 +173,7 @@ static void reply_error_msg(srv_t *srv, struct evhttp_request *req, const char *
     srv_reply_json(srv, req, status, o);
 }
 
-void srv_reply_error(srv_t *srv, struct evhttp_request *req, const char *code, json_t *extra,
+void srv_reply_error(srv_t *srv, srv_req_t *req, const char *code, json_t *extra,
                      const char *fmt, ...) {
     char message[1024];
     va_list ap;
@@ -195,7 +183,7 @@ void srv_reply_error(srv_t *srv, struct evhttp_request *req, const char *code, j
     reply_error_msg(srv, req, code, extra, message);
 }
 
-void srv_reply_stele_error(srv_t *srv, struct evhttp_request *req, int rc, const char *detail,
+void srv_reply_stele_error(srv_t *srv, srv_req_t *req, int rc, const char *detail,
                            json_t *extra) {
     if (detail == NULL) {
         detail = stele_errdetail();
@@ -206,107 +194,11 @@ void srv_reply_stele_error(srv_t *srv, struct evhttp_request *req, int rc, const
     srv_reply_error(srv, req, srv_error_code(rc), extra, "%s", detail);
 }
 
-/* ---- connections ---------------------------------------------------------------------------- */
+/* ---- requests waiting for another thread ----------------------------------------------------- */
 
-static size_t slot_of(const srv_t *srv, const struct evhttp_connection *evcon) {
-    uintptr_t h = (uintptr_t)evcon;
-    h ^= h >> 17;
-    h *= (uintptr_t)0x9E3779B97F4A7C15ull;
-    return (size_t)(h >> 7) & (srv->conn_cap - 1);
-}
-
-static srv_conn_t *conn_find(const srv_t *srv, const struct evhttp_connection *evcon, size_t *at) {
-    size_t i = slot_of(srv, evcon);
-    while (srv->conns[i] != NULL) {
-        if (srv->conns[i]->evcon == evcon) {
-            *at = i;
-            return srv->conns[i];
-        }
-        i = (i + 1) & (srv->conn_cap - 1);
-    }
-    *at = i;
-    return NULL;
-}
-
-/* Linear probing: delete by shifting later members of the cluster back. */
-static void conn_remove_at(srv_t *srv, size_t i) {
-    size_t mask = srv->conn_cap - 1;
-    srv->conns[i] = NULL;
-    srv->conn_count--;
-    for (size_t j = (i + 1) & mask; srv->conns[j] != NULL; j = (j + 1) & mask) {
-        size_t home = slot_of(srv, srv->conns[j]->evcon);
-        /* Move j back to i if its home is not in (i, j] cyclically. */
-        bool between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
-        if (!between) {
-            srv->conns[i] = srv->conns[j];
-            srv->conns[j] = NULL;
-            i = j;
-        }
-    }
-}
-
-void srv_request_abandon(struct evhttp_request *req) {
-    /* When the client goes away before the reply is complete, evhttp detaches the request from
-     * the connection and leaves it to us (it frees the attached ones itself). */
-    if (req != NULL && evhttp_request_get_connection(req) == NULL) {
-        evhttp_request_free(req);
-    }
-}
-
-static void on_conn_close(struct evhttp_connection *evcon, void *arg) {
-    srv_t *srv = arg;
-    size_t at = 0;
-    srv_conn_t *conn = conn_find(srv, evcon, &at);
-    if (conn == NULL) {
-        return;
-    }
-    if (conn->pending != NULL) {
-        srv_request_abandon(conn->pending->req);
-        conn->pending->req = NULL;
-        conn->pending->conn = NULL;
-    }
-    if (conn->sub != NULL) {
-        srv_sse_conn_closed(srv, conn->sub);
-    }
-    conn_remove_at(srv, at);
-    free(conn);
-}
-
-/* The tracked connection of req, added on its first request; NULL when the limit is reached. */
-static srv_conn_t *conn_track(srv_t *srv, struct evhttp_request *req) {
-    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-    size_t at = 0;
-    srv_conn_t *conn = conn_find(srv, evcon, &at);
-    if (conn != NULL) {
-        return conn;
-    }
-    if (srv->conn_count >= srv->cfg->max_connections) {
-        return NULL;
-    }
-    conn = calloc(1, sizeof(*conn));
-    if (conn == NULL) {
-        return NULL;
-    }
-    conn->evcon = evcon;
-    srv->conns[at] = conn;
-    srv->conn_count++;
-    evhttp_connection_set_closecb(evcon, on_conn_close, srv);
-    return conn;
-}
-
-srv_conn_t *srv_conn_lookup(srv_t *srv, struct evhttp_connection *evcon) {
-    size_t at = 0;
-    return conn_find(srv, evcon, &at);
-}
-
-srv_conn_t *srv_conn_of(srv_t *srv, struct evhttp_request *req) {
-    size_t at = 0;
-    return conn_find(srv, evhttp_request_get_connection(req), &at);
-}
-
-void srv_pending_attach(srv_t *srv, srv_pending_t *p, struct evhttp_request *req) {
+void srv_pending_attach(srv_t *srv, srv_pending_t *p, srv_req_t *req) {
     p->req = req;
-    p->conn = srv_conn_of(srv, req);
+    p->conn = req->conn;
     p->start_ns = srv_now_ns();
     if (p->conn != NULL) {
         p->conn->pending = p;
@@ -314,23 +206,22 @@ void srv_pending_attach(srv_t *srv, srv_pending_t *p, struct evhttp_request *req
     srv->in_flight++;
 }
 
-struct evhttp_request *srv_pending_detach(srv_pending_t *p) {
+srv_req_t *srv_pending_detach(srv_pending_t *p) {
     if (p->conn != NULL) {
         p->conn->pending = NULL;
         p->conn = NULL;
     }
-    struct evhttp_request *req = p->req;
+    srv_req_t *req = p->req;
     p->req = NULL;
     return req;
 }
 
 /* ---- requests ------------------------------------------------------------------------------- */
 
-int srv_query_parse(srv_t *srv, struct evhttp_request *req, const char *const *allowed,
+int srv_query_parse(srv_t *srv, srv_req_t *req, const char *const *allowed,
                     srv_query_t *q) {
     TAILQ_INIT(&q->kv);
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    const char *query = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
+    const char *query = req->query;
     if (query == NULL || query[0] == '\0') {
         return 0;
     }
@@ -365,7 +256,7 @@ const char *srv_query_get(const srv_query_t *q, const char *name) {
     return evhttp_find_header(&q->kv, name);
 }
 
-int srv_query_u64(srv_t *srv, struct evhttp_request *req, const srv_query_t *q, const char *name,
+int srv_query_u64(srv_t *srv, srv_req_t *req, const srv_query_t *q, const char *name,
                   uint64_t deflt, uint64_t *out) {
     const char *text = srv_query_get(q, name);
     if (text == NULL) {
@@ -390,7 +281,7 @@ int srv_query_u64(srv_t *srv, struct evhttp_request *req, const srv_query_t *q, 
     return 0;
 }
 
-int srv_query_bool(srv_t *srv, struct evhttp_request *req, const srv_query_t *q, const char *name,
+int srv_query_bool(srv_t *srv, srv_req_t *req, const srv_query_t *q, const char *name,
                    bool *out) {
     const char *text = srv_query_get(q, name);
     if (text == NULL || strcmp(text, "false") == 0 || strcmp(text, "0") == 0) {
@@ -406,50 +297,59 @@ int srv_query_bool(srv_t *srv, struct evhttp_request *req, const srv_query_t *q,
     return -1;
 }
 
-json_t *srv_body_json(srv_t *srv, struct evhttp_request *req, char **raw, size_t *raw_len) {
-    const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+int srv_body_text(srv_t *srv, srv_req_t *req, char **text, size_t *len) {
+    const char *ct = srv_req_header(req, "Content-Type");
     size_t n = ct != NULL ? strcspn(ct, "; \t") : 0;
     if (ct == NULL || n != 16 || strncasecmp(ct, "application/json", 16) != 0) {
         srv_reply_error(srv, req, "unsupported_media_type", NULL,
                         "the body must be sent with Content-Type: application/json");
-        return NULL;
+        return -1;
     }
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t len = evbuffer_get_length(in);
-    if (len > srv->cfg->max_body_bytes) {
-        srv_reply_error(srv, req, "payload_too_large", NULL, "the body exceeds %llu bytes",
-                        (unsigned long long)srv->cfg->max_body_bytes);
-        return NULL;
-    }
-    char *text = malloc(len + 1);
-    if (text == NULL) {
+    /* The body is taken from the request (conn.c read it within --max-body-bytes). */
+    size_t body_len = req->body_len;
+    char *body = req->body != NULL ? req->body : strdup("");
+    req->body = NULL;
+    req->body_len = 0;
+    if (body == NULL) {
         srv_reply_error(srv, req, "internal", NULL, "out of memory");
-        return NULL;
+        return -1;
     }
-    evbuffer_copyout(in, text, len);
-    text[len] = '\0';
-    const char *nul = memchr(text, '\0', len);
+    const char *nul = memchr(body, '\0', body_len);
     if (nul != NULL) {
-        size_t at = (size_t)(nul - text);
+        size_t at = (size_t)(nul - body);
         /* JSON has no raw NUL byte (in strings it is written \u0000); jansson skips one after a
          * number, and the raw text of the data would then differ from what was checked. */
-        free(text);
+        free(body);
         srv_reply_error(srv, req, "invalid_json", NULL,
                         "the body is not valid JSON: a NUL byte at byte %zu", at);
-        return NULL;
+        return -1;
     }
+    *text = body;
+    *len = body_len;
+    return 0;
+}
+
+json_t *srv_body_parse(srv_t *srv, srv_req_t *req, const char *text, size_t len) {
     json_error_t jerr;
     /* Integers are read as reals so that big ones (kept exactly as raw text in event data) do
      * not fail the parse; srv_expected_from_json() accepts integral reals. */
     json_t *v = json_loadb(
         text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &jerr);
     if (v == NULL) {
-        free(text);
         srv_reply_error(srv, req, "invalid_json", NULL, "the body is not valid JSON: %s at byte %d",
                         jerr.text, jerr.position);
+    }
+    return v;
+}
+
+json_t *srv_body_json(srv_t *srv, srv_req_t *req, char **raw, size_t *raw_len) {
+    char *text = NULL;
+    size_t len = 0;
+    if (srv_body_text(srv, req, &text, &len) != 0) {
         return NULL;
     }
-    if (raw != NULL) {
+    json_t *v = srv_body_parse(srv, req, text, len);
+    if (v != NULL && raw != NULL) {
         *raw = text;
         *raw_len = len;
     } else {
@@ -462,21 +362,18 @@ json_t *srv_body_json(srv_t *srv, struct evhttp_request *req, char **raw, size_t
 
 #define MAX_SEGMENTS 4
 
-static void method_not_allowed(srv_t *srv, struct evhttp_request *req, const char *allow) {
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
+static void method_not_allowed(srv_t *srv, srv_req_t *req, const char *allow) {
+    srv_req_add_header(req, "Allow", allow);
     srv_reply_error(srv, req, "method_not_allowed", NULL, "use %s", allow);
 }
 
-static bool is_get(struct evhttp_request *req) {
-    enum evhttp_cmd_type m = evhttp_request_get_command(req);
-    return m == EVHTTP_REQ_GET || m == EVHTTP_REQ_HEAD;
+static bool is_get(const srv_req_t *req) {
+    return req->method == SRV_GET || req->method == SRV_HEAD;
 }
 
-static bool is_post(struct evhttp_request *req) {
-    return evhttp_request_get_command(req) == EVHTTP_REQ_POST;
-}
+static bool is_post(const srv_req_t *req) { return req->method == SRV_POST; }
 
-static void route(srv_t *srv, struct evhttp_request *req, char **segs, size_t n) {
+static void route(srv_t *srv, srv_req_t *req, char **segs, size_t n) {
     const char *s0 = n > 0 ? segs[0] : "";
     if (strcmp(s0, "streams") == 0) {
         srv_route_streams(srv, req, segs, n);
@@ -485,8 +382,8 @@ static void route(srv_t *srv, struct evhttp_request *req, char **segs, size_t n)
     } else if (n == 1 && strcmp(s0, "all") == 0) {
         is_get(req) ? srv_route_all(srv, req) : method_not_allowed(srv, req, "GET");
     } else if (n == 1 && strcmp(s0, "subscribe") == 0) {
-        evhttp_request_get_command(req) == EVHTTP_REQ_GET ? srv_route_subscribe(srv, req)
-                                                          : method_not_allowed(srv, req, "GET");
+        req->method == SRV_GET ? srv_route_subscribe(srv, req)
+                               : method_not_allowed(srv, req, "GET");
     } else if (n == 1 && strcmp(s0, "health") == 0) {
         is_get(req) ? srv_route_health(srv, req) : method_not_allowed(srv, req, "GET");
     } else if (n == 1 && strcmp(s0, "info") == 0) {
@@ -503,24 +400,18 @@ static void route(srv_t *srv, struct evhttp_request *req, char **segs, size_t n)
     }
 }
 
-static void on_request(struct evhttp_request *req, void *arg) {
-    srv_t *srv = arg;
-    if (conn_track(srv, req) == NULL) {
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
-        srv_reply_error(srv, req, "too_many_requests", NULL, "too many connections (limit %llu)",
-                        (unsigned long long)srv->cfg->max_connections);
-        return;
-    }
+void srv_http_dispatch(srv_t *srv, srv_req_t *req) {
     if (srv->closing) {
         srv_reply_error(srv, req, "unavailable", NULL, "the server is shutting down");
         return;
     }
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
-    if (path == NULL || path[0] != '/') {
-        srv_reply_error(srv, req, "bad_request", NULL, "the request target must be a path");
+    if (req->method == SRV_UNKNOWN) {
+        srv_req_add_header(req, "Allow", "GET, HEAD, POST, PUT, DELETE");
+        srv_reply_error(srv, req, "method_not_allowed", NULL, "the method %.32s is not served",
+                        req->method_name);
         return;
     }
+    const char *path = req->path;
     char *segs[MAX_SEGMENTS];
     size_t n = 0;
     bool bad_name = false;
@@ -573,42 +464,31 @@ static void on_request(struct evhttp_request *req, void *arg) {
 /* ---- setup ---------------------------------------------------------------------------------- */
 
 int srv_http_start(srv_t *srv, const char *host, uint16_t port, uint16_t *bound_port) {
-    const srv_config_t *cfg = srv->cfg;
-    size_t cap = 64;
-    while (cap < cfg->max_connections * 2 + 2) {
-        cap *= 2;
-    }
-    srv->conns = calloc(cap, sizeof(*srv->conns));
-    srv->conn_cap = cap;
-    srv->http = evhttp_new(srv->base);
-    if (srv->conns == NULL || srv->http == NULL) {
-        srv_log(SRV_LOG_ERROR, "out of memory at startup", NULL);
+    char service[8];
+    snprintf(service, sizeof(service), "%u", (unsigned)port);
+    struct addrinfo hints, *ai = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    int gai = getaddrinfo(host, service, &hints, &ai);
+    if (gai != 0) {
+        srv_log(SRV_LOG_ERROR, "cannot resolve the listen address",
+                json_pack("{s:s, s:s}", "host", host, "error", gai_strerror(gai)));
         return -1;
     }
-    evhttp_set_max_body_size(srv->http, (ev_ssize_t)cfg->max_body_bytes);
-    evhttp_set_max_headers_size(srv->http, (ev_ssize_t)cfg->max_header_bytes);
-    struct timeval tv = {(time_t)(cfg->request_timeout_ms / 1000),
-                         (suseconds_t)(cfg->request_timeout_ms % 1000 * 1000)};
-    evhttp_set_timeout_tv(srv->http, &tv);
-    evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-                                              EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-                                              EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
-                                              EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
-    evhttp_set_default_content_type(srv->http, "application/json");
-    evhttp_set_gencb(srv->http, on_request, srv);
-    if (srv->ssl_ctx != NULL) {
-        evhttp_set_bevcb(srv->http, srv_tls_bevcb, srv);
-    }
-    srv->bound = evhttp_bind_socket_with_handle(srv->http, host, port);
-    if (srv->bound == NULL) {
+    int rc = srv_conn_listen(srv, ai->ai_addr, (int)ai->ai_addrlen);
+    freeaddrinfo(ai);
+    if (rc != 0) {
         srv_log(SRV_LOG_ERROR, "cannot listen",
-                json_pack("{s:s, s:i}", "host", host, "port", (int)port));
+                json_pack("{s:s, s:i, s:s}", "host", host, "port", (int)port, "error",
+                          strerror(errno)));
         return -1;
     }
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
     *bound_port = port;
-    if (getsockname(evhttp_bound_socket_get_fd(srv->bound), (struct sockaddr *)&ss, &sl) == 0) {
+    if (getsockname(srv_conn_listen_fd(srv), (struct sockaddr *)&ss, &sl) == 0) {
         if (ss.ss_family == AF_INET) {
             *bound_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
         } else if (ss.ss_family == AF_INET6) {
@@ -618,23 +498,6 @@ int srv_http_start(srv_t *srv, const char *host, uint16_t port, uint16_t *bound_
     return 0;
 }
 
-void srv_http_stop_accepting(srv_t *srv) {
-    if (srv->http != NULL && srv->bound != NULL) {
-        evhttp_del_accept_socket(srv->http, srv->bound);
-        srv->bound = NULL;
-    }
-}
+void srv_http_stop_accepting(srv_t *srv) { srv_conn_stop_accepting(srv); }
 
-void srv_http_free(srv_t *srv) {
-    if (srv->http != NULL) {
-        evhttp_free(srv->http); /* closes every connection: on_conn_close frees ours */
-        srv->http = NULL;
-    }
-    if (srv->conns != NULL) {
-        for (size_t i = 0; i < srv->conn_cap; i++) {
-            free(srv->conns[i]);
-        }
-        free(srv->conns);
-        srv->conns = NULL;
-    }
-}
+void srv_http_free(srv_t *srv) { srv_conn_close_all(srv); }

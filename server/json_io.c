@@ -337,11 +337,16 @@ int srv_event_json(struct evbuffer *out, const stele_event_t *ev) {
     return evbuffer_add(out, "}", 1);
 }
 
-json_t *srv_append_result_json(const char *stream, const stele_append_result_t *r) {
-    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:b}", "stream", stream, "first_version",
-                     (json_int_t)r->first_version, "last_version", (json_int_t)r->last_version,
-                     "first_position", (json_int_t)r->first_position, "last_position",
-                     (json_int_t)r->last_position, "idempotent", r->idempotent);
+void srv_append_result_write(struct evbuffer *out, const char *stream,
+                             const stele_append_result_t *r) {
+    evbuffer_add(out, "{\"stream\":", 10);
+    srv_json_string(out, stream, strlen(stream));
+    evbuffer_add_printf(out,
+                        ",\"first_version\":%" PRId64 ",\"last_version\":%" PRId64
+                        ",\"first_position\":%" PRIu64 ",\"last_position\":%" PRIu64
+                        ",\"idempotent\":%s}",
+                        r->first_version, r->last_version, r->first_position, r->last_position,
+                        r->idempotent ? "true" : "false");
 }
 
 json_t *srv_stream_info_json(const stele_stream_info_t *info) { return info_json(info); }

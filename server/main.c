@@ -13,7 +13,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <event2/thread.h>
 
 #include "server.h"
 
@@ -110,6 +109,7 @@ int main(int argc, char **argv) {
 
     srv_t srv;
     memset(&srv, 0, sizeof(srv));
+    srv.done_fd = srv.commit_fd = -1;
     srv.cfg = &cfg;
     int status = 1;
     char *host = NULL;
@@ -126,11 +126,14 @@ int main(int argc, char **argv) {
     if (cfg.token_file != NULL && srv_auth_load(cfg.token_file, &srv.auth) != 0) {
         goto done;
     }
-    if (evthread_use_pthreads() != 0) {
-        srv_log(SRV_LOG_ERROR, "libevent has no pthreads support", NULL);
-        goto done;
+    /* The changelist folds the several add/del calls a request makes on one socket within a loop
+     * iteration (evhttp re-arms reads and writes around every request) into one epoll_ctl. */
+    struct event_config *ecfg = event_config_new();
+    if (ecfg != NULL) {
+        event_config_set_flag(ecfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+        srv.base = event_base_new_with_config(ecfg);
+        event_config_free(ecfg);
     }
-    srv.base = event_base_new();
     if (srv.base == NULL || srv_wakeup_init(&srv) != 0 || srv_metrics_init(&srv) != 0 ||
         srv_sse_init(&srv) != 0) {
         srv_log(SRV_LOG_ERROR, "out of memory at startup", NULL);

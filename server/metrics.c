@@ -130,7 +130,7 @@ static void write_counter(struct evbuffer *out, const char *name, const char *ty
                         name, v);
 }
 
-void srv_route_metrics(srv_t *srv, struct evhttp_request *req) {
+void srv_route_metrics(srv_t *srv, srv_req_t *req) {
     if (!srv_auth_check(srv, req, SRV_ROLE_READ, "")) {
         return;
     }

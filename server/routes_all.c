@@ -11,7 +11,7 @@
 
 #include "server.h"
 
-int srv_filter_from_query(srv_t *srv, struct evhttp_request *req, const srv_query_t *q,
+int srv_filter_from_query(srv_t *srv, srv_req_t *req, const srv_query_t *q,
                           stele_filter_t *f) {
     memset(f, 0, sizeof(*f));
     f->type = srv_query_get(q, "type");
@@ -32,7 +32,7 @@ int srv_filter_from_query(srv_t *srv, struct evhttp_request *req, const srv_quer
     return srv_query_bool(srv, req, q, "system", &f->include_system);
 }
 
-void srv_route_all(srv_t *srv, struct evhttp_request *req) {
+void srv_route_all(srv_t *srv, srv_req_t *req) {
     static const char *const allowed[] = {"from",        "direction", "limit",  "type",
                                           "type_prefix", "category",  "prefix", "stream",
                                           "since",       "until",     "system", NULL};
@@ -70,7 +70,7 @@ void srv_route_all(srv_t *srv, struct evhttp_request *req) {
     srv_query_free(&q);
 }
 
-void srv_route_health(srv_t *srv, struct evhttp_request *req) {
+void srv_route_health(srv_t *srv, srv_req_t *req) {
     stele_stats_t s;
     memset(&s, 0, sizeof(s));
     int rc = stele_stats(srv->store, &s);
@@ -81,7 +81,7 @@ void srv_route_health(srv_t *srv, struct evhttp_request *req) {
     srv_reply_json(srv, req, 200, json_pack("{s:s}", "status", "ok"));
 }
 
-void srv_route_info(srv_t *srv, struct evhttp_request *req) {
+void srv_route_info(srv_t *srv, srv_req_t *req) {
     if (!srv_auth_check(srv, req, SRV_ROLE_READ, "")) {
         return;
     }
@@ -104,7 +104,7 @@ void srv_route_info(srv_t *srv, struct evhttp_request *req) {
 
 static json_t *u64_json(uint64_t v) { return json_integer((json_int_t)v); }
 
-void srv_route_stats(srv_t *srv, struct evhttp_request *req) {
+void srv_route_stats(srv_t *srv, srv_req_t *req) {
     if (!srv_auth_check(srv, req, SRV_ROLE_READ, "")) {
         return;
     }
@@ -142,7 +142,7 @@ static int reindex_work(srv_t *srv, srv_job_t *job) {
     return stele_reindex(srv->store, NULL, NULL);
 }
 
-static void verify_done(srv_t *srv, srv_job_t *job, struct evhttp_request *req) {
+static void verify_done(srv_t *srv, srv_job_t *job, srv_req_t *req) {
     stele_verify_report_t *r = job->arg;
     if (job->status != 0 && job->status != STELE_ECORRUPT) {
         srv_reply_stele_error(srv, req, job->status, job->detail, NULL);
@@ -168,7 +168,7 @@ static void verify_done(srv_t *srv, srv_job_t *job, struct evhttp_request *req) 
     free(r);
 }
 
-static void reindex_done(srv_t *srv, srv_job_t *job, struct evhttp_request *req) {
+static void reindex_done(srv_t *srv, srv_job_t *job, srv_req_t *req) {
     if (job->status != 0) {
         srv_reply_stele_error(srv, req, job->status, job->detail, NULL);
     } else {
@@ -176,7 +176,7 @@ static void reindex_done(srv_t *srv, srv_job_t *job, struct evhttp_request *req)
     }
 }
 
-void srv_route_admin(srv_t *srv, struct evhttp_request *req, const char *what) {
+void srv_route_admin(srv_t *srv, srv_req_t *req, const char *what) {
     if (!srv_auth_check(srv, req, SRV_ROLE_ADMIN, NULL)) {
         return;
     }

@@ -55,7 +55,7 @@ static void op_free(append_op_t *op) {
     free(op);
 }
 
-static void reply_failure(srv_t *srv, struct evhttp_request *req, append_op_t *op, int status,
+static void reply_failure(srv_t *srv, srv_req_t *req, append_op_t *op, int status,
                           const char *detail, size_t failed_part) {
     json_t *extra = json_object();
     if (op->is_commit && failed_part < op->nparts) {
@@ -74,20 +74,29 @@ static void op_finish(srv_t *srv, srv_completion_t *c) {
     append_op_t *op = (append_op_t *)c;
     srv->in_flight--;
     uint64_t latency = srv_now_ns() - op->pending.start_ns;
-    struct evhttp_request *req = srv_pending_detach(&op->pending);
+    srv_req_t *req = srv_pending_detach(&op->pending);
     srv_metrics_append(srv, op->event_count, op->bytes, latency, op->status == 0);
     if (op->status != 0) {
         reply_failure(srv, req, op, op->status, op->detail, op->failed_part);
-    } else if (!op->is_commit) {
-        srv_reply_json(srv, req, 201,
-                       srv_append_result_json(op->parts[0].stream, &op->parts[0].result));
     } else {
-        json_t *arr = json_array();
-        for (size_t i = 0; i < op->nparts; i++) {
-            json_array_append_new(
-                arr, srv_append_result_json(op->parts[i].stream, &op->parts[i].result));
+        /* {append result} or {"parts": [{append result}, ...]} */
+        struct evbuffer *out = evbuffer_new();
+        if (out == NULL) {
+            srv_reply_error(srv, req, "internal", NULL, "out of memory");
+        } else {
+            if (op->is_commit) {
+                evbuffer_add(out, "{\"parts\":[", 10);
+            }
+            for (size_t i = 0; i < op->nparts; i++) {
+                if (i > 0) {
+                    evbuffer_add(out, ",", 1);
+                }
+                srv_append_result_write(out, op->parts[i].stream, &op->parts[i].result);
+            }
+            evbuffer_add(out, op->is_commit ? "]}\n" : "\n", op->is_commit ? 3 : 1);
+            srv_reply_buffer(srv, req, 201, out, "application/json");
+            evbuffer_free(out);
         }
-        srv_reply_json(srv, req, 201, json_pack("{s:o}", "parts", arr));
     }
     op_free(op);
 }
@@ -105,8 +114,10 @@ static void op_done(void *arg, int status, const char *detail, stele_append_part
     srv_complete(op->srv, &op->c);
 }
 
+static void part_ready(append_op_t *op, size_t i);
+
 /* Parse part i (object obj at raw[obj_start]) into op. Returns 0 or -1 after replying. */
-static int parse_part(srv_t *srv, struct evhttp_request *req, append_op_t *op, size_t i,
+static int parse_part(srv_t *srv, srv_req_t *req, append_op_t *op, size_t i,
                       const json_t *obj, size_t obj_start, bool have_span) {
     char msg[512];
     const char *err = NULL;
@@ -133,21 +144,14 @@ static int parse_part(srv_t *srv, struct evhttp_request *req, append_op_t *op, s
         return -1;
     }
     json_decref(extra);
-    stele_append_part_t *p = &op->parts[i];
-    p->expected_version = op->expected[i];
-    p->events = op->events[i].events;
-    p->count = op->events[i].count;
-    op->event_count += p->count;
-    for (size_t k = 0; k < p->count; k++) {
-        op->bytes += p->events[k].data_len + p->events[k].metadata_len;
-    }
+    part_ready(op, i);
     return 0;
 }
 
 /* Reserved names are refused here with their own message; every other name rule is checked by
  * the library, whose errors name the part at fault (stele_commit_async's failed_part). No I/O:
  * this runs for every append on the loop thread. */
-static int check_name(srv_t *srv, struct evhttp_request *req, const char *stream, json_t *extra) {
+static int check_name(srv_t *srv, srv_req_t *req, const char *stream, json_t *extra) {
     if (stream[0] == '$') {
         srv_reply_error(srv, req, "reserved_name", extra,
                         "stream names starting with '$' are reserved for the store");
@@ -157,7 +161,7 @@ static int check_name(srv_t *srv, struct evhttp_request *req, const char *stream
     return 0;
 }
 
-static void submit(srv_t *srv, struct evhttp_request *req, append_op_t *op) {
+static void submit(srv_t *srv, srv_req_t *req, append_op_t *op) {
     if (op->event_count > srv->cfg->max_events_per_append) {
         srv_reply_error(srv, req, "payload_too_large", NULL,
                         "%zu events in one request; the limit is %llu", op->event_count,
@@ -194,50 +198,77 @@ static append_op_t *op_new(size_t nparts) {
     return op;
 }
 
-static void append_stream(srv_t *srv, struct evhttp_request *req, const char *stream) {
+/* The part's totals once its events are parsed. */
+static void part_ready(append_op_t *op, size_t i) {
+    stele_append_part_t *p = &op->parts[i];
+    p->expected_version = op->expected[i];
+    p->events = op->events[i].events;
+    p->count = op->events[i].count;
+    op->event_count += p->count;
+    for (size_t k = 0; k < p->count; k++) {
+        op->bytes += p->events[k].data_len + p->events[k].metadata_len;
+    }
+}
+
+static void append_stream(srv_t *srv, srv_req_t *req, const char *stream) {
     if (!srv_auth_check(srv, req, SRV_ROLE_WRITE, stream)) {
         return;
     }
-    srv_query_t q;
-    if (srv_query_parse(srv, req, NULL, &q) != 0) {
-        return;
+    if (req->query != NULL && req->query[0] != '\0') {
+        srv_query_t q;
+        if (srv_query_parse(srv, req, NULL, &q) != 0) {
+            return;
+        }
+        srv_query_free(&q);
     }
-    srv_query_free(&q);
     if (check_name(srv, req, stream, NULL) != 0) {
         return;
     }
     char *raw = NULL;
     size_t raw_len = 0;
-    json_t *body = srv_body_json(srv, req, &raw, &raw_len);
-    if (body == NULL) {
+    if (srv_body_text(srv, req, &raw, &raw_len) != 0) {
         return;
     }
     append_op_t *op = op_new(1);
     if (op == NULL) {
         free(raw);
-        json_decref(body);
         srv_reply_error(srv, req, "internal", NULL, "out of memory");
         return;
     }
-    op->body = body;
     op->raw = raw;
     op->raw_len = raw_len;
     op->stream = strdup(stream);
     op->parts[0].stream = op->stream;
-    if (!json_is_object(body)) {
+    if (op->stream == NULL) {
+        srv_reply_error(srv, req, "internal", NULL, "out of memory");
+        op_free(op);
+        return;
+    }
+    if (srv_fast_append(raw, raw_len, (size_t)srv->cfg->max_events_per_append,
+                        &op->expected[0], &op->events[0]) == SRV_FAST_OK) {
+        part_ready(op, 0);
+        submit(srv, req, op);
+        return;
+    }
+    op->body = srv_body_parse(srv, req, raw, raw_len);
+    if (op->body == NULL) {
+        op_free(op);
+        return;
+    }
+    if (!json_is_object(op->body)) {
         srv_reply_error(srv, req, "bad_request", NULL,
                         "the body must be an object {\"expected_version\", \"events\"}");
         op_free(op);
         return;
     }
-    if (op->stream == NULL || parse_part(srv, req, op, 0, body, 0, true) != 0) {
+    if (parse_part(srv, req, op, 0, op->body, 0, true) != 0) {
         op_free(op);
         return;
     }
     submit(srv, req, op);
 }
 
-void srv_route_commits(srv_t *srv, struct evhttp_request *req) {
+void srv_route_commits(srv_t *srv, srv_req_t *req) {
     srv_query_t q;
     if (srv_query_parse(srv, req, NULL, &q) != 0) {
         return;
@@ -324,7 +355,7 @@ void srv_route_commits(srv_t *srv, struct evhttp_request *req) {
 
 /* ---- reads ---------------------------------------------------------------------------------- */
 
-int srv_read_limit(srv_t *srv, struct evhttp_request *req, const srv_query_t *q, uint64_t *limit) {
+int srv_read_limit(srv_t *srv, srv_req_t *req, const srv_query_t *q, uint64_t *limit) {
     if (srv_query_u64(srv, req, q, "limit", DEFAULT_READ_LIMIT, limit) != 0) {
         return -1;
     }
@@ -336,7 +367,7 @@ int srv_read_limit(srv_t *srv, struct evhttp_request *req, const srv_query_t *q,
     return 0;
 }
 
-int srv_read_direction(srv_t *srv, struct evhttp_request *req, const srv_query_t *q,
+int srv_read_direction(srv_t *srv, srv_req_t *req, const srv_query_t *q,
                        stele_direction_t *dir) {
     const char *d = srv_query_get(q, "direction");
     if (d == NULL || strcmp(d, "forward") == 0) {
@@ -351,7 +382,7 @@ int srv_read_direction(srv_t *srv, struct evhttp_request *req, const srv_query_t
     return 0;
 }
 
-void srv_reply_events(srv_t *srv, struct evhttp_request *req, stele_reader_t *reader) {
+void srv_reply_events(srv_t *srv, srv_req_t *req, stele_reader_t *reader) {
     struct evbuffer *buf = evbuffer_new();
     if (buf == NULL) {
         stele_reader_close(reader);
@@ -383,7 +414,7 @@ void srv_reply_events(srv_t *srv, struct evhttp_request *req, stele_reader_t *re
     evbuffer_free(buf);
 }
 
-static void read_stream(srv_t *srv, struct evhttp_request *req, const char *stream) {
+static void read_stream(srv_t *srv, srv_req_t *req, const char *stream) {
     static const char *const allowed[] = {"from", "direction", "limit", NULL};
     if (!srv_auth_check(srv, req, SRV_ROLE_READ, stream)) {
         return;
@@ -413,7 +444,7 @@ static void read_stream(srv_t *srv, struct evhttp_request *req, const char *stre
     srv_reply_events(srv, req, reader);
 }
 
-static void stream_info(srv_t *srv, struct evhttp_request *req, const char *stream) {
+static void stream_info(srv_t *srv, srv_req_t *req, const char *stream) {
     if (!srv_auth_check(srv, req, SRV_ROLE_READ, stream)) {
         return;
     }
@@ -426,7 +457,7 @@ static void stream_info(srv_t *srv, struct evhttp_request *req, const char *stre
     srv_reply_json(srv, req, 200, srv_stream_info_json(&info));
 }
 
-static void metadata_get(srv_t *srv, struct evhttp_request *req, const char *stream) {
+static void metadata_get(srv_t *srv, srv_req_t *req, const char *stream) {
     if (!srv_auth_check(srv, req, SRV_ROLE_READ, stream)) {
         return;
     }
@@ -467,7 +498,7 @@ static int delete_work(srv_t *srv, srv_job_t *job) {
     return stele_stream_delete(srv->store, sj->stream, sj->expected, sj->tombstone);
 }
 
-static void stream_job_done(srv_t *srv, srv_job_t *job, struct evhttp_request *req) {
+static void stream_job_done(srv_t *srv, srv_job_t *job, srv_req_t *req) {
     stream_job_t *sj = job->arg;
     if (job->status == 0 && sj->json != NULL) {
         srv_reply_json(srv, req, 200, json_object());
@@ -491,7 +522,7 @@ static void stream_job_done(srv_t *srv, srv_job_t *job, struct evhttp_request *r
     free(sj);
 }
 
-static void start_stream_job(srv_t *srv, struct evhttp_request *req, stream_job_t *sj,
+static void start_stream_job(srv_t *srv, srv_req_t *req, stream_job_t *sj,
                              int (*work)(srv_t *, srv_job_t *)) {
     srv_job_t *job = calloc(1, sizeof(*job));
     if (job == NULL || sj->stream == NULL) {
@@ -508,7 +539,7 @@ static void start_stream_job(srv_t *srv, struct evhttp_request *req, stream_job_
     srv_job_start(srv, req, job);
 }
 
-static void metadata_put(srv_t *srv, struct evhttp_request *req, const char *stream) {
+static void metadata_put(srv_t *srv, srv_req_t *req, const char *stream) {
     if (!srv_auth_check(srv, req, SRV_ROLE_WRITE, stream)) {
         return;
     }
@@ -539,7 +570,7 @@ static void metadata_put(srv_t *srv, struct evhttp_request *req, const char *str
     start_stream_job(srv, req, sj, metadata_work);
 }
 
-static void delete_stream(srv_t *srv, struct evhttp_request *req, const char *stream) {
+static void delete_stream(srv_t *srv, srv_req_t *req, const char *stream) {
     static const char *const allowed[] = {"tombstone", "expected_version", NULL};
     if (!srv_auth_check(srv, req, SRV_ROLE_WRITE, stream)) {
         return;
@@ -579,7 +610,7 @@ static void delete_stream(srv_t *srv, struct evhttp_request *req, const char *st
 
 /* ---- the stream list ------------------------------------------------------------------------ */
 
-static void list_streams(srv_t *srv, struct evhttp_request *req) {
+static void list_streams(srv_t *srv, srv_req_t *req) {
     static const char *const allowed[] = {"prefix", "after", "limit", "all", NULL};
     srv_query_t q;
     if (srv_query_parse(srv, req, allowed, &q) != 0) {
@@ -613,12 +644,12 @@ static void list_streams(srv_t *srv, struct evhttp_request *req) {
 
 /* ---- routing -------------------------------------------------------------------------------- */
 
-void srv_route_streams(srv_t *srv, struct evhttp_request *req, char **segs, size_t nsegs) {
-    enum evhttp_cmd_type m = evhttp_request_get_command(req);
-    bool get = m == EVHTTP_REQ_GET || m == EVHTTP_REQ_HEAD;
+void srv_route_streams(srv_t *srv, srv_req_t *req, char **segs, size_t nsegs) {
+    srv_method_t m = srv_req_method(req);
+    bool get = m == SRV_GET || m == SRV_HEAD;
     if (nsegs == 1) {
         if (!get) {
-            evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
+            srv_req_add_header(req, "Allow", "GET");
             srv_reply_error(srv, req, "method_not_allowed", NULL, "use GET");
             return;
         }
@@ -634,9 +665,9 @@ void srv_route_streams(srv_t *srv, struct evhttp_request *req, char **segs, size
     if (nsegs == 2) {
         if (get) {
             read_stream(srv, req, stream);
-        } else if (m == EVHTTP_REQ_POST) {
+        } else if (m == SRV_POST) {
             append_stream(srv, req, stream);
-        } else if (m == EVHTTP_REQ_DELETE) {
+        } else if (m == SRV_DELETE) {
             delete_stream(srv, req, stream);
         } else {
             allow = "GET, POST, DELETE";
@@ -650,7 +681,7 @@ void srv_route_streams(srv_t *srv, struct evhttp_request *req, char **segs, size
     } else if (nsegs == 3 && strcmp(segs[2], "metadata") == 0) {
         if (get) {
             metadata_get(srv, req, stream);
-        } else if (m == EVHTTP_REQ_PUT) {
+        } else if (m == SRV_PUT) {
             metadata_put(srv, req, stream);
         } else {
             allow = "GET, PUT";
@@ -659,7 +690,7 @@ void srv_route_streams(srv_t *srv, struct evhttp_request *req, char **segs, size
         srv_reply_error(srv, req, "not_found", NULL, "no such endpoint");
     }
     if (allow != NULL) {
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
+        srv_req_add_header(req, "Allow", allow);
         srv_reply_error(srv, req, "method_not_allowed", NULL, "use %s", allow);
     }
 }

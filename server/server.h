@@ -1,8 +1,9 @@
 /*
  * server.h -- what the files of `steled`, the Stele HTTP server, share.
  *
- * steled is one libevent loop over one store. It uses only the public API (stele.h), libevent
- * (evhttp, bufferevent_openssl, pthreads), jansson and OpenSSL. Everything that touches HTTP
+ * steled is one libevent loop over one store. It uses only the public API (stele.h), libevent (the
+ * event loop, buffers, the listener), jansson and OpenSSL; HTTP/1.1 itself is read and written
+ * here (request.c, conn.c). Everything that touches HTTP
  * requests, connections or subscribers runs on the loop thread; the store's writer thread (append
  * completions, the commit hook) and admin worker threads only push completions onto a
  * mutex-protected list and wake the loop (wakeup.c), which answers every completed request at once.
@@ -10,7 +11,9 @@
  * Files, one concept each:
  *   main.c           flags, startup, signals, shutdown, structured log lines
  *   config.c         settings from defaults, config file, environment and flags
- *   http.c           evhttp setup, connections, routing, limits, replies and error codes
+ *   conn.c           connections: accept, non-blocking I/O (plain or TLS), keep-alive, timeouts
+ *   request.c        one HTTP/1.1 request read from a connection's input, within the limits
+ *   http.c           replies and error codes, query strings, bodies, routing
  *   wakeup.c         completions from other threads handed to the loop; worker jobs
  *   json_io.c        request bodies (events, expected versions) and event JSON
  *   routes_streams.c /streams..., /commits
@@ -18,7 +21,7 @@
  *   sse.c            /subscribe: Server-Sent Events fed by subscription cursors
  *   auth.c           bearer tokens with roles and stream-name prefixes
  *   metrics.c        counters, histograms, GET /metrics (Prometheus text)
- *   tls.c            the OpenSSL context and TLS bufferevents
+ *   tls.c            the OpenSSL context and each connection's TLS session
  */
 #ifndef STELE_SERVER_H
 #define STELE_SERVER_H
@@ -27,6 +30,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <sys/socket.h>
+#include <sys/types.h>
 
 #include <event2/event.h>
 #include <event2/http.h>
@@ -79,21 +85,114 @@ void srv_log_set_level(int level);
 typedef struct srv srv_t;
 typedef struct srv_conn srv_conn_t;
 typedef struct srv_sub srv_sub_t;
+typedef struct srv_req srv_req_t;
 
 /* A request waiting for another thread (an append, a worker job). The connection may close before
- * the answer: then req and conn are cleared (http.c) and the answer is dropped. */
+ * the answer: then req and conn are cleared (conn.c) and the answer is dropped. */
 typedef struct srv_pending {
-    struct evhttp_request *req;
+    srv_req_t *req;
     srv_conn_t *conn;
     uint64_t start_ns; /* monotonic, for the latency histogram */
 } srv_pending_t;
 
-/* One HTTP connection we have seen a request on. */
-struct srv_conn {
-    struct evhttp_connection *evcon;
-    srv_pending_t *pending; /* at most one: evhttp reads the next request after the reply */
-    srv_sub_t *sub;         /* the SSE stream this connection carries, or NULL */
+/* ---- request.c: one HTTP/1.1 request ------------------------------------------------------- */
+
+typedef enum srv_method {
+    SRV_UNKNOWN = 0, /* a token that is no HTTP method: 405 */
+    SRV_GET,
+    SRV_HEAD,
+    SRV_POST,
+    SRV_PUT,
+    SRV_DELETE,
+    SRV_OTHER, /* a method no route serves: 405 */
+} srv_method_t;
+
+typedef struct srv_header {
+    const char *name;
+    const char *value;
+} srv_header_t;
+
+struct srv_req {
+    srv_conn_t *conn; /* NULL when the connection is gone */
+    srv_method_t method;
+    const char *method_name;
+    int minor;          /* HTTP/1.minor */
+    char *head;         /* request line and headers, split in place (owned) */
+    char *path;         /* percent-encoded, without the query */
+    const char *query;  /* after '?', or NULL */
+    srv_header_t *headers;
+    size_t nheaders;
+    char *body; /* NUL-terminated (owned); NULL when empty */
+    size_t body_len, body_cap;
+    uint64_t content_length, chunk_left;
+    size_t trailer_bytes;
+    int body_state;
+    bool chunked, keep_alive, want_continue, continue_sent, head_done;
+    bool dispatched; /* handed to a route: it answers */
+    bool streaming;  /* an SSE response in progress */
+    struct evbuffer *out_headers; /* response headers added by the route */
 };
+
+/* Why a request cannot be read: the status and error code to answer with. */
+typedef struct srv_req_error {
+    int status;
+    const char *code;
+    char message[256];
+} srv_req_error_t;
+
+enum { SRV_REQ_ERROR = -1, SRV_REQ_OK = 0, SRV_REQ_INCOMPLETE = 1 };
+
+srv_req_t *srv_req_new(srv_conn_t *conn);
+void srv_req_free(srv_req_t *req);
+/* Take the request's bytes from `in` as they arrive: SRV_REQ_OK when it is complete (head and
+ * body), SRV_REQ_INCOMPLETE when more is needed, SRV_REQ_ERROR with *e filled. */
+int srv_req_feed(srv_req_t *req, struct evbuffer *in, const struct srv_config *cfg,
+                 srv_req_error_t *e);
+srv_method_t srv_req_method(const srv_req_t *req);
+/* The first header of that name (case-insensitive), or NULL. */
+const char *srv_req_header(const srv_req_t *req, const char *name);
+/* Add a header to the response (no-op when req is NULL). */
+void srv_req_add_header(srv_req_t *req, const char *name, const char *value);
+
+/* ---- conn.c: connections -------------------------------------------------------------------- */
+
+/* Results of a non-blocking read or write besides a byte count (0 = end of stream). */
+#define SRV_IO_AGAIN (-2)
+#define SRV_IO_ERROR (-1)
+
+struct srv_conn {
+    srv_conn_t *prev, *next; /* every open connection */
+    srv_t *srv;
+    int fd;
+    void *tls; /* the TLS session, NULL for plain HTTP */
+    struct event *rev, *wev;
+    struct evbuffer *in, *out;
+    srv_req_t *req;         /* the request being read or answered */
+    srv_pending_t *pending; /* its wait for another thread, if any */
+    srv_sub_t *sub;         /* the SSE stream this connection carries, or NULL */
+    uint64_t last_active_ns;
+    bool over_limit;        /* beyond --max-connections: its first request gets 429 */
+    bool eof, broken, close_after_write, write_armed, read_paused, busy;
+    bool drained_pending; /* tell the SSE stream its output drained, though it was never armed */
+    bool tls_read_wants_write, tls_write_wants_read;
+};
+
+int srv_conn_listen(srv_t *srv, const struct sockaddr *sa, int salen);
+int srv_conn_listen_fd(const srv_t *srv);
+void srv_conn_stop_accepting(srv_t *srv);
+/* Close every connection (shutdown), writing what each has pending first, best effort. */
+void srv_conn_close_all(srv_t *srv);
+/* Write the response to req (freed) on its connection; closes after it when it must. */
+void srv_conn_respond(srv_t *srv, srv_req_t *req, int status, const char *reason,
+                      const char *content_type, struct evbuffer *body);
+/* A streamed 200 response (SSE): headers now, then chunks, then the end (the connection closes
+ * after it). req stays with its connection until the end. */
+int srv_conn_stream_start(srv_t *srv, srv_req_t *req, const char *content_type);
+void srv_conn_stream_write(srv_req_t *req, struct evbuffer *chunk);
+void srv_conn_stream_end(srv_req_t *req);
+size_t srv_conn_output_length(const srv_conn_t *c);
+/* Call srv_sse_drained() for c's stream from the loop soon (its output drained at once). */
+void srv_conn_want_drained(srv_conn_t *c);
 
 /* A completion handed from another thread to the loop (wakeup.c). */
 typedef struct srv_completion {
@@ -108,22 +207,23 @@ struct srv {
     srv_config_t *cfg;
     stele_store_t *store;
     struct event_base *base;
-    struct evhttp *http;
-    struct evhttp_bound_socket *bound;
+    struct evconnlistener *listener;
+    struct event *sweep_ev; /* idle and stuck connections */
     void *ssl_ctx; /* SSL_CTX *, NULL without TLS */
     srv_auth_t *auth;
     srv_metrics_t *metrics;
     bool closing; /* shutdown started: no new work */
 
-    /* connections we track (open addressing on the evhttp_connection pointer) */
-    srv_conn_t **conns;
-    size_t conn_cap, conn_count;
+    /* open connections (conn.c) */
+    srv_conn_t *conns;
+    uint64_t conn_count;
 
     /* completions (wakeup.c) */
     pthread_mutex_t done_mu;
     srv_completion_t *done_head; /* newest first; guarded by done_mu */
-    struct event *done_ev;
-    struct event *commit_ev; /* activated by the store's commit hook */
+    int done_fd, commit_fd;  /* eventfds written by other threads (-1 = none) */
+    struct event *done_ev;   /* reads done_fd */
+    struct event *commit_ev; /* reads commit_fd: the store's commit hook ran */
     uint64_t in_flight;      /* appends + jobs not yet completed (loop thread) */
     uint64_t jobs_running;
 
@@ -141,26 +241,25 @@ void srv_http_stop_accepting(srv_t *srv);
 void srv_http_free(srv_t *srv);
 uint64_t srv_now_ns(void);
 
+/* A complete request read by conn.c: route it. Every route answers exactly once. */
+void srv_http_dispatch(srv_t *srv, srv_req_t *req);
+
 /* Attach a pending operation to the request's connection (see srv_pending_t). */
-void srv_pending_attach(srv_t *srv, srv_pending_t *p, struct evhttp_request *req);
+void srv_pending_attach(srv_t *srv, srv_pending_t *p, srv_req_t *req);
 /* Detach it when its answer is ready; returns the request to answer, or NULL if the client left. */
-struct evhttp_request *srv_pending_detach(srv_pending_t *p);
-srv_conn_t *srv_conn_of(srv_t *srv, struct evhttp_request *req);
-/* The connection of req closed before the reply was complete: free req if evhttp left it to us. */
-void srv_request_abandon(struct evhttp_request *req);
-srv_conn_t *srv_conn_lookup(srv_t *srv, struct evhttp_connection *evcon);
+srv_req_t *srv_pending_detach(srv_pending_t *p);
 
 /* Replies. Each counts the request in the metrics. body is stolen. */
-void srv_reply_json(srv_t *srv, struct evhttp_request *req, int status, json_t *body);
-void srv_reply_buffer(srv_t *srv, struct evhttp_request *req, int status, struct evbuffer *body,
+void srv_reply_json(srv_t *srv, srv_req_t *req, int status, json_t *body);
+void srv_reply_buffer(srv_t *srv, srv_req_t *req, int status, struct evbuffer *body,
                       const char *content_type);
-void srv_reply_empty(srv_t *srv, struct evhttp_request *req, int status);
+void srv_reply_empty(srv_t *srv, srv_req_t *req, int status);
 /* {"error": code, "message": ...} with the status of the code. extra (may be NULL, stolen) adds
  * keys. */
-void srv_reply_error(srv_t *srv, struct evhttp_request *req, const char *code, json_t *extra,
+void srv_reply_error(srv_t *srv, srv_req_t *req, const char *code, json_t *extra,
                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* The error for a libstele code; detail names the problem (NULL = stele_errdetail()). */
-void srv_reply_stele_error(srv_t *srv, struct evhttp_request *req, int rc, const char *detail,
+void srv_reply_stele_error(srv_t *srv, srv_req_t *req, int rc, const char *detail,
                            json_t *extra);
 const char *srv_error_code(int rc);
 
@@ -170,19 +269,24 @@ typedef struct srv_query {
 } srv_query_t;
 /* Parse the query string; only the names in allowed (NULL-terminated) may appear. Returns 0, or
  * -1 after replying 400. */
-int srv_query_parse(srv_t *srv, struct evhttp_request *req, const char *const *allowed,
+int srv_query_parse(srv_t *srv, srv_req_t *req, const char *const *allowed,
                     srv_query_t *q);
 void srv_query_free(srv_query_t *q);
 const char *srv_query_get(const srv_query_t *q, const char *name);
 /* A non-negative decimal number; 0 or -1 after replying 400 naming the parameter. */
-int srv_query_u64(srv_t *srv, struct evhttp_request *req, const srv_query_t *q, const char *name,
+int srv_query_u64(srv_t *srv, srv_req_t *req, const srv_query_t *q, const char *name,
                   uint64_t deflt, uint64_t *out);
 /* "true"/"false"/"1"/"0" (absent = false). */
-int srv_query_bool(srv_t *srv, struct evhttp_request *req, const srv_query_t *q, const char *name,
+int srv_query_bool(srv_t *srv, srv_req_t *req, const srv_query_t *q, const char *name,
                    bool *out);
 /* The request body as JSON (checks Content-Type). Returns the value or NULL after replying. The
  * body bytes are copied to *raw (malloc'ed, NUL-terminated) when raw is not NULL. */
-json_t *srv_body_json(srv_t *srv, struct evhttp_request *req, char **raw, size_t *raw_len);
+json_t *srv_body_json(srv_t *srv, srv_req_t *req, char **raw, size_t *raw_len);
+/* The parts of srv_body_json(): the body text (Content-Type checked, no raw NUL; malloc'ed and
+ * NUL-terminated, taken from req) or -1 after replying; and its parse, NULL after replying. */
+int srv_body_text(srv_t *srv, srv_req_t *req, char **text, size_t *len);
+json_t *srv_body_parse(srv_t *srv, srv_req_t *req, const char *text, size_t len);
+
 
 /* ---- wakeup.c ------------------------------------------------------------------------------- */
 
@@ -199,15 +303,14 @@ struct srv_job {
     srv_completion_t c;
     srv_pending_t pending;
     int (*work)(srv_t *srv, srv_job_t *job); /* worker thread; returns 0 or a stele code */
-    void (*done)(srv_t *srv, srv_job_t *job,
-                 struct evhttp_request *req); /* loop; req may be NULL */
+    void (*done)(srv_t *srv, srv_job_t *job, srv_req_t *req); /* loop; req may be NULL */
     srv_t *srv;
     int status;
     char detail[256];
     void *arg; /* the route's state, freed by done() */
 };
 /* Start job (heap-allocated; freed after done()). Replies 429 itself when too many run. */
-void srv_job_start(srv_t *srv, struct evhttp_request *req, srv_job_t *job);
+void srv_job_start(srv_t *srv, srv_req_t *req, srv_job_t *job);
 
 /* ---- json_io.c ------------------------------------------------------------------------------ */
 
@@ -238,40 +341,53 @@ bool srv_json_element_next(const char *text, size_t len, size_t *pos, size_t *st
 int srv_event_json(struct evbuffer *out, const stele_event_t *ev);
 /* Append a JSON string literal. */
 void srv_json_string(struct evbuffer *out, const char *s, size_t len);
-json_t *srv_append_result_json(const char *stream, const stele_append_result_t *r);
+/* {"stream", "first_version", "last_version", "first_position", "last_position", "idempotent"} */
+void srv_append_result_write(struct evbuffer *out, const char *stream,
+                             const stele_append_result_t *r);
 json_t *srv_stream_info_json(const stele_stream_info_t *info);
 const char *srv_durability_name(stele_durability_t d);
+
+/* ---- body_fast.c ---------------------------------------------------------------------------- */
+
+enum { SRV_FAST_OK = 0, SRV_FAST_NO = 1 };
+/* The body of POST /streams/{s} in its common shape (see body_fast.c): SRV_FAST_OK with the
+ * expected version and the events (pointing into raw), or SRV_FAST_NO: read it with the general
+ * path, which accepts or refuses it. */
+int srv_fast_append(const char *raw, size_t len, size_t max_events, int64_t *expected,
+                    srv_events_t *out);
 
 /* ---- routes --------------------------------------------------------------------------------- */
 
 /* segs: the decoded path segments (segs[0] is "streams"). */
 /* Shared by the read routes: direction=forward|backward; limit=1..10000 (default 1000); send
  * {"events":[...]} from reader (which is closed). Each returns 0 or -1 after replying. */
-int srv_read_direction(srv_t *srv, struct evhttp_request *req, const srv_query_t *q,
+int srv_read_direction(srv_t *srv, srv_req_t *req, const srv_query_t *q,
                        stele_direction_t *dir);
-int srv_read_limit(srv_t *srv, struct evhttp_request *req, const srv_query_t *q, uint64_t *limit);
-void srv_reply_events(srv_t *srv, struct evhttp_request *req, stele_reader_t *reader);
+int srv_read_limit(srv_t *srv, srv_req_t *req, const srv_query_t *q, uint64_t *limit);
+void srv_reply_events(srv_t *srv, srv_req_t *req, stele_reader_t *reader);
 /* The $all filter from type, type_prefix, category, prefix, stream, since, until, system. The
  * strings point into q. Returns 0 or -1 after replying. */
-int srv_filter_from_query(srv_t *srv, struct evhttp_request *req, const srv_query_t *q,
+int srv_filter_from_query(srv_t *srv, srv_req_t *req, const srv_query_t *q,
                           stele_filter_t *f);
 
-void srv_route_streams(srv_t *srv, struct evhttp_request *req, char **segs, size_t nsegs);
-void srv_route_commits(srv_t *srv, struct evhttp_request *req);
-void srv_route_all(srv_t *srv, struct evhttp_request *req);
-void srv_route_health(srv_t *srv, struct evhttp_request *req);
-void srv_route_info(srv_t *srv, struct evhttp_request *req);
-void srv_route_stats(srv_t *srv, struct evhttp_request *req);
-void srv_route_admin(srv_t *srv, struct evhttp_request *req, const char *what);
+void srv_route_streams(srv_t *srv, srv_req_t *req, char **segs, size_t nsegs);
+void srv_route_commits(srv_t *srv, srv_req_t *req);
+void srv_route_all(srv_t *srv, srv_req_t *req);
+void srv_route_health(srv_t *srv, srv_req_t *req);
+void srv_route_info(srv_t *srv, srv_req_t *req);
+void srv_route_stats(srv_t *srv, srv_req_t *req);
+void srv_route_admin(srv_t *srv, srv_req_t *req, const char *what);
 
 /* ---- sse.c ---------------------------------------------------------------------------------- */
 
 int srv_sse_init(srv_t *srv);
-void srv_route_subscribe(srv_t *srv, struct evhttp_request *req);
+void srv_route_subscribe(srv_t *srv, srv_req_t *req);
 /* The store's commit hook woke the loop: feed every subscriber. */
 void srv_sse_pump_all(srv_t *srv);
 /* The connection of sub closed. */
 void srv_sse_conn_closed(srv_t *srv, srv_sub_t *sub);
+/* The connection of sub wrote out all its output: pull more. */
+void srv_sse_drained(srv_t *srv, srv_sub_t *sub);
 /* End every stream (shutdown) and free the subscribers. */
 void srv_sse_close_all(srv_t *srv);
 
@@ -290,7 +406,7 @@ void srv_auth_free(srv_auth_t *auth);
 /* Check the request's bearer token for role on stream (NULL = every stream: needs prefix "*";
  * "" = no stream involved, any prefix). Returns true, or false after replying 401/403. Without a
  * token file every request passes. */
-bool srv_auth_check(srv_t *srv, struct evhttp_request *req, srv_role_t role, const char *stream);
+bool srv_auth_check(srv_t *srv, srv_req_t *req, srv_role_t role, const char *stream);
 
 /* ---- metrics.c ------------------------------------------------------------------------------ */
 
@@ -300,14 +416,20 @@ void srv_metrics_request(srv_t *srv, int status);
 void srv_metrics_error(srv_t *srv, const char *code);
 void srv_metrics_append(srv_t *srv, size_t events, uint64_t bytes, uint64_t latency_ns, bool ok);
 void srv_metrics_completion_batch(srv_t *srv, size_t count);
-void srv_route_metrics(srv_t *srv, struct evhttp_request *req);
+void srv_route_metrics(srv_t *srv, srv_req_t *req);
 
 /* ---- tls.c ---------------------------------------------------------------------------------- */
 
-/* Load cert and key; sets srv->ssl_ctx and installs the TLS bufferevent callback. 0 or -1. */
+/* Load cert and key; sets srv->ssl_ctx. 0 or -1. */
 int srv_tls_init(srv_t *srv);
 void srv_tls_free(srv_t *srv);
-/* evhttp's bufferevent callback: a TLS bufferevent in accepting state (arg is the srv_t). */
-struct bufferevent *srv_tls_bevcb(struct event_base *base, void *arg);
+/* The TLS session of an accepted socket (server side), or NULL. */
+void *srv_tls_session_new(srv_t *srv, int fd);
+/* Like recv/send: a byte count, 0 at the end of the stream (read), SRV_IO_ERROR, or SRV_IO_AGAIN
+ * with *want = EV_READ or EV_WRITE: what the session waits for. */
+ssize_t srv_tls_read(void *session, void *buf, size_t cap, int *want);
+ssize_t srv_tls_write(void *session, const void *buf, size_t len, int *want);
+/* clean: send close_notify first. NULL is ignored. */
+void srv_tls_session_free(void *session, bool clean);
 
 #endif /* STELE_SERVER_H */

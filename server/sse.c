@@ -5,7 +5,7 @@
  * duplicate at the switch: the library reads both from the log through one cursor). There is no
  * thread per subscriber: the store's commit hook wakes the loop (wakeup.c), which pulls from every
  * subscriber with timeout 0 and writes into its chunked response while the connection's output
- * buffer is below --subscriber-buffer-bytes. When the buffer drains, evhttp calls back and the
+ * buffer is below --subscriber-buffer-bytes. When the buffer drains, the connection calls back and the
  * subscriber is pulled again, so history streams at the client's pace.
  *
  * A client that stops reading keeps its output above the bound; after --slow-subscriber-ms of
@@ -21,14 +21,13 @@
 #include <string.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 
 #include "server.h"
 
 struct srv_sub {
     srv_sub_t *prev, *next;
     srv_conn_t *conn;
-    struct evhttp_request *req;
+    srv_req_t *req;
     stele_subscription_t *sub;
     uint64_t last_write_ns;
     uint64_t behind_since_ns; /* output stayed above the bound since then (0 = not behind) */
@@ -61,27 +60,25 @@ static void end_stream(srv_t *srv, srv_sub_t *s, const char *event, const char *
             srv_json_string(chunk, reason, strlen(reason));
             evbuffer_add_printf(chunk, ",\"position\":%" PRIu64 "}\n\n",
                                 stele_subscription_position(s->sub));
-            evhttp_send_reply_chunk(s->req, chunk);
+            srv_conn_stream_write(s->req, chunk);
             evbuffer_free(chunk);
         }
         srv_log(SRV_LOG_WARN, "subscriber ended",
                 json_pack("{s:s, s:s, s:I}", "event", event, "reason", reason, "position",
                           (json_int_t)stele_subscription_position(s->sub)));
     }
-    evhttp_send_reply_end(s->req);
+    srv_conn_stream_end(s->req);
     unlink_sub(srv, s);
 }
 
-static void on_drained(struct evhttp_connection *evcon, void *arg);
-
 static void send_chunk(srv_t *srv, srv_sub_t *s, struct evbuffer *chunk) {
-    evhttp_send_reply_chunk_with_cb(s->req, chunk, on_drained, srv);
+    (void)srv;
+    srv_conn_stream_write(s->req, chunk);
     s->last_write_ns = srv_now_ns();
 }
 
 static size_t output_length(const srv_sub_t *s) {
-    struct bufferevent *bev = evhttp_connection_get_bufferevent(s->conn->evcon);
-    return bev != NULL ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
+    return s->conn != NULL ? srv_conn_output_length(s->conn) : 0;
 }
 
 /* Pull everything available into the response while the output is below the bound. Returns
@@ -121,6 +118,10 @@ static bool pump(srv_t *srv, srv_sub_t *s) {
         end_stream(srv, s, rc == STELE_ECLOSED ? NULL : "dropped", stele_strerror(rc));
         return false;
     }
+    if (blocked && s->conn != NULL && output_length(s) == 0) {
+        /* The socket took all of it at once: pull again on the next turn of the loop. */
+        srv_conn_want_drained(s->conn);
+    }
     if (!blocked) {
         s->behind_since_ns = 0;
     } else if (s->behind_since_ns == 0) {
@@ -129,14 +130,8 @@ static bool pump(srv_t *srv, srv_sub_t *s) {
     return true;
 }
 
-/* evhttp wrote out everything we gave it: pull more. */
-static void on_drained(struct evhttp_connection *evcon, void *arg) {
-    srv_t *srv = arg;
-    srv_conn_t *conn = srv_conn_lookup(srv, evcon);
-    if (conn != NULL && conn->sub != NULL) {
-        pump(srv, conn->sub);
-    }
-}
+/* The connection wrote out everything we gave it: pull more. */
+void srv_sse_drained(srv_t *srv, srv_sub_t *sub) { pump(srv, sub); }
 
 void srv_sse_pump_all(srv_t *srv) {
     srv_sub_t *next = NULL;
@@ -192,8 +187,7 @@ int srv_sse_init(srv_t *srv) {
 }
 
 void srv_sse_conn_closed(srv_t *srv, srv_sub_t *sub) {
-    srv_request_abandon(sub->req);
-    sub->req = NULL;
+    sub->req = NULL; /* freed with its connection */
     sub->conn = NULL;
     unlink_sub(srv, sub);
 }
@@ -219,7 +213,7 @@ static int parse_position(const char *text, uint64_t *out) {
     return 0;
 }
 
-void srv_route_subscribe(srv_t *srv, struct evhttp_request *req) {
+void srv_route_subscribe(srv_t *srv, srv_req_t *req) {
     static const char *const allowed[] = {"stream", "from",  "type",  "type_prefix", "category",
                                           "prefix", "since", "until", "system",      NULL};
     srv_query_t q;
@@ -252,7 +246,7 @@ void srv_route_subscribe(srv_t *srv, struct evhttp_request *req) {
         opts.stream = stream;
     }
     const char *last_id =
-        evhttp_find_header(evhttp_request_get_input_headers(req), "Last-Event-ID");
+        srv_req_header(req, "Last-Event-ID");
     const char *from = srv_query_get(&q, "from");
     uint64_t pos = 0;
     if (last_id != NULL) {
@@ -279,7 +273,7 @@ void srv_route_subscribe(srv_t *srv, struct evhttp_request *req) {
                         (unsigned long long)srv->cfg->max_subscribers);
         return;
     }
-    srv_conn_t *conn = srv_conn_of(srv, req);
+    srv_conn_t *conn = req->conn;
     srv_sub_t *s = calloc(1, sizeof(*s));
     if (conn == NULL || s == NULL) {
         free(s);
@@ -303,12 +297,10 @@ void srv_route_subscribe(srv_t *srv, struct evhttp_request *req) {
     }
     srv->subs = s;
     srv->sub_count++;
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    evhttp_add_header(h, "Content-Type", "text/event-stream");
-    evhttp_add_header(h, "Cache-Control", "no-cache");
-    evhttp_add_header(h, "X-Accel-Buffering", "no");
+    srv_req_add_header(req, "Cache-Control", "no-cache");
+    srv_req_add_header(req, "X-Accel-Buffering", "no");
     srv_metrics_request(srv, 200);
-    evhttp_send_reply_start(req, 200, "OK");
+    srv_conn_stream_start(srv, req, "text/event-stream");
     s->last_write_ns = srv_now_ns();
     pump(srv, s);
 }

@@ -1,12 +1,12 @@
 /*
- * tls.c -- HTTPS: an OpenSSL server context from --tls-cert/--tls-key, and the bufferevent
- * callback through which evhttp wraps every accepted connection in TLS (bufferevent_openssl).
+ * tls.c -- HTTPS: an OpenSSL server context from --tls-cert/--tls-key, and the TLS session of
+ * each accepted connection, read and written without blocking (conn.c calls these in place of
+ * recv and send when the server has TLS).
  */
+#include <limits.h>
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 
 #include "server.h"
 
@@ -48,16 +48,51 @@ void srv_tls_free(srv_t *srv) {
     }
 }
 
-struct bufferevent *srv_tls_bevcb(struct event_base *base, void *arg) {
-    srv_t *srv = arg;
+void *srv_tls_session_new(srv_t *srv, int fd) {
     SSL *ssl = SSL_new(srv->ssl_ctx);
     if (ssl == NULL) {
         return NULL;
     }
-    struct bufferevent *bev = bufferevent_openssl_socket_new(
-        base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-    if (bev == NULL) {
+    if (SSL_set_fd(ssl, fd) != 1) {
         SSL_free(ssl);
+        return NULL;
     }
-    return bev;
+    /* The output buffer hands SSL_write pieces that may move between retries. */
+    SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_set_accept_state(ssl);
+    return ssl;
+}
+
+/* The outcome of an SSL_read or SSL_write that returned n <= 0. */
+static ssize_t io_result(SSL *ssl, int n, int *want) {
+    switch (SSL_get_error(ssl, n)) {
+    case SSL_ERROR_WANT_READ: *want = EV_READ; return SRV_IO_AGAIN;
+    case SSL_ERROR_WANT_WRITE: *want = EV_WRITE; return SRV_IO_AGAIN;
+    case SSL_ERROR_ZERO_RETURN: return 0;
+    default: ERR_clear_error(); return SRV_IO_ERROR;
+    }
+}
+
+ssize_t srv_tls_read(void *session, void *buf, size_t cap, int *want) {
+    SSL *ssl = session;
+    int n = SSL_read(ssl, buf, cap > INT_MAX ? INT_MAX : (int)cap);
+    return n > 0 ? n : io_result(ssl, n, want);
+}
+
+ssize_t srv_tls_write(void *session, const void *buf, size_t len, int *want) {
+    SSL *ssl = session;
+    int n = SSL_write(ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
+    return n > 0 ? n : io_result(ssl, n, want);
+}
+
+void srv_tls_session_free(void *session, bool clean) {
+    SSL *ssl = session;
+    if (ssl == NULL) {
+        return;
+    }
+    if (clean) {
+        SSL_shutdown(ssl); /* best effort: one close_notify, no waiting for the peer's */
+    }
+    SSL_free(ssl);
+    ERR_clear_error();
 }

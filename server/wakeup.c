@@ -3,21 +3,38 @@
  *
  * The store's writer thread completes asynchronous appends and runs the commit hook; worker
  * threads run the blocking store calls (metadata, delete, verify, reindex). None of them may touch
- * libevent's HTTP objects. They push a completion onto one mutex-protected list and activate one
- * event (libevent is set up for threads, so event_active() is safe from any thread); the loop then
- * takes the whole list and answers every completed request at once, so a batch of appends that
- * shared one fdatasync costs the loop one wake-up, not one per append.
+ * the loop's objects. They push a completion onto one mutex-protected list and, when the list was
+ * empty, write to an eventfd the loop reads; the loop then takes the whole list and answers every
+ * completed request at once, so a batch of appends that shared one fdatasync costs the loop one
+ * wake-up, not one per append. The commit hook wakes the loop through a second eventfd. libevent
+ * itself is never called from another thread, so it runs without its locks.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <sys/eventfd.h>
 
 #include "server.h"
 
+/* Reset an eventfd; what it counted does not matter. */
+static void drain_eventfd(int fd) {
+    uint64_t count;
+    ssize_t n = read(fd, &count, sizeof(count));
+    (void)n; /* EAGAIN: already reset */
+}
+
+static void signal_eventfd(int fd) {
+    uint64_t one = 1;
+    ssize_t n = write(fd, &one, sizeof(one));
+    (void)n; /* EAGAIN only at a count of 2^64-2: the loop is awake anyway */
+}
+
 static void on_done(evutil_socket_t fd, short what, void *arg) {
-    (void)fd;
     (void)what;
     srv_t *srv = arg;
+    drain_eventfd(fd); /* before taking the list: a completion pushed after it wakes us again */
     pthread_mutex_lock(&srv->done_mu);
     srv_completion_t *list = srv->done_head;
     srv->done_head = NULL;
@@ -43,8 +60,8 @@ static void on_done(evutil_socket_t fd, short what, void *arg) {
 }
 
 static void on_commit_event(evutil_socket_t fd, short what, void *arg) {
-    (void)fd;
     (void)what;
+    drain_eventfd(fd);
     srv_sse_pump_all(arg);
 }
 
@@ -52,7 +69,7 @@ static void on_commit_event(evutil_socket_t fd, short what, void *arg) {
 static void commit_hook(void *arg, uint64_t head) {
     (void)head;
     srv_t *srv = arg;
-    event_active(srv->commit_ev, EV_READ, 0);
+    signal_eventfd(srv->commit_fd);
 }
 
 void srv_complete(srv_t *srv, srv_completion_t *c) {
@@ -62,17 +79,24 @@ void srv_complete(srv_t *srv, srv_completion_t *c) {
     srv->done_head = c;
     pthread_mutex_unlock(&srv->done_mu);
     if (was_empty) {
-        event_active(srv->done_ev, EV_READ, 0);
+        signal_eventfd(srv->done_fd);
     }
 }
 
 int srv_wakeup_init(srv_t *srv) {
-    if (pthread_mutex_init(&srv->done_mu, NULL) != 0) {
+    srv->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    srv->commit_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (srv->done_fd < 0 || srv->commit_fd < 0 || pthread_mutex_init(&srv->done_mu, NULL) != 0) {
         return -1;
     }
-    srv->done_ev = event_new(srv->base, -1, 0, on_done, srv);
-    srv->commit_ev = event_new(srv->base, -1, 0, on_commit_event, srv);
-    return srv->done_ev != NULL && srv->commit_ev != NULL ? 0 : -1;
+    srv->done_ev = event_new(srv->base, srv->done_fd, EV_READ | EV_PERSIST, on_done, srv);
+    srv->commit_ev =
+        event_new(srv->base, srv->commit_fd, EV_READ | EV_PERSIST, on_commit_event, srv);
+    if (srv->done_ev == NULL || srv->commit_ev == NULL || event_add(srv->done_ev, NULL) != 0 ||
+        event_add(srv->commit_ev, NULL) != 0) {
+        return -1;
+    }
+    return 0;
 }
 
 /* Called once the store is open (the hook is set before any append). */
@@ -87,8 +111,14 @@ void srv_wakeup_free(srv_t *srv) {
         event_free(srv->commit_ev);
         srv->commit_ev = NULL;
     }
-    if (srv->base != NULL) {
+    if (srv->done_fd >= 0) {
+        close(srv->done_fd);
+        srv->done_fd = -1;
         pthread_mutex_destroy(&srv->done_mu);
+    }
+    if (srv->commit_fd >= 0) {
+        close(srv->commit_fd);
+        srv->commit_fd = -1;
     }
 }
 
@@ -98,7 +128,7 @@ static void job_finish(srv_t *srv, srv_completion_t *c) {
     srv_job_t *job = (srv_job_t *)c;
     srv->in_flight--;
     srv->jobs_running--;
-    struct evhttp_request *req = srv_pending_detach(&job->pending);
+    srv_req_t *req = srv_pending_detach(&job->pending);
     job->done(srv, job, req);
     free(job);
 }
@@ -115,7 +145,7 @@ static void *job_thread(void *arg) {
     return NULL;
 }
 
-void srv_job_start(srv_t *srv, struct evhttp_request *req, srv_job_t *job) {
+void srv_job_start(srv_t *srv, srv_req_t *req, srv_job_t *job) {
     job->srv = srv;
     if (srv->jobs_running >= srv->cfg->max_jobs) {
         job->status = STELE_EBUSY;

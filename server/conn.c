@@ -1,0 +1,527 @@
+/*
+ * conn.c -- the connections of steled: accepting, reading and writing without blocking (plain or
+ * TLS), keep-alive, the request read from each (request.c) handed to the router, the answer
+ * written back, limits, timeouts and closing.
+ *
+ * A connection has one read event that stays armed for its whole life and a write event armed only
+ * while output waits for the socket, so a keep-alive request costs one read and one write call and
+ * no re-arming: an answer is written to the socket the moment it is ready, on the loop thread, and
+ * only what the socket does not take waits for the write event.
+ *
+ * One request is served at a time per connection. Pipelined requests wait in the input buffer; a
+ * request waiting for another thread (an append) keeps its connection's reading going, which is how
+ * a client that leaves is noticed, but input beyond a bound pauses reading until the answer.
+ *
+ * A connection is freed only from its own event callbacks or the sweep (never under a route's
+ * feet): code that finds a connection broken or finished while answering marks it and activates
+ * its read event, whose callback then closes it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/listener.h>
+
+#include "server.h"
+
+/* Input buffered beyond the current request before reading pauses. */
+#define MAX_BUFFERED_INPUT (1024 * 1024)
+/* Bytes read per recv. */
+#define READ_CHUNK 16384
+/* How often idle and stuck connections are looked for. */
+#define SWEEP_MS 1000
+
+static void on_io(evutil_socket_t fd, short what, void *arg);
+
+/* ---- the list of connections ---------------------------------------------------------------- */
+
+static void conn_link(srv_t *srv, srv_conn_t *c) {
+    c->next = srv->conns;
+    if (srv->conns != NULL) {
+        srv->conns->prev = c;
+    }
+    srv->conns = c;
+    srv->conn_count++;
+}
+
+static void conn_unlink(srv_t *srv, srv_conn_t *c) {
+    if (c->prev != NULL) {
+        c->prev->next = c->next;
+    } else {
+        srv->conns = c->next;
+    }
+    if (c->next != NULL) {
+        c->next->prev = c->prev;
+    }
+    srv->conn_count--;
+}
+
+static void conn_free(srv_conn_t *c) {
+    srv_t *srv = c->srv;
+    if (c->pending != NULL) {
+        /* The answer will find no request: srv_pending_detach() returns NULL. */
+        c->pending->req = NULL;
+        c->pending->conn = NULL;
+        c->pending = NULL;
+    }
+    if (c->sub != NULL) {
+        srv_sse_conn_closed(srv, c->sub);
+        c->sub = NULL;
+    }
+    if (c->req != NULL) {
+        srv_req_free(c->req);
+    }
+    event_free(c->rev);
+    event_free(c->wev);
+    if (c->tls != NULL) {
+        srv_tls_session_free(c->tls, !c->broken);
+    }
+    evbuffer_free(c->in);
+    evbuffer_free(c->out);
+    close(c->fd);
+    conn_unlink(srv, c);
+    free(c);
+}
+
+/* ---- socket I/O ----------------------------------------------------------------------------- */
+
+/* Read what the socket has (up to the bound). Sets eof or broken. */
+static void conn_read(srv_conn_t *c) {
+    while (!c->eof && !c->broken && evbuffer_get_length(c->in) < MAX_BUFFERED_INPUT) {
+        struct evbuffer_iovec v;
+        if (evbuffer_reserve_space(c->in, READ_CHUNK, &v, 1) < 1) {
+            c->broken = true;
+            return;
+        }
+        ssize_t n;
+        if (c->tls != NULL) {
+            int want = 0;
+            n = srv_tls_read(c->tls, v.iov_base, v.iov_len, &want);
+            c->tls_read_wants_write = n == SRV_IO_AGAIN && want == EV_WRITE;
+        } else {
+            n = recv(c->fd, v.iov_base, v.iov_len, 0);
+            if (n < 0) {
+                n = errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? SRV_IO_AGAIN
+                                                                               : SRV_IO_ERROR;
+            }
+        }
+        if (n > 0) {
+            v.iov_len = (size_t)n;
+            evbuffer_commit_space(c->in, &v, 1);
+            c->last_active_ns = srv_now_ns();
+            if ((size_t)n < READ_CHUNK && c->tls == NULL) {
+                return; /* the socket is drained: spare the recv that would say EAGAIN */
+            }
+            continue;
+        }
+        evbuffer_commit_space(c->in, &v, 0);
+        if (n == 0) {
+            c->eof = true;
+        } else if (n == SRV_IO_ERROR) {
+            c->broken = true;
+        }
+        return;
+    }
+}
+
+/* Write what the socket takes. Sets broken on an error. */
+static void conn_flush(srv_conn_t *c) {
+    while (!c->broken && evbuffer_get_length(c->out) > 0) {
+        ssize_t n;
+        if (c->tls != NULL) {
+            struct evbuffer_iovec v;
+            if (evbuffer_peek(c->out, -1, NULL, &v, 1) < 1) {
+                return;
+            }
+            int want = 0;
+            n = srv_tls_write(c->tls, v.iov_base, v.iov_len, &want);
+            c->tls_write_wants_read = n == SRV_IO_AGAIN && want == EV_READ;
+            if (n > 0) {
+                evbuffer_drain(c->out, (size_t)n);
+            }
+        } else {
+            n = evbuffer_write(c->out, c->fd);
+            if (n < 0) {
+                n = errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? SRV_IO_AGAIN
+                                                                               : SRV_IO_ERROR;
+            }
+        }
+        if (n > 0) {
+            c->last_active_ns = srv_now_ns();
+            continue;
+        }
+        if (n != SRV_IO_AGAIN) {
+            c->broken = true;
+        }
+        return;
+    }
+}
+
+/* ---- requests ------------------------------------------------------------------------------- */
+
+static bool in_flight(const srv_conn_t *c) {
+    return c->req != NULL && c->req->dispatched && !c->req->streaming;
+}
+
+/* Answer a request that could not be read, then close. */
+static void answer_unreadable(srv_conn_t *c, const srv_req_error_t *e) {
+    srv_req_t *req = c->req;
+    req->keep_alive = false;
+    req->dispatched = true;
+    srv_reply_error(c->srv, req, e->code, NULL, "%s", e->message);
+}
+
+/* Read and dispatch the requests waiting in the input, in order, while each is answered at once. */
+static void conn_process(srv_conn_t *c) {
+    srv_t *srv = c->srv;
+    while (!c->broken && !c->close_after_write) {
+        if (c->req != NULL && c->req->streaming) {
+            evbuffer_drain(c->in, evbuffer_get_length(c->in)); /* nothing more is read */
+            return;
+        }
+        if (in_flight(c) || evbuffer_get_length(c->in) == 0) {
+            return;
+        }
+        if (c->req == NULL) {
+            c->req = srv_req_new(c);
+            if (c->req == NULL) {
+                c->broken = true;
+                return;
+            }
+        }
+        srv_req_error_t e;
+        int rc = srv_req_feed(c->req, c->in, srv->cfg, &e);
+        if (rc == SRV_REQ_ERROR) {
+            answer_unreadable(c, &e);
+            return;
+        }
+        if (rc == SRV_REQ_INCOMPLETE) {
+            if (c->req->want_continue && !c->req->continue_sent) {
+                c->req->continue_sent = true;
+                evbuffer_add(c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+                conn_flush(c);
+            }
+            return;
+        }
+        c->req->dispatched = true;
+        if (c->over_limit) {
+            c->req->keep_alive = false;
+            srv_reply_error(srv, c->req, "too_many_requests", NULL,
+                            "too many connections (limit %llu)",
+                            (unsigned long long)srv->cfg->max_connections);
+            return;
+        }
+        srv_http_dispatch(srv, c->req);
+    }
+}
+
+/* After the callbacks' work: close, or wait for the socket to take the output. */
+static void conn_settle(srv_conn_t *c) {
+    if (c->broken) {
+        conn_free(c);
+        return;
+    }
+    if (evbuffer_get_length(c->out) > 0) {
+        if (!c->write_armed) {
+            c->write_armed = true;
+            event_add(c->wev, NULL);
+        }
+        return;
+    }
+    if (c->close_after_write) {
+        conn_free(c);
+        return;
+    }
+    /* The client closed its side: finish the request it is waiting for, if any, then close. */
+    if (c->eof && !in_flight(c)) {
+        conn_free(c);
+        return;
+    }
+    if (c->read_paused && evbuffer_get_length(c->in) < MAX_BUFFERED_INPUT) {
+        c->read_paused = false;
+        event_add(c->rev, NULL);
+    } else if (!c->read_paused && !c->eof && evbuffer_get_length(c->in) >= MAX_BUFFERED_INPUT) {
+        c->read_paused = true;
+        event_del(c->rev);
+    } else if (c->eof && !c->read_paused) {
+        c->read_paused = true; /* an EOF stays readable: stop hearing about it */
+        event_del(c->rev);
+    }
+}
+
+static void on_io(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    srv_conn_t *c = arg;
+    if (what & EV_WRITE) {
+        c->write_armed = false;
+    }
+    bool had_output = evbuffer_get_length(c->out) > 0;
+    if ((what & EV_WRITE) || (c->tls_write_wants_read && (what & EV_READ))) {
+        conn_flush(c);
+    }
+    if ((what & EV_READ) || (c->tls_read_wants_write && (what & EV_WRITE))) {
+        conn_read(c);
+    }
+    c->busy = true;
+    conn_process(c);
+    c->busy = false;
+    if (!c->broken && (had_output || c->drained_pending) && evbuffer_get_length(c->out) == 0 &&
+        c->sub != NULL) {
+        c->drained_pending = false;
+        srv_sse_drained(c->srv, c->sub); /* pulls more history at the client's pace */
+    }
+    conn_settle(c);
+}
+
+/* Something outside the callbacks (an answer, an SSE write) changed c: settle it from its read
+ * callback, where freeing it is safe. */
+static void conn_poke(srv_conn_t *c) {
+    if (!c->busy) {
+        event_active(c->rev, EV_READ, 0);
+    }
+}
+
+/* ---- answers -------------------------------------------------------------------------------- */
+
+void srv_conn_respond(srv_t *srv, srv_req_t *req, int status, const char *reason,
+                      const char *content_type, struct evbuffer *body) {
+    srv_conn_t *c = req->conn;
+    if (c == NULL || c->broken) {
+        if (c != NULL) {
+            c->req = NULL;
+        }
+        srv_req_free(req);
+        return;
+    }
+    size_t len = body != NULL ? evbuffer_get_length(body) : 0;
+    bool keep = req->keep_alive && !srv->closing && !c->eof;
+    char head[256];
+    int n = snprintf(head, sizeof(head), "HTTP/1.%d %d %s\r\n", req->minor, status, reason);
+    evbuffer_add(c->out, head, (size_t)n);
+    if (content_type != NULL) {
+        evbuffer_add_printf(c->out, "Content-Type: %s\r\n", content_type);
+    }
+    if (req->out_headers != NULL) {
+        evbuffer_add_buffer(c->out, req->out_headers);
+    }
+    if (status != 204 && status != 304) {
+        n = snprintf(head, sizeof(head), "Content-Length: %zu\r\n", len);
+        evbuffer_add(c->out, head, (size_t)n);
+    }
+    if (!keep) {
+        evbuffer_add(c->out, "Connection: close\r\n\r\n", 21);
+        c->close_after_write = true;
+    } else if (req->minor == 0) {
+        evbuffer_add(c->out, "Connection: keep-alive\r\n\r\n", 26);
+    } else {
+        evbuffer_add(c->out, "\r\n", 2);
+    }
+    if (body != NULL && req->method != SRV_HEAD) {
+        evbuffer_add_buffer(c->out, body);
+    }
+    c->req = NULL;
+    srv_req_free(req);
+    if (c->busy) {
+        return; /* conn_process goes on with the next request, conn_settle writes */
+    }
+    conn_flush(c);
+    if (c->broken || c->close_after_write || c->eof || c->read_paused ||
+        evbuffer_get_length(c->in) > 0) {
+        conn_poke(c);
+    } else if (evbuffer_get_length(c->out) > 0 && !c->write_armed) {
+        c->write_armed = true;
+        event_add(c->wev, NULL);
+    }
+}
+
+int srv_conn_stream_start(srv_t *srv, srv_req_t *req, const char *content_type) {
+    srv_conn_t *c = req->conn;
+    (void)srv;
+    if (c == NULL) {
+        return -1;
+    }
+    req->streaming = true;
+    evbuffer_add_printf(c->out, "HTTP/1.%d 200 OK\r\nContent-Type: %s\r\n", req->minor,
+                        content_type);
+    if (req->out_headers != NULL) {
+        evbuffer_add_buffer(c->out, req->out_headers);
+    }
+    /* HTTP/1.1 frames the stream in chunks; HTTP/1.0 ends it by closing. */
+    evbuffer_add_printf(c->out, "%s\r\n",
+                        req->minor == 1 ? "Transfer-Encoding: chunked\r\n"
+                                        : "Connection: close\r\n");
+    srv_conn_stream_write(req, NULL);
+    return 0;
+}
+
+void srv_conn_stream_write(srv_req_t *req, struct evbuffer *chunk) {
+    srv_conn_t *c = req != NULL ? req->conn : NULL;
+    if (c == NULL) {
+        return;
+    }
+    size_t len = chunk != NULL ? evbuffer_get_length(chunk) : 0;
+    if (len > 0) {
+        if (req->minor == 1) {
+            evbuffer_add_printf(c->out, "%zx\r\n", len);
+            evbuffer_add_buffer(c->out, chunk);
+            evbuffer_add(c->out, "\r\n", 2);
+        } else {
+            evbuffer_add_buffer(c->out, chunk);
+        }
+    }
+    if (c->busy) {
+        return;
+    }
+    conn_flush(c);
+    if (c->broken) {
+        conn_poke(c);
+    } else if (evbuffer_get_length(c->out) > 0 && !c->write_armed) {
+        c->write_armed = true;
+        event_add(c->wev, NULL);
+    }
+}
+
+void srv_conn_stream_end(srv_req_t *req) {
+    srv_conn_t *c = req != NULL ? req->conn : NULL;
+    if (c == NULL) {
+        return;
+    }
+    if (req->minor == 1) {
+        evbuffer_add(c->out, "0\r\n\r\n", 5);
+    }
+    c->close_after_write = true;
+    conn_flush(c);
+    conn_poke(c);
+}
+
+size_t srv_conn_output_length(const srv_conn_t *c) { return evbuffer_get_length(c->out); }
+
+void srv_conn_want_drained(srv_conn_t *c) {
+    c->drained_pending = true;
+    event_active(c->wev, EV_WRITE, 0);
+}
+
+/* ---- accepting ------------------------------------------------------------------------------ */
+
+static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struct sockaddr *sa,
+                      int socklen, void *arg) {
+    (void)listener;
+    (void)sa;
+    (void)socklen;
+    srv_t *srv = arg;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    srv_conn_t *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        close(fd);
+        return;
+    }
+    c->srv = srv;
+    c->fd = fd;
+    c->in = evbuffer_new();
+    c->out = evbuffer_new();
+    c->rev = event_new(srv->base, fd, EV_READ | EV_PERSIST, on_io, c);
+    c->wev = event_new(srv->base, fd, EV_WRITE, on_io, c);
+    if (srv->ssl_ctx != NULL) {
+        c->tls = srv_tls_session_new(srv, fd);
+    }
+    if (c->in == NULL || c->out == NULL || c->rev == NULL || c->wev == NULL ||
+        (srv->ssl_ctx != NULL && c->tls == NULL) || event_add(c->rev, NULL) != 0) {
+        if (c->in != NULL) {
+            evbuffer_free(c->in);
+        }
+        if (c->out != NULL) {
+            evbuffer_free(c->out);
+        }
+        if (c->rev != NULL) {
+            event_free(c->rev);
+        }
+        if (c->wev != NULL) {
+            event_free(c->wev);
+        }
+        srv_tls_session_free(c->tls, false);
+        free(c);
+        close(fd);
+        srv_log(SRV_LOG_WARN, "cannot take a connection: out of memory", NULL);
+        return;
+    }
+    /* Beyond the limit a connection is still read, so its first request can be told why. */
+    c->over_limit = srv->conn_count >= srv->cfg->max_connections;
+    c->last_active_ns = srv_now_ns();
+    conn_link(srv, c);
+}
+
+/* Close connections idle beyond the timeout; answer 408 to a request that stopped arriving. */
+static void on_sweep(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    srv_t *srv = arg;
+    uint64_t now = srv_now_ns();
+    uint64_t limit = srv->cfg->request_timeout_ms * 1000000u;
+    srv_conn_t *next;
+    for (srv_conn_t *c = srv->conns; c != NULL; c = next) {
+        next = c->next;
+        if (now - c->last_active_ns <= limit || in_flight(c) ||
+            (c->req != NULL && c->req->streaming && evbuffer_get_length(c->out) == 0)) {
+            continue;
+        }
+        if (c->req != NULL && !c->req->dispatched && evbuffer_get_length(c->out) == 0) {
+            srv_req_error_t e = {408, "request_timeout", ""};
+            snprintf(e.message, sizeof(e.message), "the request did not arrive within %llu ms",
+                     (unsigned long long)srv->cfg->request_timeout_ms);
+            answer_unreadable(c, &e);
+            if (!c->broken && evbuffer_get_length(c->out) > 0) {
+                c->last_active_ns = now; /* one more period to take the answer */
+                continue;
+            }
+        }
+        conn_free(c);
+    }
+}
+
+int srv_conn_listen(srv_t *srv, const struct sockaddr *sa, int salen) {
+    srv->listener = evconnlistener_new_bind(srv->base, on_accept, srv,
+                                            LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
+                                                LEV_OPT_REUSEABLE,
+                                            512, sa, salen);
+    if (srv->listener == NULL) {
+        return -1;
+    }
+    srv->sweep_ev = event_new(srv->base, -1, EV_PERSIST, on_sweep, srv);
+    struct timeval tv = {SWEEP_MS / 1000, SWEEP_MS % 1000 * 1000};
+    if (srv->sweep_ev == NULL || event_add(srv->sweep_ev, &tv) != 0) {
+        return -1;
+    }
+    return 0;
+}
+
+int srv_conn_listen_fd(const srv_t *srv) {
+    return srv->listener != NULL ? evconnlistener_get_fd(srv->listener) : -1;
+}
+
+void srv_conn_stop_accepting(srv_t *srv) {
+    if (srv->listener != NULL) {
+        evconnlistener_free(srv->listener);
+        srv->listener = NULL;
+    }
+}
+
+void srv_conn_close_all(srv_t *srv) {
+    srv_conn_stop_accepting(srv);
+    while (srv->conns != NULL) {
+        srv_conn_t *c = srv->conns;
+        conn_flush(c); /* best effort: the last answers */
+        conn_free(c);
+    }
+    if (srv->sweep_ev != NULL) {
+        event_free(srv->sweep_ev);
+        srv->sweep_ev = NULL;
+    }
+}
