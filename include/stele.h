@@ -454,6 +454,12 @@ int stele_verify(stele_store_t *store, stele_progress_fn progress, void *arg,
  * be rebuilt). Appends wait while it runs. Returns 0 or an error. Thread-safe. */
 int stele_reindex(stele_store_t *store, stele_progress_fn progress, void *arg);
 
+/* Sync latency histogram of stele_stats: bucket i counts the fdatasync calls that took at most
+ * STELE_SYNC_BUCKET_MIN_US << i microseconds (and more than the bucket before); the last bucket
+ * counts every longer one. 64 us, 128 us, ... 65.5 ms, then the rest. */
+#define STELE_SYNC_BUCKETS 12
+#define STELE_SYNC_BUCKET_MIN_US 64
+
 typedef struct stele_stats {
     uint64_t head_position; /* last visible position */
     uint64_t streams;       /* streams in the catalogue (including reserved and deleted) */
@@ -464,6 +470,8 @@ typedef struct stele_stats {
     uint64_t appends;       /* appends acknowledged since open */
     uint64_t syncs;         /* fdatasync calls since open */
     uint64_t commits;       /* log commits (writer batches) since open */
+    uint64_t sync_ns;       /* time spent in fdatasync since open, summed */
+    uint64_t sync_latency[STELE_SYNC_BUCKETS]; /* fdatasync calls by duration (see above) */
     bool poisoned;          /* a write or sync failed: appends are refused */
     stele_durability_t durability;
 } stele_stats_t;

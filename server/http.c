@@ -61,6 +61,10 @@ static const error_code_t error_codes[] = {
     {"unavailable", 503},
 };
 
+size_t srv_error_code_count(void) { return sizeof(error_codes) / sizeof(error_codes[0]); }
+
+const char *srv_error_code_name(size_t i) { return error_codes[i].code; }
+
 static int status_of(const char *code) {
     for (size_t i = 0; i < sizeof(error_codes) / sizeof(error_codes[0]); i++) {
         if (strcmp(error_codes[i].code, code) == 0) {

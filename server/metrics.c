@@ -3,9 +3,9 @@
  * Prometheus text format (version 0.0.4).
  *
  * Everything is updated on the loop (completions are answered there), so no locks. The store's
- * own counters (commits, syncs, head position) come from stele_stats() at scrape time. The
- * library does not expose its sync latency, so the latency histogram measures what a client sees:
- * from the request entering the loop to the append's completion reaching it.
+ * own counters (commits, syncs, head position, the fdatasync duration histogram) come from
+ * stele_stats() at scrape time. The append latency histogram measures what a client sees: from
+ * the request entering the loop to the append's completion reaching it.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -28,31 +28,12 @@ typedef struct histogram {
     uint64_t count;
 } histogram_t;
 
-#define ERROR_CODES 20
-static const char *const error_names[ERROR_CODES] = {"bad_request",
-                                                     "invalid_json",
-                                                     "invalid_name",
-                                                     "invalid_type",
-                                                     "reserved_name",
-                                                     "empty_append",
-                                                     "invalid_argument",
-                                                     "unauthorized",
-                                                     "forbidden",
-                                                     "not_found",
-                                                     "stream_deleted",
-                                                     "method_not_allowed",
-                                                     "wrong_expected_version",
-                                                     "id_reuse",
-                                                     "stream_tombstoned",
-                                                     "payload_too_large",
-                                                     "unsupported_media_type",
-                                                     "too_many_requests",
-                                                     "internal",
-                                                     "unavailable"};
+/* Error codes are counted by their index in http.c's table. */
+#define MAX_ERROR_CODES 32
 
 struct srv_metrics {
     uint64_t requests[600]; /* by status code */
-    uint64_t errors[ERROR_CODES];
+    uint64_t errors[MAX_ERROR_CODES];
     uint64_t appends, appends_failed, events, bytes;
     histogram_t latency;      /* seconds */
     histogram_t batch_events; /* events per append request */
@@ -86,8 +67,9 @@ void srv_metrics_request(srv_t *srv, int status) {
 }
 
 void srv_metrics_error(srv_t *srv, const char *code) {
-    for (size_t i = 0; srv->metrics != NULL && i < ERROR_CODES; i++) {
-        if (strcmp(error_names[i], code) == 0) {
+    size_t n = srv_error_code_count();
+    for (size_t i = 0; srv->metrics != NULL && i < n && i < MAX_ERROR_CODES; i++) {
+        if (strcmp(srv_error_code_name(i), code) == 0) {
             srv->metrics->errors[i]++;
             return;
         }
@@ -122,6 +104,23 @@ static void write_histogram(struct evbuffer *out, const char *name, const char *
     cumulative += h->counts[n];
     evbuffer_add_printf(out, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, cumulative);
     evbuffer_add_printf(out, "%s_sum %.9g\n%s_count %" PRIu64 "\n", name, h->sum, name, h->count);
+}
+
+/* The store's fdatasync durations (stele_stats: buckets doubling from 64 us). */
+static void write_sync_histogram(struct evbuffer *out, const stele_stats_t *s) {
+    const char *name = "stele_sync_seconds";
+    evbuffer_add_printf(out, "# HELP %s fdatasync duration of each log commit\n# TYPE %s histogram\n",
+                        name, name);
+    uint64_t cumulative = 0;
+    double bound = STELE_SYNC_BUCKET_MIN_US / 1e6;
+    for (size_t i = 0; i + 1 < STELE_SYNC_BUCKETS; i++, bound *= 2) {
+        cumulative += s->sync_latency[i];
+        evbuffer_add_printf(out, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name, bound, cumulative);
+    }
+    cumulative += s->sync_latency[STELE_SYNC_BUCKETS - 1];
+    evbuffer_add_printf(out, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, cumulative);
+    evbuffer_add_printf(out, "%s_sum %.9g\n%s_count %" PRIu64 "\n", name, (double)s->sync_ns / 1e9,
+                        name, cumulative);
 }
 
 static void write_counter(struct evbuffer *out, const char *name, const char *type,
@@ -162,6 +161,7 @@ void srv_route_metrics(srv_t *srv, srv_req_t *req) {
     write_counter(out, "stele_connections", "gauge", "open HTTP connections", srv->conn_count);
     write_counter(out, "stele_in_flight", "gauge", "appends and admin calls being processed",
                   srv->in_flight);
+    write_sync_histogram(out, &s);
     write_histogram(out, "stele_append_latency_seconds",
                     "time from request to durable acknowledgement", &m->latency, latency_bounds,
                     LATENCY_BUCKETS);
@@ -180,9 +180,9 @@ void srv_route_metrics(srv_t *srv, srv_req_t *req) {
     }
     evbuffer_add_printf(out, "# HELP stele_errors_total error responses by error code\n"
                              "# TYPE stele_errors_total counter\n");
-    for (size_t i = 0; i < ERROR_CODES; i++) {
-        evbuffer_add_printf(out, "stele_errors_total{code=\"%s\"} %" PRIu64 "\n", error_names[i],
-                            m->errors[i]);
+    for (size_t i = 0; i < srv_error_code_count() && i < MAX_ERROR_CODES; i++) {
+        evbuffer_add_printf(out, "stele_errors_total{code=\"%s\"} %" PRIu64 "\n",
+                            srv_error_code_name(i), m->errors[i]);
     }
     srv_reply_buffer(srv, req, 200, out, "text/plain; version=0.0.4");
     evbuffer_free(out);

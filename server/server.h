@@ -262,6 +262,9 @@ void srv_reply_error(srv_t *srv, srv_req_t *req, const char *code, json_t *extra
 void srv_reply_stele_error(srv_t *srv, srv_req_t *req, int rc, const char *detail,
                            json_t *extra);
 const char *srv_error_code(int rc);
+/* The stable error codes, in a fixed order (for the metrics). */
+size_t srv_error_code_count(void);
+const char *srv_error_code_name(size_t i);
 
 /* Request helpers. */
 typedef struct srv_query {

@@ -50,6 +50,8 @@ struct stele_writer {
     int64_t last_sync_ns;
 
     _Atomic uint64_t commits, syncs, requests;
+    _Atomic uint64_t sync_ns;                           /* time in fdatasync, summed */
+    _Atomic uint64_t sync_hist[STELE_SYNC_BUCKETS];     /* fdatasync calls by duration */
     _Atomic uint32_t submitted; /* requests queued: lets the writer spin without the lock */
     _Atomic int spinners;
 
@@ -172,11 +174,28 @@ int stele__commit_finish(stele_commit_buf_t *cb, stele_record_t *last) {
     return 0;
 }
 
+/* The histogram bucket of a sync that took ns: bucket i holds durations up to
+ * STELE_SYNC_BUCKET_MIN_US << i microseconds, the last one everything longer. */
+static size_t sync_bucket(int64_t ns) {
+    size_t i = 0;
+    int64_t bound = (int64_t)STELE_SYNC_BUCKET_MIN_US * 1000;
+    while (i + 1 < STELE_SYNC_BUCKETS && ns > bound) {
+        bound *= 2;
+        i++;
+    }
+    return i;
+}
+
 static int do_sync(stele_writer_t *w) {
+    int64_t start = stele__clock_monotonic_ns();
     int rc = stele__log_sync(w->log);
+    int64_t end = stele__clock_monotonic_ns();
+    int64_t took = end > start ? end - start : 0;
     atomic_fetch_add(&w->syncs, 1);
+    atomic_fetch_add_explicit(&w->sync_ns, (uint64_t)took, memory_order_relaxed);
+    atomic_fetch_add_explicit(&w->sync_hist[sync_bucket(took)], 1, memory_order_relaxed);
     w->unsynced_bytes = 0;
-    w->last_sync_ns = stele__clock_monotonic_ns();
+    w->last_sync_ns = end;
     return rc;
 }
 
@@ -455,4 +474,8 @@ void stele__writer_stats(stele_writer_t *w, stele_writer_stats_t *out) {
     out->commits = atomic_load(&w->commits);
     out->syncs = atomic_load(&w->syncs);
     out->requests = atomic_load(&w->requests);
+    out->sync_ns = atomic_load(&w->sync_ns);
+    for (size_t i = 0; i < STELE_SYNC_BUCKETS; i++) {
+        out->sync_hist[i] = atomic_load(&w->sync_hist[i]);
+    }
 }

@@ -66,6 +66,8 @@ typedef struct stele_writer_stats {
     uint64_t commits;
     uint64_t syncs;
     uint64_t requests;
+    uint64_t sync_ns;                       /* time spent in fdatasync */
+    uint64_t sync_hist[STELE_SYNC_BUCKETS]; /* syncs by duration (stele.h) */
 } stele_writer_stats_t;
 
 typedef struct stele_writer stele_writer_t;

@@ -388,6 +388,8 @@ int stele_stats(stele_store_t *s, stele_stats_t *out) {
         stele__writer_stats(s->writer, &ws);
         out->syncs = ws.syncs;
         out->commits = ws.commits;
+        out->sync_ns = ws.sync_ns;
+        memcpy(out->sync_latency, ws.sync_hist, sizeof(out->sync_latency));
         out->poisoned = stele__writer_poison(s->writer) != 0 || atomic_load(&s->derived_error) != 0;
     }
     out->durability = s->opts.durability;

@@ -199,9 +199,13 @@ m=$(cat "$WORK/body")
 for name in stele_appends_total stele_events_appended_total stele_bytes_appended_total \
     stele_append_latency_seconds_bucket stele_batch_events_bucket stele_commits_total \
     stele_subscribers stele_connections 'stele_http_requests_total{code="201"}' \
-    'stele_errors_total{code="wrong_expected_version"}'; do
+    'stele_errors_total{code="wrong_expected_version"}' 'stele_sync_seconds_bucket{le="+Inf"}' \
+    'stele_errors_total{code="header_too_large"}'; do
     contains "metrics has $name" "$m" "$name"
 done
+# Every fdatasync is in the sync latency histogram.
+syncs=$(printf '%s\n' "$m" | awk '$1 == "stele_syncs_total" {print $2}')
+eq "sync histogram counts every sync" "$(printf '%s\n' "$m" | awk '$1 == "stele_sync_seconds_count" {print $2}')" "$syncs"
 stop_server
 
 # --- config file and environment ------------------------------------------------------------

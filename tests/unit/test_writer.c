@@ -217,6 +217,12 @@ static void test_concurrent_submitters(void **state) {
     assert_int_equal(ws.requests, (uint64_t)THREADS * PER_THREAD);
     assert_true(ws.commits <= ws.requests);
     assert_int_equal(ws.syncs, ws.commits);
+    /* Every sync is timed and lands in exactly one latency bucket. */
+    uint64_t bucketed = 0;
+    for (size_t i = 0; i < STELE_SYNC_BUCKETS; i++)
+        bucketed += ws.sync_hist[i];
+    assert_int_equal(bucketed, ws.syncs);
+    assert_true(ws.sync_ns > 0);
     printf("[ info     ] %" PRIu64 " requests in %" PRIu64 " commits, largest batch %zu\n",
            ws.requests, ws.commits, max_batch);
 
