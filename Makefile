@@ -65,8 +65,19 @@ run: deps all
 demo: deps all
 	bash scripts/demo.sh
 
-bench: all
-	$(BUILD)/stele-bench
+# The benchmarks (bench/run): install what is missing, build, run stele-bench (limits, in-process,
+# HTTP) and stele-compare (Stele next to SQLite, PostgreSQL and NATS JetStream), write the JSON
+# lines to bench/results/<date>-<mode>.jsonl and regenerate docs/benchmarks.md and docs/bench/*.png.
+# bench-quick: 1 short run per figure (a few minutes); bench-large: 10M events, 256 clients (long).
+.PHONY: bench-quick bench-large
+bench:
+	BUILD_DIR=$(BUILD) bash bench/run
+
+bench-quick:
+	BUILD_DIR=$(BUILD) bash bench/run --quick
+
+bench-large:
+	BUILD_DIR=$(BUILD) bash bench/run --large
 
 format:
 	clang-format -i $(C_FILES)
