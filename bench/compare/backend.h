@@ -67,6 +67,8 @@ typedef struct backend {
 
     /* Appends `count` events to `stream` atomically if its current version matches `expected`.
      * On success stores the stream version of the last event in *last_version (may be NULL).
+     * On BACKEND_CONFLICT stores the stream's actual version there (-1: no stream) when the
+     * system reports it, else leaves it unchanged (the driver then reads the stream).
      * Returns BACKEND_CONFLICT when the expectation fails (nothing written). Durable by the
      * backend's stated durability when it returns. */
     int (*append)(bconn_t *conn, const char *stream, int64_t expected, const bevent_t *events,

@@ -622,6 +622,18 @@ static int stele_http_append(bconn_t *c, const char *stream, int64_t expected,
         return 0;
     }
     if (status == 409 && error_code_is(c->http.body, c->http.body_len, "wrong_expected_version")) {
+        /* The answer names the stream's version ("actual", -1 when it has none), so the driver
+         * need not read the stream to retry. */
+        jitem_t v;
+        uint64_t actual = 0;
+        if (last_version != NULL &&
+            object_member(c->http.body, c->http.body_len, "actual", &v)) {
+            if (v.val_end - v.val == 2 && memcmp(v.val, "-1", 2) == 0) {
+                *last_version = -1;
+            } else if (parse_u64(v.val, v.val_end, &actual)) {
+                *last_version = (int64_t)actual;
+            }
+        }
         return BACKEND_CONFLICT;
     }
     return status < 0 ? -1 : fail_status(c, "POST", status, err);
