@@ -178,15 +178,14 @@ bool srv_auth_check(srv_t *srv, srv_req_t *req, srv_role_t role, const char *str
     }
     const char *h = srv_req_header(req, "Authorization");
     if (h == NULL || strncmp(h, "Bearer ", 7) != 0 || h[7] == '\0') {
-        srv_req_add_header(req, "WWW-Authenticate",
-                          "Bearer realm=\"stele\"");
+        srv_req_add_header(req, "WWW-Authenticate", "Bearer realm=\"stele\"");
         srv_reply_error(srv, req, "unauthorized", NULL, "an Authorization: Bearer token is needed");
         return false;
     }
     const token_t *t = find_token(srv->auth, h + 7);
     if (t == NULL) {
         srv_req_add_header(req, "WWW-Authenticate",
-                          "Bearer realm=\"stele\", error=\"invalid_token\"");
+                           "Bearer realm=\"stele\", error=\"invalid_token\"");
         srv_reply_error(srv, req, "unauthorized", NULL, "the token is not valid");
         return false;
     }

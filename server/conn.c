@@ -109,7 +109,7 @@ static void conn_read(srv_conn_t *c) {
             n = recv(c->fd, v.iov_base, v.iov_len, 0);
             if (n < 0) {
                 n = errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? SRV_IO_AGAIN
-                                                                               : SRV_IO_ERROR;
+                                                                              : SRV_IO_ERROR;
             }
         }
         if (n > 0) {
@@ -150,7 +150,7 @@ static void conn_flush(srv_conn_t *c) {
             n = evbuffer_write(c->out, c->fd);
             if (n < 0) {
                 n = errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? SRV_IO_AGAIN
-                                                                               : SRV_IO_ERROR;
+                                                                              : SRV_IO_ERROR;
             }
         }
         if (n > 0) {
@@ -487,10 +487,9 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg) {
 }
 
 int srv_conn_listen(srv_t *srv, const struct sockaddr *sa, int salen) {
-    srv->listener = evconnlistener_new_bind(srv->base, on_accept, srv,
-                                            LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
-                                                LEV_OPT_REUSEABLE,
-                                            512, sa, salen);
+    srv->listener = evconnlistener_new_bind(
+        srv->base, on_accept, srv,
+        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_REUSEABLE, 512, sa, salen);
     if (srv->listener == NULL) {
         return -1;
     }

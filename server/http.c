@@ -177,8 +177,8 @@ static void reply_error_msg(srv_t *srv, srv_req_t *req, const char *code, json_t
     srv_reply_json(srv, req, status, o);
 }
 
-void srv_reply_error(srv_t *srv, srv_req_t *req, const char *code, json_t *extra,
-                     const char *fmt, ...) {
+void srv_reply_error(srv_t *srv, srv_req_t *req, const char *code, json_t *extra, const char *fmt,
+                     ...) {
     char message[1024];
     va_list ap;
     va_start(ap, fmt);
@@ -187,8 +187,7 @@ void srv_reply_error(srv_t *srv, srv_req_t *req, const char *code, json_t *extra
     reply_error_msg(srv, req, code, extra, message);
 }
 
-void srv_reply_stele_error(srv_t *srv, srv_req_t *req, int rc, const char *detail,
-                           json_t *extra) {
+void srv_reply_stele_error(srv_t *srv, srv_req_t *req, int rc, const char *detail, json_t *extra) {
     if (detail == NULL) {
         detail = stele_errdetail();
     }
@@ -222,8 +221,7 @@ srv_req_t *srv_pending_detach(srv_pending_t *p) {
 
 /* ---- requests ------------------------------------------------------------------------------- */
 
-int srv_query_parse(srv_t *srv, srv_req_t *req, const char *const *allowed,
-                    srv_query_t *q) {
+int srv_query_parse(srv_t *srv, srv_req_t *req, const char *const *allowed, srv_query_t *q) {
     TAILQ_INIT(&q->kv);
     const char *query = req->query;
     if (query == NULL || query[0] == '\0') {
@@ -285,8 +283,7 @@ int srv_query_u64(srv_t *srv, srv_req_t *req, const srv_query_t *q, const char *
     return 0;
 }
 
-int srv_query_bool(srv_t *srv, srv_req_t *req, const srv_query_t *q, const char *name,
-                   bool *out) {
+int srv_query_bool(srv_t *srv, srv_req_t *req, const srv_query_t *q, const char *name, bool *out) {
     const char *text = srv_query_get(q, name);
     if (text == NULL || strcmp(text, "false") == 0 || strcmp(text, "0") == 0) {
         *out = false;

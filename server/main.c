@@ -13,7 +13,6 @@
 #include <string.h>
 #include <time.h>
 
-
 #include "server.h"
 
 static int log_level = SRV_LOG_INFO;

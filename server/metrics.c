@@ -109,8 +109,8 @@ static void write_histogram(struct evbuffer *out, const char *name, const char *
 /* The store's fdatasync durations (stele_stats: buckets doubling from 64 us). */
 static void write_sync_histogram(struct evbuffer *out, const stele_stats_t *s) {
     const char *name = "stele_sync_seconds";
-    evbuffer_add_printf(out, "# HELP %s fdatasync duration of each log commit\n# TYPE %s histogram\n",
-                        name, name);
+    evbuffer_add_printf(
+        out, "# HELP %s fdatasync duration of each log commit\n# TYPE %s histogram\n", name, name);
     uint64_t cumulative = 0;
     double bound = STELE_SYNC_BUCKET_MIN_US / 1e6;
     for (size_t i = 0; i + 1 < STELE_SYNC_BUCKETS; i++, bound *= 2) {

@@ -109,9 +109,9 @@ static srv_method_t method_of(const char *m) {
     static const struct {
         const char *name;
         srv_method_t method;
-    } known[] = {{"GET", SRV_GET},       {"HEAD", SRV_HEAD},        {"POST", SRV_POST},
-                 {"PUT", SRV_PUT},       {"DELETE", SRV_DELETE},    {"OPTIONS", SRV_OTHER},
-                 {"PATCH", SRV_OTHER},   {"TRACE", SRV_OTHER},      {"CONNECT", SRV_OTHER}};
+    } known[] = {{"GET", SRV_GET},     {"HEAD", SRV_HEAD},     {"POST", SRV_POST},
+                 {"PUT", SRV_PUT},     {"DELETE", SRV_DELETE}, {"OPTIONS", SRV_OTHER},
+                 {"PATCH", SRV_OTHER}, {"TRACE", SRV_OTHER},   {"CONNECT", SRV_OTHER}};
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
         if (strcmp(m, known[i].name) == 0) {
             return known[i].method;
@@ -316,7 +316,8 @@ static int parse_head(srv_req_t *req, const srv_config_t *lim, srv_req_error_t *
     const char *expect = srv_req_header(req, "Expect");
     if (expect != NULL) {
         if (strcasecmp(expect, "100-continue") != 0) {
-            return fail(e, 417, "expectation_failed", "the only expectation served is 100-continue");
+            return fail(e, 417, "expectation_failed",
+                        "the only expectation served is 100-continue");
         }
         req->want_continue = req->minor == 1 && req->body_state != BODY_DONE;
     }
@@ -467,8 +468,7 @@ static int feed_chunked(srv_req_t *req, struct evbuffer *in, const srv_config_t 
     }
 }
 
-int srv_req_feed(srv_req_t *req, struct evbuffer *in, const srv_config_t *lim,
-                 srv_req_error_t *e) {
+int srv_req_feed(srv_req_t *req, struct evbuffer *in, const srv_config_t *lim, srv_req_error_t *e) {
     if (req->body_state == BODY_NONE) {
         /* Empty lines before the request line are skipped (RFC 9112 2.2). */
         for (;;) {

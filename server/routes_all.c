@@ -11,8 +11,7 @@
 
 #include "server.h"
 
-int srv_filter_from_query(srv_t *srv, srv_req_t *req, const srv_query_t *q,
-                          stele_filter_t *f) {
+int srv_filter_from_query(srv_t *srv, srv_req_t *req, const srv_query_t *q, stele_filter_t *f) {
     memset(f, 0, sizeof(*f));
     f->type = srv_query_get(q, "type");
     f->type_prefix = srv_query_get(q, "type_prefix");

@@ -117,8 +117,8 @@ static void op_done(void *arg, int status, const char *detail, stele_append_part
 static void part_ready(append_op_t *op, size_t i);
 
 /* Parse part i (object obj at raw[obj_start]) into op. Returns 0 or -1 after replying. */
-static int parse_part(srv_t *srv, srv_req_t *req, append_op_t *op, size_t i,
-                      const json_t *obj, size_t obj_start, bool have_span) {
+static int parse_part(srv_t *srv, srv_req_t *req, append_op_t *op, size_t i, const json_t *obj,
+                      size_t obj_start, bool have_span) {
     char msg[512];
     const char *err = NULL;
     json_t *extra = op->is_commit ? json_pack("{s:I}", "part", (json_int_t)i) : NULL;
@@ -244,8 +244,8 @@ static void append_stream(srv_t *srv, srv_req_t *req, const char *stream) {
         op_free(op);
         return;
     }
-    if (srv_fast_append(raw, raw_len, (size_t)srv->cfg->max_events_per_append,
-                        &op->expected[0], &op->events[0]) == SRV_FAST_OK) {
+    if (srv_fast_append(raw, raw_len, (size_t)srv->cfg->max_events_per_append, &op->expected[0],
+                        &op->events[0]) == SRV_FAST_OK) {
         part_ready(op, 0);
         submit(srv, req, op);
         return;
@@ -367,8 +367,7 @@ int srv_read_limit(srv_t *srv, srv_req_t *req, const srv_query_t *q, uint64_t *l
     return 0;
 }
 
-int srv_read_direction(srv_t *srv, srv_req_t *req, const srv_query_t *q,
-                       stele_direction_t *dir) {
+int srv_read_direction(srv_t *srv, srv_req_t *req, const srv_query_t *q, stele_direction_t *dir) {
     const char *d = srv_query_get(q, "direction");
     if (d == NULL || strcmp(d, "forward") == 0) {
         *dir = STELE_FORWARD;

@@ -116,10 +116,10 @@ struct srv_req {
     srv_conn_t *conn; /* NULL when the connection is gone */
     srv_method_t method;
     const char *method_name;
-    int minor;          /* HTTP/1.minor */
-    char *head;         /* request line and headers, split in place (owned) */
-    char *path;         /* percent-encoded, without the query */
-    const char *query;  /* after '?', or NULL */
+    int minor;         /* HTTP/1.minor */
+    char *head;        /* request line and headers, split in place (owned) */
+    char *path;        /* percent-encoded, without the query */
+    const char *query; /* after '?', or NULL */
     srv_header_t *headers;
     size_t nheaders;
     char *body; /* NUL-terminated (owned); NULL when empty */
@@ -128,8 +128,8 @@ struct srv_req {
     size_t trailer_bytes;
     int body_state;
     bool chunked, keep_alive, want_continue, continue_sent, head_done;
-    bool dispatched; /* handed to a route: it answers */
-    bool streaming;  /* an SSE response in progress */
+    bool dispatched;              /* handed to a route: it answers */
+    bool streaming;               /* an SSE response in progress */
     struct evbuffer *out_headers; /* response headers added by the route */
 };
 
@@ -171,7 +171,7 @@ struct srv_conn {
     srv_pending_t *pending; /* its wait for another thread, if any */
     srv_sub_t *sub;         /* the SSE stream this connection carries, or NULL */
     uint64_t last_active_ns;
-    bool over_limit;        /* beyond --max-connections: its first request gets 429 */
+    bool over_limit; /* beyond --max-connections: its first request gets 429 */
     bool eof, broken, close_after_write, write_armed, read_paused, busy;
     bool drained_pending; /* tell the SSE stream its output drained, though it was never armed */
     bool tls_read_wants_write, tls_write_wants_read;
@@ -209,7 +209,7 @@ struct srv {
     struct event_base *base;
     struct evconnlistener *listener;
     struct event *sweep_ev; /* idle and stuck connections */
-    void *ssl_ctx; /* SSL_CTX *, NULL without TLS */
+    void *ssl_ctx;          /* SSL_CTX *, NULL without TLS */
     srv_auth_t *auth;
     srv_metrics_t *metrics;
     bool closing; /* shutdown started: no new work */
@@ -221,10 +221,10 @@ struct srv {
     /* completions (wakeup.c) */
     pthread_mutex_t done_mu;
     srv_completion_t *done_head; /* newest first; guarded by done_mu */
-    int done_fd, commit_fd;  /* eventfds written by other threads (-1 = none) */
-    struct event *done_ev;   /* reads done_fd */
-    struct event *commit_ev; /* reads commit_fd: the store's commit hook ran */
-    uint64_t in_flight;      /* appends + jobs not yet completed (loop thread) */
+    int done_fd, commit_fd;      /* eventfds written by other threads (-1 = none) */
+    struct event *done_ev;       /* reads done_fd */
+    struct event *commit_ev;     /* reads commit_fd: the store's commit hook ran */
+    uint64_t in_flight;          /* appends + jobs not yet completed (loop thread) */
     uint64_t jobs_running;
 
     /* subscribers (sse.c) */
@@ -256,11 +256,10 @@ void srv_reply_buffer(srv_t *srv, srv_req_t *req, int status, struct evbuffer *b
 void srv_reply_empty(srv_t *srv, srv_req_t *req, int status);
 /* {"error": code, "message": ...} with the status of the code. extra (may be NULL, stolen) adds
  * keys. */
-void srv_reply_error(srv_t *srv, srv_req_t *req, const char *code, json_t *extra,
-                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void srv_reply_error(srv_t *srv, srv_req_t *req, const char *code, json_t *extra, const char *fmt,
+                     ...) __attribute__((format(printf, 5, 6)));
 /* The error for a libstele code; detail names the problem (NULL = stele_errdetail()). */
-void srv_reply_stele_error(srv_t *srv, srv_req_t *req, int rc, const char *detail,
-                           json_t *extra);
+void srv_reply_stele_error(srv_t *srv, srv_req_t *req, int rc, const char *detail, json_t *extra);
 const char *srv_error_code(int rc);
 /* The stable error codes, in a fixed order (for the metrics). */
 size_t srv_error_code_count(void);
@@ -272,16 +271,14 @@ typedef struct srv_query {
 } srv_query_t;
 /* Parse the query string; only the names in allowed (NULL-terminated) may appear. Returns 0, or
  * -1 after replying 400. */
-int srv_query_parse(srv_t *srv, srv_req_t *req, const char *const *allowed,
-                    srv_query_t *q);
+int srv_query_parse(srv_t *srv, srv_req_t *req, const char *const *allowed, srv_query_t *q);
 void srv_query_free(srv_query_t *q);
 const char *srv_query_get(const srv_query_t *q, const char *name);
 /* A non-negative decimal number; 0 or -1 after replying 400 naming the parameter. */
 int srv_query_u64(srv_t *srv, srv_req_t *req, const srv_query_t *q, const char *name,
                   uint64_t deflt, uint64_t *out);
 /* "true"/"false"/"1"/"0" (absent = false). */
-int srv_query_bool(srv_t *srv, srv_req_t *req, const srv_query_t *q, const char *name,
-                   bool *out);
+int srv_query_bool(srv_t *srv, srv_req_t *req, const srv_query_t *q, const char *name, bool *out);
 /* The request body as JSON (checks Content-Type). Returns the value or NULL after replying. The
  * body bytes are copied to *raw (malloc'ed, NUL-terminated) when raw is not NULL. */
 json_t *srv_body_json(srv_t *srv, srv_req_t *req, char **raw, size_t *raw_len);
@@ -289,7 +286,6 @@ json_t *srv_body_json(srv_t *srv, srv_req_t *req, char **raw, size_t *raw_len);
  * NUL-terminated, taken from req) or -1 after replying; and its parse, NULL after replying. */
 int srv_body_text(srv_t *srv, srv_req_t *req, char **text, size_t *len);
 json_t *srv_body_parse(srv_t *srv, srv_req_t *req, const char *text, size_t len);
-
 
 /* ---- wakeup.c ------------------------------------------------------------------------------- */
 
@@ -364,14 +360,12 @@ int srv_fast_append(const char *raw, size_t len, size_t max_events, int64_t *exp
 /* segs: the decoded path segments (segs[0] is "streams"). */
 /* Shared by the read routes: direction=forward|backward; limit=1..10000 (default 1000); send
  * {"events":[...]} from reader (which is closed). Each returns 0 or -1 after replying. */
-int srv_read_direction(srv_t *srv, srv_req_t *req, const srv_query_t *q,
-                       stele_direction_t *dir);
+int srv_read_direction(srv_t *srv, srv_req_t *req, const srv_query_t *q, stele_direction_t *dir);
 int srv_read_limit(srv_t *srv, srv_req_t *req, const srv_query_t *q, uint64_t *limit);
 void srv_reply_events(srv_t *srv, srv_req_t *req, stele_reader_t *reader);
 /* The $all filter from type, type_prefix, category, prefix, stream, since, until, system. The
  * strings point into q. Returns 0 or -1 after replying. */
-int srv_filter_from_query(srv_t *srv, srv_req_t *req, const srv_query_t *q,
-                          stele_filter_t *f);
+int srv_filter_from_query(srv_t *srv, srv_req_t *req, const srv_query_t *q, stele_filter_t *f);
 
 void srv_route_streams(srv_t *srv, srv_req_t *req, char **segs, size_t nsegs);
 void srv_route_commits(srv_t *srv, srv_req_t *req);

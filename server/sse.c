@@ -5,8 +5,8 @@
  * duplicate at the switch: the library reads both from the log through one cursor). There is no
  * thread per subscriber: the store's commit hook wakes the loop (wakeup.c), which pulls from every
  * subscriber with timeout 0 and writes into its chunked response while the connection's output
- * buffer is below --subscriber-buffer-bytes. When the buffer drains, the connection calls back and the
- * subscriber is pulled again, so history streams at the client's pace.
+ * buffer is below --subscriber-buffer-bytes. When the buffer drains, the connection calls back and
+ * the subscriber is pulled again, so history streams at the client's pace.
  *
  * A client that stops reading keeps its output above the bound; after --slow-subscriber-ms of
  * that it is dropped with a final `event: dropped` naming the reason, so the server never buffers
@@ -245,8 +245,7 @@ void srv_route_subscribe(srv_t *srv, srv_req_t *req) {
         memset(&opts.filter, 0, sizeof(opts.filter));
         opts.stream = stream;
     }
-    const char *last_id =
-        srv_req_header(req, "Last-Event-ID");
+    const char *last_id = srv_req_header(req, "Last-Event-ID");
     const char *from = srv_query_get(&q, "from");
     uint64_t pos = 0;
     if (last_id != NULL) {
