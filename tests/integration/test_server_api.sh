@@ -267,6 +267,18 @@ out=$(curl -s --cacert "$WORK/cert.pem" "$URL/streams/tls-1")
 contains "read over TLS" "$out" '"type":"T"'
 out=$(curl -s --cacert "$WORK/cert.pem" -N --max-time 2 "$URL/subscribe?from=1" || true)
 contains "SSE over TLS" "$out" "event: caught-up"
+# Bodies and answers larger than a TLS record and the socket buffers: partial reads and writes.
+python3 -c '
+import json
+print(json.dumps({"events": [{"type": "Big", "data": {"i": i, "pad": "p" * 1000}} for i in range(2000)]}))
+' >"$WORK/tls-big.json"
+out=$(curl -s --cacert "$WORK/cert.pem" -X POST "${JSON_CT[@]}" --data-binary @"$WORK/tls-big.json" \
+    "$URL/streams/tls-big")
+contains "a 2 MB append over TLS" "$out" '"last_version":1999'
+curl -s --cacert "$WORK/cert.pem" "$URL/streams/tls-big?limit=2000" >"$WORK/tls-big.out"
+eq "a 2 MB answer over TLS, every event in order" \
+    "$(python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["events"]; print(len(e), all(x["data"]["i"] == i for i, x in enumerate(e)))' "$WORK/tls-big.out")" \
+    "2000 True"
 rc=0
 curl -s --max-time 5 "http://127.0.0.1:$PORT/health" >/dev/null 2>&1 || rc=$?
 [ "$rc" != 0 ] || fail "plain HTTP to the TLS port must fail"
