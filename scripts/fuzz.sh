@@ -19,14 +19,15 @@ FUZZ="$ROOT/tests/fuzz"
 OUT="${STELE_FUZZ_BUILD:-$ROOT/build-fuzz}"
 CC=${FUZZ_CC:-clang}
 JOBS=2
-ALL_TARGETS="record segment json time uuid ndjson snapshot index"
+ALL_TARGETS="record segment json time uuid ndjson snapshot index http_request"
 TARGETS=${FUZZ_TARGETS:-$ALL_TARGETS}
 
 # Largest input per target: a little above the largest useful seed.
 max_len() {
     case $1 in
     record) echo 4096 ;; segment) echo 32768 ;; json) echo 4096 ;; time | uuid) echo 64 ;;
-    ndjson) echo 2048 ;; snapshot) echo 4096 ;; index) echo 16384 ;; *) echo 4096 ;;
+    ndjson) echo 2048 ;; snapshot) echo 4096 ;; index) echo 16384 ;; http_request) echo 4096 ;;
+    *) echo 4096 ;;
     esac
 }
 
@@ -41,8 +42,9 @@ case "${1:-}" in
 esac
 
 command -v "$CC" >/dev/null || { echo "fuzz.sh: $CC not found (scripts/install-deps)" >&2; exit 2; }
-PKG_CFLAGS=$(pkg-config --cflags jansson libcrypto)
+PKG_CFLAGS=$(pkg-config --cflags jansson libcrypto libevent)
 PKG_LIBS=$(pkg-config --libs jansson libcrypto)
+EVENT_LIBS=$(pkg-config --libs libevent)
 CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=all
         -I$ROOT/include -I$ROOT/src -I$ROOT/common $PKG_CFLAGS"
 SAN=address,undefined
@@ -78,10 +80,16 @@ for src in $CLI_SRCS; do
     rel=${src#"$ROOT"/}
     CLI_OBJS="$CLI_OBJS $OUT/obj/${rel//\//_}.o"
 done
+# steled's request parser (the http_request target) also depends on server/server.h.
+SERVER_OBJ="$OUT/obj/server_request.c.o"
+server_header=$(find "$ROOT/server" "$ROOT/src" "$ROOT/include" -name '*.h' -printf '%T@\n' |
+    sort -n | tail -1)
+newest_header=$server_header build_obj "$ROOT/server/request.c" "$SERVER_OBJ"
 
 link_target() {
     local name=$1 extra=""
     [[ $name == ndjson ]] && extra=$CLI_OBJS
+    [[ $name == http_request ]] && extra="$SERVER_OBJ $EVENT_LIBS"
     # shellcheck disable=SC2086
     "$CC" $CFLAGS -fsanitize=fuzzer,$SAN "$FUZZ/fuzz_$name.c" $LIB_OBJS $extra $PKG_LIBS \
         -lpthread -o "$OUT/fuzz_$name"

@@ -187,12 +187,12 @@ static int parse_head(srv_req_t *req, const srv_config_t *lim, srv_req_error_t *
         version[6] != '.' || version[7] < '0' || version[7] > '9' || version[8] != '\0') {
         return fail(e, 400, "bad_request", "the HTTP version is malformed");
     }
-    if (version[5] != '1') {
+    if (version[5] != '1' || version[7] > '1') {
         return fail(e, 400, "bad_request", "only HTTP/1.0 and HTTP/1.1 are served");
     }
     req->minor = version[7] - '0';
     for (const unsigned char *t = (const unsigned char *)target; *t != '\0'; t++) {
-        if (*t <= 0x20 || *t >= 0x7f) {
+        if (*t <= 0x20 || *t >= 0x7f || *t == '#') {
             return fail(e, 400, "bad_request",
                         "the request target holds a byte that must be percent-encoded");
         }
@@ -207,10 +207,6 @@ static int parse_head(srv_req_t *req, const srv_config_t *lim, srv_req_error_t *
     if (q != NULL) {
         *q = '\0';
         req->query = q + 1;
-    }
-    char *hash = strchr(q != NULL ? q + 1 : req->path, '#');
-    if (hash != NULL) {
-        *hash = '\0';
     }
 
     size_t cap = 0;
@@ -334,6 +330,10 @@ static int body_reserve(srv_req_t *req, size_t more, const srv_config_t *lim, sr
         while (cap < req->body_len + more + 1) {
             cap *= 2;
         }
+        /* Memory follows the bytes that arrived, never more than a declared length needs. */
+        if (req->body_state == BODY_LENGTH && cap > req->content_length + 1) {
+            cap = (size_t)req->content_length + 1;
+        }
         char *b = realloc(req->body, cap);
         if (b == NULL) {
             return fail(e, 500, "internal", "out of memory");
@@ -361,7 +361,7 @@ static int take_body(srv_req_t *req, struct evbuffer *in, size_t want, const srv
 }
 
 /* One line (without its LF/CRLF) from in, NUL-terminated into line; 1 when taken, 0 when the line
- * is not complete, -1 when it is longer than cap. */
+ * is not complete, -1 when it is longer than cap or holds a NUL byte. */
 static int take_line(struct evbuffer *in, char *line, size_t cap) {
     struct evbuffer_ptr lf = evbuffer_search(in, "\n", 1, NULL);
     if (lf.pos < 0) {
@@ -377,7 +377,7 @@ static int take_line(struct evbuffer *in, char *line, size_t cap) {
         len--;
     }
     line[len] = '\0';
-    return 1;
+    return memchr(line, '\0', len) != NULL ? -1 : 1;
 }
 
 static int feed_chunked(srv_req_t *req, struct evbuffer *in, const srv_config_t *lim,
@@ -388,7 +388,7 @@ static int feed_chunked(srv_req_t *req, struct evbuffer *in, const srv_config_t 
         case BODY_CHUNK_SIZE: {
             int got = take_line(in, line, sizeof(line));
             if (got < 0) {
-                return fail(e, 400, "bad_request", "a chunk-size line is too long");
+                return fail(e, 400, "bad_request", "a chunk-size line is too long or holds a NUL");
             }
             if (got == 0) {
                 return SRV_REQ_INCOMPLETE;
@@ -406,7 +406,10 @@ static int feed_chunked(srv_req_t *req, struct evbuffer *in, const srv_config_t 
                 }
                 size = size * 16 + (uint64_t)v;
             }
-            if (digits == 0) {
+            while (*c == ' ' || *c == '\t') {
+                c++;
+            }
+            if (digits == 0 || (*c != '\0' && *c != ';')) {
                 return fail(e, 400, "bad_request", "a chunk size is not a hex number");
             }
             if (size == 0) {
@@ -456,6 +459,16 @@ static int feed_chunked(srv_req_t *req, struct evbuffer *in, const srv_config_t 
                 req->body_state = BODY_DONE;
                 return SRV_REQ_OK;
             }
+            /* Trailers are dropped, but held to the header rules. */
+            char *colon = strchr(line, ':');
+            if (colon == NULL || colon == line || has_ctl(colon + 1)) {
+                return fail(e, 400, "bad_request", "a trailer line is not a header field");
+            }
+            for (const char *c = line; c < colon; c++) {
+                if (!is_tchar((unsigned char)*c)) {
+                    return fail(e, 400, "bad_request", "a trailer name is not a token");
+                }
+            }
             req->trailer_bytes += strlen(line);
             if (req->trailer_bytes > lim->max_header_bytes) {
                 return fail(e, 431, "header_too_large", "the trailers exceed %llu bytes",
@@ -491,9 +504,12 @@ int srv_req_feed(srv_req_t *req, struct evbuffer *in, const srv_config_t *lim, s
         if (buf == NULL) {
             return fail(e, 500, "internal", "out of memory");
         }
-        /* The head ends at the first empty line: LF LF or LF CR LF. */
+        /* The head ends at the first empty line: LF LF or LF CR LF. The search resumes where the
+         * last one stopped (less the 2 bytes an end could straddle), so a head sent a byte at a
+         * time costs a linear scan, not a quadratic one. */
         size_t end = 0;
-        for (const char *lf = memchr(buf, '\n', scan); lf != NULL;
+        size_t from = req->head_scanned > 2 ? req->head_scanned - 2 : 0;
+        for (const char *lf = memchr(buf + from, '\n', scan - from); lf != NULL;
              lf = memchr(lf + 1, '\n', scan - (size_t)(lf + 1 - buf))) {
             size_t at = (size_t)(lf - buf) + 1;
             if (at < scan && buf[at] == '\n') {
@@ -506,11 +522,14 @@ int srv_req_feed(srv_req_t *req, struct evbuffer *in, const srv_config_t *lim, s
             }
         }
         if (end == 0) {
-            if (scan > lim->max_header_bytes) {
+            /* Heads of up to max_header_bytes + 4 (the empty line's CRLF CRLF) are accepted
+             * however their bytes arrive. */
+            if (scan >= lim->max_header_bytes + 4) {
                 return fail(e, 431, "header_too_large",
                             "the request line and headers exceed %llu bytes",
                             (unsigned long long)lim->max_header_bytes);
             }
+            req->head_scanned = scan;
             return SRV_REQ_INCOMPLETE;
         }
         if (end > lim->max_header_bytes + 4) {
@@ -535,10 +554,6 @@ int srv_req_feed(srv_req_t *req, struct evbuffer *in, const srv_config_t *lim, s
         req->head_done = true;
     }
     if (req->body_state == BODY_LENGTH) {
-        if (req->body == NULL &&
-            body_reserve(req, (size_t)req->content_length, lim, e) != SRV_REQ_OK) {
-            return SRV_REQ_ERROR;
-        }
         if (take_body(req, in, (size_t)(req->content_length - req->body_len), lim, e) !=
             SRV_REQ_OK) {
             return SRV_REQ_ERROR;

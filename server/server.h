@@ -126,6 +126,7 @@ struct srv_req {
     size_t body_len, body_cap;
     uint64_t content_length, chunk_left;
     size_t trailer_bytes;
+    size_t head_scanned; /* bytes already searched for the end of the head */
     int body_state;
     bool chunked, keep_alive, want_continue, continue_sent, head_done;
     bool dispatched;              /* handed to a route: it answers */

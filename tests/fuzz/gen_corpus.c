@@ -5,9 +5,9 @@
  * API (several streams, metadata, binary data, a multi-stream commit, a soft delete and a
  * tombstone), closed, and its segment (cut after its last record), snapshot and index files are
  * framed in each target's input format (see the banner of each fuzz_<name>.c), together with a
- * few damaged variants. Text seeds (JSON, times, UUIDs, NDJSON lines) are listed below. Run by
- * `scripts/fuzz.sh --regen-corpus`; the output is deterministic except for times and ids that the
- * store assigns.
+ * few damaged variants. Text seeds (JSON, times, UUIDs, NDJSON lines, HTTP requests) are listed
+ * below. Run by `scripts/fuzz.sh --regen-corpus`; the output is deterministic except for times and
+ * ids that the store assigns.
  *
  * Usage: gen_corpus OUT_DIR
  */
@@ -385,5 +385,65 @@ int main(int argc, char **argv) {
         snprintf(name, sizeof name, "import-%02zu", i);
         seed("ndjson", name, "\1", 1, import_lines[i], strlen(import_lines[i]));
     }
+
+    /* HTTP requests, after the control byte of fuzz_http_request.c: bits 0-5 where the bytes are
+     * cut in two (0..63 over their length), bits 6-7 the limits (0x00 steled's defaults; 0x40 heads
+     * of 256 and bodies of 64 bytes; 0x80 64 and 8; 0xc0 24 and 0). */
+    static const struct {
+        uint8_t control;
+        const char *text;
+    } http[] = {
+        {0x20, "GET /streams/order-1?from=3&limit=10 HTTP/1.1\r\nHost: localhost:2113\r\n"
+               "Accept: application/json\r\n\r\n"},
+        {0x10, "POST /streams/order-1 HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\n"
+               "Content-Length: 40\r\n\r\n{\"events\":[{\"type\":\"Placed\",\"data\":{}}]}"},
+        {0x30, "POST /streams/s HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;name=value\r\n"
+               "{\"a\":\r\n1A ; ext\r\n[1,2,3,4,5,6,7,8,9,10,11]}\r\n0\r\nX-Checksum: abc\r\n\r\n"},
+        {0x08, "POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET /b HTTP/1.1\r\n\r\n"
+               "PUT /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"
+               "DELETE /d HTTP/1.1\r\nConnection: close\r\n\r\n"},
+        {0x3f, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.0\r\n\r\n"},
+        {0x1f, "POST /streams/s HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n{}"},
+        {0x00, "\r\n\nHEAD /health HTTP/1.1\nHost: x\nX-Padded:  v \t\n\n"},
+        {0x2a, "OPTIONS /x#frag HTTP/1.1\r\nX-Dup: 1\r\nx-dup: 2\r\nX-Empty:\r\n\r\n"},
+        {0x20, "GET / HTTP/2.0\r\n\r\n"},
+        {0x20, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"},
+        {0x20, "GET  / HTTP/1.1\r\n\r\n"},
+        {0x20, "GET /caf\xc3\xa9 HTTP/1.1\r\n\r\n"},
+        {0x20, "GET / HTTP/1.1\r\nHost : x\r\n\r\n"},
+        {0x20, "GET / HTTP/1.1\r\nX-A: a\r\n folded\r\n\r\n"},
+        {0x20, "GET / HTTP/1.1\r\nX-A: a\x01b\r\n\r\n"},
+        {0x20, "GET / HTTP/1.1\r\nNoColon\r\n\r\n"},
+        {0x20, "POST / HTTP/1.1\r\nContent-Length: 1e3\r\n\r\n"},
+        {0x20, "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"},
+        {0x20, "POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+               "0\r\n\r\n"},
+        {0x20, "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"},
+        {0x20, "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+        {0x20, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"},
+        {0x20, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloX\r\n0\r\n\r\n"},
+        {0x20, "POST / HTTP/1.1\r\nExpect: 200-ok\r\nContent-Length: 1\r\n\r\nx"},
+        {0x20, "POST / HTTP/1.1\r\nContent-Length: 16777217\r\n\r\n"},
+        {0x20, "POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nonly part"},
+        {0x20, "GET /unfinished HTTP/1.1\r\nHost: h\r\n"},
+        {0x50, "POST /s HTTP/1.1\r\nContent-Length: 65\r\n\r\n"},
+        {0x60, "POST /s HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n20\r\n"},
+        {0x48, "GET / HTTP/1.1\r\nX-Long: 0123456789012345678901234567890123456789012345678901234"
+               "5678901234567890123456789012345678901234567890123456789012345678901234567890123"
+               "4567890123456789012345678901234567890123456789012345678901234567890123456789\r\n"
+               "\r\n"},
+        {0xa0, "GET / HTTP/1.1\r\nX-Pad: 0000000000000000000000000000000000000000000\r\n\r\n"},
+        {0xa0, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: 01234567890123"
+               "45678901234567890123456789012345678901234567890123456789\r\n\r\n"},
+        {0xc0, "GET /0123456789012 HTTP/1.1\r\n\r\n"},
+        {0xc4, "GET / HTTP/1.1\r\n\r\n"},
+    };
+    for (size_t i = 0; i < sizeof http / sizeof http[0]; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "seed-%02zu", i);
+        seed("http_request", name, &http[i].control, 1, http[i].text, strlen(http[i].text));
+    }
+    static const char nul_head[] = "\x20GET / HTTP/1.1\r\nX-A: a\0b\r\n\r\n";
+    seed("http_request", "nul-in-head", nul_head, sizeof nul_head - 1, NULL, 0);
     return 0;
 }

@@ -8,7 +8,10 @@
 #   include(${CMAKE_CURRENT_SOURCE_DIR}/fuzz/replay.cmake)
 # Fuzzing itself (libFuzzer, clang only) is scripts/fuzz.sh; see docs/reliability.md.
 set(STELE_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR})
-set(STELE_FUZZ_TARGETS record segment json time uuid ndjson snapshot index)
+set(STELE_FUZZ_TARGETS record segment json time uuid ndjson snapshot index http_request)
+if(NOT TARGET PkgConfig::LIBEVENT)
+  pkg_check_modules(LIBEVENT REQUIRED IMPORTED_TARGET libevent)
+endif()
 
 foreach(name ${STELE_FUZZ_TARGETS})
   set(sources ${STELE_FUZZ_DIR}/fuzz_${name}.c ${STELE_FUZZ_DIR}/fuzz_util.c
@@ -19,9 +22,15 @@ foreach(name ${STELE_FUZZ_TARGETS})
          ${CMAKE_SOURCE_DIR}/common/json_scan.c ${CMAKE_SOURCE_DIR}/common/base64.c
          ${CMAKE_SOURCE_DIR}/common/info_json.c)
   endif()
+  set(libs "")
+  if(name STREQUAL "http_request")
+    # steled's request parser (server/request.c), which reads from libevent's buffers.
+    list(APPEND sources ${CMAKE_SOURCE_DIR}/server/request.c)
+    list(APPEND libs PkgConfig::LIBEVENT)
+  endif()
   add_executable(fuzz_replay_${name} ${sources})
   set_target_properties(fuzz_replay_${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${STELE_TEST_BIN})
-  target_link_libraries(fuzz_replay_${name} PRIVATE stele_internal PkgConfig::JANSSON)
+  target_link_libraries(fuzz_replay_${name} PRIVATE stele_internal PkgConfig::JANSSON ${libs})
   target_include_directories(fuzz_replay_${name} PRIVATE ${CMAKE_SOURCE_DIR}/common)
   add_test(NAME fuzz/${name}
            COMMAND fuzz_replay_${name} ${STELE_FUZZ_DIR}/corpus/${name}
