@@ -29,6 +29,9 @@ static void usage(FILE *out) {
             "                   readall, readstream, subscribe, growth (default: all)\n"
             "  --quick          1 run of 1 s each, 100k events over 10k streams, growth to 1M\n"
             "  --large          growth checkpoints 1M, 10M and 100M\n"
+            "  --smoke          a check that every workload runs on every system, not a\n"
+            "                   measurement: 1 run of 0.2 s, 2,000 events over 200 streams,\n"
+            "                   growth to 20,000 (the test suite runs this)\n"
             "  --runs N         runs per figure, median reported (default 3)\n"
             "  --seconds S      measured seconds per timed run (default 2)\n"
             "  --warmup S       un-measured seconds before each timed run (default 0.5)\n"
@@ -111,6 +114,7 @@ enum {
     OPT_ONLY,
     OPT_QUICK,
     OPT_LARGE,
+    OPT_SMOKE,
     OPT_RUNS,
     OPT_SECONDS,
     OPT_WARMUP,
@@ -125,6 +129,7 @@ static const struct option long_options[] = {
     {"only", required_argument, NULL, OPT_ONLY},
     {"quick", no_argument, NULL, OPT_QUICK},
     {"large", no_argument, NULL, OPT_LARGE},
+    {"smoke", no_argument, NULL, OPT_SMOKE},
     {"runs", required_argument, NULL, OPT_RUNS},
     {"seconds", required_argument, NULL, OPT_SECONDS},
     {"warmup", required_argument, NULL, OPT_WARMUP},
@@ -137,7 +142,7 @@ static const struct option long_options[] = {
 
 int main(int argc, char **argv) {
     const char *base = "bench-data", *json = NULL, *systems = NULL, *only = NULL;
-    bool quick = false, large = false, keep = false, base_is_default = true;
+    bool quick = false, large = false, smoke = false, keep = false, base_is_default = true;
     uint64_t runs = 0;
     double seconds = -1, warmup = -1;
     int c;
@@ -154,6 +159,7 @@ int main(int argc, char **argv) {
             break;
         case OPT_QUICK: quick = true; break;
         case OPT_LARGE: large = true; break;
+        case OPT_SMOKE: smoke = true; break;
         case OPT_RUNS: ok = parse_u64(optarg, &runs) && runs >= 1 && runs <= CMP_MAX_RUNS; break;
         case OPT_SECONDS: ok = parse_seconds(optarg, &seconds) && seconds > 0; break;
         case OPT_WARMUP: ok = parse_seconds(optarg, &warmup); break;
@@ -196,6 +202,15 @@ int main(int argc, char **argv) {
     }
     if (large) {
         cfg.checkpoints[cfg.ncheckpoints++] = 100000000u;
+    }
+    if (smoke) {
+        cfg.runs = 1;
+        cfg.seconds = 0.2;
+        cfg.warmup = 0.05;
+        cfg.events = 2000;
+        cfg.streams = 200;
+        cfg.checkpoints[0] = 20000;
+        cfg.ncheckpoints = 1;
     }
     if (runs) {
         cfg.runs = (int)runs;
