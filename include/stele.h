@@ -472,7 +472,7 @@ typedef struct stele_stats {
     uint64_t commits;       /* log commits (writer batches) since open */
     uint64_t sync_ns;       /* time spent in fdatasync since open, summed */
     uint64_t sync_latency[STELE_SYNC_BUCKETS]; /* fdatasync calls by duration (see above) */
-    bool poisoned;          /* a write or sync failed: appends are refused */
+    bool poisoned;                             /* a write or sync failed: appends are refused */
     stele_durability_t durability;
 } stele_stats_t;
 

@@ -626,8 +626,7 @@ static int stele_http_append(bconn_t *c, const char *stream, int64_t expected,
          * need not read the stream to retry. */
         jitem_t v;
         uint64_t actual = 0;
-        if (last_version != NULL &&
-            object_member(c->http.body, c->http.body_len, "actual", &v)) {
+        if (last_version != NULL && object_member(c->http.body, c->http.body_len, "actual", &v)) {
             if (v.val_end - v.val == 2 && memcmp(v.val, "-1", 2) == 0) {
                 *last_version = -1;
             } else if (parse_u64(v.val, v.val_end, &actual)) {

@@ -50,8 +50,8 @@ struct stele_writer {
     int64_t last_sync_ns;
 
     _Atomic uint64_t commits, syncs, requests;
-    _Atomic uint64_t sync_ns;                           /* time in fdatasync, summed */
-    _Atomic uint64_t sync_hist[STELE_SYNC_BUCKETS];     /* fdatasync calls by duration */
+    _Atomic uint64_t sync_ns;                       /* time in fdatasync, summed */
+    _Atomic uint64_t sync_hist[STELE_SYNC_BUCKETS]; /* fdatasync calls by duration */
     _Atomic uint32_t submitted; /* requests queued: lets the writer spin without the lock */
     _Atomic int spinners;
 

@@ -729,20 +729,20 @@ static void test_refuse_chunks(void **state) {
     (void)state;
 #define CHUNKED_HEAD "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
     static const char *const bad[] = {
-        CHUNKED_HEAD "zz\r\nab\r\n0\r\n\r\n",         /* not hex */
-        CHUNKED_HEAD "\r\n0\r\n\r\n",                 /* empty size */
-        CHUNKED_HEAD ";ext\r\n\r\n",                  /* extension without size */
-        CHUNKED_HEAD "-5\r\nhello\r\n0\r\n\r\n",      /* negative */
-        CHUNKED_HEAD "0x5\r\nhello\r\n0\r\n\r\n",     /* C notation */
-        CHUNKED_HEAD "1000000000000000\r\n",          /* 16 hex digits */
-        CHUNKED_HEAD "fffffffffffffffff\r\n",         /* overflows 64 bits */
-        CHUNKED_HEAD "5\r\nhelloX\r\n0\r\n\r\n",      /* data not followed by CRLF */
-        CHUNKED_HEAD "5\r\nhello\r\r\n0\r\n\r\n",     /* CR CR LF after the data */
-        CHUNKED_HEAD "5\r\nhello world\r\n0\r\n\r\n", /* more data than the size */
-        CHUNKED_HEAD "5\r\nhello 0\r\n\r\n",          /* the next size on the same line */
-        CHUNKED_HEAD "5 xyz\r\nhello\r\n0\r\n\r\n",    /* junk after the size */
+        CHUNKED_HEAD "zz\r\nab\r\n0\r\n\r\n",               /* not hex */
+        CHUNKED_HEAD "\r\n0\r\n\r\n",                       /* empty size */
+        CHUNKED_HEAD ";ext\r\n\r\n",                        /* extension without size */
+        CHUNKED_HEAD "-5\r\nhello\r\n0\r\n\r\n",            /* negative */
+        CHUNKED_HEAD "0x5\r\nhello\r\n0\r\n\r\n",           /* C notation */
+        CHUNKED_HEAD "1000000000000000\r\n",                /* 16 hex digits */
+        CHUNKED_HEAD "fffffffffffffffff\r\n",               /* overflows 64 bits */
+        CHUNKED_HEAD "5\r\nhelloX\r\n0\r\n\r\n",            /* data not followed by CRLF */
+        CHUNKED_HEAD "5\r\nhello\r\r\n0\r\n\r\n",           /* CR CR LF after the data */
+        CHUNKED_HEAD "5\r\nhello world\r\n0\r\n\r\n",       /* more data than the size */
+        CHUNKED_HEAD "5\r\nhello 0\r\n\r\n",                /* the next size on the same line */
+        CHUNKED_HEAD "5 xyz\r\nhello\r\n0\r\n\r\n",         /* junk after the size */
         CHUNKED_HEAD "5\r\nhello\r\n0\r\nno colon\r\n\r\n", /* a trailer that is no field */
-        CHUNKED_HEAD "5\r\nhello\r\n0\r\nA: \x01\r\n\r\n", /* a control byte in a trailer */
+        CHUNKED_HEAD "5\r\nhello\r\n0\r\nA: \x01\r\n\r\n",  /* a control byte in a trailer */
     };
 #undef CHUNKED_HEAD
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
