@@ -195,6 +195,7 @@ static void conn_process(srv_conn_t *c) {
                 c->broken = true;
                 return;
             }
+            c->req->start_ns = srv_now_ns();
         }
         srv_req_error_t e;
         int rc = srv_req_feed(c->req, c->in, srv->cfg, &e);
@@ -468,11 +469,15 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg) {
     srv_conn_t *next;
     for (srv_conn_t *c = srv->conns; c != NULL; c = next) {
         next = c->next;
-        if (now - c->last_active_ns <= limit || in_flight(c) ||
-            (c->req != NULL && c->req->streaming && evbuffer_get_length(c->out) == 0)) {
+        /* A request must arrive whole within the timeout, however it trickles in: a client
+         * sending a byte now and then cannot hold a connection for ever. */
+        bool reading = c->req != NULL && !c->req->dispatched;
+        bool late = reading && now - c->req->start_ns > limit;
+        if (!late && (now - c->last_active_ns <= limit || in_flight(c) ||
+                      (c->req != NULL && c->req->streaming && evbuffer_get_length(c->out) == 0))) {
             continue;
         }
-        if (c->req != NULL && !c->req->dispatched && evbuffer_get_length(c->out) == 0) {
+        if (reading && evbuffer_get_length(c->out) == 0) {
             srv_req_error_t e = {408, "request_timeout", ""};
             snprintf(e.message, sizeof(e.message), "the request did not arrive within %llu ms",
                      (unsigned long long)srv->cfg->request_timeout_ms);

@@ -231,6 +231,30 @@ c.ok(r.at_eof(), "and the connection is closed")
 s.close()
 c.eq(head_position(), before, "the partial append wrote nothing")
 
+# A request that trickles in (a byte every 0.3 s, never idle for the timeout) still has to arrive
+# whole within it.
+s = connect()
+r = Reader(s)
+t0 = time.time()
+answer = None
+for b in b"GET /health HTTP/1.1\r\nX-Slow: " + b"z" * 40:
+    try:
+        s.sendall(bytes([b]))
+    except (BrokenPipeError, ConnectionResetError):
+        break
+    s.settimeout(0.3)
+    try:
+        data = s.recv(65536)
+    except socket.timeout:
+        continue
+    r.buf += data
+    break
+s.settimeout(10)
+st, h, b = r.response()
+c.eq(st, 408, "a trickling request gets 408 at the timeout")
+c.ok(time.time() - t0 < 5, "within about the request timeout", "%.1f s" % (time.time() - t0))
+s.close()
+
 # An idle keep-alive connection is closed silently after the timeout.
 s = connect()
 r = Reader(s)
