@@ -127,7 +127,8 @@ struct srv_req {
     uint64_t content_length, chunk_left;
     size_t trailer_bytes;
     size_t head_scanned; /* bytes already searched for the end of the head */
-    uint64_t start_ns;   /* its first bytes arrived (monotonic): it must be whole within the timeout */
+    uint64_t
+        start_ns; /* its first bytes arrived (monotonic): it must be whole within the timeout */
     int body_state;
     bool chunked, keep_alive, want_continue, continue_sent, head_done;
     bool dispatched;              /* handed to a route: it answers */
