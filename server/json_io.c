@@ -278,14 +278,20 @@ static void sb_add(sbuf_t *b, const void *data, size_t n) {
 
 static void sb_str(sbuf_t *b, const char *s) { sb_add(b, s, strlen(s)); }
 
-static void sb_u64(sbuf_t *b, uint64_t v) {
+size_t srv_u64_text(char out[20], uint64_t v) {
     char digits[20];
     size_t n = 0;
     do {
         digits[sizeof(digits) - 1 - n++] = (char)('0' + v % 10);
         v /= 10;
     } while (v > 0);
-    sb_add(b, digits + sizeof(digits) - n, n);
+    memcpy(out, digits + sizeof(digits) - n, n);
+    return n;
+}
+
+static void sb_u64(sbuf_t *b, uint64_t v) {
+    char digits[20];
+    sb_add(b, digits, srv_u64_text(digits, v));
 }
 
 static void sb_i64(sbuf_t *b, int64_t v) {
@@ -447,14 +453,19 @@ int srv_event_json(struct evbuffer *out, const stele_event_t *ev) {
 
 void srv_append_result_write(struct evbuffer *out, const char *stream,
                              const stele_append_result_t *r) {
-    evbuffer_add(out, "{\"stream\":", 10);
-    srv_json_string(out, stream, strlen(stream));
-    evbuffer_add_printf(out,
-                        ",\"first_version\":%" PRId64 ",\"last_version\":%" PRId64
-                        ",\"first_position\":%" PRIu64 ",\"last_position\":%" PRIu64
-                        ",\"idempotent\":%s}",
-                        r->first_version, r->last_version, r->first_position, r->last_position,
-                        r->idempotent ? "true" : "false");
+    sbuf_t *b = &scratch;
+    sb_str(b, "{\"stream\":");
+    sb_json_string(b, stream, strlen(stream));
+    sb_str(b, ",\"first_version\":");
+    sb_i64(b, r->first_version);
+    sb_str(b, ",\"last_version\":");
+    sb_i64(b, r->last_version);
+    sb_str(b, ",\"first_position\":");
+    sb_u64(b, r->first_position);
+    sb_str(b, ",\"last_position\":");
+    sb_u64(b, r->last_position);
+    sb_str(b, r->idempotent ? ",\"idempotent\":true}" : ",\"idempotent\":false}");
+    sb_flush(b, out);
 }
 
 json_t *srv_stream_info_json(const stele_stream_info_t *info) { return info_json(info); }
