@@ -363,19 +363,33 @@ static int check_part(stele_store_t *s, stele_store_req_t *r, size_t i, const st
     return 0;
 }
 
+/* A stand-in for a stream not in the catalogue, as stele__catalogue_get would insert it. */
+static stele_stream_t *stand_in(const char *name, size_t len, uint64_t hash) {
+    stele_stream_t *st = stele__malloc(sizeof(*st) + len + 1);
+    if (!st)
+        return NULL;
+    memset(st, 0, sizeof(*st));
+    st->hash = hash;
+    st->last_version = st->pending_version = -1;
+    st->name_len = (uint16_t)len;
+    memcpy(st->name, name, len);
+    st->name[len] = 0;
+    return st;
+}
+
 /* Check and encode one request. Returns 0 (encoded or idempotent), or an error; nothing of a
  * failed request stays in cb. */
 /* Check a delete against the writer's view of the stream it deletes; fill its data. */
 static int check_delete(stele_store_t *s, stele_store_req_t *r, stele_stream_t **target) {
     const stele_delete_check_t *d = r->del;
     size_t len = strlen(d->target);
-    int rc = stele__catalogue_get(&s->cat, d->target, len, stele__index_hash(d->target, len), false,
-                                  target);
-    if (rc < 0)
-        return rc;
-    stele_stream_t *t = *target;
-    int64_t cur = t->pending_version, e = d->expected;
-    if (cur < 0 && t->pending_state == STELE_STREAM_ACTIVE)
+    /* Found, not inserted: deleting a stream never seen must not leave an entry behind. */
+    stele_stream_t *t =
+        stele__catalogue_find(&s->cat, d->target, len, stele__index_hash(d->target, len));
+    *target = t;
+    int rc = 0;
+    int64_t cur = t != NULL ? t->pending_version : -1, e = d->expected;
+    if (t == NULL || (cur < 0 && t->pending_state == STELE_STREAM_ACTIVE))
         rc = STELE_ENOTFOUND;
     else if (t->pending_state == STELE_STREAM_TOMBSTONED)
         rc = STELE_ETOMBSTONED;
@@ -411,27 +425,56 @@ static int encode_request(stele_store_t *s, stele_store_req_t *r, stele_commit_b
         if (rc < 0)
             return rc;
     }
+    /* A stream the catalogue does not know yet is checked against a stand-in and inserted only
+     * once the whole request passes: a refused append to a new name (a wrong expected version,
+     * reused ids, another part failing) must not leave an entry behind, since entries live in an
+     * arena until the store closes and are saved in snapshots. */
+    bool fresh[STELE_MAX_COMMIT_STREAMS];
+    memset(fresh, 0, sizeof fresh);
+    int rc = 0;
     for (size_t i = 0; i < r->nparts; i++) {
         stele_append_part_t *p = &r->parts[i];
         size_t len = strlen(p->stream);
-        int rc = stele__catalogue_get(&s->cat, p->stream, len, stele__index_hash(p->stream, len),
-                                      false, &sts[i]);
-        if (rc < 0)
-            return rc;
+        uint64_t hash = stele__index_hash(p->stream, len);
+        sts[i] = stele__catalogue_find(&s->cat, p->stream, len, hash);
+        fresh[i] = sts[i] == NULL;
+        if (fresh[i]) {
+            sts[i] = stand_in(p->stream, len, hash);
+            if (!sts[i]) {
+                fresh[i] = false;
+                rc = STELE_ENOMEM;
+                r->failed_part = i;
+                goto done;
+            }
+        }
         rc = check_part(s, r, i, ids, sts[i]);
         if (rc < 0) {
             r->failed_part = i;
-            return rc;
+            goto done;
         }
         nidem += (size_t)rc;
         ids += p->count;
     }
+    rc = 0;
     if (nidem == r->nparts)
-        return 0;
+        goto done;
     if (nidem > 0) {
         snprintf(r->detail, sizeof r->detail,
                  "part of this commit was already written by an earlier append with these ids");
-        return STELE_EIDREUSE;
+        rc = STELE_EIDREUSE;
+        goto done;
+    }
+    for (size_t i = 0; i < r->nparts; i++) {
+        if (!fresh[i])
+            continue;
+        stele_stream_t *real = NULL;
+        rc = stele__catalogue_get(&s->cat, sts[i]->name, sts[i]->name_len, sts[i]->hash, false,
+                                  &real);
+        if (rc < 0)
+            goto done;
+        stele__free(sts[i]);
+        sts[i] = real;
+        fresh[i] = false;
     }
     size_t mark_len = cb->len, mark_last = cb->last_record;
     uint64_t mark_pos = cb->next_position;
@@ -487,6 +530,12 @@ static int encode_request(stele_store_t *s, stele_store_req_t *r, stele_commit_b
     }
     *encoded = true;
     return 0;
+done:
+    for (size_t i = 0; i < r->nparts; i++) {
+        if (fresh[i])
+            stele__free(sts[i]);
+    }
+    return rc;
 }
 
 void stele__store_encode(void *ctx, stele_wreq_t **reqs, size_t n, stele_commit_buf_t *cb) {

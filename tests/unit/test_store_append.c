@@ -97,6 +97,48 @@ static void test_expected_versions(void **state) {
     assert_int_equal(tu_append1(s, "order-2", 0, "Paid", "{}", NULL), 0);
 }
 
+/* Refused appends, commits and deletes naming streams never written leave nothing behind: the
+ * catalogue (in memory, and saved in snapshots) would otherwise grow with every refused name. */
+static void test_refusals_leave_no_stream(void **state) {
+    tu_fixture_t *f = *state;
+    stele_store_t *s = f->s;
+    assert_int_equal(tu_append1(s, "real-1", STELE_EXPECT_ANY, "A", "{}", NULL), 0);
+    stele_stats_t before, after;
+    assert_int_equal(stele_stats(s, &before), 0);
+    char name[32];
+    for (int i = 0; i < 200; i++) {
+        snprintf(name, sizeof name, "ghost-%d", i);
+        expect_conflict(s, name, i % 2 ? STELE_EXPECT_STREAM_EXISTS : 7, -1);
+        assert_int_equal(stele_stream_delete(s, name, STELE_EXPECT_ANY, false), STELE_ENOTFOUND);
+    }
+    /* A commit whose second part conflicts: its new first part is not kept either. */
+    stele_event_in_t e[1] = {tu_event("X", "{}")};
+    stele_append_part_t parts[2] = {
+        {.stream = "ghost-commit",
+         .expected_version = STELE_EXPECT_NO_STREAM,
+         .events = e,
+         .count = 1},
+        {.stream = "real-1", .expected_version = 5, .events = e, .count = 1},
+    };
+    size_t failed = 99;
+    assert_int_equal(stele_commit(s, parts, 2, &failed), STELE_ECONFLICT);
+    assert_int_equal(failed, 1);
+    assert_int_equal(stele_stats(s, &after), 0);
+    assert_int_equal(after.streams, before.streams);
+    assert_int_equal(after.head_position, before.head_position);
+    /* Nor after a reopen (the snapshot), and the names still work as new streams. */
+    f->s = s = tu_reopen(s, f->dir);
+    assert_int_equal(stele_stats(s, &after), 0);
+    assert_int_equal(after.streams, before.streams);
+    stele_append_result_t res;
+    assert_int_equal(tu_append1(s, "ghost-3", STELE_EXPECT_NO_STREAM, "A", "{}", &res), 0);
+    assert_int_equal(res.first_version, 0);
+    assert_int_equal(stele_commit(s, parts, 1, &failed), 0);
+    assert_int_equal(parts[0].result.first_version, 0);
+    assert_int_equal(stele_stats(s, &after), 0);
+    assert_int_equal(after.streams, before.streams + 2);
+}
+
 static void test_multi_event_append_round_trip(void **state) {
     tu_fixture_t *f = *state;
     stele_store_t *s = f->s;
@@ -808,6 +850,8 @@ static void test_concurrent_appenders(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_expected_versions, tu_store_setup, tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_refusals_leave_no_stream, tu_store_setup,
+                                        tu_store_teardown),
         cmocka_unit_test_setup_teardown(test_multi_event_append_round_trip, tu_store_setup,
                                         tu_store_teardown),
         cmocka_unit_test_setup_teardown(test_commit_atomic, tu_store_setup, tu_store_teardown),
