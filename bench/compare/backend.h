@@ -89,6 +89,19 @@ typedef struct backend {
      * handed to `fn` as they arrive. */
     int (*subscribe)(benv_t *env, bdeliver_fn fn, void *arg, bsub_t **out, char *err);
     void (*unsubscribe)(bsub_t *sub);
+
+    /* Closes the system and opens it again on the same data, as a restart would (a server is
+     * stopped as teardown stops it and started again on the same data directory, possibly on
+     * another port). Called from the driver's main thread with no connection or subscription
+     * open; the driver connects anew afterwards. Returns once the system accepts connections. On
+     * failure the environment may only be torn down. NULL when the backend cannot (the driver
+     * reports the open time and RSS figures as "unsupported"). */
+    int (*reopen)(benv_t *env, char *err);
+
+    /* The resident memory of the system, KiB: of a server's whole process tree, or of this
+     * process for an in-process system (which then includes the benchmark itself). 0: unknown.
+     * NULL: not reported. */
+    uint64_t (*rss_kib)(benv_t *env);
 } backend_t;
 
 /* The backends compiled in (backend_<name>.c each define one). A backend whose client library was

@@ -86,6 +86,8 @@
 struct benv {
     char dir[PATH_MAX];
     char log[PATH_MAX];
+    char server[PATH_MAX]; /* the nats-server program */
+    char store[PATH_MAX];  /* its -sd directory */
     char url[64];
     pid_t pid;
 };
@@ -324,45 +326,25 @@ static int create_stream(benv_t *env, char *err) {
     return rc;
 }
 
-static void nats_teardown(benv_t *env);
-
-static int nats_setup(const char *dir, benv_t **out, char *err) {
-    char server[PATH_MAX];
-    if (!proc_find_program("nats-server", server_dirs, server, sizeof server)) {
-        return backend_fail(err, "nats-server not found (looked in PATH and /usr/sbin)");
-    }
-    benv_t *env = calloc(1, sizeof *env);
-    if (env == NULL) {
-        return backend_fail(err, "out of memory for the nats environment");
-    }
-    char store[PATH_MAX];
-    if (realpath(dir, env->dir) == NULL) {
-        backend_fail(err, "cannot resolve the work directory %s: %s", dir, strerror(errno));
-        goto fail;
-    }
-    if ((size_t)snprintf(store, sizeof store, "%s/jetstream", env->dir) >= sizeof store ||
-        (size_t)snprintf(env->log, sizeof env->log, "%s/nats-server.log", env->dir) >=
-            sizeof env->log) {
-        backend_fail(err, "work directory path too long: %s", env->dir);
-        goto fail;
-    }
-    int rc = -1;
+/* Starts nats-server on env->store, trying fresh ports when one was taken first. */
+static int start_server(benv_t *env, char *err) {
     for (int attempt = 0; attempt < START_ATTEMPTS; attempt++) {
         uint16_t port = 0;
         if (proc_free_port(&port, err) != 0) {
-            goto fail;
+            return -1;
         }
         char port_arg[16];
         snprintf(port_arg, sizeof port_arg, "%u", (unsigned)port);
         snprintf(env->url, sizeof env->url, "nats://127.0.0.1:%u", (unsigned)port);
-        const char *argv[] = {server, "-js", "-sd", store, "-a", "127.0.0.1", "-p", port_arg, NULL};
+        const char *argv[] = {env->server, "-js", "-sd",    env->store, "-a",
+                              "127.0.0.1", "-p",  port_arg, NULL};
         proc_spec_t spec = {.argv = argv, .log_path = env->log, .death_signal = SIGKILL};
         if (proc_start(&spec, &env->pid, err) != 0) {
-            goto fail;
+            env->pid = 0;
+            return -1;
         }
-        rc = proc_wait_tcp(port, env->pid, LISTEN_TIMEOUT_MS, "nats-server", err);
-        if (rc == 0) {
-            break;
+        if (proc_wait_tcp(port, env->pid, LISTEN_TIMEOUT_MS, "nats-server", err) == 0) {
+            return 0;
         }
         char tail[BACKEND_ERR_CAP] = "";
         proc_append_log_tail(tail, env->log);
@@ -370,14 +352,48 @@ static int nats_setup(const char *dir, benv_t **out, char *err) {
         env->pid = 0;
         if (strstr(tail, "address already in use") == NULL) {
             proc_append_log_tail(err, env->log);
-            goto fail;
+            return -1;
         }
     }
-    if (rc != 0) {
-        backend_fail(err, "nats-server found no free port in %d attempts", START_ATTEMPTS);
+    return backend_fail(err, "nats-server found no free port in %d attempts", START_ATTEMPTS);
+}
+
+/* SIGTERM; 0 when nats-server was not running or exited in time. */
+static int stop_server(benv_t *env) {
+    int rc = 0;
+    if (env->pid > 0 && proc_stop(env->pid, SIGTERM, STOP_TIMEOUT_MS) != 0) {
+        fprintf(stderr,
+                "stele-compare: nats: nats-server ignored SIGTERM for %d s and was killed\n",
+                STOP_TIMEOUT_MS / 1000);
+        rc = -1;
+    }
+    env->pid = 0;
+    return rc;
+}
+
+static void nats_teardown(benv_t *env);
+
+static int nats_setup(const char *dir, benv_t **out, char *err) {
+    benv_t *env = calloc(1, sizeof *env);
+    if (env == NULL) {
+        return backend_fail(err, "out of memory for the nats environment");
+    }
+    if (!proc_find_program("nats-server", server_dirs, env->server, sizeof env->server)) {
+        free(env);
+        return backend_fail(err, "nats-server not found (looked in PATH and /usr/sbin)");
+    }
+    if (realpath(dir, env->dir) == NULL) {
+        backend_fail(err, "cannot resolve the work directory %s: %s", dir, strerror(errno));
         goto fail;
     }
-    if (create_stream(env, err) != 0) {
+    if ((size_t)snprintf(env->store, sizeof env->store, "%s/jetstream", env->dir) >=
+            sizeof env->store ||
+        (size_t)snprintf(env->log, sizeof env->log, "%s/nats-server.log", env->dir) >=
+            sizeof env->log) {
+        backend_fail(err, "work directory path too long: %s", env->dir);
+        goto fail;
+    }
+    if (start_server(env, err) != 0 || create_stream(env, err) != 0) {
         goto fail;
     }
     *out = env;
@@ -392,13 +408,44 @@ static void nats_teardown(benv_t *env) {
     if (env == NULL) {
         return;
     }
-    if (env->pid > 0 && proc_stop(env->pid, SIGTERM, STOP_TIMEOUT_MS) != 0) {
-        fprintf(stderr,
-                "stele-compare: nats: nats-server ignored SIGTERM for %d s and was killed\n",
-                STOP_TIMEOUT_MS / 1000);
-    }
+    stop_server(env);
     free(env);
 }
+
+/* Stops nats-server as teardown does, starts it again on the same store directory and waits until
+ * JetStream has recovered the EVENTS stream (it may accept connections before). */
+static int nats_reopen(benv_t *env, char *err) {
+    if (stop_server(env) != 0) {
+        return backend_fail(err, "nats-server ignored SIGTERM for %d s", STOP_TIMEOUT_MS / 1000);
+    }
+    if (start_server(env, err) != 0) {
+        return -1;
+    }
+    natsConnection *nc;
+    jsCtx *js;
+    if (connect_to(env->url, &nc, &js, NULL, NULL, err) != 0) {
+        return -1;
+    }
+    int64_t deadline = monotonic_ms() + JS_READY_TIMEOUT_MS;
+    natsStatus s;
+    jsErrCode jerr;
+    for (;;) {
+        jsStreamInfo *si = NULL;
+        jerr = 0;
+        s = js_GetStreamInfo(&si, js, STREAM_NAME, NULL, &jerr);
+        jsStreamInfo_Destroy(si);
+        if (s == NATS_OK || monotonic_ms() >= deadline) {
+            break;
+        }
+        usleep(5000);
+    }
+    int rc = s == NATS_OK ? 0 : nats_fail(err, s, jerr, "%s", "the EVENTS stream after a restart");
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    return rc;
+}
+
+static uint64_t nats_rss_kib(benv_t *env) { return env->pid > 0 ? proc_tree_rss_kib(env->pid) : 0; }
 
 /* --- connections --------------------------------------------------------------------------- */
 
@@ -806,4 +853,6 @@ const backend_t backend_nats = {
     .read_stream = nats_read_stream,
     .subscribe = nats_subscribe,
     .unsubscribe = nats_unsubscribe,
+    .reopen = nats_reopen,
+    .rss_kib = nats_rss_kib,
 };

@@ -80,6 +80,9 @@ static const char *const pg_accounts[] = {"postgres", "nobody", NULL};
 struct benv {
     char dir[PATH_MAX];
     char log[PATH_MAX];
+    char postgres[PATH_MAX]; /* the server program */
+    char pgdata[PATH_MAX];
+    proc_spec_t base; /* how the server is run: its log and account */
     char conninfo[256];
     pid_t pid;
     pthread_mutex_t lock; /* guards subscribers */
@@ -227,8 +230,9 @@ static const char schema_sql[] =
     " $$BEGIN PERFORM pg_notify('stele_events', ''); RETURN NULL; END$$;";
 
 /* Starts the server on a fresh port; returns 1 when the port was taken (try another). */
-static int start_server(benv_t *env, const char *postgres, const char *pgdata,
-                        const proc_spec_t *base, char *err) {
+static int start_server(benv_t *env, char *err) {
+    const char *postgres = env->postgres, *pgdata = env->pgdata;
+    const proc_spec_t *base = &env->base;
     uint16_t port = 0;
     if (proc_free_port(&port, err) != 0) {
         return -1;
@@ -292,41 +296,70 @@ static int start_server(benv_t *env, const char *postgres, const char *pgdata,
     }
 }
 
+/* Starts the server on env->pgdata, trying fresh ports when one was taken first. */
+static int start_with_retries(benv_t *env, char *err) {
+    int rc = 1;
+    for (int attempt = 0; attempt < START_ATTEMPTS && rc == 1; attempt++) {
+        rc = start_server(env, err);
+    }
+    if (rc == 1) {
+        backend_fail(err, "the PostgreSQL server found no free port in %d attempts",
+                     START_ATTEMPTS);
+    }
+    return rc == 0 ? 0 : -1;
+}
+
+/* What `pg_ctl stop -m fast` does: SIGINT, then wait for the postmaster to exit. 0 when it was
+ * not running or exited in time. */
+static int stop_server(benv_t *env) {
+    int rc = 0;
+    if (env->pid > 0 && proc_stop(env->pid, SIGINT, STOP_TIMEOUT_MS) != 0) {
+        fprintf(stderr,
+                "stele-compare: postgres: the server ignored a fast shutdown for %d s "
+                "and was killed\n",
+                STOP_TIMEOUT_MS / 1000);
+        rc = -1;
+    }
+    env->pid = 0;
+    return rc;
+}
+
 static void pg_teardown(benv_t *env);
 
 static int pg_setup(const char *dir, benv_t **out, char *err) {
-    char initdb[PATH_MAX], postgres[PATH_MAX];
-    if (!find_server_programs(initdb, postgres, sizeof initdb, err)) {
-        return -1;
-    }
+    char initdb[PATH_MAX];
     benv_t *env = calloc(1, sizeof *env);
     if (env == NULL) {
         return backend_fail(err, "out of memory for the postgres environment");
     }
     pthread_mutex_init(&env->lock, NULL);
-    char pgdata[PATH_MAX];
+    if (!find_server_programs(initdb, env->postgres, sizeof initdb, err)) {
+        goto fail;
+    }
+    char *pgdata = env->pgdata;
     /* absolute paths: the server runs in / and may be a different user */
     if (realpath(dir, env->dir) == NULL) {
         backend_fail(err, "cannot resolve the work directory %s: %s", dir, strerror(errno));
         goto fail;
     }
-    if ((size_t)snprintf(pgdata, sizeof pgdata, "%s/pgdata", env->dir) >= sizeof pgdata ||
+    if ((size_t)snprintf(pgdata, sizeof env->pgdata, "%s/pgdata", env->dir) >= sizeof env->pgdata ||
         (size_t)snprintf(env->log, sizeof env->log, "%s/postgres.log", env->dir) >=
             sizeof env->log) {
         backend_fail(err, "work directory path too long: %s", env->dir);
         goto fail;
     }
 
-    proc_spec_t base = {.log_path = env->log};
+    env->base.log_path = env->log;
     const char *user = NULL;
-    if (proc_server_user(pg_accounts, &base.as_user, &base.uid, &base.gid, &user, err) != 0) {
+    if (proc_server_user(pg_accounts, &env->base.as_user, &env->base.uid, &env->base.gid, &user,
+                         err) != 0) {
         goto fail;
     }
-    if (base.as_user) {
-        if (check_reachable(env->dir, base.uid, base.gid, user, err) != 0) {
+    if (env->base.as_user) {
+        if (check_reachable(env->dir, env->base.uid, env->base.gid, user, err) != 0) {
             goto fail;
         }
-        if (chown(env->dir, base.uid, base.gid) != 0) {
+        if (chown(env->dir, env->base.uid, env->base.gid) != 0) {
             backend_fail(err, "cannot give %s to the server account '%s': %s", env->dir, user,
                          strerror(errno));
             goto fail;
@@ -337,21 +370,13 @@ static int pg_setup(const char *dir, benv_t **out, char *err) {
     const char *initdb_argv[] = {
         initdb,       "-D",        pgdata, "-U", "postgres", "--auth=trust", "--encoding=UTF8",
         "--locale=C", "--no-sync", NULL};
-    proc_spec_t init = base;
+    proc_spec_t init = env->base;
     init.argv = initdb_argv;
     if (proc_run(&init, INITDB_TIMEOUT_MS, "initdb", err) != 0) {
         goto fail;
     }
 
-    int rc = 1;
-    for (int attempt = 0; attempt < START_ATTEMPTS && rc == 1; attempt++) {
-        rc = start_server(env, postgres, pgdata, &base, err);
-    }
-    if (rc != 0) {
-        if (rc == 1) {
-            backend_fail(err, "the PostgreSQL server found no free port in %d attempts",
-                         START_ATTEMPTS);
-        }
+    if (start_with_retries(env, err) != 0) {
         goto fail;
     }
 
@@ -361,7 +386,7 @@ static int pg_setup(const char *dir, benv_t **out, char *err) {
         PQfinish(pg);
         goto fail;
     }
-    rc = exec_command(pg, schema_sql, "create the events table", err);
+    int rc = exec_command(pg, schema_sql, "create the events table", err);
     PQfinish(pg);
     if (rc != 0) {
         goto fail;
@@ -378,18 +403,22 @@ static void pg_teardown(benv_t *env) {
     if (env == NULL) {
         return;
     }
-    if (env->pid > 0) {
-        /* what `pg_ctl stop -m fast` does: SIGINT, then wait for the postmaster to exit */
-        if (proc_stop(env->pid, SIGINT, STOP_TIMEOUT_MS) != 0) {
-            fprintf(stderr,
-                    "stele-compare: postgres: the server ignored a fast shutdown for %d s "
-                    "and was killed\n",
-                    STOP_TIMEOUT_MS / 1000);
-        }
-    }
+    stop_server(env);
     pthread_mutex_destroy(&env->lock);
     free(env);
 }
+
+/* Stops the server as teardown does and starts it again on the same data directory. */
+static int pg_reopen(benv_t *env, char *err) {
+    if (stop_server(env) != 0) {
+        return backend_fail(err, "the PostgreSQL server ignored a fast shutdown for %d s",
+                            STOP_TIMEOUT_MS / 1000);
+    }
+    return start_with_retries(env, err);
+}
+
+/* The postmaster and every process it started (backends, checkpointer, WAL writer, ...). */
+static uint64_t pg_rss_kib(benv_t *env) { return env->pid > 0 ? proc_tree_rss_kib(env->pid) : 0; }
 
 /* --- connections --------------------------------------------------------------------------- */
 
@@ -853,4 +882,6 @@ const backend_t backend_postgres = {
     .read_stream = pg_read_stream,
     .subscribe = pg_subscribe,
     .unsubscribe = pg_unsubscribe,
+    .reopen = pg_reopen,
+    .rss_kib = pg_rss_kib,
 };

@@ -14,6 +14,7 @@
  * a user of a plain table has (SQLite has no change notification across connections).
  */
 #include "backend.h"
+#include "proc.h"
 
 #include <sqlite3.h>
 
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define BUSY_TIMEOUT_MS 60000
 #define POLL_INTERVAL_NS 1000000L /* the subscription's poll period: 1 ms */
@@ -146,6 +148,23 @@ static void sq_teardown(benv_t *env) {
         sqlite3_close(env->db);
         free(env);
     }
+}
+
+/* Every connection is closed by then (the driver's and the subscriptions'): closing the last one
+ * checkpoints the WAL into the database, as an application's exit would; then one is opened. */
+static int sq_reopen(benv_t *env, char *err) {
+    int rc = sqlite3_close(env->db);
+    if (rc != SQLITE_OK) {
+        return backend_fail(err, "sqlite close: %s", sqlite3_errstr(rc));
+    }
+    env->db = NULL;
+    return open_db(env->path, false, &env->db, err);
+}
+
+/* In-process: the benchmark's own resident memory, SQLite's page caches included. */
+static uint64_t sq_rss_kib(benv_t *env) {
+    (void)env;
+    return proc_pid_rss_kib(getpid());
 }
 
 static void close_conn(bconn_t *c) {
@@ -414,4 +433,6 @@ const backend_t backend_sqlite = {
     .read_stream = sq_read_stream,
     .subscribe = sq_subscribe,
     .unsubscribe = sq_unsubscribe,
+    .reopen = sq_reopen,
+    .rss_kib = sq_rss_kib,
 };

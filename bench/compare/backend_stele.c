@@ -6,16 +6,20 @@
  * thread-safe, so clients call the store directly, as an application embedding it would.
  */
 #include "backend.h"
+#include "proc.h"
 
 #include <stele.h>
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct benv {
     stele_store_t *store;
+    char dir[PATH_MAX];
 };
 
 struct bconn {
@@ -42,19 +46,32 @@ static bool sb_available(char *err) {
     return true; /* linked in */
 }
 
+static int open_store(benv_t *env, char *err) {
+    stele_options_t o;
+    stele_options_init(&o);
+    o.flags = STELE_OPEN_CREATE;
+    o.durability = STELE_DURABILITY_SYNC;
+    int rc = stele_store_open(env->dir, &o, &env->store);
+    if (rc != 0) {
+        env->store = NULL;
+        return stele_error(err, "opening the store", rc);
+    }
+    return 0;
+}
+
 static int sb_setup(const char *dir, benv_t **out, char *err) {
     benv_t *env = calloc(1, sizeof *env);
     if (!env) {
         return backend_fail(err, "out of memory");
     }
-    stele_options_t o;
-    stele_options_init(&o);
-    o.flags = STELE_OPEN_CREATE;
-    o.durability = STELE_DURABILITY_SYNC;
-    int rc = stele_store_open(dir, &o, &env->store);
-    if (rc != 0) {
+    int n = snprintf(env->dir, sizeof env->dir, "%s", dir);
+    if (n < 0 || (size_t)n >= sizeof env->dir) {
         free(env);
-        return stele_error(err, "opening the store", rc);
+        return backend_fail(err, "directory name too long: %s", dir);
+    }
+    if (open_store(env, err) != 0) {
+        free(env);
+        return -1;
     }
     *out = env;
     return 0;
@@ -62,9 +79,26 @@ static int sb_setup(const char *dir, benv_t **out, char *err) {
 
 static void sb_teardown(benv_t *env) {
     if (env) {
-        stele_store_close(env->store);
+        if (env->store) {
+            stele_store_close(env->store);
+        }
         free(env);
     }
+}
+
+static int sb_reopen(benv_t *env, char *err) {
+    int rc = stele_store_close(env->store);
+    env->store = NULL;
+    if (rc != 0) {
+        return stele_error(err, "closing the store", rc);
+    }
+    return open_store(env, err);
+}
+
+/* In-process: the benchmark's own resident memory, store included. */
+static uint64_t sb_rss_kib(benv_t *env) {
+    (void)env;
+    return proc_pid_rss_kib(getpid());
 }
 
 static int sb_connect(benv_t *env, bconn_t **out, char *err) {
@@ -283,4 +317,6 @@ const backend_t backend_stele = {
     .read_stream = sb_read_stream,
     .subscribe = sb_subscribe,
     .unsubscribe = sb_unsubscribe,
+    .reopen = sb_reopen,
+    .rss_kib = sb_rss_kib,
 };

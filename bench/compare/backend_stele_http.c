@@ -52,6 +52,8 @@ struct benv {
     pid_t pid;
     uint16_t port;
     char log_path[PATH_MAX];
+    char steled[PATH_MAX]; /* the program */
+    char data[PATH_MAX];   /* its --data directory */
 };
 
 struct bconn {
@@ -451,7 +453,8 @@ static bool stele_http_available(char *err) {
 
 /* One try at starting steled on a free port: returns 0 when it answers GET /health with 200,
  * 1 when it exited before listening (the port may have been taken: try another), -1 otherwise. */
-static int start_once(benv_t *env, const char *steled, const char *data, char *err) {
+static int start_once(benv_t *env, char *err) {
+    const char *steled = env->steled, *data = env->data;
     if (proc_free_port(&env->port, err) != 0) {
         return -1;
     }
@@ -511,30 +514,51 @@ static int start_once(benv_t *env, const char *steled, const char *data, char *e
     return 0;
 }
 
+/* Starts steled on env->data, trying other ports when one was taken first. */
+static int start_server(benv_t *env, char *err) {
+    int rc = 1;
+    for (int attempt = 0; attempt < START_ATTEMPTS && rc == 1; attempt++) {
+        rc = start_once(env, err);
+    }
+    return rc == 0 ? 0 : -1;
+}
+
+/* SIGTERM, as an operator's stop; 0 when steled was not running or exited in time. */
+static int stop_server(benv_t *env) {
+    int rc = 0;
+    if (env->pid > 0 && proc_stop(env->pid, SIGTERM, STOP_TIMEOUT_MS) != 0) {
+        fprintf(stderr,
+                "stele-compare: steled did not stop within %d s of SIGTERM and was killed "
+                "(log: %s)\n",
+                STOP_TIMEOUT_MS / 1000, env->log_path);
+        rc = -1;
+    }
+    env->pid = 0;
+    return rc;
+}
+
 static int stele_http_setup(const char *dir, benv_t **out, char *err) {
-    char steled[PATH_MAX], abs_dir[PATH_MAX], data[PATH_MAX];
-    if (!find_steled(steled, sizeof steled)) {
-        return backend_fail(err, "no steled program beside this one or on PATH");
-    }
-    /* the server runs in "/", so its paths must be absolute */
-    if (realpath(dir, abs_dir) == NULL) {
-        return backend_fail(err, "store directory %s: %s", dir, strerror(errno));
-    }
+    char abs_dir[PATH_MAX];
     benv_t *env = calloc(1, sizeof *env);
     if (env == NULL) {
         return backend_fail(err, "out of memory for the steled environment");
     }
-    int n1 = snprintf(data, sizeof data, "%s/data", abs_dir);
+    if (!find_steled(env->steled, sizeof env->steled)) {
+        free(env);
+        return backend_fail(err, "no steled program beside this one or on PATH");
+    }
+    /* the server runs in "/", so its paths must be absolute */
+    if (realpath(dir, abs_dir) == NULL) {
+        free(env);
+        return backend_fail(err, "store directory %s: %s", dir, strerror(errno));
+    }
+    int n1 = snprintf(env->data, sizeof env->data, "%s/data", abs_dir);
     int n2 = snprintf(env->log_path, sizeof env->log_path, "%s/steled.log", abs_dir);
-    if (n1 < 0 || (size_t)n1 >= sizeof data || n2 < 0 || (size_t)n2 >= sizeof env->log_path) {
+    if (n1 < 0 || (size_t)n1 >= sizeof env->data || n2 < 0 || (size_t)n2 >= sizeof env->log_path) {
         free(env);
         return backend_fail(err, "store directory name too long: %s", abs_dir);
     }
-    int rc = 1;
-    for (int attempt = 0; attempt < START_ATTEMPTS && rc == 1; attempt++) {
-        rc = start_once(env, steled, data, err);
-    }
-    if (rc != 0) {
+    if (start_server(env, err) != 0) {
         free(env);
         return -1;
     }
@@ -546,13 +570,21 @@ static void stele_http_teardown(benv_t *env) {
     if (env == NULL) {
         return;
     }
-    if (env->pid > 0 && proc_stop(env->pid, SIGTERM, STOP_TIMEOUT_MS) != 0) {
-        fprintf(stderr,
-                "stele-compare: steled did not stop within %d s of SIGTERM and was killed "
-                "(log: %s)\n",
-                STOP_TIMEOUT_MS / 1000, env->log_path);
-    }
+    stop_server(env);
     free(env);
+}
+
+/* Stops steled as teardown does and starts it again on the same data (on a fresh port). */
+static int stele_http_reopen(benv_t *env, char *err) {
+    if (stop_server(env) != 0) {
+        return backend_fail(err, "steled did not stop within %d s of SIGTERM",
+                            STOP_TIMEOUT_MS / 1000);
+    }
+    return start_server(env, err);
+}
+
+static uint64_t stele_http_rss_kib(benv_t *env) {
+    return env->pid > 0 ? proc_tree_rss_kib(env->pid) : 0;
 }
 
 static int stele_http_connect(benv_t *env, bconn_t **out, char *err) {
@@ -876,4 +908,6 @@ const backend_t backend_stele_http = {
     .read_stream = stele_http_read_stream,
     .subscribe = stele_http_subscribe,
     .unsubscribe = stele_http_unsubscribe,
+    .reopen = stele_http_reopen,
+    .rss_kib = stele_http_rss_kib,
 };

@@ -17,6 +17,8 @@
 #include "backend.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
@@ -316,6 +318,97 @@ int proc_stop(pid_t pid, int sig, int timeout_ms) {
         sleep_ms(5);
     }
     return 0;
+}
+
+/* --- resident memory ------------------------------------------------------------------------ */
+
+/* Reads PPid and VmRSS (KiB) from /proc/<pid>/status; false when the process is gone. A kernel
+ * thread or a zombie has no VmRSS line: *rss is then 0. */
+static bool read_status(pid_t pid, pid_t *ppid, uint64_t *rss) {
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+    FILE *f = fopen(path, "re");
+    if (f == NULL) {
+        return false;
+    }
+    *ppid = 0;
+    *rss = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        long v;
+        unsigned long long kib;
+        if (sscanf(line, "PPid: %ld", &v) == 1) {
+            *ppid = (pid_t)v;
+        } else if (sscanf(line, "VmRSS: %llu", &kib) == 1) {
+            *rss = kib;
+        }
+    }
+    fclose(f);
+    return true;
+}
+
+uint64_t proc_pid_rss_kib(pid_t pid) {
+    pid_t ppid;
+    uint64_t rss;
+    return read_status(pid, &ppid, &rss) ? rss : 0;
+}
+
+typedef struct proc_entry {
+    pid_t pid, ppid;
+    uint64_t rss;
+    bool in_tree;
+} proc_entry_t;
+
+uint64_t proc_tree_rss_kib(pid_t root) {
+    uint64_t total = proc_pid_rss_kib(root);
+    if (total == 0) {
+        return 0;
+    }
+    DIR *d = opendir("/proc");
+    if (d == NULL) {
+        return total;
+    }
+    proc_entry_t *all = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!isdigit((unsigned char)e->d_name[0])) {
+            continue;
+        }
+        proc_entry_t p = {.pid = (pid_t)strtol(e->d_name, NULL, 10)};
+        if (p.pid == root || !read_status(p.pid, &p.ppid, &p.rss)) {
+            continue;
+        }
+        if (n == cap) {
+            size_t grown_cap = cap ? cap * 2 : 256;
+            proc_entry_t *grown = realloc(all, grown_cap * sizeof *grown);
+            if (grown == NULL) {
+                break;
+            }
+            all = grown;
+            cap = grown_cap;
+        }
+        all[n++] = p;
+    }
+    closedir(d);
+    /* a process is in the tree when its parent is root or in the tree: passes until none joins */
+    for (bool joined = true; joined;) {
+        joined = false;
+        for (size_t i = 0; i < n; i++) {
+            if (all[i].in_tree) {
+                continue;
+            }
+            bool in = all[i].ppid == root;
+            for (size_t j = 0; j < n && !in; j++) {
+                in = all[j].in_tree && all[j].pid == all[i].ppid;
+            }
+            if (in) {
+                all[i].in_tree = joined = true;
+                total += all[i].rss;
+            }
+        }
+    }
+    free(all);
+    return total;
 }
 
 void proc_append_log_tail(char *err, const char *path) {

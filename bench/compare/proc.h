@@ -68,6 +68,14 @@ int proc_wait_tcp(uint16_t port, pid_t pid, int timeout_ms, const char *what, ch
  * it. Returns 0 when it exited within the time, -1 when it had to be killed. */
 int proc_stop(pid_t pid, int sig, int timeout_ms);
 
+/* The resident set size (VmRSS) of process `pid`, KiB; 0 when it cannot be read. */
+uint64_t proc_pid_rss_kib(pid_t pid);
+
+/* The resident set size of process `root` and all its descendants (a server's process tree, e.g.
+ * the PostgreSQL postmaster and its backends), KiB, found by scanning /proc for parent ids; 0 when
+ * root's cannot be read. Pages shared between the processes are counted once per process. */
+uint64_t proc_tree_rss_kib(pid_t root);
+
 /* Appends the last line of the file at `path` (a server's log) to `err` after ": ", so a reason
  * carries the server's own words; does nothing when the file is empty or unreadable. */
 void proc_append_log_tail(char *err, const char *path);

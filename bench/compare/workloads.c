@@ -139,6 +139,10 @@ static void each_figure(const cmp_config_t *cfg, const char *w, figure_fn fn, vo
             fn(arg, name, "us");
             snprintf(name, sizeof name, "growth.%s.disk", label);
             fn(arg, name, "MiB");
+            snprintf(name, sizeof name, "growth.%s.open_time", label);
+            fn(arg, name, "ms");
+            snprintf(name, sizeof name, "growth.%s.rss", label);
+            fn(arg, name, "MiB");
         }
     }
 }
@@ -754,6 +758,60 @@ static int op_growth(client_t *c, uint64_t k) {
     return rc;
 }
 
+/* growth.<label>.open_time and .rss: closes the system and opens it again on the same data
+ * (b->reopen), connects and reads one stream of the `streams` written (the first answer), timing
+ * all of it; then the system's resident memory. Returns -1 when the system could not be reopened
+ * (both figures reported as errors), else 0. */
+static int growth_reopen(cmp_system_t *sys, const char *label, uint64_t streams) {
+    const backend_t *b = sys->b;
+    char open_name[64], rss_name[64], err[BACKEND_ERR_CAP] = "";
+    snprintf(open_name, sizeof open_name, "growth.%s.open_time", label);
+    snprintf(rss_name, sizeof rss_name, "growth.%s.rss", label);
+    if (!b->reopen || !b->read_stream) {
+        cmp_report_figure(b->name, b->durability, open_name, FIG_UNSUPPORTED, NAN, "ms", 0, NULL);
+        cmp_report_figure(b->name, b->durability, rss_name, FIG_UNSUPPORTED, NAN, "MiB", 0, NULL);
+        return 0;
+    }
+    char stream[32];
+    stream_name(stream, sizeof stream, streams > 0 ? streams / 2 : 0);
+    bconn_t *conn = NULL;
+    size_t count = 0;
+    uint64_t t0 = now_ns();
+    int rc = b->reopen(sys->env, err);
+    if (rc == 0) {
+        rc = b->connect(sys->env, &conn, err);
+    }
+    if (rc == 0) {
+        rc = b->read_stream(conn, stream, &count, err);
+    }
+    uint64_t t1 = now_ns();
+    if (conn) {
+        b->disconnect(conn);
+    }
+    if (rc == 0 && count == 0 && streams > 0) {
+        rc = backend_fail(err, "after reopening, %s reads as empty", stream);
+    }
+    if (rc != 0) {
+        char msg[BACKEND_ERR_CAP + 32];
+        snprintf(msg, sizeof msg, "reopening: %s", err);
+        fprintf(stderr, "[%s] growth: %s\n", b->name, msg);
+        report_error(sys, open_name, "ms", msg);
+        report_error(sys, rss_name, "MiB", msg);
+        return -1;
+    }
+    double ms = (double)(t1 - t0) / 1e6;
+    report_ok(sys, open_name, &ms, 1, "ms");
+    uint64_t kib = b->rss_kib ? b->rss_kib(sys->env) : 0;
+    if (kib == 0) {
+        cmp_report_figure(b->name, b->durability, rss_name, FIG_UNSUPPORTED, NAN, "MiB", 0,
+                          b->rss_kib ? "the resident memory could not be read" : NULL);
+    } else {
+        double mib = (double)kib / 1024.0;
+        report_ok(sys, rss_name, &mib, 1, "MiB");
+    }
+    return 0;
+}
+
 void cmp_workloads_growth(cmp_system_t *sys) {
     const cmp_config_t *cfg = sys->cfg;
     const backend_t *b = sys->b;
@@ -794,6 +852,10 @@ void cmp_workloads_growth(cmp_system_t *sys) {
                 report_error(sys, name, "us", err);
                 snprintf(name, sizeof name, "growth.%s.disk", label);
                 report_error(sys, name, "MiB", err);
+                snprintf(name, sizeof name, "growth.%s.open_time", label);
+                report_error(sys, name, "ms", err);
+                snprintf(name, sizeof name, "growth.%s.rss", label);
+                report_error(sys, name, "MiB", err);
             }
             return;
         }
@@ -822,6 +884,22 @@ void cmp_workloads_growth(cmp_system_t *sys) {
         } else {
             double mib = bytes / (1024.0 * 1024.0);
             report_ok(sys, name, &mib, 1, "MiB");
+        }
+
+        if (growth_reopen(sys, label, done < g.streams ? done : g.streams) != 0) {
+            /* the store cannot be reached any more: neither can the later checkpoints */
+            for (size_t j = i + 1; j < cfg->ncheckpoints; j++) {
+                count_label(cfg->checkpoints[j], label, sizeof label);
+                status_arg_t st = {.b = b, .status = FIG_ERROR, .message = "the reopen failed"};
+                static const char *const suffix[] = {"rate", "readstream_p99", "disk", "open_time",
+                                                     "rss"};
+                static const char *const unit[] = {"events/s", "us", "MiB", "ms", "MiB"};
+                for (size_t f = 0; f < sizeof suffix / sizeof suffix[0]; f++) {
+                    snprintf(name, sizeof name, "growth.%s.%s", label, suffix[f]);
+                    emit_status(&st, name, unit[f]);
+                }
+            }
+            return;
         }
     }
 }

@@ -48,7 +48,7 @@ for l in lines:
 assert "stele" in by and "stele-http" in by, sorted(by)
 want = {"append.1clients.rate", "append.64clients.rate", "batch.8x100.rate",
         "commit.8x4streams.rate", "conflict.8clients.rate", "readall.rate", "readstream.p99",
-        "subscribe.p99", "growth.20k.rate"}
+        "subscribe.p99", "growth.20k.rate", "growth.20k.open_time", "growth.20k.rss"}
 for system, figs in by.items():
     names = {f["name"] for f in figs}
     if any(f["status"] == "skipped" for f in figs):
