@@ -435,6 +435,15 @@ void srv_conn_stream_end(srv_req_t *req) {
 
 size_t srv_conn_output_length(const srv_conn_t *c) { return evbuffer_get_length(c->out); }
 
+bool srv_conn_all_flushed(const srv_t *srv) {
+    for (const srv_conn_t *c = srv->conns; c != NULL; c = c->next) {
+        if (!c->broken && evbuffer_get_length(c->out) > 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
 void srv_conn_want_drained(srv_conn_t *c) {
     c->drained_pending = true;
     event_active(c->wev, EV_WRITE, 0);

@@ -58,21 +58,28 @@ static void exit_loop(evutil_socket_t fd, short what, void *arg) {
     event_base_loopbreak(srv->base);
 }
 
-/* Wait until every in-flight append and job has answered, then leave the loop shortly after so
- * the answers reach their sockets. */
+/* Wait until every in-flight append and job has answered and every answer has reached its socket
+ * (at most SHUTDOWN_FLUSH_MS for a client that does not read), then leave the loop. */
+#define SHUTDOWN_FLUSH_MS 200
+static int flush_wait_ms;
+
 static void drain_check(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
     srv_t *srv = arg;
-    struct timeval tv = {0, 50 * 1000};
+    struct timeval tv = {0, 10 * 1000};
     if (srv->in_flight > 0) {
+        evtimer_add(drain_timer, &tv);
+        return;
+    }
+    if (!srv_conn_all_flushed(srv) && flush_wait_ms < SHUTDOWN_FLUSH_MS) {
+        flush_wait_ms += 10;
         evtimer_add(drain_timer, &tv);
         return;
     }
     event_free(drain_timer);
     drain_timer = NULL;
-    tv.tv_usec = 200 * 1000;
-    event_base_once(srv->base, -1, EV_TIMEOUT, exit_loop, srv, &tv);
+    exit_loop(-1, 0, srv);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg) {

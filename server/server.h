@@ -194,6 +194,8 @@ int srv_conn_stream_start(srv_t *srv, srv_req_t *req, const char *content_type);
 void srv_conn_stream_write(srv_req_t *req, struct evbuffer *chunk);
 void srv_conn_stream_end(srv_req_t *req);
 size_t srv_conn_output_length(const srv_conn_t *c);
+/* No connection has output waiting for its socket (shutdown). */
+bool srv_conn_all_flushed(const srv_t *srv);
 /* Call srv_sse_drained() for c's stream from the loop soon (its output drained at once). */
 void srv_conn_want_drained(srv_conn_t *c);
 
