@@ -1,10 +1,11 @@
 /*
- * main.c -- stele-bench: flags, the machine description, and the report (a table on stdout and,
+ * main.c -- stele-bench: flags and the report (a table on stdout and,
  * with --json FILE, one JSON line per figure).
  *
  * See bench/README.md for what each figure means.
  */
 #include "bench.h"
+#include "machine.h"
 
 #include <stele.h>
 
@@ -17,8 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -148,135 +147,6 @@ void report_note(const char *fmt, ...) {
     }
 }
 
-/* --- the machine ----------------------------------------------------------------------------- */
-
-typedef struct machine {
-    long cores;
-    unsigned long long mem_bytes;
-    char fs[64];
-    char kernel[256];
-    char cpu[128];
-    char date[32];
-} machine_t;
-
-static const char *fs_magic_name(long magic) {
-    switch ((unsigned long)magic) {
-    case 0xEF53UL: return "ext4"; /* ext2/3/4 share the magic */
-    case 0x58465342UL: return "xfs";
-    case 0x01021994UL: return "tmpfs";
-    case 0x9123683EUL: return "btrfs";
-    case 0x794C7630UL: return "overlayfs";
-    case 0xF2F52010UL: return "f2fs";
-    case 0x2FC12FC1UL: return "zfs";
-    case 0x6969UL: return "nfs";
-    default: return NULL;
-    }
-}
-
-/* The filesystem type of dir: the mount table's name for the longest mount point holding dir,
- * else the statfs magic's name. */
-static void fs_type(const char *dir, char *out, size_t cap) {
-    struct statfs sf;
-    const char *magic_name = NULL;
-    long magic = 0;
-    if (statfs(dir, &sf) == 0) {
-        magic = (long)sf.f_type;
-        magic_name = fs_magic_name(magic);
-    }
-    char real[PATH_MAX];
-    size_t best = 0;
-    char best_type[64] = "";
-    FILE *m = realpath(dir, real) ? fopen("/proc/self/mounts", "r") : NULL;
-    if (m) {
-        char line[4096], mnt[2048], type[64];
-        while (fgets(line, sizeof line, m)) {
-            if (sscanf(line, "%*s %2047s %63s", mnt, type) != 2) {
-                continue;
-            }
-            size_t len = strlen(mnt);
-            bool under = strncmp(real, mnt, len) == 0 &&
-                         (real[len] == '/' || real[len] == '\0' || strcmp(mnt, "/") == 0);
-            if (under && len >= best) {
-                best = len;
-                snprintf(best_type, sizeof best_type, "%s", type);
-            }
-        }
-        fclose(m);
-    }
-    if (best_type[0]) {
-        snprintf(out, cap, "%s", best_type);
-    } else if (magic_name) {
-        snprintf(out, cap, "%s", magic_name);
-    } else {
-        snprintf(out, cap, "0x%lx", (unsigned long)magic);
-    }
-}
-
-static void machine_info(const char *dir, machine_t *m) {
-    memset(m, 0, sizeof *m);
-    m->cores = sysconf(_SC_NPROCESSORS_ONLN);
-    FILE *f = fopen("/proc/meminfo", "r");
-    if (f) {
-        char line[256];
-        unsigned long long kib;
-        while (fgets(line, sizeof line, f)) {
-            if (sscanf(line, "MemTotal: %llu kB", &kib) == 1) {
-                m->mem_bytes = kib * 1024u;
-                break;
-            }
-        }
-        fclose(f);
-    }
-    f = fopen("/proc/cpuinfo", "r");
-    if (f) {
-        char line[512];
-        while (fgets(line, sizeof line, f)) {
-            char *colon = strchr(line, ':');
-            if (strncmp(line, "model name", 10) == 0 && colon) {
-                colon += 1 + (colon[1] == ' ');
-                colon[strcspn(colon, "\n")] = '\0';
-                snprintf(m->cpu, sizeof m->cpu, "%s", colon);
-                break;
-            }
-        }
-        fclose(f);
-    }
-    fs_type(dir, m->fs, sizeof m->fs);
-    struct utsname u;
-    if (uname(&u) == 0) {
-        snprintf(m->kernel, sizeof m->kernel, "%s %s %s", u.sysname, u.release, u.machine);
-    }
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(m->date, sizeof m->date, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-/* --- JSON lines ------------------------------------------------------------------------------ */
-
-static void json_string(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            fprintf(f, "\\%c", c);
-        } else if (c < 0x20) {
-            fprintf(f, "\\u%04x", c);
-        } else {
-            fputc(c, f);
-        }
-    }
-    fputc('"', f);
-}
-
-static void json_number(FILE *f, double v) {
-    if (isnan(v) || isinf(v)) {
-        fputs("null", f);
-    } else {
-        fprintf(f, "%.10g", v);
-    }
-}
-
 static int write_json(const char *path, const machine_t *m) {
     FILE *f = fopen(path, "w");
     if (!f) {
@@ -286,38 +156,31 @@ static int write_json(const char *path, const machine_t *m) {
     for (size_t i = 0; i < nfigures; i++) {
         const figure_t *g = &figures[i];
         fputs("{\"name\":", f);
-        json_string(f, g->name);
+        json_write_string(f, g->name);
         fputs(",\"value\":", f);
-        json_number(f, g->value);
+        json_write_number(f, g->value);
         fputs(",\"unit\":", f);
-        json_string(f, g->unit);
+        json_write_string(f, g->unit);
         fputs(",\"target\":", f);
-        json_number(f, g->op == TARGET_NONE ? NAN : g->target);
+        json_write_number(f, g->op == TARGET_NONE ? NAN : g->target);
         fputs(",\"target_op\":", f);
         if (g->op == TARGET_NONE) {
             fputs("null", f);
         } else {
-            json_string(f, g->op == TARGET_AT_LEAST ? ">=" : "<");
+            json_write_string(f, g->op == TARGET_AT_LEAST ? ">=" : "<");
         }
         fputs(",\"ratio\":", f);
-        json_number(f, g->ratio);
+        json_write_number(f, g->ratio);
         fputs(",\"ratio_to\":", f);
         if (isnan(g->ratio)) {
             fputs("null", f);
         } else {
-            json_string(f, g->ratio_of);
+            json_write_string(f, g->ratio_of);
         }
         fputs(",\"verdict\":", f);
-        json_string(f, verdict(g)[0] ? verdict(g) : "none");
-        fprintf(f, ",\"machine\":{\"cores\":%ld,\"mem_bytes\":%llu,\"fs\":", m->cores,
-                m->mem_bytes);
-        json_string(f, m->fs);
-        fputs(",\"kernel\":", f);
-        json_string(f, m->kernel);
-        fputs(",\"cpu\":", f);
-        json_string(f, m->cpu);
-        fputs("},\"date\":", f);
-        json_string(f, m->date);
+        json_write_string(f, verdict(g)[0] ? verdict(g) : "none");
+        fputs(",", f);
+        machine_write_json(f, m);
         fputs("}\n", f);
     }
     if (fclose(f) != 0) {
@@ -572,7 +435,7 @@ int main(int argc, char **argv) {
     cfg.work_dir = work;
 
     machine_t m;
-    machine_info(work, &m);
+    machine_describe(work, &m);
     printf("stele-bench (libstele %s)\n", STELE_VERSION_STRING);
     printf("machine: %ld cores, %.1f GiB memory, %s filesystem, %s\n", m.cores,
            (double)m.mem_bytes / (1024.0 * 1024.0 * 1024.0), m.fs, m.kernel);

@@ -2,8 +2,8 @@
  * machine.h -- the description of the machine a benchmark ran on (cores, memory, filesystem of the
  * data directory, kernel, CPU, date) and the JSON helpers that write it.
  *
- * Shared by the benchmark programs so that every JSON line they write names the machine in the
- * same way: stele-compare uses it, and stele-bench can (its main.c has the same description).
+ * Shared by the benchmark programs (stele-bench and stele-compare) so that every JSON line they
+ * write names the machine in the same way.
  */
 #ifndef STELE_BENCH_MACHINE_H
 #define STELE_BENCH_MACHINE_H
