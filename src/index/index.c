@@ -297,6 +297,16 @@ static int write_memtable(stele_index_t *idx, const stele__memtable_t *mt, uint6
     return rc;
 }
 
+/* The number of a new table file (mu held). Numbers only grow, and the manifest requires every
+ * table's number below the next one, so the last number is never handed out: the flush or merge
+ * fails instead of writing a manifest that would not read back. */
+static int take_seq(stele_index_t *idx, uint64_t *seq) {
+    if (idx->next_seq == UINT64_MAX)
+        return stele__fail(STELE_ECORRUPT, "index: table numbers are exhausted");
+    *seq = idx->next_seq++;
+    return 0;
+}
+
 static void *flusher_main(void *arg) {
     stele_index_t *idx = arg;
     pthread_mutex_lock(&idx->mu);
@@ -306,12 +316,14 @@ static void *flusher_main(void *arg) {
         if (idx->bg_error != 0 || (idx->stopping && idx->nimm == 0))
             break;
         stele__memtable_t *mt = idx->imm[0];
-        uint64_t seq = idx->next_seq++;
+        uint64_t seq = 0;
+        int rc = take_seq(idx, &seq);
         idx->flusher_busy = true;
         pthread_mutex_unlock(&idx->mu);
 
         stele__table_t *t = NULL;
-        int rc = write_memtable(idx, mt, seq, &t);
+        if (rc == 0)
+            rc = write_memtable(idx, mt, seq, &t);
         if (rc == 0) {
             rc = install(idx, t, NULL, 0, mt, mt->max_position);
             /* The manifest may or may not name the file now: leave it for open to sort out. */
@@ -421,13 +433,15 @@ static void *merger_main(void *arg) {
             pthread_cond_wait(&idx->work_cv, &idx->mu);
         if (idx->stopping || idx->bg_error != 0)
             break;
-        uint64_t seq = idx->next_seq++;
+        uint64_t seq = 0;
+        int rc = take_seq(idx, &seq);
         uint32_t n = idx->fanout;
         idx->merger_busy = true;
         pthread_mutex_unlock(&idx->mu);
 
         stele__table_t *t = NULL;
-        int rc = merge_tables(idx, in, n, level + 1, seq, &t);
+        if (rc == 0)
+            rc = merge_tables(idx, in, n, level + 1, seq, &t);
         if (rc == 0) {
             rc = install(idx, t, in, n, NULL, 0);
             if (rc != 0)
@@ -581,12 +595,16 @@ static int load(stele_index_t *idx, bool *damaged) {
         m.checkpoint = 0;
         m.next_seq = 1;
         rc = remove_files(idx, NULL, &max_seq);
+        if (rc == 0)
+            max_seq = 0; /* every table file is gone: numbering starts again */
     } else {
         qsort(set->t, set->count, sizeof set->t[0], cmp_table);
         rc = remove_files(idx, set, &max_seq);
     }
     idx->tables = set;
-    idx->next_seq = m.next_seq > max_seq ? m.next_seq : max_seq + 1;
+    idx->next_seq = m.next_seq > max_seq   ? m.next_seq
+                    : max_seq < UINT64_MAX ? max_seq + 1
+                                           : max_seq;
     atomic_store(&idx->checkpoint, m.checkpoint);
     atomic_store(&idx->last_position, m.checkpoint);
     return rc;
