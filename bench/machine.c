@@ -148,3 +148,12 @@ void machine_write_json(FILE *f, const machine_t *m) {
     fputs("},\"date\":", f);
     json_write_string(f, m->date);
 }
+
+void machine_print(FILE *f, const machine_t *m) {
+    fprintf(f, "machine: %ld cores, %.1f GiB memory, %s filesystem, %s\n", m->cores,
+            (double)m->mem_bytes / (1024.0 * 1024.0 * 1024.0), m->fs, m->kernel);
+    if (m->cpu[0]) {
+        fprintf(f, "cpu: %s\n", m->cpu);
+    }
+    fprintf(f, "date: %s\n", m->date);
+}

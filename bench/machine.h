@@ -22,6 +22,10 @@ typedef struct machine {
 /* Describes this machine, with the filesystem that holds dir (an existing directory). */
 void machine_describe(const char *dir, machine_t *m);
 
+/* Prints the description for people: "machine: ...", "cpu: ..." (when known) and "date: ..." lines.
+ */
+void machine_print(FILE *f, const machine_t *m);
+
 /* Writes `"machine":{...},"date":"..."` (no surrounding braces, no leading comma) to f. */
 void machine_write_json(FILE *f, const machine_t *m);
 

@@ -243,12 +243,7 @@ int main(int argc, char **argv) {
     machine_t m;
     machine_describe(work, &m);
     printf("stele-compare (libstele %s)\n", STELE_VERSION_STRING);
-    printf("machine: %ld cores, %.1f GiB memory, %s filesystem, %s\n", m.cores,
-           (double)m.mem_bytes / (1024.0 * 1024.0 * 1024.0), m.fs, m.kernel);
-    if (m.cpu[0]) {
-        printf("cpu: %s\n", m.cpu);
-    }
-    printf("date: %s\n", m.date);
+    machine_print(stdout, &m);
     printf("data directory: %s%s\n", work, keep ? " (kept)" : " (removed at the end)");
     printf("settings: %d run(s), %.1f s per timed run after %.1f s warm-up, %llu events preloaded "
            "over %llu streams, growth to %llu events%s%s\n",
