@@ -5,6 +5,7 @@
  * See bench/README.md for what each figure means.
  */
 #include "bench.h"
+#include "cli_args.h"
 #include "machine.h"
 
 #include <stele.h>
@@ -195,42 +196,7 @@ static int write_json(const char *path, const machine_t *m) {
 static const char *only_list;
 
 bool bench_selected(const bench_config_t *cfg, const char *name) {
-    if (!cfg->only) {
-        return true;
-    }
-    size_t len = strlen(name);
-    for (const char *p = cfg->only; *p;) {
-        size_t n = strcspn(p, ",");
-        if (n == len && strncmp(p, name, len) == 0) {
-            return true;
-        }
-        p += n;
-        if (*p == ',') {
-            p++;
-        }
-    }
-    return false;
-}
-
-static bool only_valid(const char *list) {
-    for (const char *p = list; *p;) {
-        size_t n = strcspn(p, ",");
-        bool known = false;
-        for (size_t i = 0; i < NWORKLOADS; i++) {
-            if (strlen(WORKLOADS[i]) == n && strncmp(p, WORKLOADS[i], n) == 0) {
-                known = true;
-            }
-        }
-        if (!known) {
-            fprintf(stderr, "stele-bench: --only: unknown workload '%.*s'\n", (int)n, p);
-            return false;
-        }
-        p += n;
-        if (*p == ',') {
-            p++;
-        }
-    }
-    return true;
+    return !cfg->only || cli_list_has(cfg->only, name);
 }
 
 static void usage(FILE *out) {
@@ -255,28 +221,6 @@ static void usage(FILE *out) {
             "                     http.append, http.batch, http.readall, http.sse, http.idle)\n"
             "  --json FILE        also write every figure as a JSON line to FILE\n"
             "  --help             this text\n");
-}
-
-static bool parse_u64(const char *s, uint64_t *out) {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0') {
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
-static bool parse_double(const char *s, double *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno != 0 || end == s || *end != '\0' || !(v >= 0)) {
-        return false;
-    }
-    *out = v;
-    return true;
 }
 
 enum {
@@ -321,21 +265,6 @@ static const struct option long_options[] = {
     {NULL, 0, NULL, 0},
 };
 
-static int make_dirs(const char *path) {
-    char buf[PATH_MAX];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
-                return -1;
-            }
-            *p = '/';
-        }
-    }
-    return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 int main(int argc, char **argv) {
     const char *base = "bench-data", *json = NULL, *child_dir = NULL;
     bool keep = false, quick = false, full = false, base_is_default = true;
@@ -352,21 +281,21 @@ int main(int argc, char **argv) {
         case OPT_KEEP: keep = true; break;
         case OPT_QUICK: quick = true; break;
         case OPT_FULL: full = true; break;
-        case OPT_RUNS: ok = parse_u64(optarg, &runs) && runs >= 1 && runs <= 1000; break;
-        case OPT_SECONDS: ok = parse_double(optarg, &seconds) && seconds > 0; break;
-        case OPT_WARMUP: ok = parse_double(optarg, &warmup); break;
-        case OPT_EVENTS: ok = parse_u64(optarg, &events) && events >= 1; break;
-        case OPT_STREAMS: ok = parse_u64(optarg, &streams) && streams >= 1; break;
-        case OPT_READS: ok = parse_u64(optarg, &reads) && reads >= 1; break;
-        case OPT_SEQWRITE: ok = parse_u64(optarg, &seqwrite) && seqwrite >= 1; break;
+        case OPT_RUNS: ok = cli_u64(optarg, &runs) && runs >= 1 && runs <= 1000; break;
+        case OPT_SECONDS: ok = cli_seconds(optarg, &seconds) && seconds > 0; break;
+        case OPT_WARMUP: ok = cli_seconds(optarg, &warmup); break;
+        case OPT_EVENTS: ok = cli_u64(optarg, &events) && events >= 1; break;
+        case OPT_STREAMS: ok = cli_u64(optarg, &streams) && streams >= 1; break;
+        case OPT_READS: ok = cli_u64(optarg, &reads) && reads >= 1; break;
+        case OPT_SEQWRITE: ok = cli_u64(optarg, &seqwrite) && seqwrite >= 1; break;
         case OPT_ONLY:
             only_list = optarg;
-            ok = only_valid(optarg);
+            ok = cli_list_valid("stele-bench", "--only", optarg, WORKLOADS, NWORKLOADS);
             break;
         case OPT_JSON: json = optarg; break;
         case OPT_CHILD_OPEN: child_dir = optarg; break;
-        case OPT_PER_STREAM: ok = parse_u64(optarg, &per_stream); break;
-        case OPT_SEED: ok = parse_u64(optarg, &seed); break;
+        case OPT_PER_STREAM: ok = cli_u64(optarg, &per_stream); break;
+        case OPT_SEED: ok = cli_u64(optarg, &seed); break;
         case 'h':
         case OPT_HELP: usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -428,7 +357,7 @@ int main(int argc, char **argv) {
     localtime_r(&now, &tm);
     strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
     snprintf(work, sizeof work, "%s/stele-bench-%s-%ld", base, stamp, (long)getpid());
-    if (make_dirs(work) != 0) {
+    if (cli_make_dirs(work, false) != 0) {
         fprintf(stderr, "stele-bench: cannot create %s: %s\n", work, strerror(errno));
         return 1;
     }

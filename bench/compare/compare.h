@@ -10,6 +10,7 @@
 
 #include "backend.h"
 #include "bench.h"
+#include "cli_args.h"
 #include "machine.h"
 
 #include <stdatomic.h>
@@ -39,9 +40,6 @@ typedef struct cmp_config {
 /* The workload names --only accepts, in the order they run. */
 extern const char *const cmp_workloads[];
 extern const size_t cmp_nworkloads;
-
-/* True when `name` is in the comma-separated `list`. */
-bool cmp_list_has(const char *list, const char *name);
 
 /* True when workload `name` was selected (always without --only). */
 bool cmp_selected(const cmp_config_t *cfg, const char *name);

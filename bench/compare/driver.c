@@ -83,22 +83,8 @@ double cmp_disk_bytes(const char *dir) {
 
 /* Creates dir (and its missing parents) as an empty directory. */
 static int make_empty_dir(const char *dir, char *err) {
-    char buf[PATH_MAX];
-    int n = snprintf(buf, sizeof buf, "%s", dir);
-    if (n < 0 || (size_t)n >= sizeof buf) {
-        return backend_fail(err, "directory name too long: %s", dir);
-    }
-    for (char *p = buf + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
-                return backend_fail(err, "cannot create %s: %s", buf, strerror(errno));
-            }
-            *p = '/';
-        }
-    }
-    if (mkdir(buf, 0755) != 0) {
-        return backend_fail(err, "cannot create %s: %s", buf, strerror(errno));
+    if (cli_make_dirs(dir, true) != 0) {
+        return backend_fail(err, "cannot create %s: %s", dir, strerror(errno));
     }
     return 0;
 }

@@ -44,71 +44,6 @@ static void usage(FILE *out) {
             "1M and 10M.\n");
 }
 
-static bool parse_u64(const char *s, uint64_t *out) {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || s[0] == '-') {
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
-static bool parse_seconds(const char *s, double *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno != 0 || end == s || *end != '\0' || !(v >= 0) || v > 3600) {
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
-/* Every name of list must be one of names[]; otherwise says which is not. */
-static bool list_valid(const char *flag, const char *list, const char *const *names, size_t n) {
-    if (!list[0]) {
-        fprintf(stderr, "stele-compare: %s: empty list\n", flag);
-        return false;
-    }
-    for (const char *p = list; *p;) {
-        size_t len = strcspn(p, ",");
-        bool known = false;
-        for (size_t i = 0; i < n && !known; i++) {
-            known = strlen(names[i]) == len && strncmp(p, names[i], len) == 0;
-        }
-        if (!known) {
-            fprintf(stderr, "stele-compare: %s: unknown name '%.*s'\n", flag, (int)len, p);
-            return false;
-        }
-        p += len;
-        if (*p == ',') {
-            p++;
-        }
-    }
-    return true;
-}
-
-static int make_dirs(const char *path) {
-    char buf[PATH_MAX];
-    int n = snprintf(buf, sizeof buf, "%s", path);
-    if (n < 0 || (size_t)n >= sizeof buf) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    for (char *p = buf + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
-                return -1;
-            }
-            *p = '/';
-        }
-    }
-    return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 enum {
     OPT_SYSTEMS = 256,
     OPT_ONLY,
@@ -151,18 +86,19 @@ int main(int argc, char **argv) {
         switch (c) {
         case OPT_SYSTEMS:
             systems = optarg;
-            ok = list_valid("--systems", optarg, cmp_system_names, cmp_nsystem_names);
+            ok = cli_list_valid("stele-compare", "--systems", optarg, cmp_system_names,
+                                cmp_nsystem_names);
             break;
         case OPT_ONLY:
             only = optarg;
-            ok = list_valid("--only", optarg, cmp_workloads, cmp_nworkloads);
+            ok = cli_list_valid("stele-compare", "--only", optarg, cmp_workloads, cmp_nworkloads);
             break;
         case OPT_QUICK: quick = true; break;
         case OPT_LARGE: large = true; break;
         case OPT_SMOKE: smoke = true; break;
-        case OPT_RUNS: ok = parse_u64(optarg, &runs) && runs >= 1 && runs <= CMP_MAX_RUNS; break;
-        case OPT_SECONDS: ok = parse_seconds(optarg, &seconds) && seconds > 0; break;
-        case OPT_WARMUP: ok = parse_seconds(optarg, &warmup); break;
+        case OPT_RUNS: ok = cli_u64(optarg, &runs) && runs >= 1 && runs <= CMP_MAX_RUNS; break;
+        case OPT_SECONDS: ok = cli_seconds(optarg, &seconds) && seconds > 0; break;
+        case OPT_WARMUP: ok = cli_seconds(optarg, &warmup); break;
         case OPT_DIR:
             base = optarg;
             base_is_default = false;
@@ -229,7 +165,7 @@ int main(int argc, char **argv) {
     localtime_r(&now, &tm);
     strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
     snprintf(work, sizeof work, "%s/stele-compare-%s-%ld", base, stamp, (long)getpid());
-    if (make_dirs(work) != 0) {
+    if (cli_make_dirs(work, false) != 0) {
         fprintf(stderr, "stele-compare: cannot create the work directory %s: %s\n", work,
                 strerror(errno));
         return 1;
@@ -254,7 +190,7 @@ int main(int argc, char **argv) {
     printf("systems:");
     for (size_t i = 0; i < cmp_nsystem_names; i++) {
         const char *name = cmp_system_names[i];
-        if (!systems || cmp_list_has(systems, name)) {
+        if (!systems || cli_list_has(systems, name)) {
             printf(" %s%s", name, cmp_backend(name) ? "" : " (not compiled in)");
         }
     }
@@ -266,7 +202,7 @@ int main(int argc, char **argv) {
     }
     for (size_t i = 0; i < cmp_nsystem_names; i++) {
         const char *name = cmp_system_names[i];
-        if (systems ? cmp_list_has(systems, name) : cmp_backend(name) != NULL) {
+        if (systems ? cli_list_has(systems, name) : cmp_backend(name) != NULL) {
             cmp_run_system(&cfg, name);
         }
     }

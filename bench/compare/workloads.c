@@ -36,23 +36,8 @@ const char *const cmp_workloads[] = {"readstream", "readall",  "append",    "bat
                                      "commit",     "conflict", "subscribe", "growth"};
 const size_t cmp_nworkloads = sizeof cmp_workloads / sizeof cmp_workloads[0];
 
-bool cmp_list_has(const char *list, const char *name) {
-    size_t len = strlen(name);
-    for (const char *p = list; *p;) {
-        size_t n = strcspn(p, ",");
-        if (n == len && strncmp(p, name, len) == 0) {
-            return true;
-        }
-        p += n;
-        if (*p == ',') {
-            p++;
-        }
-    }
-    return false;
-}
-
 bool cmp_selected(const cmp_config_t *cfg, const char *name) {
-    return !cfg->only || cmp_list_has(cfg->only, name);
+    return !cfg->only || cli_list_has(cfg->only, name);
 }
 
 /* --- events ------------------------------------------------------------------------------------
