@@ -2,12 +2,11 @@
  * output.c -- what the `stele` tool prints: error messages with their exit statuses, JSON lines
  * on stdout, and events as NDJSON.
  *
- * Events are printed one per line with their keys in a fixed order (position, stream, version,
- * type, time, id, data, metadata) so that shell tools and tests can rely on it. The data and
- * metadata of an event are JSON text that the store validated when it was appended; they are
- * written back as they were stored, only with whitespace outside strings removed, so numbers
- * (big integers, exact decimals) and key order survive an export/import unchanged. Everything
- * else goes through jansson (compact, in insertion order).
+ * Events are printed one per line, written by common/json_out.c exactly as steled sends them:
+ * keys in a fixed order so that shell tools and tests can rely on it, data and metadata as stored
+ * with only the whitespace outside strings removed, so numbers (big integers, exact decimals) and
+ * key order survive an export/import unchanged. Everything else goes through jansson (compact, in
+ * insertion order).
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -15,6 +14,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "json_out.h"
 
 #define JSON_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY)
 
@@ -86,77 +86,32 @@ int cli_print_json(json_t *value) {
     return EXIT_OK;
 }
 
-/* A JSON string literal for len bytes of (UTF-8) text. */
-static void write_string(FILE *f, const char *text, size_t len) {
-    json_t *s = json_stringn_nocheck(text, len);
-    if (s == NULL) {
-        fputs("null", f);
-        return;
+/* Lines are built in memory (json_out.h, shared with steled) and written in one piece. */
+static json_out_t line;
+
+/* Writes what line holds and empties it: EXIT_OK, or EXIT_ERROR when memory ran out or the write
+ * failed. */
+static int write_line(FILE *f) {
+    bool failed = line.failed;
+    if (!failed && line.len > 0) {
+        failed = fwrite(line.p, 1, line.len, f) != line.len;
     }
-    json_dumpf(s, f, JSON_FLAGS);
-    json_decref(s);
+    jout_clear(&line);
+    if (failed && !ferror(f)) {
+        fputs("stele: out of memory\n", stderr);
+    }
+    return failed || ferror(f) ? EXIT_ERROR : EXIT_OK;
 }
 
 void cli_write_compact_json(FILE *f, const char *text, size_t len) {
-    bool in_string = false, escaped = false;
-    size_t start = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = text[i];
-        if (in_string) {
-            if (escaped) {
-                escaped = false;
-            } else if (c == '\\') {
-                escaped = true;
-            } else if (c == '"') {
-                in_string = false;
-            }
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
-            if (i > start) {
-                fwrite(text + start, 1, i - start, f);
-            }
-            start = i + 1;
-        }
-    }
-    if (len > start) {
-        fwrite(text + start, 1, len - start, f);
-    }
+    jout_compact(&line, text, len);
+    write_line(f);
 }
 
 int cli_print_event(const stele_event_t *ev) {
-    FILE *f = stdout;
-    char time_text[36];
-    char id_text[37];
-    stele_time_format(ev->time_ns, time_text);
-    stele_uuid_format(&ev->id, id_text);
-
-    fprintf(f, "{\"position\":%" PRIu64 ",\"stream\":", ev->position);
-    write_string(f, ev->stream, ev->stream_len);
-    fprintf(f, ",\"version\":%" PRId64 ",\"type\":", ev->version);
-    write_string(f, ev->type, ev->type_len);
-    fprintf(f, ",\"time\":\"%s\",\"id\":\"%s\",\"data\":", time_text, id_text);
-    if ((ev->flags & STELE_EVENT_BINARY) != 0) {
-        char *b64 = b64_encode(ev->data, ev->data_len);
-        if (b64 == NULL) {
-            fputs("stele: out of memory\n", stderr);
-            return EXIT_ERROR;
-        }
-        fprintf(f, "\"%s\",\"content\":\"binary\"", b64);
-        free(b64);
-    } else if (ev->data_len == 0) {
-        fputs("null", f);
-    } else {
-        cli_write_compact_json(f, ev->data, ev->data_len);
-    }
-    fputs(",\"metadata\":", f);
-    if (ev->metadata == NULL || ev->metadata_len == 0) {
-        fputs("null", f);
-    } else {
-        cli_write_compact_json(f, ev->metadata, ev->metadata_len);
-    }
-    fputs("}\n", f);
-    return ferror(f) ? EXIT_ERROR : EXIT_OK;
+    jout_event(&line, ev);
+    jout_add(&line, "\n", 1);
+    return write_line(stdout);
 }
 
 int cli_print_reader(const cli_ctx_t *ctx, stele_reader_t *reader) {

@@ -29,6 +29,7 @@
 #include <event2/buffer.h>
 #include <event2/listener.h>
 
+#include "json_out.h"
 #include "server.h"
 
 /* Input buffered beyond the current request before reading pauses. */
@@ -315,7 +316,7 @@ void srv_conn_respond(srv_t *srv, srv_req_t *req, int status, const char *reason
     memcpy(head, "HTTP/1.", 7);
     head[7] = (char)('0' + req->minor);
     head[8] = ' ';
-    n = 9 + srv_u64_text(head + 9, (uint64_t)status);
+    n = 9 + jout_u64_text(head + 9, (uint64_t)status);
     head[n++] = ' ';
     memcpy(head + n, reason, reason_len);
     n += reason_len;
@@ -336,7 +337,7 @@ void srv_conn_respond(srv_t *srv, srv_req_t *req, int status, const char *reason
     n = 0;
     if (status != 204 && status != 304) {
         memcpy(head, "Content-Length: ", 16);
-        n = 16 + srv_u64_text(digits, len);
+        n = 16 + jout_u64_text(digits, len);
         memcpy(head + 16, digits, n - 16);
         memcpy(head + n, "\r\n", 2);
         n += 2;

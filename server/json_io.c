@@ -18,6 +18,7 @@
 
 #include "base64.h"
 #include "info_json.h"
+#include "json_out.h"
 #include "json_scan.h"
 #include "server.h"
 
@@ -240,232 +241,41 @@ void srv_events_free(srv_events_t *ev) {
 
 /* ---- events out ----------------------------------------------------------------------------- */
 
-/* Event lines are built in a scratch buffer and handed to the evbuffer in one piece: many small
- * evbuffer_add and printf calls per event were most of the CPU of GET /all (perf: evbuffer_add,
- * its callbacks and vfprintf ~45%). Only the loop thread writes events, so one buffer serves. */
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    bool failed;
-} sbuf_t;
+/* Answers are built in a scratch buffer (json_out.h) and handed to the evbuffer in one piece.
+ * Only the loop thread writes answers, so one buffer serves. */
+static json_out_t scratch;
 
-static sbuf_t scratch;
-
-static bool sb_reserve(sbuf_t *b, size_t more) {
-    if (b->len + more <= b->cap) {
-        return true;
-    }
-    size_t cap = b->cap == 0 ? 4096 : b->cap;
-    while (cap < b->len + more) {
-        cap *= 2;
-    }
-    char *p = realloc(b->p, cap);
-    if (p == NULL) {
-        b->failed = true;
-        return false;
-    }
-    b->p = p;
-    b->cap = cap;
-    return true;
-}
-
-static void sb_add(sbuf_t *b, const void *data, size_t n) {
-    if (sb_reserve(b, n)) {
-        memcpy(b->p + b->len, data, n);
-        b->len += n;
-    }
-}
-
-static void sb_str(sbuf_t *b, const char *s) { sb_add(b, s, strlen(s)); }
-
-size_t srv_u64_text(char out[20], uint64_t v) {
-    char digits[20];
-    size_t n = 0;
-    do {
-        digits[sizeof(digits) - 1 - n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v > 0);
-    memcpy(out, digits + sizeof(digits) - n, n);
-    return n;
-}
-
-static void sb_u64(sbuf_t *b, uint64_t v) {
-    char digits[20];
-    sb_add(b, digits, srv_u64_text(digits, v));
-}
-
-static void sb_i64(sbuf_t *b, int64_t v) {
-    if (v < 0) {
-        sb_add(b, "-", 1);
-        sb_u64(b, (uint64_t)0 - (uint64_t)v);
-    } else {
-        sb_u64(b, (uint64_t)v);
-    }
-}
-
-/* A JSON string literal: '"', '\\' and control bytes escaped, everything else as is. */
-static void sb_json_string(sbuf_t *b, const char *s, size_t len) {
-    static const char hex[] = "0123456789abcdef";
-    if (!sb_reserve(b, len + 2)) {
-        return;
-    }
-    b->p[b->len++] = '"';
-    size_t start = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            continue;
-        }
-        sb_add(b, s + start, i - start);
-        char esc[6] = {'\\', (char)c, 0, 0, 0, 0};
-        size_t n = 2;
-        if (c == '\n') {
-            esc[1] = 'n';
-        } else if (c == '\r') {
-            esc[1] = 'r';
-        } else if (c == '\t') {
-            esc[1] = 't';
-        } else if (c < 0x20) {
-            esc[1] = 'u';
-            esc[2] = '0';
-            esc[3] = '0';
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            n = 6;
-        }
-        sb_add(b, esc, n);
-        start = i + 1;
-    }
-    sb_add(b, s + start, len - start);
-    sb_add(b, "\"", 1);
-}
-
-/* JSON text on one line: whitespace outside strings dropped, the rest byte for byte. Text
- * without any white space byte (what compact serializers write) is copied whole; otherwise runs
- * are copied between white space outside strings, and strings are skipped to their closing quote
- * with memchr. */
-static void sb_compact(sbuf_t *b, const char *text, size_t len) {
-    if (!sb_reserve(b, len)) {
-        return;
-    }
-    char *out = b->p + b->len;
-    if (memchr(text, ' ', len) == NULL && memchr(text, '\n', len) == NULL &&
-        memchr(text, '\t', len) == NULL && memchr(text, '\r', len) == NULL) {
-        memcpy(out, text, len);
-        b->len += len;
-        return;
-    }
-    size_t n = 0, i = 0;
-    while (i < len) {
-        char c = text[i];
-        if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
-            i++;
-            continue;
-        }
-        size_t start = i;
-        if (c == '"') {
-            /* to the closing quote: one not preceded by an odd number of backslashes */
-            size_t j = i + 1;
-            for (;;) {
-                const char *q = memchr(text + j, '"', len - j);
-                if (q == NULL) {
-                    j = len;
-                    break;
-                }
-                j = (size_t)(q - text);
-                size_t backslashes = 0;
-                while (j - backslashes > i + 1 && text[j - backslashes - 1] == '\\') {
-                    backslashes++;
-                }
-                j++;
-                if (backslashes % 2 == 0) {
-                    break;
-                }
-            }
-            i = j;
-        } else {
-            while (i < len && text[i] != '"' && text[i] != ' ' && text[i] != '\t' &&
-                   text[i] != '\n' && text[i] != '\r') {
-                i++;
-            }
-        }
-        memcpy(out + n, text + start, i - start);
-        n += i - start;
-    }
-    b->len += n;
-}
-
-static int sb_flush(sbuf_t *b, struct evbuffer *out) {
+static int flush(json_out_t *b, struct evbuffer *out) {
     int rc = b->failed ? -1 : evbuffer_add(out, b->p, b->len);
-    b->len = 0;
-    b->failed = false;
+    jout_clear(b);
     return rc;
 }
 
 void srv_json_string(struct evbuffer *out, const char *s, size_t len) {
-    sb_json_string(&scratch, s, len);
-    sb_flush(&scratch, out);
+    jout_string(&scratch, s, len);
+    flush(&scratch, out);
 }
 
 int srv_event_json(struct evbuffer *out, const stele_event_t *ev) {
-    char time_text[36];
-    char id_text[37];
-    stele_time_format(ev->time_ns, time_text);
-    stele_uuid_format(&ev->id, id_text);
-    sbuf_t *b = &scratch;
-    sb_str(b, "{\"position\":");
-    sb_u64(b, ev->position);
-    sb_str(b, ",\"stream\":");
-    sb_json_string(b, ev->stream, ev->stream_len);
-    sb_str(b, ",\"version\":");
-    sb_i64(b, ev->version);
-    sb_str(b, ",\"type\":");
-    sb_json_string(b, ev->type, ev->type_len);
-    sb_str(b, ",\"time\":\"");
-    sb_str(b, time_text);
-    sb_str(b, "\",\"id\":\"");
-    sb_str(b, id_text);
-    sb_str(b, "\",\"data\":");
-    if ((ev->flags & STELE_EVENT_BINARY) != 0) {
-        char *b64 = b64_encode(ev->data, ev->data_len);
-        if (b64 == NULL) {
-            b->failed = true;
-        } else {
-            sb_add(b, "\"", 1);
-            sb_str(b, b64);
-            sb_str(b, "\",\"content\":\"binary\"");
-            free(b64);
-        }
-    } else if (ev->data_len == 0) {
-        sb_str(b, "null");
-    } else {
-        sb_compact(b, ev->data, ev->data_len);
-    }
-    sb_str(b, ",\"metadata\":");
-    if (ev->metadata == NULL || ev->metadata_len == 0) {
-        sb_str(b, "null");
-    } else {
-        sb_compact(b, ev->metadata, ev->metadata_len);
-    }
-    sb_add(b, "}", 1);
-    return sb_flush(b, out);
+    jout_event(&scratch, ev);
+    return flush(&scratch, out);
 }
 
 void srv_append_result_write(struct evbuffer *out, const char *stream,
                              const stele_append_result_t *r) {
-    sbuf_t *b = &scratch;
-    sb_str(b, "{\"stream\":");
-    sb_json_string(b, stream, strlen(stream));
-    sb_str(b, ",\"first_version\":");
-    sb_i64(b, r->first_version);
-    sb_str(b, ",\"last_version\":");
-    sb_i64(b, r->last_version);
-    sb_str(b, ",\"first_position\":");
-    sb_u64(b, r->first_position);
-    sb_str(b, ",\"last_position\":");
-    sb_u64(b, r->last_position);
-    sb_str(b, r->idempotent ? ",\"idempotent\":true}" : ",\"idempotent\":false}");
-    sb_flush(b, out);
+    json_out_t *b = &scratch;
+    jout_str(b, "{\"stream\":");
+    jout_string(b, stream, strlen(stream));
+    jout_str(b, ",\"first_version\":");
+    jout_i64(b, r->first_version);
+    jout_str(b, ",\"last_version\":");
+    jout_i64(b, r->last_version);
+    jout_str(b, ",\"first_position\":");
+    jout_u64(b, r->first_position);
+    jout_str(b, ",\"last_position\":");
+    jout_u64(b, r->last_position);
+    jout_str(b, r->idempotent ? ",\"idempotent\":true}" : ",\"idempotent\":false}");
+    flush(b, out);
 }
 
 json_t *srv_stream_info_json(const stele_stream_info_t *info) { return info_json(info); }

@@ -345,8 +345,6 @@ bool srv_json_element_next(const char *text, size_t len, size_t *pos, size_t *st
 int srv_event_json(struct evbuffer *out, const stele_event_t *ev);
 /* Append a JSON string literal. */
 void srv_json_string(struct evbuffer *out, const char *s, size_t len);
-/* The decimal digits of v (no NUL); returns their count. */
-size_t srv_u64_text(char out[20], uint64_t v);
 /* {"stream", "first_version", "last_version", "first_position", "last_position", "idempotent"} */
 void srv_append_result_write(struct evbuffer *out, const char *stream,
                              const stele_append_result_t *r);
