@@ -109,6 +109,14 @@ int cli_print_event(const stele_event_t *ev);
 /* Print every event of reader with cli_print_event(); returns the exit status. */
 int cli_print_reader(const cli_ctx_t *ctx, stele_reader_t *reader);
 
+/* SIGINT and SIGTERM set a flag that long-running commands check to end cleanly (stop.c). */
+void cli_stop_on_signals(void);
+bool cli_stop_requested(void);
+
+/* Print the events of $all that ro selects, from the store or the server (--url) (cmd_read.c);
+ * returns the exit status. */
+int cli_print_all(cli_ctx_t *ctx, const stele_read_options_t *ro);
+
 /* Shared with steled (common/): info_json() for a stream's info, b64_encode()/b64_decode() for
  * binary data, jscan_*() for raw JSON spans. */
 

@@ -47,22 +47,7 @@ int cmd_export(cli_ctx_t *ctx, int argc, char **argv) {
         (status = cli_parse_u64(ctx, "--from", from_text, &ro.from_position)) != 0) {
         return status;
     }
-    if (ctx->url != NULL) {
-        return remote_read_all(ctx, &ro);
-    }
-    stele_store_t *store = NULL;
-    if ((status = cli_store_open(ctx, false, &store)) != EXIT_OK) {
-        return status;
-    }
-    stele_reader_t *reader = NULL;
-    int rc = stele_read_all(store, &ro, &reader);
-    if (rc != 0) {
-        status = cli_fail(ctx, rc);
-    } else {
-        status = cli_print_reader(ctx, reader);
-        stele_reader_close(reader);
-    }
-    return cli_store_close(ctx, store, status);
+    return cli_print_all(ctx, &ro);
 }
 
 typedef struct importer {

@@ -88,16 +88,20 @@ int cmd_read_all(cli_ctx_t *ctx, int argc, char **argv) {
     if ((status = cli_filter_build(ctx, &fa, &ro.filter)) != EXIT_OK) {
         return status;
     }
-    if (ctx->url != NULL) {
-        return remote_read_all(ctx, &ro);
-    }
+    return cli_print_all(ctx, &ro);
+}
 
+int cli_print_all(cli_ctx_t *ctx, const stele_read_options_t *ro) {
+    if (ctx->url != NULL) {
+        return remote_read_all(ctx, ro);
+    }
     stele_store_t *store = NULL;
-    if ((status = cli_store_open(ctx, false, &store)) != EXIT_OK) {
+    int status = cli_store_open(ctx, false, &store);
+    if (status != EXIT_OK) {
         return status;
     }
     stele_reader_t *reader = NULL;
-    int rc = stele_read_all(store, &ro, &reader);
+    int rc = stele_read_all(store, ro, &reader);
     if (rc != 0) {
         status = cli_fail(ctx, rc);
     } else {

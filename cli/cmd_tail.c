@@ -7,7 +7,6 @@
  * so the store is always closed cleanly. Live events are flushed one by one so that a pipe
  * reader sees each as it happens.
  */
-#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -16,27 +15,11 @@
 
 #define WAIT_SLICE_MS 200
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig) {
-    (void)sig;
-    stop_requested = 1;
-}
-
-static void install_handlers(void) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
-
 static int follow(const cli_ctx_t *ctx, stele_subscription_t *sub, bool caught_up_exit,
                   bool verbose) {
     bool live = false;
     stele_event_t ev;
-    while (!stop_requested) {
+    while (!cli_stop_requested()) {
         int rc = stele_subscription_next(sub, &ev, WAIT_SLICE_MS);
         if (rc == STELE_SUB_EVENT) {
             if (cli_print_event(&ev) != EXIT_OK) {
@@ -58,7 +41,7 @@ static int follow(const cli_ctx_t *ctx, stele_subscription_t *sub, bool caught_u
             }
         } else if (rc == STELE_SUB_TIMEOUT) {
             fflush(stdout);
-        } else if (rc == STELE_ECLOSED && stop_requested) {
+        } else if (rc == STELE_ECLOSED && cli_stop_requested()) {
             break;
         } else {
             return cli_fail(ctx, rc < 0 ? rc : STELE_EINVAL);
@@ -118,7 +101,7 @@ int cmd_tail(cli_ctx_t *ctx, int argc, char **argv) {
     if ((status = cli_store_open(ctx, false, &store)) != EXIT_OK) {
         return status;
     }
-    install_handlers();
+    cli_stop_on_signals();
     stele_subscription_t *sub = NULL;
     int rc = stele_subscribe(store, &so, &sub);
     if (rc != 0) {

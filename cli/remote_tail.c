@@ -12,7 +12,6 @@
  * output has no gap and no duplicate, up to MAX_RECONNECTS times in a row (a connection that
  * delivers something resets the count). SIGINT and SIGTERM end it cleanly with status 0.
  */
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -22,22 +21,6 @@
 
 #define MAX_RECONNECTS 5
 #define RECONNECT_DELAY_MS 250
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig) {
-    (void)sig;
-    stop_requested = 1;
-}
-
-static void install_handlers(void) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
 
 typedef struct sse {
     const cli_ctx_t *ctx;
@@ -166,11 +149,11 @@ static bool on_data(void *arg, const char *data, size_t len) {
 
 static bool should_stop(void *arg) {
     (void)arg;
-    return stop_requested != 0;
+    return cli_stop_requested();
 }
 
 static void pause_ms(long ms) {
-    for (long waited = 0; waited < ms && !stop_requested; waited += 50) {
+    for (long waited = 0; waited < ms && !cli_stop_requested(); waited += 50) {
         struct timespec ts = {0, 50L * 1000L * 1000L};
         nanosleep(&ts, NULL);
     }
@@ -233,7 +216,7 @@ int remote_tail(cli_ctx_t *ctx, const stele_subscribe_options_t *so, bool caught
     if (so->from_end && (status = head_position(ctx, &start)) != EXIT_OK) {
         return status;
     }
-    install_handlers();
+    cli_stop_on_signals();
     sse_t s;
     memset(&s, 0, sizeof(s));
     s.ctx = ctx;
@@ -242,7 +225,7 @@ int remote_tail(cli_ctx_t *ctx, const stele_subscribe_options_t *so, bool caught
     s.position = start;
     int failures = 0;
     bool resumed = false;
-    while (!stop_requested) {
+    while (!cli_stop_requested()) {
         cli_buf_t path = {0};
         subscribe_path(&path, so, s.position);
         char id[24];
@@ -260,7 +243,7 @@ int remote_tail(cli_ctx_t *ctx, const stele_subscribe_options_t *so, bool caught
                              should_stop, &s, &resp);
         cli_buf_free(&path);
         fflush(stdout);
-        if (s.done || s.status != EXIT_OK || stop_requested) {
+        if (s.done || s.status != EXIT_OK || cli_stop_requested()) {
             status = s.status;
             http_response_free(&resp);
             break;
