@@ -34,17 +34,6 @@ int cmd_init(cli_ctx_t *ctx, int argc, char **argv) {
     return cli_store_close(ctx, store, EXIT_OK);
 }
 
-static const char *durability_name(stele_durability_t d) {
-    switch (d) {
-    case STELE_DURABILITY_SYNC: return "sync";
-    case STELE_DURABILITY_ASYNC: return "async";
-    case STELE_DURABILITY_NONE: return "none";
-    }
-    return "unknown";
-}
-
-static json_t *u64_json(uint64_t v) { return json_integer((json_int_t)v); }
-
 int cmd_stats(cli_ctx_t *ctx, int argc, char **argv) {
     int status = no_args(ctx, argc, argv);
     if (status != EXIT_OK) {
@@ -63,20 +52,7 @@ int cmd_stats(cli_ctx_t *ctx, int argc, char **argv) {
     if (rc != 0) {
         status = cli_fail(ctx, rc);
     } else {
-        json_t *o = json_object();
-        if (o != NULL) {
-            json_object_set_new(o, "head_position", u64_json(s.head_position));
-            json_object_set_new(o, "streams", u64_json(s.streams));
-            json_object_set_new(o, "segments", u64_json(s.segments));
-            json_object_set_new(o, "log_bytes", u64_json(s.log_bytes));
-            json_object_set_new(o, "index_entries", u64_json(s.index_entries));
-            json_object_set_new(o, "index_tables", u64_json(s.index_tables));
-            json_object_set_new(o, "appends", u64_json(s.appends));
-            json_object_set_new(o, "syncs", u64_json(s.syncs));
-            json_object_set_new(o, "commits", u64_json(s.commits));
-            json_object_set_new(o, "poisoned", json_boolean(s.poisoned));
-            json_object_set_new(o, "durability", json_string(durability_name(s.durability)));
-        }
+        json_t *o = stats_json(&s);
         status = cli_print_json(o);
     }
     return cli_store_close(ctx, store, status);
@@ -106,35 +82,12 @@ int cmd_digest(cli_ctx_t *ctx, int argc, char **argv) {
         }
         json_t *o = json_object();
         if (o != NULL) {
-            json_object_set_new(o, "position", u64_json(position));
+            json_object_set_new(o, "position", json_integer((json_int_t)position));
             json_object_set_new(o, "hash", json_string(hex));
         }
         status = cli_print_json(o);
     }
     return cli_store_close(ctx, store, status);
-}
-
-static json_t *verify_report_json(int rc, const stele_verify_report_t *r) {
-    json_t *o = json_object();
-    if (o == NULL) {
-        return NULL;
-    }
-    json_object_set_new(o, "ok", json_boolean(rc == 0));
-    json_object_set_new(o, "events", u64_json(r->events));
-    json_object_set_new(o, "commits", u64_json(r->commits));
-    json_object_set_new(o, "segments", u64_json(r->segments));
-    json_object_set_new(o, "bytes", u64_json(r->bytes));
-    if (rc != 0) {
-        char message[sizeof(r->message) + 1];
-        memcpy(message, r->message, sizeof(r->message));
-        message[sizeof(r->message)] = '\0';
-        json_object_set_new(o, "error", json_string(stele_strerror(rc)));
-        json_object_set_new(o, "bad_position", u64_json(r->bad_position));
-        json_object_set_new(o, "bad_segment", u64_json(r->bad_segment));
-        json_object_set_new(o, "bad_offset", u64_json(r->bad_offset));
-        json_object_set_new(o, "message", json_string(message));
-    }
-    return o;
 }
 
 int cmd_verify(cli_ctx_t *ctx, int argc, char **argv) {
@@ -156,7 +109,7 @@ int cmd_verify(cli_ctx_t *ctx, int argc, char **argv) {
     int rc = stele_verify(store, cli_progress_update, &progress, &report);
     cli_progress_finish(&progress);
     if (rc == 0 || rc == STELE_ECORRUPT) {
-        status = cli_print_json(verify_report_json(rc, &report));
+        status = cli_print_json(verify_json(rc, &report));
         if (rc != 0) {
             char message[sizeof(report.message) + 1];
             memcpy(message, report.message, sizeof(report.message));

@@ -279,12 +279,3 @@ void srv_append_result_write(struct evbuffer *out, const char *stream,
 }
 
 json_t *srv_stream_info_json(const stele_stream_info_t *info) { return info_json(info); }
-
-const char *srv_durability_name(stele_durability_t d) {
-    switch (d) {
-    case STELE_DURABILITY_SYNC: return "sync";
-    case STELE_DURABILITY_ASYNC: return "async";
-    case STELE_DURABILITY_NONE: return "none";
-    }
-    return "unknown";
-}

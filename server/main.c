@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "info_json.h"
 #include "server.h"
 
 static int log_level = SRV_LOG_INFO;
@@ -184,7 +185,7 @@ int main(int argc, char **argv) {
     srv_log(SRV_LOG_INFO, "listening",
             json_pack("{s:s, s:s, s:i, s:s, s:s, s:b, s:b, s:I}", "url", url, "host", host, "port",
                       (int)bound_port, "data", cfg.data_dir, "durability",
-                      srv_durability_name(cfg.durability), "tls", srv.ssl_ctx != NULL, "auth",
+                      durability_name(cfg.durability), "tls", srv.ssl_ctx != NULL, "auth",
                       srv.auth != NULL, "head_position", (json_int_t)head));
 
     event_base_dispatch(srv.base);

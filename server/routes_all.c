@@ -9,6 +9,7 @@
 
 #include <event2/buffer.h>
 
+#include "info_json.h"
 #include "server.h"
 
 int srv_filter_from_query(srv_t *srv, srv_req_t *req, const srv_query_t *q, stele_filter_t *f) {
@@ -98,10 +99,8 @@ void srv_route_info(srv_t *srv, srv_req_t *req) {
     srv_reply_json(srv, req, 200,
                    json_pack("{s:s, s:I, s:s, s:s}", "version", STELE_VERSION_STRING,
                              "head_position", (json_int_t)position, "head_hash", hex, "durability",
-                             srv_durability_name(srv->cfg->durability)));
+                             durability_name(srv->cfg->durability)));
 }
-
-static json_t *u64_json(uint64_t v) { return json_integer((json_int_t)v); }
 
 void srv_route_stats(srv_t *srv, srv_req_t *req) {
     if (!srv_auth_check(srv, req, SRV_ROLE_READ, "")) {
@@ -114,18 +113,7 @@ void srv_route_stats(srv_t *srv, srv_req_t *req) {
         srv_reply_stele_error(srv, req, rc, NULL, NULL);
         return;
     }
-    json_t *o = json_object();
-    json_object_set_new(o, "head_position", u64_json(s.head_position));
-    json_object_set_new(o, "streams", u64_json(s.streams));
-    json_object_set_new(o, "segments", u64_json(s.segments));
-    json_object_set_new(o, "log_bytes", u64_json(s.log_bytes));
-    json_object_set_new(o, "index_entries", u64_json(s.index_entries));
-    json_object_set_new(o, "index_tables", u64_json(s.index_tables));
-    json_object_set_new(o, "appends", u64_json(s.appends));
-    json_object_set_new(o, "syncs", u64_json(s.syncs));
-    json_object_set_new(o, "commits", u64_json(s.commits));
-    json_object_set_new(o, "poisoned", json_boolean(s.poisoned));
-    json_object_set_new(o, "durability", json_string(srv_durability_name(s.durability)));
+    json_t *o = stats_json(&s);
     srv_reply_json(srv, req, 200, o);
 }
 
@@ -146,22 +134,7 @@ static void verify_done(srv_t *srv, srv_job_t *job, srv_req_t *req) {
     if (job->status != 0 && job->status != STELE_ECORRUPT) {
         srv_reply_stele_error(srv, req, job->status, job->detail, NULL);
     } else {
-        json_t *o = json_object();
-        json_object_set_new(o, "ok", json_boolean(job->status == 0));
-        json_object_set_new(o, "events", u64_json(r->events));
-        json_object_set_new(o, "commits", u64_json(r->commits));
-        json_object_set_new(o, "segments", u64_json(r->segments));
-        json_object_set_new(o, "bytes", u64_json(r->bytes));
-        if (job->status != 0) {
-            char message[sizeof(r->message) + 1];
-            memcpy(message, r->message, sizeof(r->message));
-            message[sizeof(r->message)] = '\0';
-            json_object_set_new(o, "error", json_string(stele_strerror(job->status)));
-            json_object_set_new(o, "bad_position", u64_json(r->bad_position));
-            json_object_set_new(o, "bad_segment", u64_json(r->bad_segment));
-            json_object_set_new(o, "bad_offset", u64_json(r->bad_offset));
-            json_object_set_new(o, "message", json_string(message));
-        }
+        json_t *o = verify_json(job->status, r);
         srv_reply_json(srv, req, 200, o);
     }
     free(r);

@@ -349,7 +349,6 @@ void srv_json_string(struct evbuffer *out, const char *s, size_t len);
 void srv_append_result_write(struct evbuffer *out, const char *stream,
                              const stele_append_result_t *r);
 json_t *srv_stream_info_json(const stele_stream_info_t *info);
-const char *srv_durability_name(stele_durability_t d);
 
 /* ---- body_fast.c ---------------------------------------------------------------------------- */
 
