@@ -5,6 +5,7 @@
 #   scripts/torture.sh               100,000 power-loss seeds and 10,000 kill -9 cycles
 #   TORTURE_POWERLOSS_SEEDS=N ...    another number of power-loss seeds (0 skips the test)
 #   TORTURE_KILL9_CYCLES=N ...       another number of kill -9 cycles (0 skips; minimum 50)
+#   TORTURE_KILL9_ROUND=N ...        kill -9 cycles per run of the test (default 100, minimum 50)
 #   STELE_BUILD=DIR ...              use the test binaries of another build tree (default build/)
 #
 # Uses the test binaries of build/ (made by `make`); configures and builds them if they are
@@ -18,6 +19,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${STELE_BUILD:-$ROOT/build}
 PL_SEEDS=${TORTURE_POWERLOSS_SEEDS:-100000}
 K9_CYCLES=${TORTURE_KILL9_CYCLES:-10000}
+K9_ROUND=${TORTURE_KILL9_ROUND:-100}
+((K9_ROUND < 50)) && K9_ROUND=50
 PL_BIN=$BUILD/tests/crash_test_powerloss
 K9_BIN=$BUILD/tests/crash_test_kill9
 
@@ -63,28 +66,45 @@ run_powerloss() {
     fi
 }
 
+# The kill -9 test checks every acknowledgement of all its cycles after each kill, so one run's
+# cost grows with the square of its cycles. The long campaign is therefore made of runs of
+# K9_ROUND cycles, each on a fresh store with its own seed, until K9_CYCLES cycles have passed;
+# it stops at the first failing run, whose log is kept.
 run_kill9() {
-    local log=$LOGS/kill9.log start end rc runs viol seed
-    echo "torture: kill -9, $K9_CYCLES cycles (log: $log)"
+    local log=$LOGS/kill9.log start end rc done=0 round=0 n cycles seeds="" failed=0
+    echo "torture: kill -9, $K9_CYCLES cycles in runs of $K9_ROUND (log: $log)"
+    : >"$log"
     start=$(date +%s)
-    STELE_KILL9_CYCLES=$K9_CYCLES "$K9_BIN" >"$log" 2>&1
-    rc=$?
+    while ((done < K9_CYCLES)); do
+        n=$((K9_CYCLES - done < K9_ROUND ? K9_CYCLES - done : K9_ROUND))
+        ((n < 50)) && n=50
+        round=$((round + 1))
+        STELE_KILL9_CYCLES=$n "$K9_BIN" >"$log.run" 2>&1
+        rc=$?
+        cat "$log.run" >>"$log"
+        seed=$(grep -oE 'kill9: seed [0-9]+' "$log.run" | head -n 1 | grep -oE '[0-9]+$')
+        seeds="$seeds${seeds:+,}${seed:-?}"
+        # "kill9: C cycles, ..." is printed only when every cycle passed; the test stops at the
+        # first violation.
+        cycles=$(sed -nE 's/^kill9: ([0-9]+) cycles.*/\1/p' "$log.run" | head -n 1)
+        if [[ $rc -ne 0 || -z $cycles ]]; then
+            failed=1
+            cycles=$(sed -nE 's/.*cycle ([0-9]+).*/\1/p' "$log.run" | tail -n 1)
+            done=$((done + ${cycles:-0}))
+            grep -E 'ERROR|FAILED|cycle' "$log.run" | head -n 20
+            echo "torture: kill -9 run $round failed (seed ${seed:-?})"
+            break
+        fi
+        done=$((done + cycles))
+        echo "torture: kill -9 run $round: $cycles cycles passed ($done of $K9_CYCLES, seed ${seed:-?})"
+    done
+    rm -f "$log.run"
     end=$(date +%s)
-    seed=$(grep -oE 'kill9: seed [0-9]+' "$log" | head -n 1 | grep -oE '[0-9]+$')
-    # "kill9: C cycles, ..." is printed only when every cycle passed; the test stops at the
-    # first violation.
-    runs=$(sed -nE 's/^kill9: ([0-9]+) cycles.*/\1/p' "$log" | head -n 1)
-    if [[ $rc -eq 0 && -n $runs ]]; then
-        viol=0
-    else
-        viol=1
-        runs=$(sed -nE 's/.*cycle ([0-9]+).*/\1/p' "$log" | tail -n 1)
-        runs=${runs:+$((runs + 1))}
-        runs=${runs:-?}
-        STATUS=1
-        grep -E 'ERROR|FAILED|cycle' "$log" | head -n 20
-    fi
-    row kill-9 "$runs" "$viol" "$((end - start))" "${seed:-?}"
+    STATUS=$((STATUS | failed))
+    # the seeds of a long campaign are many: the row names the first and the count
+    local first=${seeds%%,*} nseeds
+    nseeds=$(tr ',' '\n' <<<"$seeds" | wc -l)
+    row kill-9 "$done" "$failed" "$((end - start))" "$first (+$((nseeds - 1)) runs, all in $log)"
 }
 
 [[ $PL_SEEDS != 0 ]] && run_powerloss
