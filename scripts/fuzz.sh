@@ -89,6 +89,7 @@ newest_header=$server_header build_obj "$ROOT/server/request.c" "$SERVER_OBJ"
 link_target() {
     local name=$1 extra=""
     [[ $name == ndjson ]] && extra=$CLI_OBJS
+    [[ $name == json ]] && extra="$OUT/obj/common_json_out.c.o $OUT/obj/common_base64.c.o"
     [[ $name == http_request ]] && extra="$SERVER_OBJ $EVENT_LIBS"
     # shellcheck disable=SC2086
     "$CC" $CFLAGS -fsanitize=fuzzer,$SAN "$FUZZ/fuzz_$name.c" $LIB_OBJS $extra $PKG_LIBS \

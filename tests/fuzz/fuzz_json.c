@@ -8,11 +8,17 @@
  * allows 2048 levels), numbers jansson cannot hold (it reports "too big" integers and real
  * overflow; Stele keeps numbers as text and accepts them), and texts holding a NUL byte (jansson
  * reads the buffer as a string in places).
+ *
+ * Also checks what the programs write back (common/json_out.c): every text the store accepts,
+ * compacted, is the same JSON value (jansson: json_equal, numbers as jansson reads them), holds no
+ * white space outside strings, and compacting it again changes nothing.
  */
 #include "fuzz_util.h"
 
 #include "stele.h"
 #include "util/json.h"
+
+#include "json_out.h"
 
 #include <jansson.h>
 #include <string.h>
@@ -40,6 +46,37 @@ static size_t max_depth(const uint8_t *p, size_t n) {
     return deepest;
 }
 
+/* The compacted text of a valid document: the same value, no white space left outside strings,
+ * and compacting it again gives the same bytes. */
+static void check_compact(const char *text, size_t size, const json_t *v) {
+    json_out_t once = {0}, twice = {0};
+    jout_compact(&once, text, size);
+    FUZZ_CHECK(!once.failed && once.len <= size, "compacting failed or grew the text");
+    json_error_t err;
+    json_t *w = json_loadb(once.p, once.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+    FUZZ_CHECK(w != NULL, "the compacted text is not JSON: %s", err.text);
+    FUZZ_CHECK(json_equal(v, w), "compacting changed the value");
+    json_decref(w);
+    bool in_string = false;
+    for (size_t i = 0; i < once.len; i++) {
+        char c = once.p[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = false;
+        } else {
+            FUZZ_CHECK(!strchr(" \t\r\n", c) || c == 0, "white space left at %zu", i);
+            in_string = c == '"';
+        }
+    }
+    jout_compact(&twice, once.p, once.len);
+    FUZZ_CHECK(twice.len == once.len && memcmp(twice.p, once.p, once.len) == 0,
+               "compacting twice changed the text");
+    jout_free(&once);
+    jout_free(&twice);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *text = (const char *)data;
     int rc = stele__json_validate(text, size, false, "fuzz");
@@ -61,8 +98,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         return 0;
     FUZZ_CHECK((v != NULL) == (rc == 0), "stele says %s, jansson says %s",
                rc == 0 ? "valid" : stele_errdetail(), v ? "valid" : err.text);
-    if (v)
+    if (v) {
         FUZZ_CHECK(json_is_object(v) == (rc_obj == 0), "object kind differs from jansson");
+        check_compact(text, size, v);
+    }
     json_decref(v);
     return 0;
 }

@@ -22,6 +22,10 @@ foreach(name ${STELE_FUZZ_TARGETS})
          ${CMAKE_SOURCE_DIR}/common/json_scan.c ${CMAKE_SOURCE_DIR}/common/base64.c
          ${CMAKE_SOURCE_DIR}/common/info_json.c ${CMAKE_SOURCE_DIR}/common/json_out.c)
   endif()
+  if(name STREQUAL "json")
+    # What the programs write back (common/json_out.c).
+    list(APPEND sources ${CMAKE_SOURCE_DIR}/common/json_out.c ${CMAKE_SOURCE_DIR}/common/base64.c)
+  endif()
   set(libs "")
   if(name STREQUAL "http_request")
     # steled's request parser (server/request.c), which reads from libevent's buffers.
