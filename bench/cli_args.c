@@ -32,45 +32,30 @@ bool cli_seconds(const char *s, double *out) {
     return true;
 }
 
-/* Calls fn on each name of the comma-separated list until it returns true; returns that. */
-static bool list_any(const char *list, bool (*fn)(const char *name, size_t len, const void *arg),
-                     const void *arg) {
-    for (const char *p = list; *p;) {
-        size_t len = strcspn(p, ",");
-        if (fn(p, len, arg)) {
-            return true;
-        }
-        p += len;
-        if (*p == ',') {
-            p++;
-        }
+/* The next name of a comma-separated list at *p, its length in *len; *p moves past it and its
+ * comma. NULL at the end of the list. */
+static const char *next_name(const char **p, size_t *len) {
+    const char *name = *p;
+    if (!*name) {
+        return NULL;
     }
-    return false;
+    *len = strcspn(name, ",");
+    *p = name + *len + (name[*len] == ',');
+    return name;
 }
 
-static bool is_name(const char *name, size_t len, const void *arg) {
-    const char *want = arg;
+static bool same(const char *name, size_t len, const char *want) {
     return strlen(want) == len && strncmp(name, want, len) == 0;
 }
 
-bool cli_list_has(const char *list, const char *name) { return list_any(list, is_name, name); }
-
-typedef struct known {
-    const char *prog, *flag;
-    const char *const *names;
-    size_t n;
-} known_t;
-
-/* True (and says so) when name is not one of k->names. */
-static bool is_unknown(const char *name, size_t len, const void *arg) {
-    const known_t *k = arg;
-    for (size_t i = 0; i < k->n; i++) {
-        if (strlen(k->names[i]) == len && strncmp(name, k->names[i], len) == 0) {
-            return false;
+bool cli_list_has(const char *list, const char *name) {
+    size_t len;
+    for (const char *p = list, *s; (s = next_name(&p, &len)) != NULL;) {
+        if (same(s, len, name)) {
+            return true;
         }
     }
-    fprintf(stderr, "%s: %s: unknown name '%.*s'\n", k->prog, k->flag, (int)len, name);
-    return true;
+    return false;
 }
 
 bool cli_list_valid(const char *prog, const char *flag, const char *list, const char *const *names,
@@ -79,8 +64,18 @@ bool cli_list_valid(const char *prog, const char *flag, const char *list, const 
         fprintf(stderr, "%s: %s: empty list\n", prog, flag);
         return false;
     }
-    known_t k = {prog, flag, names, n};
-    return !list_any(list, is_unknown, &k);
+    size_t len;
+    for (const char *p = list, *s; (s = next_name(&p, &len)) != NULL;) {
+        size_t i = 0;
+        while (i < n && !same(s, len, names[i])) {
+            i++;
+        }
+        if (i == n) {
+            fprintf(stderr, "%s: %s: unknown name '%.*s'\n", prog, flag, (int)len, s);
+            return false;
+        }
+    }
+    return true;
 }
 
 int cli_make_dirs(const char *path, bool fresh) {

@@ -42,13 +42,7 @@ def examples(doc):
             continue
         start = i + 1
         text = line[2:]
-        while True:  # a command goes on while it ends in \ or a quote is open
-            try:
-                complete = not text.endswith("\\") and shlex.split(COMMENT.sub("", text)) is not None
-            except ValueError:
-                complete = False
-            if complete or i + 1 >= len(lines):
-                break
+        while not complete(text) and i + 1 < len(lines):
             i += 1
             text = text + "\n" + lines[i]
         shown = []
@@ -59,6 +53,17 @@ def examples(doc):
         comment = re.search(r"\s{2,}#\s*(.*)$", text.split("\n")[-1])
         out.append((text, shown, comment.group(1) if comment else "", start))
     return out
+
+
+def complete(text):
+    """Whether a command is whole: it does not end in \\ and no quote is left open."""
+    if text.endswith("\\"):
+        return False
+    try:
+        shlex.split(COMMENT.sub("", text))
+    except ValueError:
+        return False
+    return True
 
 
 def is_subsequence(want, have):
@@ -79,7 +84,7 @@ def main():
         streaming = " -sN " in " " + cmd + " "
         cmd += " -o /dev/stdout -w '\\n%{http_code}' --max-time " + ("1" if streaming else "10")
         r = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True)
-        where = "docs/http-api.md:%d: %s" % (line, text.split("\n")[0])
+        where = "%s:%d: %s" % (doc, line, text.split("\n")[0])
         if r.returncode != 0 and not (streaming and r.returncode == 28):
             sys.exit("FAIL: %s\n  curl exited %d: %s\n%d passed, 1 failed"
                      % (where, r.returncode, r.stderr.strip(), passed))
