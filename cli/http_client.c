@@ -15,77 +15,6 @@
 
 #define CONNECT_TIMEOUT_S 10L
 
-/* ---- cli_buf ------------------------------------------------------------------------------- */
-
-void cli_buf_append(cli_buf_t *b, const void *p, size_t n) {
-    if (b->oom) {
-        return;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap == 0 ? 256 : b->cap;
-        while (cap < b->len + n + 1) {
-            cap *= 2;
-        }
-        char *bigger = realloc(b->data, cap);
-        if (bigger == NULL) {
-            b->oom = true;
-            return;
-        }
-        b->data = bigger;
-        b->cap = cap;
-    }
-    if (n > 0) {
-        memcpy(b->data + b->len, p, n);
-    }
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-void cli_buf_puts(cli_buf_t *b, const char *s) { cli_buf_append(b, s, strlen(s)); }
-
-void cli_buf_printf(cli_buf_t *b, const char *fmt, ...) {
-    char small[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(small, sizeof(small), fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        b->oom = true;
-        return;
-    }
-    if ((size_t)n < sizeof(small)) {
-        cli_buf_append(b, small, (size_t)n);
-        return;
-    }
-    char *big = malloc((size_t)n + 1);
-    if (big == NULL) {
-        b->oom = true;
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    cli_buf_append(b, big, (size_t)n);
-    free(big);
-}
-
-void cli_buf_json_string(cli_buf_t *b, const char *s, size_t len) {
-    json_t *v = json_stringn_nocheck(s, len);
-    char *text = v != NULL ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-    json_decref(v);
-    if (text == NULL) {
-        b->oom = true;
-        return;
-    }
-    cli_buf_puts(b, text);
-    free(text);
-}
-
-void cli_buf_free(cli_buf_t *b) {
-    free(b->data);
-    memset(b, 0, sizeof(*b));
-}
-
 /* ---- the client ------------------------------------------------------------------------------ */
 
 int http_client_init(http_client_t *c, const char *url, const char *token) {
@@ -106,13 +35,13 @@ int http_client_init(http_client_t *c, const char *url, const char *token) {
     memcpy(c->base, url, len);
     c->base[len] = '\0';
 
-    cli_buf_t auth = {0};
+    json_out_t auth = {0};
     if (token != NULL && token[0] != '\0') {
-        cli_buf_printf(&auth, "Authorization: Bearer %s", token);
+        jout_printf(&auth, "Authorization: Bearer %s", token);
         c->has_token = true;
     }
     const char *lines[] = {"Accept: application/json, text/event-stream", "Expect:", auth.data};
-    bool failed = auth.oom;
+    bool failed = auth.failed;
     for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]) && !failed; i++) {
         if (lines[i] != NULL) {
             struct curl_slist *next = curl_slist_append(c->hdrs, lines[i]);
@@ -120,7 +49,7 @@ int http_client_init(http_client_t *c, const char *url, const char *token) {
             c->hdrs = next != NULL ? next : c->hdrs;
         }
     }
-    cli_buf_free(&auth);
+    jout_free(&auth);
     if (failed) {
         http_client_free(c);
         return -1;
@@ -137,21 +66,21 @@ void http_client_free(http_client_t *c) {
     memset(c, 0, sizeof(*c));
 }
 
-void http_response_free(http_response_t *resp) { cli_buf_free(&resp->body); }
+void http_response_free(http_response_t *resp) { jout_free(&resp->body); }
 
 static size_t collect(char *ptr, size_t size, size_t nmemb, void *userdata) {
-    cli_buf_t *b = userdata;
+    json_out_t *b = userdata;
     size_t n = size * nmemb;
-    cli_buf_append(b, ptr, n);
-    return b->oom ? 0 : n;
+    jout_add(b, ptr, n);
+    return b->failed ? 0 : n;
 }
 
 /* The options every transfer shares. */
 static void setup(http_client_t *c, const char *path, http_response_t *resp,
-                  struct curl_slist *hdrs, cli_buf_t *url) {
+                  struct curl_slist *hdrs, json_out_t *url) {
     curl_easy_reset(c->curl);
-    cli_buf_puts(url, c->base);
-    cli_buf_puts(url, path);
+    jout_str(url, c->base);
+    jout_str(url, path);
     curl_easy_setopt(c->curl, CURLOPT_URL, url->data != NULL ? url->data : c->base);
     curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, resp->error);
@@ -165,7 +94,7 @@ static void setup(http_client_t *c, const char *path, http_response_t *resp,
 int http_request(http_client_t *c, const char *method, const char *path, const char *body,
                  size_t body_len, http_response_t *resp) {
     memset(resp, 0, sizeof(*resp));
-    cli_buf_t url = {0};
+    json_out_t url = {0};
     struct curl_slist *hdrs = c->hdrs;
     struct curl_slist *with_type = NULL;
     if (body != NULL) {
@@ -199,13 +128,13 @@ int http_request(http_client_t *c, const char *method, const char *path, const c
                              (curl_off_t)(body != NULL ? body_len : 0));
         }
     }
-    CURLcode rc = url.oom ? CURLE_OUT_OF_MEMORY : curl_easy_perform(c->curl);
-    cli_buf_free(&url);
+    CURLcode rc = url.failed ? CURLE_OUT_OF_MEMORY : curl_easy_perform(c->curl);
+    jout_free(&url);
     curl_slist_free_all(with_type);
     resp->curl_code = (int)rc;
     if (rc == CURLE_OK) {
         curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp->status);
-        if (resp->body.oom) {
+        if (resp->body.failed) {
             resp->curl_code = CURLE_OUT_OF_MEMORY;
             snprintf(resp->error, sizeof(resp->error), "out of memory");
         }
@@ -232,8 +161,8 @@ static size_t stream_write(char *ptr, size_t size, size_t nmemb, void *userdata)
         curl_easy_getinfo(s->c->curl, CURLINFO_RESPONSE_CODE, &s->resp->status);
     }
     if (s->resp->status / 100 != 2) {
-        cli_buf_append(&s->resp->body, ptr, n);
-        return s->resp->body.oom ? 0 : n;
+        jout_add(&s->resp->body, ptr, n);
+        return s->resp->body.failed ? 0 : n;
     }
     if (s->should_stop != NULL && s->should_stop(s->arg)) {
         return 0;
@@ -254,18 +183,18 @@ static int stream_progress(void *clientp, curl_off_t dltotal, curl_off_t dlnow, 
 int http_stream(http_client_t *c, const char *path, const char *last_event_id, http_data_fn on_data,
                 http_stop_fn should_stop, void *arg, http_response_t *resp) {
     memset(resp, 0, sizeof(*resp));
-    cli_buf_t url = {0}, id_header = {0};
+    json_out_t url = {0}, id_header = {0};
     struct curl_slist *hdrs = c->hdrs, *extra = NULL;
     if (last_event_id != NULL) {
-        cli_buf_printf(&id_header, "Last-Event-ID: %s", last_event_id);
-        extra = id_header.oom ? NULL : curl_slist_append(NULL, id_header.data);
+        jout_printf(&id_header, "Last-Event-ID: %s", last_event_id);
+        extra = id_header.failed ? NULL : curl_slist_append(NULL, id_header.data);
         for (struct curl_slist *h = c->hdrs; h != NULL && extra != NULL; h = h->next) {
             if (curl_slist_append(extra, h->data) == NULL) {
                 curl_slist_free_all(extra);
                 extra = NULL;
             }
         }
-        cli_buf_free(&id_header);
+        jout_free(&id_header);
         if (extra == NULL) {
             snprintf(resp->error, sizeof(resp->error), "out of memory");
             resp->curl_code = CURLE_OUT_OF_MEMORY;
@@ -281,8 +210,8 @@ int http_stream(http_client_t *c, const char *path, const char *last_event_id, h
     curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, stream_progress);
     curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, &s);
-    CURLcode rc = url.oom ? CURLE_OUT_OF_MEMORY : curl_easy_perform(c->curl);
-    cli_buf_free(&url);
+    CURLcode rc = url.failed ? CURLE_OUT_OF_MEMORY : curl_easy_perform(c->curl);
+    jout_free(&url);
     curl_slist_free_all(extra);
     resp->curl_code = (int)rc;
     if (resp->status == 0) {
@@ -296,33 +225,33 @@ int http_stream(http_client_t *c, const char *path, const char *last_event_id, h
 
 /* ---- query strings ----------------------------------------------------------------------- */
 
-void http_escape_into(cli_buf_t *b, const char *text) {
+void http_escape_into(json_out_t *b, const char *text) {
     static const char hex[] = "0123456789ABCDEF";
     for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++) {
         unsigned char ch = *p;
         bool plain = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
                      (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' || ch == '~';
         if (plain) {
-            cli_buf_append(b, p, 1);
+            jout_add(b, p, 1);
         } else {
             char enc[3] = {'%', hex[ch >> 4], hex[ch & 15]};
-            cli_buf_append(b, enc, 3);
+            jout_add(b, enc, 3);
         }
     }
 }
 
-void http_query_add(cli_buf_t *q, const char *key, const char *value) {
+void http_query_add(json_out_t *q, const char *key, const char *value) {
     if (value == NULL) {
         return;
     }
     bool first = q->data == NULL || strchr(q->data, '?') == NULL;
-    cli_buf_puts(q, first ? "?" : "&");
-    cli_buf_puts(q, key);
-    cli_buf_puts(q, "=");
+    jout_str(q, first ? "?" : "&");
+    jout_str(q, key);
+    jout_str(q, "=");
     http_escape_into(q, value);
 }
 
-void http_query_add_u64(cli_buf_t *q, const char *key, uint64_t value) {
+void http_query_add_u64(json_out_t *q, const char *key, uint64_t value) {
     char text[24];
     snprintf(text, sizeof(text), "%llu", (unsigned long long)value);
     http_query_add(q, key, text);

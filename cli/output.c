@@ -94,7 +94,7 @@ static json_out_t line;
 static int write_line(FILE *f) {
     bool failed = line.failed;
     if (!failed && line.len > 0) {
-        failed = fwrite(line.p, 1, line.len, f) != line.len;
+        failed = fwrite(line.data, 1, line.len, f) != line.len;
     }
     jout_clear(&line);
     if (failed && !ferror(f)) {

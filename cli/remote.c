@@ -177,21 +177,21 @@ int remote_call(const cli_ctx_t *ctx, const char *method, const char *path, cons
     return reply->exit_status;
 }
 
-int remote_call_path(const cli_ctx_t *ctx, const char *method, cli_buf_t *path, const char *body,
+int remote_call_path(const cli_ctx_t *ctx, const char *method, json_out_t *path, const char *body,
                      size_t body_len, remote_reply_t *reply) {
     int status;
-    if (path->oom || path->data == NULL) {
+    if (path->failed || path->data == NULL) {
         memset(reply, 0, sizeof(*reply));
         reply->exit_status = status = EXIT_ERROR;
         snprintf(reply->message, sizeof(reply->message), "out of memory");
     } else {
         status = remote_call(ctx, method, path->data, body, body_len, reply);
     }
-    cli_buf_free(path);
+    jout_free(path);
     return status;
 }
 
-void remote_reply_free(remote_reply_t *reply) { cli_buf_free(&reply->body); }
+void remote_reply_free(remote_reply_t *reply) { jout_free(&reply->body); }
 
 int remote_report(const cli_ctx_t *ctx, const remote_reply_t *reply) {
     if (reply->exit_status != EXIT_OK) {
@@ -202,21 +202,21 @@ int remote_report(const cli_ctx_t *ctx, const remote_reply_t *reply) {
 
 /* ---- paths ----------------------------------------------------------------------------------- */
 
-void remote_stream_path(cli_buf_t *b, const char *stream, const char *suffix) {
-    cli_buf_puts(b, "/streams/");
+void remote_stream_path(json_out_t *b, const char *stream, const char *suffix) {
+    jout_str(b, "/streams/");
     http_escape_into(b, stream);
-    cli_buf_puts(b, suffix);
+    jout_str(b, suffix);
 }
 
-void remote_expect_text(cli_buf_t *b, int64_t expect, bool quoted) {
+void remote_expect_text(json_out_t *b, int64_t expect, bool quoted) {
     const char *word = expect == STELE_EXPECT_ANY             ? "any"
                        : expect == STELE_EXPECT_NO_STREAM     ? "no_stream"
                        : expect == STELE_EXPECT_STREAM_EXISTS ? "stream_exists"
                                                               : NULL;
     if (word == NULL) {
-        cli_buf_printf(b, "%lld", (long long)expect);
+        jout_printf(b, "%lld", (long long)expect);
     } else {
-        cli_buf_printf(b, quoted ? "\"%s\"" : "%s", word);
+        jout_printf(b, quoted ? "\"%s\"" : "%s", word);
     }
 }
 
@@ -364,40 +364,40 @@ int remote_print_object(const cli_ctx_t *ctx, const char *text, size_t len, cons
     return status;
 }
 
-void remote_append_body(cli_buf_t *b, int64_t expect, const stele_event_in_t *events,
+void remote_append_body(json_out_t *b, int64_t expect, const stele_event_in_t *events,
                         size_t count) {
-    cli_buf_puts(b, "{\"expected_version\":");
+    jout_str(b, "{\"expected_version\":");
     remote_expect_text(b, expect, true);
-    cli_buf_puts(b, ",\"events\":[");
+    jout_str(b, ",\"events\":[");
     for (size_t i = 0; i < count; i++) {
         const stele_event_in_t *ev = &events[i];
-        cli_buf_puts(b, i > 0 ? ",{" : "{");
+        jout_str(b, i > 0 ? ",{" : "{");
         if (!stele_uuid_is_nil(&ev->id)) {
             char id[37];
             stele_uuid_format(&ev->id, id);
-            cli_buf_printf(b, "\"id\":\"%s\",", id);
+            jout_printf(b, "\"id\":\"%s\",", id);
         }
-        cli_buf_puts(b, "\"type\":");
-        cli_buf_json_string(b, ev->type, strlen(ev->type));
-        cli_buf_puts(b, ",\"data\":");
+        jout_str(b, "\"type\":");
+        jout_string(b, ev->type, strlen(ev->type));
+        jout_str(b, ",\"data\":");
         if ((ev->flags & STELE_EVENT_BINARY) != 0) {
             char *b64 = b64_encode(ev->data != NULL ? ev->data : "", ev->data_len);
             if (b64 == NULL) {
-                b->oom = true;
+                b->failed = true;
                 return;
             }
-            cli_buf_printf(b, "\"%s\",\"content\":\"binary\"", b64);
+            jout_printf(b, "\"%s\",\"content\":\"binary\"", b64);
             free(b64);
         } else if (ev->data == NULL || ev->data_len == 0) {
-            cli_buf_puts(b, "null");
+            jout_str(b, "null");
         } else {
-            cli_buf_append(b, ev->data, ev->data_len);
+            jout_add(b, ev->data, ev->data_len);
         }
         if (ev->metadata != NULL && ev->metadata_len > 0) {
-            cli_buf_puts(b, ",\"metadata\":");
-            cli_buf_append(b, ev->metadata, ev->metadata_len);
+            jout_str(b, ",\"metadata\":");
+            jout_add(b, ev->metadata, ev->metadata_len);
         }
-        cli_buf_puts(b, "}");
+        jout_str(b, "}");
     }
-    cli_buf_puts(b, "]}");
+    jout_str(b, "]}");
 }

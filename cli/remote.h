@@ -14,23 +14,10 @@
 #include <curl/curl.h>
 
 #include "cli.h"
+#include "json_out.h"
 
-/* ---- http_client.c: a growing buffer, the curl handle, one request, one stream ----------------
- */
-
-typedef struct cli_buf {
-    char *data; /* NUL-terminated when not NULL */
-    size_t len;
-    size_t cap;
-    bool oom; /* an append failed: the buffer is incomplete */
-} cli_buf_t;
-
-void cli_buf_append(cli_buf_t *b, const void *p, size_t n);
-void cli_buf_puts(cli_buf_t *b, const char *s);
-void cli_buf_printf(cli_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* A JSON string literal for the NUL-terminated text s (as jansson writes it). */
-void cli_buf_json_string(cli_buf_t *b, const char *s, size_t len);
-void cli_buf_free(cli_buf_t *b);
+/* ---- http_client.c: the curl handle, one request, one stream ------------------------------------
+ * Request and answer bodies are built in a json_out_t (common/json_out.h). */
 
 typedef struct http_client {
     CURL *curl;
@@ -43,7 +30,7 @@ typedef struct http_response {
     long status;   /* HTTP status; 0 when no response came */
     int curl_code; /* CURLcode of the transfer */
     char error[CURL_ERROR_SIZE];
-    cli_buf_t body; /* the response body */
+    json_out_t body; /* the response body */
 } http_response_t;
 
 /* Returns 0, or -1 when curl cannot be set up. */
@@ -68,10 +55,10 @@ int http_stream(http_client_t *c, const char *path, const char *last_event_id, h
                 http_stop_fn should_stop, void *arg, http_response_t *resp);
 
 /* Append "?key=value" (or "&key=value") to q, value percent-encoded; NULL values are skipped. */
-void http_query_add(cli_buf_t *q, const char *key, const char *value);
-void http_query_add_u64(cli_buf_t *q, const char *key, uint64_t value);
+void http_query_add(json_out_t *q, const char *key, const char *value);
+void http_query_add_u64(json_out_t *q, const char *key, uint64_t value);
 /* Append text percent-encoded (every byte but A-Z a-z 0-9 - . _ ~). */
-void http_escape_into(cli_buf_t *b, const char *text);
+void http_escape_into(json_out_t *b, const char *text);
 
 /* ---- remote.c: the connection, calls with error mapping, JSON output --------------------------
  */
@@ -82,14 +69,14 @@ typedef struct remote_reply {
     int exit_status;    /* EXIT_OK for 2xx, else the exit status the error maps to */
     char code[48];      /* the server's "error" code, "" when none */
     char message[1024]; /* a sentence for the user (without "stele: CMD: ") */
-    cli_buf_t body;     /* the response body */
+    json_out_t body;    /* the response body */
 } remote_reply_t;
 
 /* One call to the server at ctx->url. Returns reply->exit_status. */
 int remote_call(const cli_ctx_t *ctx, const char *method, const char *path, const char *body,
                 size_t body_len, remote_reply_t *reply);
 /* The same with a path built in a buffer, which is freed (out of memory in it: EXIT_ERROR). */
-int remote_call_path(const cli_ctx_t *ctx, const char *method, cli_buf_t *path, const char *body,
+int remote_call_path(const cli_ctx_t *ctx, const char *method, json_out_t *path, const char *body,
                      size_t body_len, remote_reply_t *reply);
 void remote_reply_free(remote_reply_t *reply);
 /* Print reply->message as "stele: CMD: ..." and return reply->exit_status. */
@@ -102,10 +89,10 @@ void remote_reply_from(const cli_ctx_t *ctx, const http_response_t *resp, remote
 void remote_cleanup(void);
 
 /* "/streams/<percent-encoded name>" + suffix into b. */
-void remote_stream_path(cli_buf_t *b, const char *stream, const char *suffix);
+void remote_stream_path(json_out_t *b, const char *stream, const char *suffix);
 /* The expected-version value of the API for a STELE_EXPECT_* or a version (into b, unquoted for
  * numbers, quoted for words when quoted is true). */
-void remote_expect_text(cli_buf_t *b, int64_t expect, bool quoted);
+void remote_expect_text(json_out_t *b, int64_t expect, bool quoted);
 
 /* Raw JSON scanning over valid JSON text: the span of a top-level member of an object, and the
  * elements of an array. Keys are compared byte for byte. */
@@ -123,7 +110,8 @@ int remote_print_object(const cli_ctx_t *ctx, const char *text, size_t len, cons
                         size_t n);
 
 /* The JSON body of an append of events[0..count) with the expected version. */
-void remote_append_body(cli_buf_t *b, int64_t expect, const stele_event_in_t *events, size_t count);
+void remote_append_body(json_out_t *b, int64_t expect, const stele_event_in_t *events,
+                        size_t count);
 
 /* ---- remote_*.c: the commands ---------------------------------------------------------------- */
 

@@ -16,7 +16,7 @@ int remote_init(cli_ctx_t *ctx) {
 }
 
 int remote_meta(cli_ctx_t *ctx, const char *stream, const char *set_json) {
-    cli_buf_t path = {0};
+    json_out_t path = {0};
     remote_stream_path(&path, stream, "/metadata");
     remote_reply_t reply;
     int status;
@@ -46,14 +46,14 @@ int remote_meta(cli_ctx_t *ctx, const char *stream, const char *set_json) {
 }
 
 int remote_delete(cli_ctx_t *ctx, const char *stream, int64_t expect, bool tombstone) {
-    cli_buf_t path = {0}, expect_text = {0};
+    json_out_t path = {0}, expect_text = {0};
     remote_stream_path(&path, stream, "");
     remote_expect_text(&expect_text, expect, false);
     http_query_add(&path, "expected_version", expect_text.data);
     if (tombstone) {
         http_query_add(&path, "tombstone", "true");
     }
-    cli_buf_free(&expect_text);
+    jout_free(&expect_text);
     remote_reply_t reply;
     int status = remote_call_path(ctx, "DELETE", &path, NULL, 0, &reply);
     if (status != EXIT_OK) {

@@ -15,19 +15,19 @@ static const char *const append_keys[] = {
 /* POST the events; the reply is the caller's to free. */
 static int post_events(cli_ctx_t *ctx, const char *stream, int64_t expect,
                        const stele_event_in_t *events, size_t count, remote_reply_t *reply) {
-    cli_buf_t body = {0}, path = {0};
+    json_out_t body = {0}, path = {0};
     remote_append_body(&body, expect, events, count);
     remote_stream_path(&path, stream, "");
     int status;
-    if (body.oom || path.oom) {
+    if (body.failed || path.failed) {
         memset(reply, 0, sizeof(*reply));
         reply->exit_status = status = EXIT_ERROR;
         snprintf(reply->message, sizeof(reply->message), "out of memory");
     } else {
         status = remote_call(ctx, "POST", path.data, body.data, body.len, reply);
     }
-    cli_buf_free(&body);
-    cli_buf_free(&path);
+    jout_free(&body);
+    jout_free(&path);
     return status;
 }
 
@@ -71,12 +71,12 @@ int remote_import_run(cli_ctx_t *ctx, const char *source, const char *stream, in
 
 /* True when the metadata of stream already equals json (so a re-import writes nothing). */
 static bool metadata_equal(cli_ctx_t *ctx, const char *stream, const char *json, size_t len) {
-    cli_buf_t path = {0};
+    json_out_t path = {0};
     remote_stream_path(&path, stream, "/metadata");
     remote_reply_t reply;
     memset(&reply, 0, sizeof(reply));
     bool equal = false;
-    if (!path.oom && remote_call(ctx, "GET", path.data, NULL, 0, &reply) == EXIT_OK) {
+    if (!path.failed && remote_call(ctx, "GET", path.data, NULL, 0, &reply) == EXIT_OK) {
         json_t *a = reply.body.data != NULL
                         ? json_loadb(reply.body.data, reply.body.len,
                                      JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, NULL)
@@ -87,7 +87,7 @@ static bool metadata_equal(cli_ctx_t *ctx, const char *stream, const char *json,
         json_decref(b);
     }
     remote_reply_free(&reply);
-    cli_buf_free(&path);
+    jout_free(&path);
     return equal;
 }
 
@@ -97,7 +97,7 @@ int remote_import_system(cli_ctx_t *ctx, const char *source, uint64_t line, cons
     if (is_meta && metadata_equal(ctx, target, data, data_len)) {
         return EXIT_OK;
     }
-    cli_buf_t path = {0};
+    json_out_t path = {0};
     remote_reply_t reply;
     memset(&reply, 0, sizeof(reply));
     int status;
@@ -123,6 +123,6 @@ int remote_import_system(cli_ctx_t *ctx, const char *source, uint64_t line, cons
                    reply.message);
     }
     remote_reply_free(&reply);
-    cli_buf_free(&path);
+    jout_free(&path);
     return status;
 }

@@ -61,7 +61,7 @@ int remote_read(cli_ctx_t *ctx, const char *stream, int64_t from_version, bool b
     int status = EXIT_OK;
     for (;;) {
         uint64_t want = page_size(limit, done);
-        cli_buf_t path = {0};
+        json_out_t path = {0};
         remote_stream_path(&path, stream, "");
         if (from >= 0) {
             http_query_add_u64(&path, "from", (uint64_t)from);
@@ -103,8 +103,8 @@ int remote_read_all(cli_ctx_t *ctx, const stele_read_options_t *ro) {
     int status = EXIT_OK;
     for (;;) {
         uint64_t want = page_size(ro->limit, done);
-        cli_buf_t path = {0};
-        cli_buf_puts(&path, "/all");
+        json_out_t path = {0};
+        jout_str(&path, "/all");
         if (from > 0) {
             http_query_add_u64(&path, "from", from);
         }
@@ -155,8 +155,8 @@ int remote_streams(cli_ctx_t *ctx, const char *prefix, const char *after, uint64
     int status = EXIT_OK;
     for (;;) {
         uint64_t want = page_size(limit, done);
-        cli_buf_t path = {0};
-        cli_buf_puts(&path, "/streams");
+        json_out_t path = {0};
+        jout_str(&path, "/streams");
         http_query_add(&path, "prefix", prefix);
         http_query_add(&path, "after", next_after);
         http_query_add_u64(&path, "limit", want);
@@ -207,7 +207,7 @@ int remote_streams(cli_ctx_t *ctx, const char *prefix, const char *after, uint64
 }
 
 int remote_info(cli_ctx_t *ctx, const char *stream) {
-    cli_buf_t path = {0};
+    json_out_t path = {0};
     remote_stream_path(&path, stream, "/info");
     remote_reply_t reply;
     int status = remote_call_path(ctx, "GET", &path, NULL, 0, &reply);

@@ -24,11 +24,11 @@
 
 typedef struct sse {
     const cli_ctx_t *ctx;
-    cli_buf_t line; /* the line being received */
-    cli_buf_t data; /* the data lines of the event being received */
-    char event[32]; /* its event name */
-    bool cr_seen;   /* the last byte was CR: a following LF belongs to it */
-    bool live;      /* caught up */
+    json_out_t line; /* the line being received */
+    json_out_t data; /* the data lines of the event being received */
+    char event[32];  /* its event name */
+    bool cr_seen;    /* the last byte was CR: a following LF belongs to it */
+    bool live;       /* caught up */
     bool caught_up_exit;
     bool verbose;
     bool announced;    /* "caught up at" was printed */
@@ -106,9 +106,9 @@ static bool on_line(sse_t *s, const char *line, size_t len) {
         value_len--;
     }
     if (name_len == 4 && memcmp(line, "data", 4) == 0) {
-        cli_buf_append(&s->data, value, value_len);
-        cli_buf_append(&s->data, "\n", 1);
-        if (s->data.oom) {
+        jout_add(&s->data, value, value_len);
+        jout_add(&s->data, "\n", 1);
+        if (s->data.failed) {
             cli_errorf(s->ctx, "out of memory");
             s->status = EXIT_ERROR;
             return false;
@@ -137,8 +137,8 @@ static bool on_data(void *arg, const char *data, size_t len) {
             }
             continue;
         }
-        cli_buf_append(&s->line, &data[i], 1);
-        if (s->line.oom) {
+        jout_add(&s->line, &data[i], 1);
+        if (s->line.failed) {
             cli_errorf(s->ctx, "out of memory");
             s->status = EXIT_ERROR;
             return false;
@@ -182,7 +182,7 @@ static int head_position(cli_ctx_t *ctx, uint64_t *out) {
     return status;
 }
 
-static void subscribe_path(cli_buf_t *path, const stele_subscribe_options_t *so, uint64_t after) {
+static void subscribe_path(json_out_t *path, const stele_subscribe_options_t *so, uint64_t after) {
     const stele_filter_t *f = &so->filter;
     char since[36], until[36];
     if (f->since_ns != 0) {
@@ -191,7 +191,7 @@ static void subscribe_path(cli_buf_t *path, const stele_subscribe_options_t *so,
     if (f->until_ns != 0) {
         stele_time_format(f->until_ns, until);
     }
-    cli_buf_puts(path, "/subscribe");
+    jout_str(path, "/subscribe");
     http_query_add(path, "stream", so->stream);
     if (after > 0) {
         http_query_add_u64(path, "from", after + 1);
@@ -226,7 +226,7 @@ int remote_tail(cli_ctx_t *ctx, const stele_subscribe_options_t *so, bool caught
     int failures = 0;
     bool resumed = false;
     while (!cli_stop_requested()) {
-        cli_buf_t path = {0};
+        json_out_t path = {0};
         subscribe_path(&path, so, s.position);
         char id[24];
         snprintf(id, sizeof(id), "%llu", (unsigned long long)s.position);
@@ -234,14 +234,14 @@ int remote_tail(cli_ctx_t *ctx, const stele_subscribe_options_t *so, bool caught
         s.dropped = s.progress = s.cr_seen = false;
         s.line.len = s.data.len = 0;
         s.event[0] = '\0';
-        if (path.oom) {
+        if (path.failed) {
             cli_errorf(ctx, "out of memory");
             status = EXIT_ERROR;
             break;
         }
         int rc = http_stream(c, path.data, resumed && s.position > 0 ? id : NULL, on_data,
                              should_stop, &s, &resp);
-        cli_buf_free(&path);
+        jout_free(&path);
         fflush(stdout);
         if (s.done || s.status != EXIT_OK || cli_stop_requested()) {
             status = s.status;
@@ -284,7 +284,7 @@ int remote_tail(cli_ctx_t *ctx, const stele_subscribe_options_t *so, bool caught
         resumed = true;
         pause_ms(RECONNECT_DELAY_MS * failures);
     }
-    cli_buf_free(&s.line);
-    cli_buf_free(&s.data);
+    jout_free(&s.line);
+    jout_free(&s.data);
     return status;
 }

@@ -3,44 +3,68 @@
  */
 #include "json_out.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base64.h"
 
+/* Room for more bytes and the terminating NUL. */
 static bool reserve(json_out_t *b, size_t more) {
     if (b->failed) {
         return false;
     }
-    if (more <= b->cap - b->len) {
+    if (more < b->cap - b->len) {
         return true;
     }
-    size_t cap = b->cap == 0 ? 4096 : b->cap;
-    while (cap - b->len < more) {
+    size_t cap = b->cap == 0 ? 256 : b->cap;
+    while (cap - b->len <= more) {
         if (cap > SIZE_MAX / 2) {
             b->failed = true;
             return false;
         }
         cap *= 2;
     }
-    char *p = realloc(b->p, cap);
+    char *p = realloc(b->data, cap);
     if (p == NULL) {
         b->failed = true;
         return false;
     }
-    b->p = p;
+    b->data = p;
     b->cap = cap;
     return true;
 }
 
 void jout_add(json_out_t *b, const void *data, size_t n) {
-    if (n > 0 && reserve(b, n)) {
-        memcpy(b->p + b->len, data, n);
+    if (reserve(b, n)) {
+        if (n > 0) {
+            memcpy(b->data + b->len, data, n);
+        }
         b->len += n;
+        b->data[b->len] = '\0';
     }
 }
 
 void jout_str(json_out_t *b, const char *s) { jout_add(b, s, strlen(s)); }
+
+void jout_printf(json_out_t *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->failed = true;
+        return;
+    }
+    if (!reserve(b, (size_t)n)) {
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
 
 size_t jout_u64_text(char out[20], uint64_t v) {
     char digits[20];
@@ -109,11 +133,12 @@ void jout_compact(json_out_t *b, const char *text, size_t len) {
     if (!reserve(b, len)) {
         return;
     }
-    char *out = b->p + b->len;
+    char *out = b->data + b->len;
     if (memchr(text, ' ', len) == NULL && memchr(text, '\n', len) == NULL &&
         memchr(text, '\t', len) == NULL && memchr(text, '\r', len) == NULL) {
         memcpy(out, text, len);
         b->len += len;
+        b->data[b->len] = '\0';
         return;
     }
     size_t n = 0, i = 0;
@@ -152,6 +177,7 @@ void jout_compact(json_out_t *b, const char *text, size_t len) {
         n += i - start;
     }
     b->len += n;
+    b->data[b->len] = '\0';
 }
 
 void jout_event(json_out_t *b, const stele_event_t *ev) {
@@ -199,9 +225,12 @@ void jout_event(json_out_t *b, const stele_event_t *ev) {
 void jout_clear(json_out_t *b) {
     b->len = 0;
     b->failed = false;
+    if (b->data != NULL) {
+        b->data[0] = '\0';
+    }
 }
 
 void jout_free(json_out_t *b) {
-    free(b->p);
+    free(b->data);
     *b = (json_out_t){0};
 }

@@ -1,6 +1,7 @@
 /*
- * json_out.h -- JSON text built in a growable buffer, and the one place an event is written as
- * JSON: the line `stele read` prints and the object steled answers with are the same bytes.
+ * json_out.h -- JSON text built in a growable buffer (steled's answers, the CLI's lines and its
+ * request bodies to a server), and the one place an event is written as JSON: the line
+ * `stele read` prints and the object steled answers with are the same bytes.
  *
  * Keys come in a fixed order (position, stream, version, type, time, id, data, metadata).
  * The data and metadata of an event are JSON text the store validated when it was appended; they
@@ -21,16 +22,18 @@
 
 #include <stele.h>
 
-/* Text being built. Zero-initialised is empty. When memory runs out, failed is set and later
- * additions are dropped, so callers check once, at the end. */
+/* Text being built, always NUL-terminated once something was added (data is NULL before).
+ * Zero-initialised is empty. When memory runs out, failed is set and later additions are
+ * dropped, so callers check once, at the end. */
 typedef struct json_out {
-    char *p;
+    char *data;
     size_t len, cap;
     bool failed;
 } json_out_t;
 
 void jout_add(json_out_t *b, const void *data, size_t n);
 void jout_str(json_out_t *b, const char *s);
+void jout_printf(json_out_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void jout_u64(json_out_t *b, uint64_t v);
 void jout_i64(json_out_t *b, int64_t v);
 /* A JSON string literal of len bytes of UTF-8: '"', '\\' and control bytes escaped. */

@@ -246,7 +246,7 @@ void srv_events_free(srv_events_t *ev) {
 static json_out_t scratch;
 
 static int flush(json_out_t *b, struct evbuffer *out) {
-    int rc = b->failed ? -1 : evbuffer_add(out, b->p, b->len);
+    int rc = b->failed ? -1 : evbuffer_add(out, b->data, b->len);
     jout_clear(b);
     return rc;
 }

@@ -53,13 +53,13 @@ static void check_compact(const char *text, size_t size, const json_t *v) {
     jout_compact(&once, text, size);
     FUZZ_CHECK(!once.failed && once.len <= size, "compacting failed or grew the text");
     json_error_t err;
-    json_t *w = json_loadb(once.p, once.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+    json_t *w = json_loadb(once.data, once.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
     FUZZ_CHECK(w != NULL, "the compacted text is not JSON: %s", err.text);
     FUZZ_CHECK(json_equal(v, w), "compacting changed the value");
     json_decref(w);
     bool in_string = false;
     for (size_t i = 0; i < once.len; i++) {
-        char c = once.p[i];
+        char c = once.data[i];
         if (in_string) {
             if (c == '\\')
                 i++;
@@ -70,8 +70,8 @@ static void check_compact(const char *text, size_t size, const json_t *v) {
             in_string = c == '"';
         }
     }
-    jout_compact(&twice, once.p, once.len);
-    FUZZ_CHECK(twice.len == once.len && memcmp(twice.p, once.p, once.len) == 0,
+    jout_compact(&twice, once.data, once.len);
+    FUZZ_CHECK(twice.len == once.len && memcmp(twice.data, once.data, once.len) == 0,
                "compacting twice changed the text");
     jout_free(&once);
     jout_free(&twice);
