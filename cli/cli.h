@@ -40,6 +40,9 @@ typedef struct cli_ctx {
     const char *command;           /* the command's name, for messages */
     const char *url;               /* --url, STELE_URL: work through that server (remote.h) */
     const char *token;             /* --token, STELE_TOKEN: its API token */
+    const char *cacert;            /* --cacert, SSL_CERT_FILE: CA certificates for https */
+    const char *capath;            /* SSL_CERT_DIR: a directory of CA certificates */
+    bool insecure;                 /* --insecure: do not verify the server's certificate */
 } cli_ctx_t;
 
 /* ---- args.c: command-line options -------------------------------------------------------- */
