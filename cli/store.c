@@ -3,7 +3,8 @@
  *
  * Writing commands open with STELE_OPEN_CREATE, so the first append makes the store. Reading
  * commands never create one: a directory without a store (missing, or not a Stele store) is
- * reported as "no store at DIR" with exit status 3, like any other thing that is not found.
+ * reported as "no store at DIR" with exit status 3, like any other thing that is not found. A
+ * store another process holds (steled) is reported with the way to reach it: --url.
  */
 #include <errno.h>
 #include <string.h>
@@ -27,6 +28,14 @@ int cli_store_open(const cli_ctx_t *ctx, bool create, stele_store_t **out) {
         return EXIT_NOTFOUND;
     }
     const char *detail = stele_errdetail();
+    if (rc == STELE_ELOCKED) {
+        /* Most often the server has it: say how to reach the same events through it. */
+        cli_errorf(ctx,
+                   "%s: %s: another process (a running steled?) has it open; go through that "
+                   "server with --url (e.g. stele --url http://127.0.0.1:2113 %s ...), or stop it",
+                   ctx->dir, stele_strerror(rc), ctx->command != NULL ? ctx->command : "");
+        return EXIT_ERROR;
+    }
     if (detail != NULL && detail[0] != '\0') {
         cli_errorf(ctx, "%s: %s: %s", ctx->dir, stele_strerror(rc), detail);
     } else {

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # test_docs_tls.sh -- the TLS session of docs/http-api.md (a certificate, steled over HTTPS, curl
 # and the CLI with --cacert, SSL_CERT_FILE, a wrong CA and --insecure) runs as written, in order,
-# and prints what the doc shows (tests/integration/docs_tls.py).
+# and prints what the doc shows (tests/integration/docs_session.py).
 set -euo pipefail
 . "$(dirname "$0")/server_helpers.sh"
 
 BUILD=$(dirname "$STELE_BIN")
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p "$WORK/tls"
-out=$(python3 "$HERE/docs_tls.py" "$HERE/../../docs/http-api.md" "$BUILD" "$port" "$WORK/tls") ||
+out=$(python3 "$HERE/docs_session.py" "$BUILD" "$port" "$WORK/tls" \
+    "$HERE/../../docs/http-api.md" '**TLS.**') ||
     fail "$out"
 echo "$out" | tail -1
 n=$(echo "$out" | tail -1 | cut -d' ' -f1)
