@@ -7,6 +7,7 @@
  * before.
  */
 #include "store/catalogue.h"
+#include "store/retention.h"
 
 #include "index/index.h"
 #include "log/record.h"
@@ -59,6 +60,7 @@ void stele__catalogue_clear(stele_catalogue_t *cat) {
     memset(cat->slots, 0, cat->cap * sizeof(*cat->slots));
     cat->count = 0;
     cat->position = 0;
+    atomic_store(&cat->retained, 0);
 }
 
 stele_stream_t *stele__catalogue_find(stele_catalogue_t *cat, const char *name, size_t len,
@@ -123,6 +125,7 @@ static stele_stream_t *insert(stele_catalogue_t *cat, const char *name, size_t l
     memset(s, 0, sizeof(*s));
     s->hash = hash;
     s->last_version = s->pending_version = -1;
+    s->retention.max_count = s->retention.max_age_s = s->retention.truncate_before = -1;
     s->name_len = (uint16_t)len;
     memcpy(s->name, name, len);
     s->name[len] = 0;
@@ -252,6 +255,7 @@ int stele__catalogue_load(stele_catalogue_t *cat, const stele_vfs_t *vfs, const 
                 rc = STELE_ENOMEM;
                 goto out;
             }
+            stele__retention_set(cat, s, s->metadata, mlen);
         }
         p += mlen;
     }

@@ -18,16 +18,25 @@
 #include "stele.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* The retention keys of a stream's metadata (store/retention.h); -1 where not set. */
+typedef struct stele_retention {
+    int64_t max_count;
+    int64_t max_age_s;
+    int64_t truncate_before;
+} stele_retention_t;
 
 typedef struct stele_stream {
     uint64_t hash;
     int64_t last_version;  /* -1: no event */
     int64_t first_version; /* first readable version (soft delete moves it) */
     uint64_t last_position;
-    char *metadata; /* JSON object text (stele__malloc), or NULL */
+    char *metadata;              /* JSON object text (stele__malloc), or NULL */
+    stele_retention_t retention; /* read from metadata when it is applied */
     int64_t pending_version;
     int64_t pending_first;
     uint32_t batch; /* serial of the last batch that touched it */
@@ -48,7 +57,8 @@ typedef struct stele_catalogue {
     size_t arena_cap;
     void **chunks;
     size_t nchunks;
-    uint64_t position; /* last log position applied */
+    uint64_t position;       /* last log position applied */
+    _Atomic size_t retained; /* streams with retention keys: readers skip the check while 0 */
 } stele_catalogue_t;
 
 int stele__catalogue_init(stele_catalogue_t *cat);

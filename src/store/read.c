@@ -8,6 +8,8 @@
 #include "store/store.h"
 
 #include "os/alloc.h"
+#include "os/clock.h"
+#include "store/retention.h"
 #include "util/error.h"
 
 #include <inttypes.h>
@@ -28,12 +30,14 @@ struct stele_reader {
     uint64_t end_pos;  /* forward: last position; backward: first position */
     stele_filter_t filter;
     bool has_filter;
+    int64_t now_ns; /* when opened: the clock max_age is measured against */
     /* one stream */
     uint64_t hash;
     char *stream;
     size_t stream_len;
     int64_t next_version;
     int64_t first_version, last_version;
+    int64_t min_time_ns; /* events recorded before are hidden by max_age (INT64_MIN: none) */
     stele_index_entry_t ents[STREAM_BATCH];
     size_t nents, ient;
     bool progress; /* the current batch yielded an event */
@@ -98,7 +102,13 @@ int stele_read_stream(stele_store_t *s, const char *stream, int64_t from_version
     int state = st ? st->state : -1;
     int64_t first = st ? st->first_version : 0, last = st ? st->last_version : -1;
     uint64_t last_position = st ? st->last_position : 0;
+    stele_retention_t retention = {-1, -1, -1};
+    if (st)
+        retention = st->retention;
     pthread_rwlock_unlock(&s->cat.lock);
+    /* Retention hides the versions before its first and the events older than max_age. */
+    first = stele__retention_first(&retention, first, last);
+    r->min_time_ns = stele__retention_min_time(&retention, stele__clock_realtime_ns());
     /* The writer updates the catalogue, then the index, then the visible position. A catalogue
      * read in between names versions the reader would not see (a backward read would find no
      * event at all): wait for the visible position to cover them; it follows within the batch. */
@@ -203,6 +213,7 @@ int stele_read_all(stele_store_t *s, const stele_read_options_t *opts, stele_rea
     if (rc < 0)
         goto fail;
     r->all = true;
+    r->now_ns = stele__clock_realtime_ns();
     r->backward = o.direction == STELE_BACKWARD;
     r->remaining = o.limit ? o.limit : UINT64_MAX;
     uint64_t lo = 1, hi = r->visible;
@@ -256,7 +267,9 @@ static int next_all(stele_reader_t *r, stele_event_t *ev) {
             r->done = r->next_pos >= r->end_pos;
             r->next_pos++;
         }
-        if (stele__filter_match(&r->filter, &rec)) {
+        if (stele__filter_match(&r->filter, &rec) &&
+            (r->filter.include_expired ||
+             !stele__retention_hides(&r->store->cat, &rec, r->now_ns))) {
             stele__event_from_record(ev, &rec);
             return 1;
         }
@@ -304,6 +317,12 @@ static int next_stream(stele_reader_t *r, stele_event_t *ev) {
                                r->next_version, rec.version);
         r->next_version += r->backward ? -1 : 1;
         r->progress = true;
+        if (rec.time_ns < r->min_time_ns) {
+            /* Times never decrease along versions: going back, every earlier one is older. */
+            if (r->backward)
+                return 0;
+            continue;
+        }
         stele__event_from_record(ev, &rec);
         return 1;
     }
