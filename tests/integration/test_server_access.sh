@@ -2,7 +2,7 @@
 # test_server_access.sh -- tokens and their files: a token limited to stream prefixes reaches no
 # other stream on any route (tests/integration/server_access.py walks them all); the token file
 # is read in whole lines, a line over the limit is refused with its number; the Authorization
-# scheme is case-insensitive.
+# scheme is case-insensitive; a token file or TLS key that other users can read is warned about.
 set -euo pipefail
 . "$(dirname "$0")/server_helpers.sh"
 
@@ -72,5 +72,33 @@ rc=0
 "$STELED" --data "$WORK/d" --listen 127.0.0.1:0 --token-file "$WORK/nul" 2>"$WORK/nul.log" || rc=$?
 eq "a NUL byte: steled exits 1" "$rc" 1
 contains "a NUL byte: named" "$(cat "$WORK/nul.log")" '"line":2'
+
+# --- files other users can read are warned about -------------------------------------------------
+# warned LOG WHAT: the log has one warning line naming WHAT.
+warned() {
+    python3 -c '
+import json, sys
+n = 0
+for line in open(sys.argv[1]):
+    o = json.loads(line)
+    if o["level"] == "warn" and o.get("file") == sys.argv[2]:
+        n += 1
+print(n)
+' "$1" "$2"
+}
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$WORK/key.pem" \
+    -out "$WORK/cert.pem" -days 2 -subj /CN=localhost 2>/dev/null
+for mode in 644 640 604 620 600 400 700; do
+    chmod "$mode" "$WORK/tokens" "$WORK/key.pem"
+    start_server "$WORK/d" --durability none --token-file "$WORK/tokens" \
+        --tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem"
+    stop_server
+    want=1
+    case $mode in 600 | 400 | 700) want=0 ;; esac
+    eq "token file mode $mode: warned" "$(warned "$SERVER_LOG" "$WORK/tokens")" "$want"
+    eq "TLS key mode $mode: warned" "$(warned "$SERVER_LOG" "$WORK/key.pem")" "$want"
+done
+contains "the warning is a log line of the server's format" \
+    "$(grep -h '"level":"warn"' "$WORK"/steled.*.log | head -1)" '"time":'
 
 finish
