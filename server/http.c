@@ -232,6 +232,20 @@ int srv_query_parse(srv_t *srv, srv_req_t *req, const char *const *allowed, srv_
         srv_reply_error(srv, req, "bad_request", NULL, "the query string is malformed");
         return -1;
     }
+    /* A value decoded to a NUL byte would be cut there: `prefix=%00x` would read as `prefix=`. */
+    const char *nul = strstr(query, "%00");
+    if (nul != NULL) {
+        const char *key = nul;
+        while (key > query && key[-1] != '&') {
+            key--;
+        }
+        int key_len = (int)strcspn(key, "=&");
+        srv_query_free(q);
+        srv_reply_error(srv, req, "invalid_argument", NULL,
+                        "the query parameter \"%.*s\" decodes to a NUL byte",
+                        key_len < 64 ? key_len : 64, key);
+        return -1;
+    }
     struct evkeyval *kv;
     TAILQ_FOREACH(kv, &q->kv, next) {
         bool known = false;

@@ -42,22 +42,13 @@ void srv_route_all(srv_t *srv, srv_req_t *req) {
     if (srv_query_parse(srv, req, allowed, &q) != 0) {
         return;
     }
-    const char *stream = srv_query_get(&q, "stream");
-    const char *prefix = srv_query_get(&q, "prefix");
-    /* $all needs every stream, unless the filter names one stream or a prefix the token has. */
-    if (!srv_auth_check(srv, req, SRV_ROLE_READ,
-                        stream != NULL   ? stream
-                        : prefix != NULL ? prefix
-                                         : NULL)) {
-        srv_query_free(&q);
-        return;
-    }
     stele_read_options_t opts;
     stele_read_options_init(&opts);
     if (srv_read_direction(srv, req, &q, &opts.direction) != 0 ||
         srv_read_limit(srv, req, &q, &opts.limit) != 0 ||
         srv_query_u64(srv, req, &q, "from", 0, &opts.from_position) != 0 ||
-        srv_filter_from_query(srv, req, &q, &opts.filter) != 0) {
+        srv_filter_from_query(srv, req, &q, &opts.filter) != 0 ||
+        !srv_access_check(srv, req, SRV_ROLE_READ, &opts.filter)) {
         srv_query_free(&q);
         return;
     }
@@ -84,7 +75,7 @@ void srv_route_health(srv_t *srv, srv_req_t *req) {
 }
 
 void srv_route_info(srv_t *srv, srv_req_t *req) {
-    if (!srv_auth_check(srv, req, SRV_ROLE_READ, "")) {
+    if (!srv_access_check(srv, req, SRV_ROLE_READ, NULL)) {
         return;
     }
     uint64_t position = 0;
@@ -105,7 +96,7 @@ void srv_route_info(srv_t *srv, srv_req_t *req) {
 }
 
 void srv_route_stats(srv_t *srv, srv_req_t *req) {
-    if (!srv_auth_check(srv, req, SRV_ROLE_READ, "")) {
+    if (!srv_access_check(srv, req, SRV_ROLE_READ, NULL)) {
         return;
     }
     stele_stats_t s;
@@ -151,7 +142,9 @@ static void reindex_done(srv_t *srv, srv_job_t *job, srv_req_t *req) {
 }
 
 void srv_route_admin(srv_t *srv, srv_req_t *req, const char *what) {
-    if (!srv_auth_check(srv, req, SRV_ROLE_ADMIN, NULL)) {
+    stele_filter_t every; /* verify and reindex read every stream */
+    memset(&every, 0, sizeof(every));
+    if (!srv_access_check(srv, req, SRV_ROLE_ADMIN, &every)) {
         return;
     }
     srv_job_t *job = calloc(1, sizeof(*job));

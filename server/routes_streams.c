@@ -211,7 +211,7 @@ static void part_ready(append_op_t *op, size_t i) {
 }
 
 static void append_stream(srv_t *srv, srv_req_t *req, const char *stream) {
-    if (!srv_auth_check(srv, req, SRV_ROLE_WRITE, stream)) {
+    if (!srv_access_stream(srv, req, SRV_ROLE_WRITE, stream)) {
         return;
     }
     if (req->query != NULL && req->query[0] != '\0') {
@@ -269,6 +269,10 @@ static void append_stream(srv_t *srv, srv_req_t *req, const char *stream) {
 }
 
 void srv_route_commits(srv_t *srv, srv_req_t *req) {
+    /* The role before reading the body; each part's stream is checked as it is read. */
+    if (!srv_access_check(srv, req, SRV_ROLE_WRITE, NULL)) {
+        return;
+    }
     srv_query_t q;
     if (srv_query_parse(srv, req, NULL, &q) != 0) {
         return;
@@ -333,7 +337,7 @@ void srv_route_commits(srv_t *srv, srv_req_t *req) {
             op_free(op);
             return;
         }
-        if (!srv_auth_check(srv, req, SRV_ROLE_WRITE, name)) {
+        if (!srv_access_stream(srv, req, SRV_ROLE_WRITE, name)) {
             json_decref(extra);
             op_free(op);
             return;
@@ -415,7 +419,7 @@ void srv_reply_events(srv_t *srv, srv_req_t *req, stele_reader_t *reader) {
 
 static void read_stream(srv_t *srv, srv_req_t *req, const char *stream) {
     static const char *const allowed[] = {"from", "direction", "limit", NULL};
-    if (!srv_auth_check(srv, req, SRV_ROLE_READ, stream)) {
+    if (!srv_access_stream(srv, req, SRV_ROLE_READ, stream)) {
         return;
     }
     srv_query_t q;
@@ -444,7 +448,7 @@ static void read_stream(srv_t *srv, srv_req_t *req, const char *stream) {
 }
 
 static void stream_info(srv_t *srv, srv_req_t *req, const char *stream) {
-    if (!srv_auth_check(srv, req, SRV_ROLE_READ, stream)) {
+    if (!srv_access_stream(srv, req, SRV_ROLE_READ, stream)) {
         return;
     }
     stele_stream_info_t info;
@@ -457,7 +461,7 @@ static void stream_info(srv_t *srv, srv_req_t *req, const char *stream) {
 }
 
 static void metadata_get(srv_t *srv, srv_req_t *req, const char *stream) {
-    if (!srv_auth_check(srv, req, SRV_ROLE_READ, stream)) {
+    if (!srv_access_stream(srv, req, SRV_ROLE_READ, stream)) {
         return;
     }
     char *json = NULL;
@@ -539,7 +543,7 @@ static void start_stream_job(srv_t *srv, srv_req_t *req, stream_job_t *sj,
 }
 
 static void metadata_put(srv_t *srv, srv_req_t *req, const char *stream) {
-    if (!srv_auth_check(srv, req, SRV_ROLE_WRITE, stream)) {
+    if (!srv_access_stream(srv, req, SRV_ROLE_WRITE, stream)) {
         return;
     }
     if (check_name(srv, req, stream, NULL) != 0) {
@@ -571,7 +575,7 @@ static void metadata_put(srv_t *srv, srv_req_t *req, const char *stream) {
 
 static void delete_stream(srv_t *srv, srv_req_t *req, const char *stream) {
     static const char *const allowed[] = {"tombstone", "expected_version", NULL};
-    if (!srv_auth_check(srv, req, SRV_ROLE_WRITE, stream)) {
+    if (!srv_access_stream(srv, req, SRV_ROLE_WRITE, stream)) {
         return;
     }
     srv_query_t q;
@@ -615,18 +619,20 @@ static void list_streams(srv_t *srv, srv_req_t *req) {
     if (srv_query_parse(srv, req, allowed, &q) != 0) {
         return;
     }
-    const char *prefix = srv_query_get(&q, "prefix");
+    stele_filter_t names; /* the names listed: those starting with prefix */
+    memset(&names, 0, sizeof(names));
+    names.stream_prefix = srv_query_get(&q, "prefix");
     uint64_t limit = 0;
     bool all = false;
-    if (!srv_auth_check(srv, req, SRV_ROLE_READ, prefix != NULL ? prefix : NULL) ||
-        srv_read_limit(srv, req, &q, &limit) != 0 ||
-        srv_query_bool(srv, req, &q, "all", &all) != 0) {
+    if (srv_read_limit(srv, req, &q, &limit) != 0 ||
+        srv_query_bool(srv, req, &q, "all", &all) != 0 ||
+        !srv_access_check(srv, req, SRV_ROLE_READ, &names)) {
         srv_query_free(&q);
         return;
     }
     stele_stream_list_t *list = NULL;
-    int rc = stele_stream_list(srv->store, prefix, srv_query_get(&q, "after"), (size_t)limit, all,
-                               &list);
+    int rc = stele_stream_list(srv->store, names.stream_prefix, srv_query_get(&q, "after"),
+                               (size_t)limit, all, &list);
     srv_query_free(&q);
     if (rc != 0) {
         srv_reply_stele_error(srv, req, rc, NULL, NULL);

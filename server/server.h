@@ -19,7 +19,7 @@
  *   routes_streams.c /streams..., /commits
  *   routes_all.c     /all, /health, /info, /stats, /admin/...
  *   sse.c            /subscribe: Server-Sent Events fed by subscription cursors
- *   auth.c           bearer tokens with roles and stream-name prefixes
+ *   auth.c           bearer tokens with roles and stream-name prefixes; the access rule
  *   metrics.c        counters, histograms, GET /metrics (Prometheus text)
  *   tls.c            the OpenSSL context and each connection's TLS session
  */
@@ -404,10 +404,17 @@ typedef enum srv_role {
 /* Load the token file. Returns 0 or -1 after logging why. */
 int srv_auth_load(const char *path, srv_auth_t **out);
 void srv_auth_free(srv_auth_t *auth);
-/* Check the request's bearer token for role on stream (NULL = every stream: needs prefix "*";
- * "" = no stream involved, any prefix). Returns true, or false after replying 401/403. Without a
- * token file every request passes. */
-bool srv_auth_check(srv_t *srv, srv_req_t *req, srv_role_t role, const char *stream);
+/* The access rule, asked by every route once it knows what it will return or change: does the
+ * request's bearer token (scheme case-insensitive) have `role` on every stream whose events, name
+ * or metadata that can be? names gives those streams by the name conditions the route passes to
+ * the library (stream, stream_prefix, category of a stele_filter_t; the other fields are ignored;
+ * NULL or "" is no condition): a filter without any means every stream, and needs a token with
+ * prefix `*`. names NULL: the route returns no stream's events, names or metadata (/info,
+ * /stats, /metrics), the role decides. Returns true, or false after replying 401 or 403. Without
+ * a token file every request passes. */
+bool srv_access_check(srv_t *srv, srv_req_t *req, srv_role_t role, const stele_filter_t *names);
+/* srv_access_check() for exactly one stream. */
+bool srv_access_stream(srv_t *srv, srv_req_t *req, srv_role_t role, const char *stream);
 
 /* ---- metrics.c ------------------------------------------------------------------------------ */
 
