@@ -205,7 +205,7 @@ names=$(st streams | pyq '[r["name"] for r in rows]')
 eq "streams sorted by name" "$names" \
     '["bin-1","cart-1","file-1","multi-1","num-1","order-1","seq-1","timed-1","uni-1"]'
 eq "streams line keys" "$(st streams --limit 1 | pyq '",".join(rows[0].keys())')" \
-    "name,state,first_version,last_version,event_count,last_position,created,updated"
+    "name,state,first_version,last_version,event_count,last_position,created,updated,metadata_version"
 eq "streams --prefix" "$(st streams --prefix o | pyq '[r["name"] for r in rows]')" '["order-1"]'
 eq "streams --limit" "$(st streams --limit 2 | pyq '[r["name"] for r in rows]')" '["bin-1","cart-1"]'
 eq "streams --after (paging)" "$(st streams --after cart-1 --limit 2 | pyq '[r["name"] for r in rows]')" \
