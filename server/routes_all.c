@@ -24,8 +24,10 @@ int srv_filter_from_query(srv_t *srv, srv_req_t *req, const srv_query_t *q, stel
     for (int i = 0; i < 2; i++) {
         const char *text = srv_query_get(q, names[i]);
         if (text != NULL && stele_time_parse(text, values[i]) != 0) {
+            /* The library's detail names the problem, and a '+' that arrived as a space. */
             srv_reply_error(srv, req, "invalid_argument", json_pack("{s:s}", "parameter", names[i]),
-                            "%s must be an RFC 3339 time or a date", names[i]);
+                            "%s must be an RFC 3339 time or a date: %s", names[i],
+                            stele_errdetail());
             return -1;
         }
     }
@@ -34,36 +36,28 @@ int srv_filter_from_query(srv_t *srv, srv_req_t *req, const srv_query_t *q, stel
     return srv_query_bool(srv, req, q, "system", &f->include_system);
 }
 
-void srv_route_all(srv_t *srv, srv_req_t *req) {
-    static const char *const allowed[] = {"from",     "direction", "limit",  "type",  "type_prefix",
-                                          "category", "prefix",    "stream", "since", "until",
-                                          "system",   "expired",   NULL};
-    srv_query_t q;
-    if (srv_query_parse(srv, req, allowed, &q) != 0) {
-        return;
-    }
+void srv_route_all(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
+    const srv_query_t *q = a->q;
     stele_read_options_t opts;
     stele_read_options_init(&opts);
-    if (srv_read_direction(srv, req, &q, &opts.direction) != 0 ||
-        srv_read_limit(srv, req, &q, &opts.limit) != 0 ||
-        srv_query_u64(srv, req, &q, "from", 0, &opts.from_position) != 0 ||
-        srv_filter_from_query(srv, req, &q, &opts.filter) != 0 ||
+    if (srv_read_direction(srv, req, q, &opts.direction) != 0 ||
+        srv_read_limit(srv, req, q, &opts.limit) != 0 ||
+        srv_query_u64(srv, req, q, "from", 0, &opts.from_position) != 0 ||
+        srv_filter_from_query(srv, req, q, &opts.filter) != 0 ||
         !srv_access_check(srv, req, SRV_ROLE_READ, &opts.filter)) {
-        srv_query_free(&q);
         return;
     }
     stele_reader_t *reader = NULL;
     int rc = stele_read_all(srv->store, &opts, &reader);
     if (rc != 0) {
-        srv_query_free(&q);
         srv_reply_stele_error(srv, req, rc, NULL, NULL);
         return;
     }
     srv_reply_events(srv, req, reader);
-    srv_query_free(&q);
 }
 
-void srv_route_health(srv_t *srv, srv_req_t *req) {
+void srv_route_health(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
+    (void)a;
     stele_stats_t s;
     memset(&s, 0, sizeof(s));
     int rc = stele_stats(srv->store, &s);
@@ -74,7 +68,8 @@ void srv_route_health(srv_t *srv, srv_req_t *req) {
     srv_reply_json(srv, req, 200, json_pack("{s:s}", "status", "ok"));
 }
 
-void srv_route_info(srv_t *srv, srv_req_t *req) {
+void srv_route_info(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
+    (void)a;
     if (!srv_access_check(srv, req, SRV_ROLE_READ, NULL)) {
         return;
     }
@@ -95,7 +90,8 @@ void srv_route_info(srv_t *srv, srv_req_t *req) {
                              durability_name(srv->cfg->durability)));
 }
 
-void srv_route_stats(srv_t *srv, srv_req_t *req) {
+void srv_route_stats(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
+    (void)a;
     if (!srv_access_check(srv, req, SRV_ROLE_READ, NULL)) {
         return;
     }
@@ -141,7 +137,8 @@ static void reindex_done(srv_t *srv, srv_job_t *job, srv_req_t *req) {
     }
 }
 
-void srv_route_admin(srv_t *srv, srv_req_t *req, const char *what) {
+void srv_route_admin(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
+    const char *what = a->last;
     stele_filter_t every; /* verify and reindex read every stream */
     memset(&every, 0, sizeof(every));
     if (!srv_access_check(srv, req, SRV_ROLE_ADMIN, &every)) {
