@@ -262,9 +262,10 @@ void srv_route_commits(srv_t *srv, srv_req_t *req) {
     const json_t *parts = json_object_get(body, "parts");
     if (json_is_object(body) &&
         jscan_member_count(raw, raw_len, 0, NULL) != json_object_size(body)) {
+        srv_reply_error(srv, req, "invalid_json", NULL, "duplicate key \"%s\"",
+                        srv_json_duplicate(body, raw, raw_len, 0));
         free(raw);
         json_decref(body);
-        srv_reply_error(srv, req, "invalid_json", NULL, "duplicate key \"parts\"");
         return;
     }
     if (!json_is_object(body) || !json_is_array(parts) || json_object_size(body) != 1) {

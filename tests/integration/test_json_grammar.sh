@@ -105,6 +105,16 @@ printf '%s' '{"events":[{"type":"T"}],"\u0065vents":[{"type":"U"}]}' >"$WORK/dup
 contains "a repeated body key, spelled with an escape" "$(post /streams/d "$WORK/dup-events")" \
     'duplicate key \"events\"'
 
+printf '%s' '{"parts":[{"stream":"c1","events":[{"type":"T","data":{"a":1,"a":2}}]}]}' >"$WORK/c-ok"
+contains "a commit: repeated keys in data" "$(post /commits "$WORK/c-ok")" '201 '
+printf '%s' '{"parts":[{"stream":"c1","stream":"c2","events":[{"type":"T"}]}]}' >"$WORK/c-dup"
+got=$(post /commits "$WORK/c-dup")
+contains "a commit: a repeated part key is refused" "$got" '400 {"error":"invalid_json"'
+contains "a commit: the repeated part key is named" "$got" 'duplicate key \"stream\"'
+printf '%s' '{"parts":[],"p\u0061rts":[]}' >"$WORK/c-dup2"
+contains "a commit: a repeated body key is named" "$(post /commits "$WORK/c-dup2")" \
+    'duplicate key \"parts\"'
+
 # ---- 3. export then import round-trips ----------------------------------------------------------
 # Values the store accepts that readers tend to get wrong, one per line.
 python3 - "$WORK" <<'EOF'
