@@ -169,7 +169,7 @@ while IFS= read -r body; do
 done <"$WORK/bodies"
 contains "general reader takes every value" "$(post /streams/http-general "$WORK/general-body")" \
     '201 '
-st --url "$URL" meta http-fast '{"max_count":1e308,"x":[123456789012345678901234567890],"x":"\u00e9"}' \
+st --url "$URL" meta http-fast '{"limit":1e308,"x":[123456789012345678901234567890],"x":"\u00e9"}' \
     >/dev/null
 # A local store, through the CLI.
 L=$WORK/local
