@@ -452,6 +452,10 @@ static void test_retention(void **state) {
                                                   : strstr(bad[i], "max_age") ? "max_age"
                                                                               : "truncate_before"));
     }
+    /* A key is a key however it is escaped: every JSON reader sees max_count here. */
+    assert_int_equal(stele_stream_metadata_set(f->s, "ret-1", "{\"max_c\\u006funt\":0}"),
+                     STELE_EINVAL);
+    assert_non_null(strstr(stele_errdetail(), "max_count"));
     assert_int_equal(tu_head(f->s), head);
     expect_kept(f->s, "ret-1", all10, 10);
 
