@@ -43,7 +43,6 @@ int cmd_export(cli_ctx_t *ctx, int argc, char **argv) {
     stele_read_options_t ro;
     stele_read_options_init(&ro);
     ro.filter.include_system = true;
-    ro.filter.include_expired = true; /* a backup holds every event, whatever retention hides */
     if (from_text != NULL &&
         (status = cli_parse_u64(ctx, "--from", from_text, &ro.from_position)) != 0) {
         return status;

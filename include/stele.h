@@ -288,8 +288,6 @@ typedef struct stele_filter {
     int64_t since_ns;          /* time >= since_ns; 0 = unbounded */
     int64_t until_ns;          /* time <  until_ns; 0 = unbounded */
     bool include_system;       /* also pass events of streams whose name starts with '$' */
-    bool include_expired;      /* also pass events that their stream's retention keys hide
-                                  (metadata max_count, max_age, truncate_before): export, audit */
 } stele_filter_t;
 
 typedef struct stele_reader stele_reader_t;
@@ -362,10 +360,11 @@ size_t stele_stream_list_count(const stele_stream_list_t *list);
 const stele_stream_info_t *stele_stream_list_get(const stele_stream_list_t *list, size_t i);
 void stele_stream_list_free(stele_stream_list_t *list);
 
-/* The stream's metadata JSON object. Its retention keys hide events from stele_read_stream,
- * stele_read_all and subscriptions (the log keeps them): max_count (keep the last N versions,
- * N >= 1), max_age (keep the events recorded in the last N seconds, N >= 1), truncate_before
- * (versions below N are hidden, N >= 0); null unsets a key. Any other keys are free. *json_out is NUL-terminated, owned by the caller, freed with stele_free(); "{}"
+/* The stream's metadata JSON object. Its retention keys hide events from stele_read_stream and
+ * from subscriptions to the stream (the log, and so $all, keeps them): max_count (keep the last N
+ * versions, N >= 1), max_age (keep the events recorded in the last N seconds, N >= 1),
+ * truncate_before (versions below N are hidden, N >= 0); null unsets a key. Any other keys are
+ * free. *json_out is NUL-terminated, owned by the caller, freed with stele_free(); "{}"
  * when none was set. Returns 0, STELE_ENOTFOUND, STELE_ENAME. Thread-safe. */
 int stele_stream_metadata_get(stele_store_t *store, const char *stream, char **json_out);
 

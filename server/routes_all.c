@@ -29,15 +29,13 @@ int srv_filter_from_query(srv_t *srv, srv_req_t *req, const srv_query_t *q, stel
             return -1;
         }
     }
-    if (srv_query_bool(srv, req, q, "expired", &f->include_expired) != 0)
-        return -1;
     return srv_query_bool(srv, req, q, "system", &f->include_system);
 }
 
 void srv_route_all(srv_t *srv, srv_req_t *req) {
-    static const char *const allowed[] = {"from",     "direction", "limit",  "type",  "type_prefix",
-                                          "category", "prefix",    "stream", "since", "until",
-                                          "system",   "expired",   NULL};
+    static const char *const allowed[] = {"from",        "direction", "limit",  "type",
+                                          "type_prefix", "category",  "prefix", "stream",
+                                          "since",       "until",     "system", NULL};
     srv_query_t q;
     if (srv_query_parse(srv, req, allowed, &q) != 0) {
         return;

@@ -214,9 +214,8 @@ static int parse_position(const char *text, uint64_t *out) {
 }
 
 void srv_route_subscribe(srv_t *srv, srv_req_t *req) {
-    static const char *const allowed[] = {"stream",   "from",    "type",  "type_prefix",
-                                          "category", "prefix",  "since", "until",
-                                          "system",   "expired", NULL};
+    static const char *const allowed[] = {"stream", "from",  "type",  "type_prefix", "category",
+                                          "prefix", "since", "until", "system",      NULL};
     srv_query_t q;
     if (srv_query_parse(srv, req, allowed, &q) != 0) {
         return;

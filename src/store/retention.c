@@ -3,11 +3,12 @@
  *
  * A stream's metadata may set `max_count` (keep the last N versions), `max_age` (keep events
  * recorded in the last N seconds) and `truncate_before` (versions below N are gone), as KurrentDB's
- * $maxCount, $maxAge and $tb do. Reads of the stream, $all reads and subscriptions skip the events
- * they exclude; nothing is removed from the log (reclaiming the space is a later step), and
- * `export` and `verify` still see every event. The keys are read once, when the metadata event is
- * applied to the catalogue (live or in replay), so a read pays nothing for them unless some stream
- * has them, and then one catalogue look-up per event of another stream.
+ * $maxCount, $maxAge and $tb do. Reads of the stream and subscriptions to it skip the events they
+ * exclude. Like KurrentDB before a scavenge, $all keeps them: nothing is removed from the log
+ * (reclaiming the space is a later step), and a projection rebuilt from $all must see the same
+ * events whenever it runs, which a time-based window would break (docs/design/decisions.md). The
+ * keys are read once, when the metadata event is applied to the catalogue (live or in replay), so a
+ * read pays nothing for them.
  */
 #include "store/retention.h"
 
