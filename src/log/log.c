@@ -90,6 +90,8 @@ static int prepare_file(stele_log_t *log) {
         rc = log->vfs->rename(log->vfs, partial, path);
     if (rc == 0)
         rc = log->vfs->sync_dir(log->vfs, log->dir);
+    else
+        (void)log->vfs->unlink(log->vfs, partial); /* a disk full: give its space back */
     return rc;
 }
 
@@ -151,7 +153,11 @@ static int prep_take(stele_log_t *log, const char **name) {
     else if (rc == 0 && (rc = f->vfs->allocate(f, 0, log->segment_size)) == -EOPNOTSUPP)
         rc = 0; /* the file grows as it is written */
     int crc = stele__file_close(f);
-    return rc < 0 ? rc : crc;
+    if (rc == 0)
+        rc = crc;
+    if (rc < 0)
+        (void)log->vfs->unlink(log->vfs, path); /* never leave a segment's worth of space taken */
+    return rc;
 }
 
 static int segs_push(stele_log_t *log, stele_segment_t *seg) {
@@ -188,9 +194,12 @@ static int segment_create(stele_log_t *log, uint64_t first) {
     if (rc < 0)
         return rc;
     stele_segment_t *seg = segment_new(log->dir, first);
-    if (!seg)
-        return STELE_ENOMEM;
     char tmp[4200];
+    bool renamed = false;
+    if (!seg) {
+        rc = STELE_ENOMEM;
+        goto fail_seg;
+    }
     if ((rc = path_join(tmp, sizeof tmp, log->dir, name)) < 0)
         goto fail_seg;
     if ((rc = log->vfs->open(log->vfs, tmp, STELE_VFS_RDWR, &seg->file)) < 0)
@@ -206,6 +215,7 @@ static int segment_create(stele_log_t *log, uint64_t first) {
         goto fail_seg;
     if ((rc = log->vfs->rename(log->vfs, tmp, seg->path)) < 0)
         goto fail_seg;
+    renamed = true;
     if ((rc = log->vfs->sync_dir(log->vfs, log->dir)) < 0)
         goto fail_seg;
     seg->size_bytes = log->segment_size;
@@ -218,6 +228,10 @@ static int segment_create(stele_log_t *log, uint64_t first) {
     return 0;
 fail_seg:
     stele__segment_free(seg);
+    /* A roll.tmp is made for this roll only (a next.tmp stays: it is whole and reused): on a full
+     * disk it would keep a segment's worth of space from the user. */
+    if (!renamed && strcmp(name, ROLL_NAME) == 0 && path_join(tmp, sizeof tmp, log->dir, name) == 0)
+        (void)log->vfs->unlink(log->vfs, tmp);
     return rc;
 }
 
