@@ -299,9 +299,23 @@ out=$("$STELE_BIN" -d "$D4" import "$WORK/export3.ndjson")
 eq "re-import is idempotent" "$(echo "$out" | pyq '[rows[0]["appended"], rows[0]["idempotent"]]')" '[0,5]'
 eq "re-import writes nothing" "$("$STELE_BIN" -d "$D4" read-all --system | pyq 'len(rows)')" \
     "$("$STELE_BIN" -d "$D3" read-all --system | pyq 'len(rows)')"
-printf '{"stream":"x-1","type":"T","data":{}}\n{"stream":"x-1","type":\n' >"$WORK/badimport.ndjson"
+printf '{"stream":"x-1","type":"T","data":{}}\n{"stream":"x-1","type":\n{"stream":"x-1","type":"U","data":{}}\n' \
+    >"$WORK/badimport.ndjson"
 expect_exit 4 "import of a bad line" "$STELE_BIN" -d "$WORK/store5" import "$WORK/badimport.ndjson"
 contains "import error names the line" "$(cat "$WORK/err")" "line 2"
+# the run before the bad line is imported, and import says so, and how to go on
+eq "import keeps the run before a bad line" \
+    "$("$STELE_BIN" -d "$WORK/store5" read x-1 | pyq '[r["type"] for r in rows]')" '["T"]'
+eq "import summary after a bad line" \
+    "$(pyq '[rows[0][k] for k in ("complete","appended","done_line","last_position","failed_line")]' <"$WORK/out")" \
+    '[false,1,1,1,2]'
+contains "import says how to resume" "$(cat "$WORK/err")" "--from-line 3"
+expect_exit 0 "import --from-line" "$STELE_BIN" -d "$WORK/store5" import "$WORK/badimport.ndjson" \
+    --from-line 3
+eq "import --from-line goes on after the bad line" \
+    "$("$STELE_BIN" -d "$WORK/store5" read x-1 | pyq '[r["type"] for r in rows]')" '["T","U"]'
+expect_exit 1 "import --from-line 0" "$STELE_BIN" -d "$WORK/store5" import "$WORK/badimport.ndjson" \
+    --from-line 0
 expect_exit 4 "import of a missing file" "$STELE_BIN" -d "$WORK/store5" import "$WORK/no-such-file"
 
 # --- tail --------------------------------------------------------------------------------------
