@@ -28,7 +28,12 @@
  *   - in some seeds the appends of unknown outcome are retried with their ids: each is answered
  *     idempotently or written once, and the checker runs again;
  *   - closing and opening again gives the same head position and digest; in some seeds a new
- *     append works.
+ *     append works;
+ *   - in some seeds the log then loses more than a torn last commit could explain, after that
+ *     close: the last segment is truncated in the middle of its records (its size proves it), or
+ *     zeroed from there while the catalogue snapshot the close wrote proves the head was synced.
+ *     The open must refuse (STELE_ECORRUPT), never cut, change nothing, and a verifying open
+ *     must report the first missing position (issue 9).
  * A failing seed is reported with what the table did (where the power was lost, what the restore
  * chose) and its directory is kept under $STELE_TEST_TMP. All seeds run; the test fails at the end
  * if any failed.
@@ -96,6 +101,7 @@ typedef struct plan {
     bool retry_unknown; /* retry the appends of unknown outcome after the reopen */
     bool reindex;       /* rebuild the index after the reopen and check again */
     bool append_after;  /* append once more after the second open */
+    int lose_more;      /* after all that: 0 no, 1 truncate the last segment, 2 zero its tail */
 } plan_t;
 
 static uint64_t pick(chk_rng_t *r, uint64_t lo, uint64_t hi) { /* uniform in [lo, hi] */
@@ -165,6 +171,7 @@ static void make_plan(uint64_t seed, plan_t *p) {
     p->retry_unknown = chk_below(&r, 4) == 0;
     p->reindex = chk_below(&r, 16) == 0;
     p->append_after = chk_below(&r, 8) == 0;
+    p->lose_more = chk_below(&r, 4) == 0 ? 1 + (int)chk_below(&r, 2) : 0;
     uint64_t forced = chk_env_u64("STELE_POWERLOSS_THREADS", 0);
     if (forced >= 1 && forced <= MAX_THREADS)
         p->threads = (int)forced;
@@ -448,7 +455,7 @@ static const char *const wh_names[WH_COUNT] = {"segment",      "next.tmp/next.pa
 typedef struct totals {
     uint64_t runs, violations, acked, heads, unknown, retried, idempotent, missing_stores,
         cut_bytes, cut_tails, lost_in_workload, lost[SC_COUNT], runs_by[SC_COUNT], rolled, segments,
-        reindexed, lose_all, demand_cuts, at[WH_COUNT][KINDS];
+        reindexed, lose_all, demand_cuts, refused_losses, at[WH_COUNT][KINDS];
     stele_powerloss_stats_t pl;
 } totals_t;
 
@@ -486,6 +493,8 @@ static void options(stele_options_t *o, const stele_vfs_t *vfs, bool create) {
     o->segment_size_bytes = SEGMENT_BYTES;
     o->vfs = vfs;
 }
+
+static int lose_more(const char *dir, int how, totals_t *tot, char *err, size_t size);
 
 /* The checks after the power loss; 0 or -1 with err set. */
 static int check_after(const char *dir, const plan_t *p, chk_t *c, uint64_t acks,
@@ -605,7 +614,92 @@ static int check_after(const char *dir, const plan_t *p, chk_t *c, uint64_t acks
         snprintf(err, size, "the second close: %s (%s)", stele_strerror(rc), stele_errdetail());
         return -1;
     }
+    if (p->lose_more && lose_more(dir, p->lose_more, tot, err, size) < 0)
+        return -1;
     return 0;
+}
+
+/* The last segment loses the second half of its records (truncated, or zeroed under a durable
+ * snapshot): the open must refuse without changing anything, and verify report the loss. */
+static int lose_more(const char *dir, int how, totals_t *tot, char *err, size_t size) {
+    char seg[4400];
+    size_t nseg = 0;
+    uint8_t *buf = NULL, *after = NULL;
+    size_t len = 0, after_len = 0;
+    if (chk_segment_path(dir, -1, seg, sizeof seg, &nseg) < 0 || chk_read_file(seg, &buf, &len) < 0)
+        return 0;
+    size_t end = len;
+    while (end > STELE_SEGMENT_HEADER_BYTES && buf[end - 1] == 0)
+        end--;
+    int result = 0;
+    if (end <= STELE_SEGMENT_HEADER_BYTES)
+        goto out; /* no record in the last segment (a roll just made it) */
+    uint64_t mid = STELE_SEGMENT_HEADER_BYTES + ((end - STELE_SEGMENT_HEADER_BYTES) / 2 & ~7ull);
+    FILE *f = fopen(seg, "r+b");
+    if (!f)
+        goto out;
+    bool ok = true;
+    if (how == 1) {
+        ok = ftruncate(fileno(f), (off_t)mid) == 0;
+    } else {
+        static const uint8_t zeros[4096];
+        for (uint64_t off = mid; off < end && ok; off += sizeof zeros) {
+            size_t n = end - off < sizeof zeros ? (size_t)(end - off) : sizeof zeros;
+            ok = fseeko(f, (off_t)off, SEEK_SET) == 0 && fwrite(zeros, 1, n, f) == n;
+        }
+    }
+    ok = (fclose(f) == 0) && ok;
+    if (!ok) {
+        snprintf(err, size, "could not damage %.900s", seg);
+        result = -1;
+        goto out;
+    }
+    stele_options_t o;
+    options(&o, NULL, false);
+    stele_store_t *s = NULL;
+    int rc = stele_store_open(dir, &o, &s);
+    const char *what = how == 1 ? "truncated" : "zeroed under a durable snapshot";
+    if (rc != STELE_ECORRUPT) {
+        snprintf(err, size,
+                 "the last segment %s from offset %" PRIu64 ": open gave %s, not a "
+                 "refusal (%s)",
+                 what, mid, stele_strerror(rc), rc ? stele_errdetail() : "opened");
+        if (rc == 0)
+            stele_store_close(s);
+        result = -1;
+        goto out;
+    }
+    if (chk_read_file(seg, &after, &after_len) < 0 ||
+        (how == 2 && (after_len != len || memcmp(after, buf, mid) != 0))) {
+        snprintf(err, size, "the refused open (segment %s) changed the segment", what);
+        result = -1;
+        goto out;
+    }
+    o.flags = STELE_OPEN_VERIFY;
+    if ((rc = stele_store_open(dir, &o, &s)) < 0) {
+        snprintf(err, size, "verify open after the segment was %s: %s (%s)", what,
+                 stele_strerror(rc), stele_errdetail());
+        result = -1;
+        goto out;
+    }
+    uint64_t head = 0;
+    uint8_t hash[32];
+    stele_head_digest(s, &head, hash);
+    stele_verify_report_t report;
+    rc = stele_verify(s, NULL, NULL, &report);
+    stele_store_close(s);
+    if (rc != STELE_ECORRUPT || report.bad_position != head + 1) {
+        snprintf(err, size,
+                 "verify after the segment was %s: %s at %" PRIu64 " (head %" PRIu64 "): %s", what,
+                 stele_strerror(rc), report.bad_position, head, report.message);
+        result = -1;
+        goto out;
+    }
+    tot->refused_losses++;
+out:
+    free(buf);
+    free(after);
+    return result;
 }
 
 /* Run one seed with plan p. Returns true when every check passed; else err says why and dir_out
@@ -755,9 +849,10 @@ static void test_powerloss_seeds(void **state) {
     printf("powerloss: %" PRIu64 " acknowledged events checked, %" PRIu64
            " events in the reopened logs, %" PRIu64 " unknown outcomes (%" PRIu64
            " retried, %" PRIu64 " found written), %" PRIu64 " torn tails cut (%" PRIu64
-           " bytes), %" PRIu64 " stores whose creation was lost\n",
+           " bytes), %" PRIu64 " stores whose creation was lost, %" PRIu64 " losses beyond a "
+           "torn tail refused\n",
            tot.acked, tot.heads, tot.unknown, tot.retried, tot.idempotent, tot.cut_tails,
-           tot.cut_bytes, tot.missing_stores);
+           tot.cut_bytes, tot.missing_stores, tot.refused_losses);
     printf("powerloss: power lost at:");
     for (int w = 0; w < WH_COUNT; w++)
         for (int k = 0; k < KINDS; k++)

@@ -265,6 +265,31 @@ eq "stats durability" "$(st --durability async stats | pyq 'rows[0]["durability"
 expect_exit 0 "verify" st verify
 eq "verify report" "$(pyq 'rows[0]["ok"]' <"$WORK/out")" true
 eq "verify prints no progress bar when stderr is not a terminal" "$(cat "$WORK/err")" ""
+# A damaged store: the error tells the user to run verify, and verify reports instead of refusing.
+DV="$WORK/damaged"
+for i in 1 2 3 4; do "$STELE_BIN" -d "$DV" append dmg-1 T "{\"i\":$i}" >/dev/null; done
+python3 - "$DV"/log/00000000000000000001.seg <<'PY'
+import sys
+with open(sys.argv[1], "r+b") as f:  # a byte of the first record's stream name
+    f.seek(128 + 72); b = f.read(1); f.seek(128 + 72); f.write(bytes([b[0] ^ 0x20]))
+PY
+expect_exit 4 "open of a store with corruption in the middle" "$STELE_BIN" -d "$DV" read-all
+contains "the corruption error says to run verify" "$(cat "$WORK/err")" "stele verify"
+expect_exit 4 "verify of a damaged store" "$STELE_BIN" -d "$DV" verify
+eq "verify of a damaged store reports the first bad record" \
+    "$(pyq '[rows[0]["ok"], rows[0]["bad_position"], rows[0]["bad_segment"], rows[0]["bad_offset"]]' <"$WORK/out")" \
+    '[false,1,1,128]'
+contains "verify names the damage" "$(cat "$WORK/err")" "corruption in the middle"
+# A truncated log is a loss, not a torn tail: refused, and verify says how much is missing.
+DT="$WORK/truncated"
+for i in 1 2 3 4; do "$STELE_BIN" -d "$DT" append trunc-1 T "{\"i\":$i}" >/dev/null; done
+truncate -s 400 "$DT"/log/00000000000000000001.seg
+expect_exit 4 "open of a truncated log" "$STELE_BIN" -d "$DT" read-all
+contains "a truncated log is refused, naming the loss" "$(cat "$WORK/err")" "acknowledged events are missing"
+expect_exit 4 "verify of a truncated log" "$STELE_BIN" -d "$DT" verify
+eq "verify reports the first missing position" "$(pyq '[rows[0]["ok"], rows[0]["bad_position"]]' <"$WORK/out")" \
+    '[false,3]'
+
 before_all=$(st read-all --system)
 expect_exit 0 "reindex" st reindex
 eq "reads equal after reindex" "$(st read-all --system)" "$before_all"
