@@ -420,12 +420,21 @@ int stele__log_open_ex(const stele_vfs_t *vfs, const char *dir, const stele_log_
     }
     for (size_t i = 0; i + 1 < log->nsegs; i++) {
         if (log->segs[i]->last_position + 1 != log->segs[i + 1]->first_position) {
-            /* A sealed segment is synced before the next is made: the positions between were
-             * durable, so this is a loss, whatever the durability mode. */
-            char src[96];
-            snprintf(src, sizeof src, "the next segment (%020" PRIu64 ".seg)",
-                     log->segs[i + 1]->first_position);
-            stele__log_set_floor(log, log->segs[i + 1]->first_position - 1, src);
+            stele_segment_t *a = log->segs[i], *b = log->segs[i + 1];
+            if (a->last_position + 1 < b->first_position) {
+                /* A sealed segment is synced before the next is made: the positions between
+                 * were durable, so this is a loss, whatever the durability mode. */
+                char src[96];
+                snprintf(src, sizeof src, "the next segment (%020" PRIu64 ".seg)",
+                         b->first_position);
+                stele__log_set_floor(log, b->first_position - 1, src);
+            } else if ((rc = stele__log_problem(log, b->first_position, b->first_position, 0,
+                                                "segment %s ends at position %" PRIu64
+                                                " but the next begins at %" PRIu64,
+                                                a->path, a->last_position, b->first_position)) <
+                       0) {
+                goto fail;
+            }
             drop_after(log, i);
             break;
         }
@@ -435,6 +444,14 @@ int stele__log_open_ex(const stele_vfs_t *vfs, const char *dir, const stele_log_
     if ((rc = stele__log_recover_tail(log)) < 0)
         goto fail;
     stele_segment_t *last = log->segs[log->nsegs - 1];
+    /* Segments were left out: never silently (recovery reports why in all expected cases). */
+    if (log->view_cut && log->damage == 0 &&
+        (rc =
+             stele__log_problem(log, log->head_position + 1, last->first_position, last->end_offset,
+                                "the log breaks after position %" PRIu64
+                                " (segment %s): the segments after it do not follow on",
+                                log->head_position, last->path)) < 0)
+        goto fail;
     log->bytes += last->end_offset - STELE_SEGMENT_HEADER_BYTES;
     /* What was read may be only in the page cache (the process before was killed, not the
      * machine): make it durable before anything claims it is. */

@@ -48,6 +48,10 @@ int stele__log_scan_sealed(stele_log_t *log, size_t i) {
         return rc;
     seg->sealed = false; /* let the cursor run to the zeros */
     seg->sparse_count = 0;
+    /* and no further: whether the next segment follows on is the caller's check (this runs at
+     * open, before any other thread can look at the segment array) */
+    size_t nsegs = log->nsegs;
+    log->nsegs = i + 1;
     c.seg_index = i;
     c.offset = STELE_SEGMENT_HEADER_BYTES;
     c.next_position = seg->first_position;
@@ -65,6 +69,7 @@ int stele__log_scan_sealed(stele_log_t *log, size_t i) {
         end = c.offset;
     }
     stele__cursor_free(&c);
+    log->nsegs = nsegs;
     seg->sealed = true;
     if (rc < 0)
         return stele__fail(rc, "sealed segment %s: %s", seg->path, stele_errdetail());
@@ -181,12 +186,14 @@ int stele__log_recover_tail(stele_log_t *log) {
     /* A sparse index of the last segment means it was sealed: a later segment was made (and
      * synced) after every record the index counts, so those records were durable. */
     char src[160];
+    bool was_sealed = false;
     if (!log->view_cut && stele__segment_sparse_load(log->vfs, log->dir, seg) == 0) {
         snprintf(src, sizeof src,
                  "its sealed offset index (%020" PRIu64 ".sidx: the segment was sealed, so a later "
                  "segment, now missing, was made)",
                  seg->first_position);
         stele__log_set_floor(log, seg->last_position, src);
+        was_sealed = true;
     }
     seg->sparse_count = 0;
 
@@ -269,23 +276,13 @@ int stele__log_recover_tail(stele_log_t *log) {
     if (dirty && (rc = find_intact_commit(seg->file, good_end, file_size, good_last, &intact,
                                           &intact_at)) < 0)
         goto out;
-    if (dirty) {
-        if (intact || log->view_cut) {
-            /* Damage in a segment that later ones follow is never a torn tail either. */
-            if (intact)
-                rc = stele__log_problem(
-                    log, good_last + 1, seg->first_position, good_end,
-                    "corruption in the middle of the log: %s; an intact commit follows at offset "
-                    "%" PRIu64 " of %s, so nothing was cut (run stele verify)",
-                    why[0] ? why : "damaged record", intact_at, seg->path);
-            else
-                rc = stele__log_problem(log, good_last + 1, seg->first_position, good_end,
-                                        "sealed segment %s: %s", seg->path,
-                                        why[0] ? why : "damaged record");
-            if (rc < 0)
-                goto out;
-        }
-    }
+    if (intact &&
+        (rc = stele__log_problem(
+             log, good_last + 1, seg->first_position, good_end,
+             "corruption in the middle of the log: %s; an intact commit follows at offset "
+             "%" PRIu64 " of %s, so nothing was cut (run stele verify)",
+             why[0] ? why : "damaged record", intact_at, seg->path)) < 0)
+        goto out;
     /* Proofs that more than the last commit was durable: then this is no torn tail, and nothing
      * is cut (docs/design/recovery.md, "Lost or torn?"). */
     const char *base = strrchr(seg->path, '/') ? strrchr(seg->path, '/') + 1 : seg->path;
@@ -306,6 +303,20 @@ int stele__log_recover_tail(stele_log_t *log) {
              " and never shrinks; the log now ends at position %" PRIu64 " (offset %" PRIu64
              ") and what followed is lost. Restore the segment from a backup",
              base, file_size, seg->nominal_bytes, good_last, good_end)) < 0)
+        goto out;
+    if (was_sealed && log->durable_floor <= good_last &&
+        (rc = stele__log_problem(log, good_last + 1, seg->first_position, good_end,
+                                 "segment log/%s was sealed (its offset index log/%020" PRIu64
+                                 ".sidx exists), so a later segment was made, but there is none: "
+                                 "it was lost, with whatever events after position %" PRIu64
+                                 " it held. Restore it from a backup",
+                                 base, seg->first_position, good_last)) < 0)
+        goto out;
+    /* Damage in a segment that later ones follow (view_cut) is never a torn tail either. */
+    if (dirty && log->view_cut &&
+        (rc = stele__log_problem(log, good_last + 1, seg->first_position, good_end,
+                                 "sealed segment %s: %s", seg->path,
+                                 why[0] ? why : "damaged record")) < 0)
         goto out;
     if (dirty) {
         bool more = false;
