@@ -133,6 +133,8 @@ void cli_write_compact_json(FILE *f, const char *text, size_t len);
  * directory without a store prints "no store at DIR" and returns EXIT_NOTFOUND. Returns EXIT_OK
  * with *out set, or the exit status after printing the error. */
 int cli_store_open(const cli_ctx_t *ctx, bool create, stele_store_t **out);
+/* The same with any STELE_OPEN_* flags (verify opens with STELE_OPEN_VERIFY). */
+int cli_store_open_flags(const cli_ctx_t *ctx, uint32_t flags, stele_store_t **out);
 /* Close the store; returns status unchanged, or EXIT_ERROR if it was EXIT_OK and closing failed. */
 int cli_store_close(const cli_ctx_t *ctx, stele_store_t *store, int status);
 

@@ -118,7 +118,6 @@ int remote_read_all(cli_ctx_t *ctx, const stele_read_options_t *ro) {
         http_query_add(&path, "since", f->since_ns != 0 ? since : NULL);
         http_query_add(&path, "until", f->until_ns != 0 ? until : NULL);
         http_query_add(&path, "system", f->include_system ? "true" : NULL);
-        http_query_add(&path, "expired", f->include_expired ? "true" : NULL);
         remote_reply_t reply;
         status = remote_call_path(ctx, "GET", &path, NULL, 0, &reply);
         if (status != EXIT_OK) {

@@ -12,12 +12,15 @@
 #include "cli.h"
 
 int cli_store_open(const cli_ctx_t *ctx, bool create, stele_store_t **out) {
+    return cli_store_open_flags(ctx, create ? STELE_OPEN_CREATE : 0, out);
+}
+
+int cli_store_open_flags(const cli_ctx_t *ctx, uint32_t flags, stele_store_t **out) {
+    bool create = (flags & STELE_OPEN_CREATE) != 0;
     stele_options_t opts;
     stele_options_init(&opts);
     opts.durability = ctx->durability;
-    if (create) {
-        opts.flags |= STELE_OPEN_CREATE;
-    }
+    opts.flags = flags;
     int rc = stele_store_open(ctx->dir, &opts, out);
     if (rc == 0) {
         return EXIT_OK;

@@ -361,14 +361,10 @@ int srv_body_text(srv_t *srv, srv_req_t *req, char **text, size_t *len) {
 }
 
 json_t *srv_body_parse(srv_t *srv, srv_req_t *req, const char *text, size_t len) {
-    json_error_t jerr;
-    /* Integers are read as reals so that big ones (kept exactly as raw text in event data) do
-     * not fail the parse; srv_expected_from_json() accepts integral reals. */
-    json_t *v = json_loadb(
-        text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &jerr);
+    char msg[512];
+    json_t *v = srv_json_parse(text, len, msg, sizeof(msg));
     if (v == NULL) {
-        srv_reply_error(srv, req, "invalid_json", NULL, "the body is not valid JSON: %s at byte %d",
-                        jerr.text, jerr.position);
+        srv_reply_error(srv, req, "invalid_json", NULL, "%s", msg);
     }
     return v;
 }
@@ -400,12 +396,12 @@ static const char *const list_params[] = {"prefix", "after", "limit", "all", NUL
 static const char *const read_params[] = {"from", "direction", "limit", NULL};
 static const char *const delete_params[] = {"tombstone", "expected_version", NULL};
 static const char *const metadata_params[] = {"expected_version", NULL};
-static const char *const all_params[] = {"from",     "direction", "limit",  "type",  "type_prefix",
-                                         "category", "prefix",    "stream", "since", "until",
-                                         "system",   "expired",   NULL};
-static const char *const subscribe_params[] = {"stream",   "from",    "type",   "type_prefix",
-                                               "category", "prefix",  "since",  "until",
-                                               "system",   "expired", "ticket", NULL};
+static const char *const all_params[] = {"from",        "direction", "limit",  "type",
+                                         "type_prefix", "category",  "prefix", "stream",
+                                         "since",       "until",     "system", NULL};
+static const char *const subscribe_params[] = {"stream",   "from",   "type",  "type_prefix",
+                                               "category", "prefix", "since", "until",
+                                               "system",   "ticket", NULL};
 
 static void route_metrics(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
     (void)a;

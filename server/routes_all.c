@@ -31,8 +31,6 @@ int srv_filter_from_query(srv_t *srv, srv_req_t *req, const srv_query_t *q, stel
             return -1;
         }
     }
-    if (srv_query_bool(srv, req, q, "expired", &f->include_expired) != 0)
-        return -1;
     return srv_query_bool(srv, req, q, "system", &f->include_system);
 }
 

@@ -121,29 +121,13 @@ static int parse_part(srv_t *srv, srv_req_t *req, append_op_t *op, size_t i, con
                       size_t obj_start, bool have_span) {
     char msg[512];
     const char *err = NULL;
-    json_t *extra = op->is_commit ? json_pack("{s:I}", "part", (json_int_t)i) : NULL;
-    const char *key;
-    json_t *value;
-    json_object_foreach((json_t *)obj, key, value) {
-        if (strcmp(key, "events") != 0 && strcmp(key, "expected_version") != 0 &&
-            !(op->is_commit && strcmp(key, "stream") == 0)) {
-            srv_reply_error(srv, req, "bad_request", extra, "unknown key \"%s\"", key);
-            return -1;
-        }
-    }
-    if (srv_expected_from_json(json_object_get(obj, "expected_version"), &op->expected[i]) != 0) {
-        srv_reply_error(srv, req, "invalid_argument", extra,
-                        "\"expected_version\" must be \"any\", \"no_stream\", \"stream_exists\" "
-                        "or a version >= 0");
+    if (srv_part_read(obj, op->raw, op->raw_len, obj_start, have_span, op->is_commit,
+                      &op->expected[i], &op->events[i], &err, msg, sizeof(msg)) != 0) {
+        srv_reply_error(srv, req, err,
+                        op->is_commit ? json_pack("{s:I}", "part", (json_int_t)i) : NULL, "%s",
+                        msg);
         return -1;
     }
-    if (srv_events_parse(json_object_get(obj, "events"), have_span ? op->raw : NULL,
-                         have_span ? op->raw_len : 0, obj_start, &op->events[i], &err, msg,
-                         sizeof(msg)) != 0) {
-        srv_reply_error(srv, req, err, extra, "%s", msg);
-        return -1;
-    }
-    json_decref(extra);
     part_ready(op, i);
     return 0;
 }
@@ -244,21 +228,16 @@ void srv_route_stream_append(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
         submit(srv, req, op);
         return;
     }
-    op->body = srv_body_parse(srv, req, raw, raw_len);
+    char msg[512];
+    const char *err = NULL;
+    op->body = srv_append_body_read(raw, raw_len, &op->expected[0], &op->events[0], &err, msg,
+                                    sizeof(msg));
     if (op->body == NULL) {
+        srv_reply_error(srv, req, err, NULL, "%s", msg);
         op_free(op);
         return;
     }
-    if (!json_is_object(op->body)) {
-        srv_reply_error(srv, req, "bad_request", NULL,
-                        "the body must be an object {\"expected_version\", \"events\"}");
-        op_free(op);
-        return;
-    }
-    if (parse_part(srv, req, op, 0, op->body, 0, true) != 0) {
-        op_free(op);
-        return;
-    }
+    part_ready(op, 0);
     submit(srv, req, op);
 }
 
@@ -275,6 +254,14 @@ void srv_route_commits(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
         return;
     }
     const json_t *parts = json_object_get(body, "parts");
+    if (json_is_object(body) &&
+        jscan_member_count(raw, raw_len, 0, NULL) != json_object_size(body)) {
+        srv_reply_error(srv, req, "invalid_json", NULL, "duplicate key \"%s\"",
+                        srv_json_duplicate(body, raw, raw_len, 0));
+        free(raw);
+        json_decref(body);
+        return;
+    }
     if (!json_is_object(body) || !json_is_array(parts) || json_object_size(body) != 1) {
         free(raw);
         json_decref(body);

@@ -59,7 +59,15 @@ typedef struct stele_catalogue {
     size_t nchunks;
     uint64_t position;       /* last log position applied */
     _Atomic size_t retained; /* streams with retention keys: readers skip the check while 0 */
+    /* Where the log is synced to (the log's synced_position; NULL: never claimed). A snapshot
+     * records whether its position was durable in the log when it was made. */
+    const _Atomic uint64_t *synced_position;
+    bool loaded_durable; /* the snapshot loaded says its position was synced in the log */
 } stele_catalogue_t;
+
+/* Snapshot flag: the log was synced through the snapshot's position when it was made, so a log
+ * that ends before it lost acknowledged events (only possible by truncation or loss of files). */
+#define STELE_CATALOGUE_DURABLE 0x1u
 
 int stele__catalogue_init(stele_catalogue_t *cat);
 void stele__catalogue_free(stele_catalogue_t *cat);

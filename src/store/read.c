@@ -30,7 +30,6 @@ struct stele_reader {
     uint64_t end_pos;  /* forward: last position; backward: first position */
     stele_filter_t filter;
     bool has_filter;
-    int64_t now_ns; /* when opened: the clock max_age is measured against */
     /* one stream */
     uint64_t hash;
     char *stream;
@@ -213,7 +212,6 @@ int stele_read_all(stele_store_t *s, const stele_read_options_t *opts, stele_rea
     if (rc < 0)
         goto fail;
     r->all = true;
-    r->now_ns = stele__clock_realtime_ns();
     r->backward = o.direction == STELE_BACKWARD;
     r->remaining = o.limit ? o.limit : UINT64_MAX;
     uint64_t lo = 1, hi = r->visible;
@@ -267,9 +265,7 @@ static int next_all(stele_reader_t *r, stele_event_t *ev) {
             r->done = r->next_pos >= r->end_pos;
             r->next_pos++;
         }
-        if (stele__filter_match(&r->filter, &rec) &&
-            (r->filter.include_expired ||
-             !stele__retention_hides(&r->store->cat, &rec, r->now_ns))) {
+        if (stele__filter_match(&r->filter, &rec)) {
             stele__event_from_record(ev, &rec);
             return 1;
         }

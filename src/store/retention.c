@@ -3,11 +3,12 @@
  *
  * A stream's metadata may set `max_count` (keep the last N versions), `max_age` (keep events
  * recorded in the last N seconds) and `truncate_before` (versions below N are gone), as KurrentDB's
- * $maxCount, $maxAge and $tb do. Reads of the stream, $all reads and subscriptions skip the events
- * they exclude; nothing is removed from the log (reclaiming the space is a later step), and
- * `export` and `verify` still see every event. The keys are read once, when the metadata event is
- * applied to the catalogue (live or in replay), so a read pays nothing for them unless some stream
- * has them, and then one catalogue look-up per event of another stream.
+ * $maxCount, $maxAge and $tb do. Reads of the stream and subscriptions to it skip the events they
+ * exclude. Like KurrentDB before a scavenge, $all keeps them: nothing is removed from the log
+ * (reclaiming the space is a later step), and a projection rebuilt from $all must see the same
+ * events whenever it runs, which a time-based window would break (docs/design/decisions.md). The
+ * keys are read once, when the metadata event is applied to the catalogue (live or in replay), so a
+ * read pays nothing for them.
  */
 #include "store/retention.h"
 
@@ -29,6 +30,31 @@ static size_t skip_string(const char *t, size_t i, size_t n) {
         if (t[i] == '\\')
             i++;
     return i + 1;
+}
+
+/* The value of hex digit c (valid JSON has only hex digits after \u). */
+static unsigned hex(char c) { return (unsigned)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10); }
+
+/* Whether the key text t[i..end) (between the quotes, escapes not decoded) is `want`, an ASCII
+ * name: "max_c\u006funt" is max_count to every JSON reader, so it must be here too. */
+static bool key_is(const char *t, size_t i, size_t end, const char *want) {
+    for (; *want != '\0'; want++) {
+        if (i >= end)
+            return false;
+        unsigned c = (unsigned char)t[i++];
+        if (c == '\\' && i < end) {
+            char e = t[i++];
+            if (e == 'u' && end - i >= 4) {
+                c = hex(t[i]) << 12 | hex(t[i + 1]) << 8 | hex(t[i + 2]) << 4 | hex(t[i + 3]);
+                i += 4;
+            } else {
+                c = (unsigned char)e; /* \" \\ \/: the character itself; others are no ASCII name */
+            }
+        }
+        if (c != (unsigned char)*want)
+            return false;
+    }
+    return i == end;
 }
 
 /* t[i] starts a value of valid JSON: the index after it. */
@@ -97,8 +123,7 @@ int stele__retention_parse(const char *json, size_t len, stele_retention_t *out)
         size_t value_start = i;
         i = skip_value(json, i, len);
         for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
-            if (key_end - key_start == strlen(keys[k]) &&
-                memcmp(json + key_start, keys[k], key_end - key_start) == 0) {
+            if (key_is(json, key_start, key_end, keys[k])) {
                 int rc = whole_number(keys[k], json, value_start, i, mins[k], fields[k]);
                 if (rc < 0)
                     return rc;

@@ -27,7 +27,7 @@ int64_t stele__retention_first(const stele_retention_t *r, int64_t first_version
 /* Events recorded before this time are hidden (INT64_MIN when max_age is not set). */
 int64_t stele__retention_min_time(const stele_retention_t *r, int64_t now_ns);
 
-/* Whether the retention of rec's stream hides rec ($all reads and subscriptions). Costs nothing
+/* Whether the retention of rec's stream hides rec (subscriptions to one stream). Costs nothing
  * while no stream has retention keys; takes cat->lock shared otherwise. */
 bool stele__retention_hides(stele_catalogue_t *cat, const stele_record_t *rec, int64_t now_ns);
 

@@ -124,9 +124,7 @@ static int next_all(stele_subscription_t *sub, uint64_t visible, stele_event_t *
         if (rc < 0)
             return rc;
         sub->position = rec.position;
-        if (stele__filter_match(&sub->filter, &rec) &&
-            (sub->filter.include_expired ||
-             !stele__retention_hides(&sub->store->cat, &rec, stele__clock_realtime_ns()))) {
+        if (stele__filter_match(&sub->filter, &rec)) {
             stele__event_from_record(ev, &rec);
             return 1;
         }
