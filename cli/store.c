@@ -15,6 +15,9 @@ int cli_store_open(const cli_ctx_t *ctx, bool create, stele_store_t **out) {
     stele_options_t opts;
     stele_options_init(&opts);
     opts.durability = ctx->durability;
+    if (ctx->segment_size_bytes != 0) {
+        opts.segment_size_bytes = ctx->segment_size_bytes;
+    }
     if (create) {
         opts.flags |= STELE_OPEN_CREATE;
     }
