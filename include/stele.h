@@ -234,6 +234,11 @@ int stele_append(stele_store_t *store, const char *stream, int64_t expected_vers
  * Thread-safe. */
 int stele_append_check(const char *stream, const stele_event_in_t *events, size_t count);
 
+/* Check a stream name as appends, metadata writes and deletes check it, without a store: 0, or
+ * STELE_ENAME (length, UTF-8, control characters, invisible or confusable code points) or
+ * STELE_ERESERVED (a '$' name), with stele_errdetail() naming the problem. Thread-safe. */
+int stele_stream_name_check(const char *stream);
+
 typedef struct stele_append_part {
     const char *stream;             /* in */
     int64_t expected_version;       /* in: STELE_EXPECT_* or >= 0 */

@@ -145,24 +145,28 @@ static void prep_request(stele_log_t *log) {
 
 /* A file for the next segment: the prepared zero-filled one when the background thread has it
  * ready, else (never waiting for it) a new file with the space only reserved. Sets *name and
- * *size (the segment's nominal size: the prepared file's, else the next one in the growth). */
+ * *size (the segment's nominal size, the next one in the growth). */
 static int prep_take(stele_log_t *log, const char **name, uint64_t *size) {
+    *size = next_segment_bytes(log);
+    char path[4200];
+    int rc;
     if (log->prep_started) {
         pthread_mutex_lock(&log->prep_mu);
         bool ready = log->prep_ready;
         log->prep_ready = false;
-        *size = log->prep_size;
+        uint64_t ready_size = log->prep_size;
         pthread_mutex_unlock(&log->prep_mu);
-        if (ready) {
+        if (ready && ready_size == *size) {
             *name = PREP_NAME;
             return 0;
         }
+        /* Made for the segment before, which the writer filled before it was ready: the next
+         * preparation makes one of the right size. */
+        if (ready && path_join(path, sizeof path, log->dir, PREP_NAME) == 0)
+            (void)log->vfs->unlink(log->vfs, path);
     }
     *name = ROLL_NAME;
-    *size = next_segment_bytes(log);
-    char path[4200];
-    int rc = path_join(path, sizeof path, log->dir, ROLL_NAME);
-    if (rc < 0)
+    if ((rc = path_join(path, sizeof path, log->dir, ROLL_NAME)) < 0)
         return rc;
     stele_file_t *f = NULL;
     if ((rc = log->vfs->open(log->vfs, path, STELE_VFS_RDWR | STELE_VFS_CREATE, &f)) < 0)

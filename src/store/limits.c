@@ -126,6 +126,11 @@ size_t stele__category_len(const char *name, size_t len) {
     return dash ? (size_t)(dash - name) : len;
 }
 
+int stele_stream_name_check(const char *stream) {
+    stele__error_clear();
+    return stele__check_stream_name(stream, false);
+}
+
 int stele_append_check(const char *stream, const stele_event_in_t *events, size_t count) {
     stele__error_clear();
     int rc = stele__check_stream_name(stream, false);

@@ -50,6 +50,14 @@ run "bad type in a file refused" 4 st -d "$WORK/x" append order-1 --file "$WORK/
 contains "names the event" "$(cat "$WORK/err")" "event 1"
 absent "bad file" "$WORK/x"
 
+run "metadata for a reserved name refused" 4 st -d "$WORK/x" meta '$bad' '{}'
+absent "bad metadata name" "$WORK/x"
+run "metadata for a zero-width name refused" 4 st -d "$WORK/x" meta $'a\u200bb' '{}'
+contains "metadata names the code point" "$(cat "$WORK/err")" "U+200B"
+absent "zero-width metadata name" "$WORK/x"
+run "delete where there is no store" 3 st -d "$WORK/x" delete order-1
+absent "delete" "$WORK/x"
+
 # --- invisible code points (CLI) -----------------------------------------------------------------
 run "zero-width space refused" 4 st -d "$WORK/x" append $'order-\u200b1' T
 contains "names the code point and offset" "$(cat "$WORK/err")" "U+200B (a zero-width character) at byte 6"
@@ -121,6 +129,14 @@ printf 'heartbeat-ms = 5\nbogus-key = 1\n' >"$WORK/bad.conf"
 run "unknown config key refused" 1 "$STELED" --data "$WORK/srv" --listen 127.0.0.1:0 --config "$WORK/bad.conf"
 contains "names the file, line and key" "$(cat "$WORK/err")" "bad.conf line 2: unknown key 'bogus-key'"
 absent "bad config" "$WORK/srv"
+# Every setting steled has is documented in http-api.md's table (flag = config key).
+doc=$(dirname "$0")/../../docs/http-api.md
+run "steled --help" 0 "$STELED" --help
+for flag in $(grep -o '^  --[a-z-]*' "$WORK/out"); do
+    case "$flag" in --config | --help) continue ;; esac
+    grep -q -E -- "^\|.*\`$flag\`" "$doc" || fail "steled $flag is not in the table of docs/http-api.md"
+    ok
+done
 printf 'segment-size-bytes = 5\n' >"$WORK/bad2.conf"
 run "bad config value refused" 1 "$STELED" --data "$WORK/srv" --listen 127.0.0.1:0 --config "$WORK/bad2.conf"
 absent "bad config value" "$WORK/srv"
