@@ -60,9 +60,9 @@ typedef struct stele_log {
 #define STELE_LOG_MAX_COMMIT_BYTES ((size_t)STELE_MAX_APPEND_BYTES + STELE_RECORD_MAX_BYTES)
 
 /* Open the log in dir (created when create is set and no segment exists); segment_size is the
- * maximum nominal size of a segment. Recovers the tail of the
- * last segment: a torn commit is cut back (its bytes zeroed, synced) unless readonly; damage
- * followed by an intact later commit is corruption in the middle: STELE_ECORRUPT, nothing cut. */
+ * maximum nominal size of a segment. Recovers the tail of the last segment: a torn commit is cut
+ * back (its bytes zeroed, synced) unless readonly; damage followed by an intact later commit is
+ * corruption in the middle: STELE_ECORRUPT, nothing cut. */
 int stele__log_open(const stele_vfs_t *vfs, const char *dir, uint64_t segment_size, bool create,
                     bool readonly, stele_log_t **out);
 void stele__log_close(stele_log_t *log);
