@@ -2,10 +2,11 @@
  * main.c -- steled: settings, startup, signals, clean shutdown and structured log lines.
  *
  * Startup: load the settings, refuse a non-loopback address without tokens (unless --insecure),
- * open the store, set up TLS and tokens, bind, then run the loop. SIGTERM or SIGINT starts the
- * shutdown: stop accepting, answer new requests on open connections with 503, let the appends
- * already handed to the writer complete (their callbacks answer them), end every SSE stream, give
- * the answers a moment to reach the sockets, close the store, exit 0.
+ * load the tokens, set up TLS, bind, then open (or create) the store and run the loop: everything
+ * that can fail without the store fails before it, so a server that cannot start creates nothing.
+ * SIGTERM or SIGINT starts the shutdown: stop accepting, answer new requests on open connections
+ * with 503, let the appends already handed to the writer complete (their callbacks answer them),
+ * end every SSE stream, give the answers a moment to reach the sockets, close the store, exit 0.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -168,11 +169,20 @@ int main(int argc, char **argv) {
         srv_log(SRV_LOG_ERROR, "out of memory at startup", NULL);
         goto done;
     }
+    if (cfg.tls_cert != NULL && srv_tls_init(&srv) != 0) {
+        goto done;
+    }
+    /* Connections wait in the listen backlog until the loop runs, after the store is open. */
+    uint16_t bound_port = 0;
+    if (srv_http_start(&srv, host, port, &bound_port) != 0) {
+        goto done;
+    }
 
     stele_options_t opts;
     stele_options_init(&opts);
     opts.flags = STELE_OPEN_CREATE;
     opts.durability = cfg.durability;
+    opts.segment_size_bytes = cfg.segment_size_bytes;
     rc = stele_store_open(cfg.data_dir, &opts, &srv.store);
     if (rc != 0) {
         srv_log(SRV_LOG_ERROR, "cannot open the store",
@@ -182,13 +192,6 @@ int main(int argc, char **argv) {
         goto done;
     }
     srv_wakeup_hook(&srv);
-    if (cfg.tls_cert != NULL && srv_tls_init(&srv) != 0) {
-        goto done;
-    }
-    uint16_t bound_port = 0;
-    if (srv_http_start(&srv, host, port, &bound_port) != 0) {
-        goto done;
-    }
     sigterm = evsignal_new(srv.base, SIGTERM, on_signal, &srv);
     sigint = evsignal_new(srv.base, SIGINT, on_signal, &srv);
     if (sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) != 0 ||

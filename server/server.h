@@ -47,6 +47,7 @@ typedef struct srv_config {
     char *data_dir; /* --data (./data) */
     char *listen;   /* --listen ADDR:PORT (127.0.0.1:2113); port 0 = any free port */
     stele_durability_t durability;
+    uint64_t segment_size_bytes;      /* maximum log segment size (64 MiB) */
     char *tls_cert, *tls_key;         /* PEM files; both or neither */
     char *token_file;                 /* bearer tokens; NULL = no authentication */
     bool insecure;                    /* allow a non-loopback listen without tokens */
