@@ -57,7 +57,6 @@ typedef struct stele_segment {
     uint64_t nominal_bytes; /* nominal size, from the header: the writer rolls past it */
     uint8_t prev_hash[32];
     int64_t prev_time_ns;
-    uint64_t nominal_bytes; /* the size the header says the file was made with */
     uint32_t flags;         /* STELE_SEGMENT_* from the header */
     stele_file_t *file;
     bool sealed;

@@ -387,9 +387,12 @@ static void test_old_full_size_segment(void **state) {
     assert_int_equal(pread(fd, hdr, sizeof hdr, 0), (ssize_t)sizeof hdr);
     uint64_t first = 0, nominal = 0;
     int64_t prev_time = 0;
-    assert_int_equal(stele__segment_header_decode(hdr, &first, &nominal, prev, &prev_time), 0);
+    uint32_t flags = 0;
+    assert_int_equal(stele__segment_header_decode(hdr, &first, &nominal, prev, &prev_time, &flags),
+                     0);
     assert_int_equal(nominal, 256 * KiB);
-    stele__segment_header_encode(hdr, first, TU_SEGMENT_BYTES, 1, prev, prev_time);
+    /* An older build set no flags: nothing claims the file was made at its full size. */
+    stele__segment_header_encode(hdr, first, TU_SEGMENT_BYTES, 1, prev, prev_time, 0);
     assert_int_equal(pwrite(fd, hdr, sizeof hdr, 0), (ssize_t)sizeof hdr);
     assert_int_equal(ftruncate(fd, (off_t)TU_SEGMENT_BYTES), 0);
     close(fd);
