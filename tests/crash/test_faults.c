@@ -70,6 +70,13 @@ typedef struct ctx {
     uint64_t appends, failed;
 } ctx_t;
 
+/* Whether log/<name> exists in the store dir. */
+static bool exists_in_log(const char *dir, const char *name) {
+    char path[4400];
+    snprintf(path, sizeof path, "%s/log/%s", dir, name);
+    return access(path, F_OK) == 0;
+}
+
 static void open_store(ctx_t *x, bool faulty) {
     stele_options_t o;
     stele_options_init(&o);
@@ -203,6 +210,12 @@ static void run(ctx_t *x, const scenario_t *sc, const char *root, int serial) {
     open_store(x, true);
     for (int i = 0; i < 10; i++)
         assert_int_equal(append1(x, SMALL, i % 2 ? "a" : "b"), 0);
+    /* The background preparation of next.tmp must be done before the close (which would cancel
+     * it): on a loaded machine it can take a while, and a roll without it takes another path. */
+    for (int i = 0; i < 3000 && !exists_in_log(x->dir, "next.tmp"); i++)
+        usleep(10000);
+    if (!exists_in_log(x->dir, "next.tmp"))
+        fail_msg("%s: the next segment was not prepared within 30 s", sc->name);
     /* Reopen: the prepared next.tmp then exists, so no background preparation runs until the
      * first roll, and the active segment's file is known by its .seg name (a segment made by a
      * roll keeps the name it was opened with, next.tmp, in the fault table's path filter). */
@@ -481,11 +494,6 @@ static void test_group_commit_sync_failure(void **state) {
  * store is zero-filled as log/roll.tmp, and a roll without a prepared file reserves a segment's
  * space as roll.tmp; a failure on the way left that file behind (20 MB on a full filesystem),
  * and a failed background preparation left next.partial. */
-static bool exists_in_log(const char *dir, const char *name) {
-    char path[4400];
-    snprintf(path, sizeof path, "%s/log/%s", dir, name);
-    return access(path, F_OK) == 0;
-}
 
 static void test_full_disk_leaves_no_temporary(void **state) {
     (void)state;
@@ -507,7 +515,9 @@ static void test_full_disk_leaves_no_temporary(void **state) {
         stele_options_t o;
         stele_options_init(&o);
         o.flags = STELE_OPEN_CREATE;
-        o.segment_size_bytes = SEG * 4;
+        /* a first segment of 2 MiB (segments grow from there): two zero-filling writes and the
+         * header's, so that the third write of roll.tmp is reached */
+        o.segment_size_bytes = SEG * 16;
         o.vfs = stele__fault_vfs_table(fv);
         stele_store_t *s = NULL;
         int rc = stele_store_open(dir, &o, &s);
