@@ -264,6 +264,31 @@ void srv_route_subscribe(srv_t *srv, srv_req_t *req) {
         }
         opts.after_position = pos > 0 ? pos - 1 : 0;
     }
+    /* A start beyond the head is a client's mistake (or a store that lost what it had told the
+     * client): refuse it naming the head, rather than wait silently for positions that may never
+     * mean what the client thinks. from = head + 1 is the next event, like from=end. */
+    if (last_id != NULL || (from != NULL && !opts.from_end)) {
+        uint64_t head = 0;
+        uint8_t hash[32];
+        stele_head_digest(srv->store, &head, hash);
+        if (opts.after_position > head) {
+            srv_query_free(&q);
+            json_t *extra =
+                json_pack("{s:s, s:I}", "parameter", last_id != NULL ? "Last-Event-ID" : "from",
+                          "head_position", (json_int_t)head);
+            if (last_id != NULL) {
+                srv_reply_error(srv, req, "invalid_argument", extra,
+                                "Last-Event-ID %llu is beyond the head position %llu",
+                                (unsigned long long)pos, (unsigned long long)head);
+            } else {
+                srv_reply_error(srv, req, "invalid_argument", extra,
+                                "from %llu is beyond the next position %llu (head position %llu)",
+                                (unsigned long long)pos, (unsigned long long)head + 1,
+                                (unsigned long long)head);
+            }
+            return;
+        }
+    }
     if (srv->sub_count >= srv->cfg->max_subscribers) {
         srv_query_free(&q);
         srv_reply_error(srv, req, "too_many_requests", NULL, "too many subscribers (limit %llu)",

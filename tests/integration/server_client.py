@@ -108,8 +108,15 @@ class SSE:
                 self.closed = True
                 return
 
-    def next(self):
-        """The next message as a dict {id, event, data, comment}; None when the stream ended."""
+    def next(self, skip_comments=False):
+        """The next message as a dict {id, event, data, comment}; None when the stream ended.
+        skip_comments: pass over comment lines (heartbeats), which may come at any time."""
+        while True:
+            m = self._next()
+            if m is None or not skip_comments or m["comment"] is None:
+                return m
+
+    def _next(self):
         while True:
             end = self.body.find(b"\n\n")
             if end >= 0:

@@ -171,6 +171,9 @@ refusals = [
     (b"POST /streams/big-2 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
      b"Content-Length: 999999999\r\n\r\n", 413, "payload_too_large",
      "a Content-Length over the limit, refused before the body is sent"),
+    (b"POST /streams/big-2 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+     b"Content-Length: 99999999999999999999\r\n\r\n", 413, "payload_too_large",
+     "a 20-digit Content-Length (beyond 64 bits) is a length over the limit, not malformed"),
     (b"POST /streams/big-3 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
      b"Transfer-Encoding: chunked\r\n\r\n" + b"400\r\n" + b"x" * 1024 + b"\r\n" +
      b"400\r\n" + b"x" * 1024 + b"\r\n0\r\n\r\n", 413, "payload_too_large",
