@@ -190,6 +190,17 @@ static void conn_process(srv_conn_t *c) {
         if (in_flight(c) || evbuffer_get_length(c->in) == 0) {
             return;
         }
+        if (c->req == NULL && evbuffer_get_length(c->out) > srv->cfg->output_buffer_bytes) {
+            /* A client that pipelines requests and does not read the answers would make the
+             * output grow without limit: the next request waits until the socket takes what
+             * is there. Its input then fills and reading pauses too (conn_settle). */
+            conn_flush(c);
+            c->output_paused = evbuffer_get_length(c->out) > srv->cfg->output_buffer_bytes;
+            if (c->output_paused) {
+                return;
+            }
+        }
+        c->output_paused = false;
         if (c->req == NULL) {
             c->req = srv_req_new(c);
             if (c->req == NULL) {
@@ -224,37 +235,37 @@ static void conn_process(srv_conn_t *c) {
     }
 }
 
-/* After the callbacks' work: close, or wait for the socket to take the output. */
+/* After the callbacks' work: close, or wait for the socket to take the output. Reading pauses
+ * while the input holds MAX_BUFFERED_INPUT (requests wait behind an answer or behind unsent
+ * output) and after the end of the stream, which would otherwise stay readable and call back at
+ * once on every turn of the loop. */
 static void conn_settle(srv_conn_t *c) {
     if (c->broken) {
         conn_free(c);
         return;
     }
-    if (evbuffer_get_length(c->out) > 0) {
-        if (!c->write_armed) {
-            c->write_armed = true;
-            event_add(c->wev, NULL);
-        }
-        return;
-    }
-    if (c->close_after_write) {
+    bool output = evbuffer_get_length(c->out) > 0;
+    if (!output && c->close_after_write) {
         conn_free(c);
         return;
     }
     /* The client closed its side: finish the request it is waiting for, if any, then close. */
-    if (c->eof && !in_flight(c)) {
+    if (!output && c->eof && !in_flight(c)) {
         conn_free(c);
         return;
     }
-    if (c->read_paused && evbuffer_get_length(c->in) < MAX_BUFFERED_INPUT) {
+    bool want_read = !c->eof && (evbuffer_get_length(c->in) < MAX_BUFFERED_INPUT ||
+                                 (c->tls != NULL && c->tls_write_wants_read));
+    if (want_read && c->read_paused) {
         c->read_paused = false;
         event_add(c->rev, NULL);
-    } else if (!c->read_paused && !c->eof && evbuffer_get_length(c->in) >= MAX_BUFFERED_INPUT) {
+    } else if (!want_read && !c->read_paused) {
         c->read_paused = true;
         event_del(c->rev);
-    } else if (c->eof && !c->read_paused) {
-        c->read_paused = true; /* an EOF stays readable: stop hearing about it */
-        event_del(c->rev);
+    }
+    if (output && !c->write_armed) {
+        c->write_armed = true;
+        event_add(c->wev, NULL);
     }
 }
 
@@ -443,6 +454,19 @@ bool srv_conn_all_flushed(const srv_t *srv) {
         }
     }
     return true;
+}
+
+void srv_conn_memory(const srv_t *srv, srv_conn_memory_t *m) {
+    memset(m, 0, sizeof(*m));
+    for (const srv_conn_t *c = srv->conns; c != NULL; c = c->next) {
+        uint64_t out = evbuffer_get_length(c->out);
+        uint64_t in = evbuffer_get_length(c->in) + (c->req != NULL ? c->req->body_cap : 0);
+        m->output_bytes += out;
+        m->input_bytes += in;
+        m->output_max_bytes = out > m->output_max_bytes ? out : m->output_max_bytes;
+        m->input_max_bytes = in > m->input_max_bytes ? in : m->input_max_bytes;
+        m->output_paused += c->output_paused;
+    }
 }
 
 void srv_conn_want_drained(srv_conn_t *c) {

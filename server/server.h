@@ -59,8 +59,9 @@ typedef struct srv_config {
     uint64_t heartbeat_ms;            /* SSE comment line interval (15000) */
     uint64_t slow_subscriber_ms;      /* SSE output above the bound this long: dropped (10000) */
     uint64_t subscriber_buffer_bytes; /* SSE output bound (1 MiB) */
-    uint64_t max_jobs;                /* admin/metadata/delete worker threads at once (8) */
-    int log_level;                    /* 0 debug, 1 info, 2 warn, 3 error */
+    uint64_t output_buffer_bytes; /* unsent output that pauses a connection's requests (1 MiB) */
+    uint64_t max_jobs;            /* admin/metadata/delete worker threads at once (8) */
+    int log_level;                /* 0 debug, 1 info, 2 warn, 3 error */
 } srv_config_t;
 
 void srv_config_defaults(srv_config_t *cfg);
@@ -176,6 +177,7 @@ struct srv_conn {
     uint64_t last_active_ns;
     bool over_limit; /* beyond --max-connections: its first request gets 429 */
     bool eof, broken, close_after_write, write_armed, read_paused, busy;
+    bool output_paused;   /* unsent output over --output-buffer-bytes: no new request is read */
     bool drained_pending; /* tell the SSE stream its output drained, though it was never armed */
     bool tls_read_wants_write, tls_write_wants_read;
 };
@@ -198,6 +200,15 @@ size_t srv_conn_output_length(const srv_conn_t *c);
 bool srv_conn_all_flushed(const srv_t *srv);
 /* Call srv_sse_drained() for c's stream from the loop soon (its output drained at once). */
 void srv_conn_want_drained(srv_conn_t *c);
+
+/* The memory the open connections hold for their clients, summed over all and the largest one
+ * (for /metrics): unsent output, and input (read but not yet handled, plus request bodies). */
+typedef struct srv_conn_memory {
+    uint64_t output_bytes, output_max_bytes;
+    uint64_t input_bytes, input_max_bytes;
+    uint64_t output_paused; /* connections whose requests wait for their output to drain */
+} srv_conn_memory_t;
+void srv_conn_memory(const srv_t *srv, srv_conn_memory_t *m);
 
 /* A completion handed from another thread to the loop (wakeup.c). */
 typedef struct srv_completion {

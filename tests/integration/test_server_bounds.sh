@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# test_server_bounds.sh -- hostile clients cannot make steled grow or stall: pipelined answers
+# that are never read (tests/integration/server_pipeline.py).
+set -euo pipefail
+. "$(dirname "$0")/server_helpers.sh"
+
+run_py() {
+    local out
+    out=$(cd "$HERE" && python3 "$@") || fail "$1: $out"
+    echo "$out" | tail -1
+    passed=$((passed + $(echo "$out" | tail -1 | cut -d' ' -f1)))
+}
+
+# --- pipelined answers never read: the output per connection is bounded ----------------------
+start_server "$WORK/pipe" --durability none --output-buffer-bytes 262144
+run_py server_pipeline.py "$URL" "$SERVER_PID"
+stop_server
+
+finish
