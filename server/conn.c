@@ -285,9 +285,7 @@ static void on_io(evutil_socket_t fd, short what, void *arg) {
     c->busy = true;
     conn_process(c);
     c->busy = false;
-    if (!c->broken && (had_output || c->drained_pending) && evbuffer_get_length(c->out) == 0 &&
-        c->sub != NULL) {
-        c->drained_pending = false;
+    if (!c->broken && had_output && evbuffer_get_length(c->out) == 0 && c->sub != NULL) {
         srv_sse_drained(c->srv, c->sub); /* pulls more history at the client's pace */
     }
     conn_settle(c);
@@ -467,11 +465,6 @@ void srv_conn_memory(const srv_t *srv, srv_conn_memory_t *m) {
         m->input_max_bytes = in > m->input_max_bytes ? in : m->input_max_bytes;
         m->output_paused += c->output_paused;
     }
-}
-
-void srv_conn_want_drained(srv_conn_t *c) {
-    c->drained_pending = true;
-    event_active(c->wev, EV_WRITE, 0);
 }
 
 /* ---- accepting ------------------------------------------------------------------------------ */

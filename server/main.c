@@ -237,6 +237,9 @@ done:
     if (srv.sse_timer != NULL) {
         event_free(srv.sse_timer);
     }
+    if (srv.sse_work_ev != NULL) {
+        event_free(srv.sse_work_ev);
+    }
     if (srv.base != NULL) {
         event_base_free(srv.base);
     }

@@ -158,6 +158,9 @@ void srv_route_metrics(srv_t *srv, srv_req_t *req) {
     write_counter(out, "stele_log_bytes", "gauge", "bytes of records in the log", s.log_bytes);
     write_counter(out, "stele_poisoned", "gauge", "1 when a write or sync failed", s.poisoned);
     write_counter(out, "stele_subscribers", "gauge", "open SSE streams", srv->sub_count);
+    write_counter(out, "stele_subscribers_catching_up", "gauge",
+                  "SSE streams still reading their history (no caught-up sent yet)",
+                  srv->sub_catching_up);
     write_counter(out, "stele_connections", "gauge", "open HTTP connections", srv->conn_count);
     write_counter(out, "stele_in_flight", "gauge", "appends and admin calls being processed",
                   srv->in_flight);

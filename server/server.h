@@ -177,8 +177,7 @@ struct srv_conn {
     uint64_t last_active_ns;
     bool over_limit; /* beyond --max-connections: its first request gets 429 */
     bool eof, broken, close_after_write, write_armed, read_paused, busy;
-    bool output_paused;   /* unsent output over --output-buffer-bytes: no new request is read */
-    bool drained_pending; /* tell the SSE stream its output drained, though it was never armed */
+    bool output_paused; /* unsent output over --output-buffer-bytes: no new request is read */
     bool tls_read_wants_write, tls_write_wants_read;
 };
 
@@ -198,8 +197,6 @@ void srv_conn_stream_end(srv_req_t *req);
 size_t srv_conn_output_length(const srv_conn_t *c);
 /* No connection has output waiting for its socket (shutdown). */
 bool srv_conn_all_flushed(const srv_t *srv);
-/* Call srv_sse_drained() for c's stream from the loop soon (its output drained at once). */
-void srv_conn_want_drained(srv_conn_t *c);
 
 /* The memory the open connections hold for their clients, summed over all and the largest one
  * (for /metrics): unsent output, and input (read but not yet handled, plus request bodies). */
@@ -246,7 +243,10 @@ struct srv {
     /* subscribers (sse.c) */
     srv_sub_t *subs;
     uint64_t sub_count;
+    uint64_t sub_catching_up; /* subscribers still reading their history */
     struct event *sse_timer;
+    srv_sub_t *sse_work_head, *sse_work_tail; /* subscribers to pull from, in turn */
+    struct event *sse_work_ev;                /* serves one turn of that queue */
 };
 
 /* ---- http.c --------------------------------------------------------------------------------- */

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test_server_bounds.sh -- hostile clients cannot make steled grow or stall: pipelined answers
-# that are never read (tests/integration/server_pipeline.py).
+# that are never read (tests/integration/server_pipeline.py); a thousand subscriptions whose filter
+# matches nothing on a log of 200,000 events while appending (server_subscribers.py).
 set -euo pipefail
 . "$(dirname "$0")/server_helpers.sh"
 
@@ -14,6 +15,11 @@ run_py() {
 # --- pipelined answers never read: the output per connection is bounded ----------------------
 start_server "$WORK/pipe" --durability none --output-buffer-bytes 262144
 run_py server_pipeline.py "$URL" "$SERVER_PID"
+stop_server
+
+# --- 1,000 subscribers scanning a large log for nothing: appends and /health go on -------------
+start_server "$WORK/subs" --durability none --max-connections 1100 --max-subscribers 1100
+run_py server_subscribers.py "$URL" 200000 1000
 stop_server
 
 finish
