@@ -11,12 +11,19 @@
  * One request is served at a time per connection. Pipelined requests wait in the input buffer; a
  * request waiting for another thread (an append) keeps its connection's reading going, which is how
  * a client that leaves is noticed, but input beyond a bound pauses reading until the answer.
+ * Answers the client does not read pause the connection too: no new request is read while its
+ * unsent output is over --output-buffer-bytes.
+ *
+ * Accepting never spins: beyond --max-connections a connection is answered 429, and when the
+ * process runs out of descriptors the waiting connections are answered 503 with a descriptor kept
+ * in reserve and accepting pauses briefly (the listening socket would stay readable).
  *
  * A connection is freed only from its own event callbacks or the sweep (never under a route's
  * feet): code that finds a connection broken or finished while answering marks it and activates
  * its read event, whose callback then closes it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +73,9 @@ static void conn_unlink(srv_t *srv, srv_conn_t *c) {
 
 static void conn_free(srv_conn_t *c) {
     srv_t *srv = c->srv;
+    if (c->over_limit) {
+        srv->over_limit_count--;
+    }
     if (c->pending != NULL) {
         /* The answer will find no request: srv_pending_detach() returns NULL. */
         c->pending->req = NULL;
@@ -469,12 +479,115 @@ void srv_conn_memory(const srv_t *srv, srv_conn_memory_t *m) {
 
 /* ---- accepting ------------------------------------------------------------------------------ */
 
+/* How long accepting pauses when the process is out of descriptors (or memory): the loop must not
+ * spin on a listening socket that stays readable while accept() keeps failing. */
+#define ACCEPT_PAUSE_MS 100
+/* Pending connections refused at once with the reserve descriptor, per failure. */
+#define REFUSE_BATCH 64
+/* Connections beyond --max-connections are read for their first request, which gets 429 (closing
+ * at once, with the request unread, could reset the connection before the client reads the
+ * answer); at most this many at a time, each for at most OVER_LIMIT_WAIT_MS. Beyond that they are
+ * answered and closed at once. */
+#define MAX_OVER_LIMIT 64
+#define OVER_LIMIT_WAIT_MS 1000
+
+/* Answer a connection steled does not take with a JSON error and close it at once, without a
+ * srv_conn_t (so it holds its descriptor for no time). What the client has sent is read and
+ * dropped first, so that the close sends FIN rather than RST in the usual case of a request that
+ * arrived with the connection. A TLS client is closed without an answer (no handshake is done). */
+static void refuse(const srv_t *srv, int fd, int status, const char *reason, const char *code,
+                   const char *message) {
+    if (srv->ssl_ctx == NULL) {
+        char drop[4096];
+        for (int i = 0; i < 16 && recv(fd, drop, sizeof(drop), MSG_DONTWAIT) > 0; i++) {
+        }
+        char body[256];
+        char resp[512];
+        int bl =
+            snprintf(body, sizeof(body), "{\"error\":\"%s\",\"message\":\"%s\"}\n", code, message);
+        int n = snprintf(resp, sizeof(resp),
+                         "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: "
+                         "%d\r\nRetry-After: 1\r\nConnection: close\r\n\r\n%s",
+                         status, reason, bl, body);
+        if (bl > 0 && (size_t)bl < sizeof(body) && n > 0 && (size_t)n < sizeof(resp)) {
+            (void)send(fd, resp, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+        }
+        shutdown(fd, SHUT_WR);
+    }
+    close(fd);
+}
+
+static void on_accept_resume(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    srv_t *srv = arg;
+    if (srv->reserve_fd < 0) {
+        srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+    if (srv->listener != NULL) {
+        evconnlistener_enable(srv->listener);
+    }
+}
+
+/* accept() failed with something other than EAGAIN/EINTR/ECONNABORTED (libevent calls this with
+ * the error in errno). Out of descriptors (EMFILE, ENFILE): free the reserve descriptor, take the
+ * waiting connections with it one at a time and refuse each with 503, take the reserve back. In
+ * every case pause accepting for ACCEPT_PAUSE_MS, and log once per episode, not per failure. */
+static void on_accept_error(struct evconnlistener *listener, void *arg) {
+    srv_t *srv = arg;
+    int err = EVUTIL_SOCKET_ERROR();
+    uint64_t refused = 0;
+    if ((err == EMFILE || err == ENFILE) && srv->reserve_fd >= 0) {
+        close(srv->reserve_fd);
+        srv->reserve_fd = -1;
+        int lfd = evconnlistener_get_fd(listener);
+        for (int i = 0; i < REFUSE_BATCH; i++) {
+            int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+            if (fd < 0) {
+                break;
+            }
+            refuse(srv, fd, 503, "Service Unavailable", "unavailable",
+                   "the server has no file descriptor left for a connection; retry later");
+            refused++;
+        }
+        srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        srv->refused_descriptors += refused;
+    }
+    evconnlistener_disable(listener);
+    struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
+    event_add(srv->accept_timer, &tv);
+    if (!srv->accept_paused) {
+        srv->accept_paused = true;
+        srv_log(SRV_LOG_WARN, "cannot accept connections: pausing",
+                json_pack("{s:s, s:I, s:i, s:I}", "error", strerror(err), "connections",
+                          (json_int_t)srv->conn_count, "retry_ms", ACCEPT_PAUSE_MS, "refused",
+                          (json_int_t)refused));
+    }
+}
+
 static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struct sockaddr *sa,
                       int socklen, void *arg) {
     (void)listener;
     (void)sa;
     (void)socklen;
     srv_t *srv = arg;
+    if (srv->accept_paused) {
+        srv->accept_paused = false;
+        srv_log(SRV_LOG_INFO, "accepting connections again",
+                json_pack("{s:I, s:I}", "connections", (json_int_t)srv->conn_count,
+                          "refused_for_descriptors", (json_int_t)srv->refused_descriptors));
+    }
+    bool over_limit = srv->conn_count >= srv->cfg->max_connections;
+    if (over_limit) {
+        srv->refused_limit++;
+    }
+    if (over_limit && srv->over_limit_count >= MAX_OVER_LIMIT) {
+        char message[96];
+        snprintf(message, sizeof(message), "too many connections (limit %llu)",
+                 (unsigned long long)srv->cfg->max_connections);
+        refuse(srv, fd, 429, "Too Many Requests", "too_many_requests", message);
+        return;
+    }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     srv_conn_t *c = calloc(1, sizeof(*c));
@@ -511,9 +624,9 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
         srv_log(SRV_LOG_WARN, "cannot take a connection: out of memory", NULL);
         return;
     }
-    /* Beyond the limit a connection is still read, so its first request can be told why. */
-    c->over_limit = srv->conn_count >= srv->cfg->max_connections;
-    c->last_active_ns = srv_now_ns();
+    c->over_limit = over_limit;
+    srv->over_limit_count += over_limit;
+    c->last_active_ns = c->accepted_ns = srv_now_ns();
     conn_link(srv, c);
 }
 
@@ -527,6 +640,21 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg) {
     srv_conn_t *next;
     for (srv_conn_t *c = srv->conns; c != NULL; c = next) {
         next = c->next;
+        if (c->over_limit && evbuffer_get_length(c->out) == 0 &&
+            now - c->accepted_ns > OVER_LIMIT_WAIT_MS * 1000000u &&
+            (c->req == NULL || !c->req->dispatched)) {
+            /* Beyond the limit a client gets a moment to send its request, not the timeout. */
+            if (c->req == NULL && (c->req = srv_req_new(c)) == NULL) {
+                conn_free(c);
+                continue;
+            }
+            srv_req_error_t e = {429, "too_many_requests", ""};
+            snprintf(e.message, sizeof(e.message), "too many connections (limit %llu)",
+                     (unsigned long long)srv->cfg->max_connections);
+            answer_unreadable(c, &e);
+            c->last_active_ns = now;
+            continue;
+        }
         /* A request must arrive whole within the timeout, however it trickles in: a client
          * sending a byte now and then cannot hold a connection for ever. */
         bool reading = c->req != NULL && !c->req->dispatched;
@@ -556,6 +684,12 @@ int srv_conn_listen(srv_t *srv, const struct sockaddr *sa, int salen) {
     if (srv->listener == NULL) {
         return -1;
     }
+    evconnlistener_set_error_cb(srv->listener, on_accept_error);
+    srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    srv->accept_timer = evtimer_new(srv->base, on_accept_resume, srv);
+    if (srv->accept_timer == NULL) {
+        return -1;
+    }
     srv->sweep_ev = event_new(srv->base, -1, EV_PERSIST, on_sweep, srv);
     struct timeval tv = {SWEEP_MS / 1000, SWEEP_MS % 1000 * 1000};
     if (srv->sweep_ev == NULL || event_add(srv->sweep_ev, &tv) != 0) {
@@ -572,6 +706,14 @@ void srv_conn_stop_accepting(srv_t *srv) {
     if (srv->listener != NULL) {
         evconnlistener_free(srv->listener);
         srv->listener = NULL;
+    }
+    if (srv->accept_timer != NULL) {
+        event_free(srv->accept_timer);
+        srv->accept_timer = NULL;
+    }
+    if (srv->reserve_fd >= 0) {
+        close(srv->reserve_fd);
+        srv->reserve_fd = -1;
     }
 }
 

@@ -164,6 +164,13 @@ void srv_route_metrics(srv_t *srv, srv_req_t *req) {
     write_counter(out, "stele_connections", "gauge", "open HTTP connections", srv->conn_count);
     write_counter(out, "stele_in_flight", "gauge", "appends and admin calls being processed",
                   srv->in_flight);
+    evbuffer_add_printf(out,
+                        "# HELP stele_connections_refused_total connections answered at once and "
+                        "closed: over --max-connections (429) or out of descriptors (503)\n"
+                        "# TYPE stele_connections_refused_total counter\n"
+                        "stele_connections_refused_total{reason=\"limit\"} %" PRIu64 "\n"
+                        "stele_connections_refused_total{reason=\"descriptors\"} %" PRIu64 "\n",
+                        srv->refused_limit, srv->refused_descriptors);
     srv_conn_memory_t mem;
     srv_conn_memory(srv, &mem);
     write_counter(out, "stele_connection_output_bytes", "gauge",

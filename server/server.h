@@ -175,9 +175,10 @@ struct srv_conn {
     srv_pending_t *pending; /* its wait for another thread, if any */
     srv_sub_t *sub;         /* the SSE stream this connection carries, or NULL */
     uint64_t last_active_ns;
-    bool over_limit; /* beyond --max-connections: its first request gets 429 */
     bool eof, broken, close_after_write, write_armed, read_paused, busy;
     bool output_paused; /* unsent output over --output-buffer-bytes: no new request is read */
+    bool over_limit;    /* beyond --max-connections: its first request gets 429 (conn.c) */
+    uint64_t accepted_ns;
     bool tls_read_wants_write, tls_write_wants_read;
 };
 
@@ -230,6 +231,14 @@ struct srv {
     /* open connections (conn.c) */
     srv_conn_t *conns;
     uint64_t conn_count;
+    /* accepting (conn.c): a descriptor kept in reserve to refuse connections with when the
+     * process has none left, and the timer that resumes accepting after a pause */
+    int reserve_fd;
+    struct event *accept_timer;
+    bool accept_paused;
+    uint64_t over_limit_count;    /* open connections beyond --max-connections, being refused */
+    uint64_t refused_limit;       /* connections refused over --max-connections */
+    uint64_t refused_descriptors; /* connections refused for want of descriptors */
 
     /* completions (wakeup.c) */
     pthread_mutex_t done_mu;
