@@ -443,11 +443,26 @@ int stele_subscribe(stele_store_t *store, const stele_subscribe_options_t *opts,
 #define STELE_SUB_TIMEOUT 0   /* nothing new within the timeout */
 #define STELE_SUB_EVENT 1     /* *ev holds the next event */
 #define STELE_SUB_CAUGHT_UP 2 /* history is delivered: from here on events are live (once) */
+#define STELE_SUB_MORE 3      /* stele_subscription_poll(): the budget ran out before an event */
 
 /* Wait at most timeout_ms (-1 = for ever, 0 = do not wait) for the next event. Returns
  * STELE_SUB_EVENT, STELE_SUB_CAUGHT_UP (once), STELE_SUB_TIMEOUT, STELE_ECLOSED when the store is
  * closing or the subscription was cancelled, or an error. Not thread-safe per subscription. */
 int stele_subscription_next(stele_subscription_t *sub, stele_event_t *ev, int timeout_ms);
+
+/* Like stele_subscription_next() with timeout 0, with a bound on the work done: for event loops
+ * that serve many subscriptions on one thread, where a filter that matches nothing would
+ * otherwise scan the whole log in one call. Each log record examined (matching or not) takes one
+ * from *budget; a one-stream subscription takes one per index entry, checked before each batch of
+ * up to 64 entries, so it may examine up to 64 more than *budget. *budget (in/out, not NULL) is
+ * decreased by the work done.
+ * Returns STELE_SUB_EVENT, STELE_SUB_CAUGHT_UP (once), STELE_SUB_TIMEOUT (everything visible has
+ * been examined), STELE_SUB_MORE (the budget ran out with records left to examine: the position is
+ * kept, call again, e.g. on the next turn of the loop), STELE_ECLOSED, STELE_EINVAL (a NULL
+ * argument) or a read error. Never waits. With *budget == 0 it returns STELE_SUB_MORE at once when
+ * anything is left to examine. The event's pointers are borrowed as for stele_subscription_next().
+ * Not thread-safe per subscription. */
+int stele_subscription_poll(stele_subscription_t *sub, stele_event_t *ev, uint64_t *budget);
 
 /* Position of the last event delivered (or the start position). */
 uint64_t stele_subscription_position(const stele_subscription_t *sub);

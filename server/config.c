@@ -47,6 +47,8 @@ static const opt_t options[] = {
      "drop an SSE client whose output stays full this long (10000)"},
     {"subscriber_buffer_bytes", OPT_U64, OFF(subscriber_buffer_bytes),
      "SSE output bound per client (1048576)"},
+    {"output_buffer_bytes", OPT_U64, OFF(output_buffer_bytes),
+     "unsent output per connection above which its next request waits (1048576)"},
     {"max_jobs", OPT_U64, OFF(max_jobs), "metadata/delete/admin calls at once (8)"},
     {"log_level", OPT_LOG_LEVEL, OFF(log_level), "debug|info|warn|error (info)"},
 };
@@ -67,6 +69,7 @@ void srv_config_defaults(srv_config_t *cfg) {
     cfg->heartbeat_ms = 15000;
     cfg->slow_subscriber_ms = 10000;
     cfg->subscriber_buffer_bytes = 1024u * 1024u;
+    cfg->output_buffer_bytes = 1024u * 1024u;
     cfg->max_jobs = 8;
     cfg->log_level = SRV_LOG_INFO;
 }
@@ -344,7 +347,8 @@ int srv_config_load(srv_config_t *cfg, int argc, char **argv) {
         return 1;
     }
     if (cfg->max_connections == 0 || cfg->max_subscribers == 0 || cfg->max_body_bytes == 0 ||
-        cfg->heartbeat_ms == 0 || cfg->max_jobs == 0 || cfg->subscriber_buffer_bytes == 0) {
+        cfg->heartbeat_ms == 0 || cfg->max_jobs == 0 || cfg->subscriber_buffer_bytes == 0 ||
+        cfg->output_buffer_bytes == 0) {
         fprintf(stderr, "steled: limits must be at least 1\n");
         return 1;
     }

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "info_json.h"
@@ -67,6 +68,46 @@ static void warn_if_exposed(const char *path, const char *what) {
     srv_log(SRV_LOG_WARN, msg,
             json_pack("{s:s, s:s, s:s}", "file", path, "mode", mode, "hint",
                       "clear its group and other permission bits (chmod 600)"));
+}
+
+/* libevent's own warnings (and errors before a fatal exit) as server log lines, so that every
+ * line on stderr is one JSON object. */
+static void on_libevent_log(int severity, const char *msg) {
+    int level = severity == EVENT_LOG_DEBUG  ? SRV_LOG_DEBUG
+                : severity == EVENT_LOG_MSG  ? SRV_LOG_INFO
+                : severity == EVENT_LOG_WARN ? SRV_LOG_WARN
+                                             : SRV_LOG_ERROR;
+    srv_log(level, "libevent", json_pack("{s:s}", "detail", msg != NULL ? msg : ""));
+}
+
+/* Descriptors a server needs besides its connections: the store's files, the listener, eventfds,
+ * the reserve descriptor, epoll, TLS files, with room to spare. */
+#define FD_OVERHEAD 64
+
+/* Raise the soft limit on open files to the hard limit: connections are descriptors, and the
+ * usual soft limit (1024) is below what --max-connections allows. Logs what it did. */
+static void raise_nofile(const srv_config_t *cfg) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        return;
+    }
+    rlim_t before = rl.rlim_cur;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            rl.rlim_cur = before;
+        }
+    }
+    srv_log(SRV_LOG_INFO, "file descriptors",
+            json_pack("{s:I, s:I, s:I}", "limit", (json_int_t)rl.rlim_cur, "raised_from",
+                      (json_int_t)before, "hard_limit",
+                      (json_int_t)(rl.rlim_max == RLIM_INFINITY ? -1 : (json_int_t)rl.rlim_max)));
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < cfg->max_connections + FD_OVERHEAD) {
+        srv_log(SRV_LOG_WARN, "the descriptor limit is below --max-connections",
+                json_pack("{s:I, s:I, s:s}", "limit", (json_int_t)rl.rlim_cur, "max_connections",
+                          (json_int_t)cfg->max_connections, "effect",
+                          "once descriptors run out, new connections get 503 until some close"));
+    }
 }
 
 /* ---- shutdown ------------------------------------------------------------------------------- */
@@ -134,10 +175,12 @@ int main(int argc, char **argv) {
     }
     srv_log_set_level(cfg.log_level);
     signal(SIGPIPE, SIG_IGN);
+    event_set_log_callback(on_libevent_log);
+    raise_nofile(&cfg);
 
     srv_t srv;
     memset(&srv, 0, sizeof(srv));
-    srv.done_fd = srv.commit_fd = -1;
+    srv.done_fd = srv.commit_fd = srv.reserve_fd = -1;
     srv.cfg = &cfg;
     int status = 1;
     char *host = NULL;
@@ -239,6 +282,9 @@ done:
     srv_metrics_free(&srv);
     if (srv.sse_timer != NULL) {
         event_free(srv.sse_timer);
+    }
+    if (srv.sse_work_ev != NULL) {
+        event_free(srv.sse_work_ev);
     }
     if (srv.base != NULL) {
         event_base_free(srv.base);
