@@ -20,7 +20,8 @@
  * time it started appending. Then:
  *   - over all cycles, the four threads together must be acknowledged at least a quarter of what
  *     one thread alone would have been in the same running time;
- *   - every cycle that ran for at least 50 ms must have at least a twentieth of it;
+ *   - every cycle that ran for at least 100 ms must have at least one event and a fortieth of it
+ *     (a loose bound: a loaded machine can stall a short cycle);
  *   - every one of the four threads must have at least a sixteenth of its share, so that the
  *     concurrent appenders themselves (not only the parent's single-threaded retries) are shown to
  *     be acknowledged: a writer that stalls when two requests share a batch fails here.
@@ -215,7 +216,6 @@ static int child_main(const char *dir, const char *acklog, const char *progress_
     chk_t *c = chk_new(acklog);
     worker_t w[THREADS];
     pthread_t th[THREADS];
-    atomic_store(&pg->started_ns, now_ns());
     for (int t = 0; t < threads; t++) {
         w[t].acked = &pg->acked[t];
         w[t].s = s;
@@ -233,8 +233,11 @@ static int child_main(const char *dir, const char *acklog, const char *progress_
             else
                 w[t].ver[j] = info.last_version;
         }
-        pthread_create(&th[t], NULL, worker_main, &w[t]);
     }
+    /* The appending starts now: the parent measures progress from here. */
+    atomic_store(&pg->started_ns, now_ns());
+    for (int t = 0; t < threads; t++)
+        pthread_create(&th[t], NULL, worker_main, &w[t]);
     for (int t = 0; t < threads; t++)
         pthread_join(th[t], NULL);
     return 0;
@@ -377,8 +380,8 @@ static void test_kill9(void **state) {
         }
         sum_ms += ran_ms;
         sum_acked += here;
-        double want = rate * (double)ran_ms / 20.0;
-        if (ran_ms >= 50 && (double)here < want)
+        double want = rate * (double)ran_ms / 40.0;
+        if (ran_ms >= 100 && (here == 0 || (double)here < want))
             fail_msg("cycle %" PRIu64 ": %d threads got %" PRIu64 " events acknowledged in %" PRIu64
                      " ms, want >= %.0f (one thread alone: %.2f per ms); seed %" PRIu64,
                      n, THREADS, here, ran_ms, want, rate, r.seed);
