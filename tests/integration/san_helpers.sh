@@ -17,9 +17,9 @@ sanitizer_report() {
     local f
     for f in "$@"; do
         [ -f "$f" ] || continue
-        if grep -qE 'ERROR: (Address|Leak|Thread|Memory)Sanitizer|WARNING: ThreadSanitizer|runtime error: |SUMMARY: [A-Za-z]+Sanitizer' "$f"; then
+        if grep -qE 'ERROR: (Address|Leak|Thread|Memory)Sanitizer|WARNING: ThreadSanitizer|runtime error: |SUMMARY: [A-Za-z]+Sanitizer|Sanitizer has encountered a fatal error' "$f"; then
             echo "sanitizer report in $f:"
-            grep -m1 -A25 -E 'ERROR: [A-Za-z]+Sanitizer|WARNING: ThreadSanitizer|runtime error: ' "$f"
+            grep -m1 -A25 -E 'ERROR: [A-Za-z]+Sanitizer|WARNING: ThreadSanitizer|runtime error: |Sanitizer has encountered' "$f"
             return 0
         fi
     done
