@@ -20,8 +20,9 @@
  * time it started appending. Then:
  *   - over all cycles, the four threads together must be acknowledged at least a quarter of what
  *     one thread alone would have been in the same running time;
- *   - every cycle that ran for at least 100 ms must have at least one event and a fortieth of it
- *     (a loose bound: a loaded machine can stall a short cycle);
+ *   - in three out of four cycles that appended for at least 100 ms, at least one event and a
+ *     twentieth of it (not every cycle: a loaded machine can stall one, say a segment roll
+ *     waiting behind other processes' I/O);
  *   - every one of the four threads must have at least a sixteenth of its share, so that the
  *     concurrent appenders themselves (not only the parent's single-threaded retries) are shown to
  *     be acknowledged: a writer that stalls when two requests share a batch fails here.
@@ -369,7 +370,7 @@ static void test_kill9(void **state) {
            " ms (%.2f per ms)\n",
            cal_acked, ran_ms, rate);
 
-    uint64_t sum_ms = 0, sum_acked = 0, per_thread[THREADS] = {0};
+    uint64_t sum_ms = 0, sum_acked = 0, per_thread[THREADS] = {0}, long_cycles = 0, slow = 0;
     for (uint64_t n = 1; n <= cycles; n++) {
         uint64_t delay = 10 + chk_below(&rng, 150);
         cycle(&r, &rng, n, THREADS, delay, false, n == cycles, acked, &ran_ms);
@@ -380,12 +381,24 @@ static void test_kill9(void **state) {
         }
         sum_ms += ran_ms;
         sum_acked += here;
-        double want = rate * (double)ran_ms / 40.0;
-        if (ran_ms >= 100 && (here == 0 || (double)here < want))
-            fail_msg("cycle %" PRIu64 ": %d threads got %" PRIu64 " events acknowledged in %" PRIu64
-                     " ms, want >= %.0f (one thread alone: %.2f per ms); seed %" PRIu64,
-                     n, THREADS, here, ran_ms, want, rate, r.seed);
+        double want = rate * (double)ran_ms / 20.0;
+        if (ran_ms >= 100) {
+            long_cycles++;
+            if (here == 0 || (double)here < want) {
+                slow++;
+                printf("kill9: cycle %" PRIu64 ": %d threads got %" PRIu64
+                       " events acknowledged in %" PRIu64 " ms, under the floor of %.0f\n",
+                       n, THREADS, here, ran_ms, want);
+            }
+        }
     }
+    /* A single cycle can stall on a loaded machine (a segment roll's syncs behind other
+     * processes' I/O): the floor must hold in three cycles out of four. */
+    if (slow * 4 > long_cycles)
+        fail_msg("%" PRIu64 " of the %" PRIu64 " cycles that appended for >= 100 ms got fewer "
+                 "events acknowledged than a twentieth of one thread alone (%.2f per ms); "
+                 "seed %" PRIu64,
+                 slow, long_cycles, rate, r.seed);
     double want_total = rate * (double)sum_ms / 4.0;
     printf("kill9: %" PRIu64 " cycles: the %d threads got %" PRIu64
            " events acknowledged in %" PRIu64

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # san_helpers.sh -- sanitizer reports and skips in the integration scripts (sourced by
 # cli_helpers.sh and server_helpers.sh, so every script that uses them gets these checks).
 #
