@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SEG ((uint64_t)1 << 20)
@@ -404,6 +405,7 @@ typedef struct gthread {
     ctx_t *x;
     int t;
     uint64_t acked, failed_eio, failed_poisoned;
+    chk_rng_t rng; /* this thread's ids: they replay from the seed */
     char err[256];
 } gthread_t;
 
@@ -416,8 +418,9 @@ static void *gthread_main(void *arg) {
         stele_event_in_t e;
         chk_event_t ce;
         stele_uuid_t id;
-        stele_uuid_generate(&id);
-        id.bytes[15] = (uint8_t)i;
+        uint64_t a = chk_rnd(&g->rng), b = chk_rnd(&g->rng);
+        memcpy(id.bytes, &a, 8);
+        memcpy(id.bytes + 8, &b, 8);
         chk_event_make(&ce, &id);
         e = ce.in;
         stele_append_part_t p = {
@@ -430,7 +433,11 @@ static void *gthread_main(void *arg) {
                 return NULL;
             }
             g->acked++;
-            (void)chk_ack(g->x->c, &p, 1);
+            if (chk_ack(g->x->c, &p, 1) < 0) {
+                snprintf(g->err, sizeof g->err, "inconsistent acknowledgement: %s",
+                         chk_last_error(g->x->c));
+                return NULL;
+            }
         } else if (rc == STELE_EPOISONED) {
             seen_failure = true;
             g->failed_poisoned++;
@@ -467,18 +474,37 @@ static void test_group_commit_sync_failure(void **state) {
         gthread_t g[4];
         pthread_t th[4];
         for (int t = 0; t < 4; t++) {
-            g[t] = (gthread_t){.x = x, .t = t};
+            g[t] = (gthread_t){
+                .x = x, .t = t, .rng = {x->seed * 31u + (uint64_t)round * 4 + (uint64_t)t}};
             pthread_create(&th[t], NULL, gthread_main, &g[t]);
         }
-        uint64_t eio = 0;
+        uint64_t eio = 0, acked = 0;
         for (int t = 0; t < 4; t++) {
-            pthread_join(th[t], NULL);
+            /* A liveness bound, not a speed one: a writer that stalls fails with a message. */
+            struct timespec deadline;
+            clock_gettime(CLOCK_REALTIME, &deadline);
+            deadline.tv_sec += 60;
+            if (pthread_timedjoin_np(th[t], NULL, &deadline) != 0) {
+                fprintf(stderr,
+                        "group round %d: appender thread %d made no progress for 60 s (the writer "
+                        "stalled?); seed %" PRIu64 "\n",
+                        round, t, x->seed);
+                fflush(stdout);
+                _exit(1);
+            }
             if (g[t].err[0])
                 fail_msg("group round %d thread %d: %s (seed %" PRIu64 ")", round, t, g[t].err,
                          x->seed);
             eio += g[t].failed_eio;
+            acked += g[t].acked;
         }
         assert_true(eio >= 1);
+        /* The fault comes after 5..64 writes or syncs of the segment: appends were acknowledged
+         * before it (each checked by chk_ack above, and by reopen_and_check below). */
+        if (acked == 0)
+            fail_msg("group round %d: no append was acknowledged before the fault (seed %" PRIu64
+                     ")",
+                     round, x->seed);
         assert_int_equal(stele__fault_injected(x->fv), 1);
         (void)stele_store_close(x->s);
         x->s = NULL;
