@@ -17,6 +17,8 @@
  *                time; each event's data carries its sequence number, and the time from sending the
  *                append to reading the event from the SSE stream is its delivery latency.
  *   http.idle    VmRSS of steled before and with IDLE_SUBSCRIBERS idle SSE subscribers.
+ *   http.scan    append and /health latency while SCAN_SUBSCRIBERS subscribers whose filter
+ *                matches nothing read a log of SCAN_EVENTS events from the start.
  */
 #include "bench.h"
 
@@ -52,6 +54,8 @@
 #define READALL_MIN_EVENTS 100000u
 #define IDLE_SUBSCRIBERS 1000u
 #define SSE_MAX_APPENDS (1u << 20)
+#define SCAN_SUBSCRIBERS 1000u
+#define SCAN_EVENTS 300000u
 #define IO_TIMEOUT_MS 30000
 
 /* --- small helpers ------------------------------------------------------------------------- */
@@ -1422,6 +1426,163 @@ static void http_idle(const bench_config_t *cfg, const char *exe) {
     free(v);
 }
 
+/* --- appends and /health while subscribers scan the log for nothing ----------------------- */
+
+typedef struct scan_result {
+    double append_p50, append_p99, health_p50, health_p99; /* us */
+    uint64_t appends;
+    double catching_up_end; /* subscribers still reading their history when measuring ended */
+} scan_result_t;
+
+/* For cfg->seconds: append one event on one connection, then GET /health on another, timing each.
+ * Returns 0 or -1. */
+static int scan_measure(const bench_config_t *cfg, uint16_t port, int run, scan_result_t *out) {
+    int afd = tcp_connect(port), hfd = tcp_connect(port);
+    buf_t req = {0}, in = {0}, body = {0};
+    lat_vec_t app = {0}, health = {0};
+    int rc = afd >= 0 && hfd >= 0 ? 0 : -1;
+    static const char get_health[] = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    char stream[64];
+    snprintf(stream, sizeof stream, "order-scan-%d", run);
+    uint64_t t_end = now_ns() + (uint64_t)(cfg->seconds * 1e9);
+    for (uint64_t k = 0; rc == 0 && now_ns() < t_end; k++) {
+        size_t hl, bl;
+        body.len = req.len = 0;
+        if (make_body(&body, (uint64_t)run, k, 1) != 0 ||
+            make_post(&req, stream, body.p, body.len) != 0) {
+            rc = -1;
+            break;
+        }
+        uint64_t t0 = now_ns();
+        int st = request(afd, req.p, req.len, &in, &hl, &bl);
+        uint64_t t1 = now_ns();
+        if (st != 201) {
+            fprintf(stderr, "stele-bench: http.scan append: status %d\n", st);
+            rc = -1;
+            break;
+        }
+        buf_consume(&in, hl + bl);
+        lat_push(&app, t1 - t0);
+        st = request(hfd, get_health, sizeof get_health - 1, &in, &hl, &bl);
+        if (st != 200) {
+            fprintf(stderr, "stele-bench: http.scan /health: status %d\n", st);
+            rc = -1;
+            break;
+        }
+        buf_consume(&in, hl + bl);
+        lat_push(&health, now_ns() - t1);
+    }
+    if (rc == 0 && app.n > 0) {
+        out->append_p50 = (double)lat_percentile(&app, 50) / 1e3;
+        out->append_p99 = (double)lat_percentile(&app, 99) / 1e3;
+        out->health_p50 = (double)lat_percentile(&health, 50) / 1e3;
+        out->health_p99 = (double)lat_percentile(&health, 99) / 1e3;
+        out->appends = app.n;
+    } else {
+        rc = -1;
+    }
+    if (afd >= 0) {
+        close(afd);
+    }
+    if (hfd >= 0) {
+        close(hfd);
+    }
+    lat_free(&app);
+    lat_free(&health);
+    buf_free(&req);
+    buf_free(&in);
+    buf_free(&body);
+    return rc;
+}
+
+/* Open SCAN_SUBSCRIBERS subscribers on GET /subscribe?type=<none> (from the start: each scans the
+ * whole log), measure while they scan, close them. */
+static int scan_run(const bench_config_t *cfg, uint16_t port, int run, scan_result_t *out) {
+    int *fds = malloc(SCAN_SUBSCRIBERS * sizeof *fds);
+    if (!fds) {
+        return -1;
+    }
+    static const char sub[] = "GET /subscribe?type=NoSuchType HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                              "Accept: text/event-stream\r\n\r\n";
+    unsigned n = 0;
+    int rc = 0;
+    for (; n < SCAN_SUBSCRIBERS; n++) {
+        fds[n] = tcp_connect(port);
+        if (fds[n] < 0 || write_all(fds[n], sub, sizeof sub - 1) != 0) {
+            fprintf(stderr, "stele-bench: scanning subscriber %u: %s\n", n, strerror(errno));
+            n += fds[n] >= 0;
+            rc = -1;
+            break;
+        }
+    }
+    for (int i = 0; rc == 0 && i < 1000 && metric(port, "stele_subscribers") < SCAN_SUBSCRIBERS;
+         i++) {
+        sleep_seconds(0.01);
+    }
+    if (rc == 0 && metric(port, "stele_subscribers") != (double)SCAN_SUBSCRIBERS) {
+        fprintf(stderr, "stele-bench: http.scan: not all %u subscribers were taken\n",
+                SCAN_SUBSCRIBERS);
+        rc = -1;
+    }
+    if (rc == 0) {
+        rc = scan_measure(cfg, port, run, out);
+        out->catching_up_end = metric(port, "stele_subscribers_catching_up");
+    }
+    for (unsigned i = 0; i < n; i++) {
+        close(fds[i]);
+    }
+    free(fds);
+    for (int i = 0; i < 200 && metric(port, "stele_subscribers") > 0; i++) {
+        sleep_seconds(0.05);
+    }
+    return rc;
+}
+
+static void http_scan(const bench_config_t *cfg, const char *exe) {
+    server_t srv;
+    if (server_start(cfg, exe, "http-scan", &srv) != 0) {
+        report_figure("http.scan.server", NAN, "-", TARGET_NONE, NAN, NAN, NULL);
+        return;
+    }
+    size_t runs = (size_t)cfg->runs;
+    double *v = calloc(runs * 8, sizeof *v);
+    uint64_t appends = 0;
+    double catching_up = NAN;
+    if (v && top_up(srv.port, SCAN_EVENTS) == 0) {
+        for (size_t r = 0; r < runs; r++) {
+            scan_result_t base = {0}, busy = {0};
+            bool ok = scan_measure(cfg, srv.port, (int)(2 * r), &base) == 0 &&
+                      scan_run(cfg, srv.port, (int)(2 * r + 1), &busy) == 0;
+            double vals[8] = {base.append_p50, base.append_p99, base.health_p50, base.health_p99,
+                              busy.append_p50, busy.append_p99, busy.health_p50, busy.health_p99};
+            for (size_t i = 0; i < 8; i++) {
+                v[i * runs + r] = ok ? vals[i] : NAN;
+            }
+            appends = busy.appends;
+            catching_up = busy.catching_up_end;
+        }
+    }
+    static const char *const names[8] = {"http.scan.base_append_p50", "http.scan.base_append_p99",
+                                         "http.scan.base_health_p50", "http.scan.base_health_p99",
+                                         "http.scan.append_p50",      "http.scan.append_p99",
+                                         "http.scan.health_p50",      "http.scan.health_p99"};
+    for (size_t i = 0; i < 8; i++) {
+        report_figure(names[i], v ? median(v + i * runs, runs) : NAN, "us", TARGET_NONE, NAN, NAN,
+                      NULL);
+    }
+    report_note(
+        "http.scan: a store of %u events (1000-event appends); one client appends one event "
+        "(--durability sync) and then GETs /health on a second connection, for %.1f s, "
+        "first alone (base_*), then with %u subscribers on GET /subscribe?type=NoSuchType "
+        "from the start, each scanning the whole log for nothing; in the last run %llu "
+        "appends were measured and %.0f subscribers were still catching up at its end",
+        SCAN_EVENTS, cfg->seconds, SCAN_SUBSCRIBERS, (unsigned long long)appends, catching_up);
+    free(v);
+    if (server_stop(&srv) != 0) {
+        report_figure("http.scan.server_shutdown", NAN, "-", TARGET_NONE, NAN, NAN, NULL);
+    }
+}
+
 /* --- the whole sequence -------------------------------------------------------------------- */
 
 static bool selected(const bench_config_t *cfg, const char *name) {
@@ -1474,8 +1635,8 @@ static void http_load(const bench_config_t *cfg, const limits_t *lim, const char
 void http_run(const bench_config_t *cfg, const limits_t *lim) {
     bool want_append = selected(cfg, "http.append"), want_batch = selected(cfg, "http.batch"),
          want_readall = selected(cfg, "http.readall"), want_sse = selected(cfg, "http.sse"),
-         want_idle = selected(cfg, "http.idle");
-    if (!want_append && !want_batch && !want_readall && !want_sse && !want_idle) {
+         want_idle = selected(cfg, "http.idle"), want_scan = selected(cfg, "http.scan");
+    if (!want_append && !want_batch && !want_readall && !want_sse && !want_idle && !want_scan) {
         return;
     }
     char exe[PATH_MAX];
@@ -1496,5 +1657,8 @@ void http_run(const bench_config_t *cfg, const limits_t *lim) {
     }
     if (want_idle) {
         http_idle(cfg, exe);
+    }
+    if (want_scan) {
+        http_scan(cfg, exe);
     }
 }

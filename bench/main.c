@@ -22,9 +22,10 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *const WORKLOADS[] = {
-    "limits", "append", "clients",     "batch",      "commit",       "readall",  "readstream",
-    "growth", "http",   "http.append", "http.batch", "http.readall", "http.sse", "http.idle"};
+static const char *const WORKLOADS[] = {"limits",   "append",      "clients",    "batch",
+                                        "commit",   "readall",     "readstream", "growth",
+                                        "http",     "http.append", "http.batch", "http.readall",
+                                        "http.sse", "http.idle",   "http.scan"};
 #define NWORKLOADS (sizeof WORKLOADS / sizeof WORKLOADS[0])
 
 /* --- the report ---------------------------------------------------------------------------- */
@@ -237,7 +238,8 @@ static void usage(FILE *out) {
             "  --seqwrite-mib N   size of the sequential write probe (default 256)\n"
             "  --only LIST        comma-separated workloads: limits, append, clients, batch,\n"
             "                     commit, readall, readstream, growth; http (all of:\n"
-            "                     http.append, http.batch, http.readall, http.sse, http.idle)\n"
+            "                     http.append, http.batch, http.readall, http.sse, http.idle,\n"
+            "                     http.scan)\n"
             "  --json FILE        also write every figure as a JSON line to FILE\n"
             "  --help             this text\n");
 }

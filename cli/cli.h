@@ -43,6 +43,7 @@ typedef struct cli_ctx {
     const char *cacert;            /* --cacert, SSL_CERT_FILE: CA certificates for https */
     const char *capath;            /* SSL_CERT_DIR: a directory of CA certificates */
     bool insecure;                 /* --insecure: do not verify the server's certificate */
+    uint64_t segment_size_bytes;   /* --segment-size-bytes: maximum segment size (0: default) */
 } cli_ctx_t;
 
 /* ---- args.c: command-line options -------------------------------------------------------- */

@@ -3,8 +3,9 @@
  * written by exactly one stele_append() call so that they are all written or none.
  *
  * Everything that can be checked without the store (options, the id, the JSON of data and
- * metadata, every line of the file) is checked before the store is opened: a rejected request
- * never writes, and never even creates the store.
+ * metadata, every line of the file, then the whole append with stele_append_check: the stream
+ * name, types and sizes) is checked before the store is opened: a rejected request never writes,
+ * and never even creates the store.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,10 @@ static int do_append(cli_ctx_t *ctx, const char *stream, int64_t expect,
     if (ctx->url != NULL) {
         return remote_append(ctx, stream, expect, events, count);
     }
+    int rc = stele_append_check(stream, events, count);
+    if (rc != 0) {
+        return cli_fail(ctx, rc);
+    }
     stele_store_t *store = NULL;
     int status = cli_store_open(ctx, true, &store);
     if (status != EXIT_OK) {
@@ -92,7 +97,7 @@ static int do_append(cli_ctx_t *ctx, const char *stream, int64_t expect,
     }
     stele_append_result_t result;
     memset(&result, 0, sizeof(result));
-    int rc = stele_append(store, stream, expect, events, count, &result);
+    rc = stele_append(store, stream, expect, events, count, &result);
     if (rc == STELE_ECONFLICT) {
         /* the library's detail names the expected and the actual version */
         cli_errorf(ctx, "%s: %s", stele_strerror(rc), stele_errdetail());

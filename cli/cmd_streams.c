@@ -116,11 +116,14 @@ int cmd_meta(cli_ctx_t *ctx, int argc, char **argv) {
     if (ctx->url != NULL) {
         return remote_meta(ctx, pos[0], set ? pos[1] : NULL, expect);
     }
+    int rc = set ? stele_stream_name_check(pos[0]) : 0;
+    if (rc != 0) {
+        return cli_fail(ctx, rc); /* before the store is opened, and so created */
+    }
     stele_store_t *store = NULL;
     if ((status = cli_store_open(ctx, set, &store)) != EXIT_OK) {
         return status;
     }
-    int rc;
     if (set) {
         int64_t version = -1;
         rc = stele_stream_metadata_set_expect(store, pos[0], pos[1], expect, &version);
@@ -166,8 +169,9 @@ int cmd_delete(cli_ctx_t *ctx, int argc, char **argv) {
     if (ctx->url != NULL) {
         return remote_delete(ctx, pos[0], expect, tombstone);
     }
+    /* A store that does not exist holds no stream to delete: never create one. */
     stele_store_t *store = NULL;
-    if ((status = cli_store_open(ctx, true, &store)) != EXIT_OK) {
+    if ((status = cli_store_open(ctx, false, &store)) != EXIT_OK) {
         return status;
     }
     int rc = stele_stream_delete(store, pos[0], expect, tombstone);

@@ -1,7 +1,8 @@
 /*
  * main.c -- the `stele` command-line tool: global options, the command table and usage texts.
  *
- *   stele [-d DIR] [--durability sync|async|none] [--verbose] <command> [args]
+ *   stele [-d DIR] [--durability sync|async|none] [--segment-size-bytes N] [--verbose] <command>
+ *         [args]
  *   stele --url URL [--token T] [--cacert FILE | --insecure] <command> [args]
  *
  * Global options come before the command; each command parses its own options (args.c) in any
@@ -107,6 +108,8 @@ static const char global_usage[] =
     "Global options (before the command):\n"
     "  -d, --data DIR       data directory (default: $STELE_DATA, else ./data)\n"
     "  --durability MODE    sync (default), async or none\n"
+    "  --segment-size-bytes N  maximum size of a log segment, 1048576..4294967296\n"
+    "                       (default 67108864; segments start at 2 MiB and double)\n"
     "  --url URL            work through the server at URL (default: $STELE_URL)\n"
     "  --token TOKEN        the server's API token (default: $STELE_TOKEN)\n"
     "  --cacert FILE        CA certificates to verify an https server with\n"
@@ -164,6 +167,25 @@ static const char **text_option(cli_ctx_t *ctx, const char *arg, const char **na
     return NULL;
 }
 
+static int parse_segment_size(cli_ctx_t *ctx, const char *text) {
+    char *end = NULL;
+    unsigned long long v = 0;
+    if (text[0] >= '0' && text[0] <= '9') {
+        errno = 0;
+        v = strtoull(text, &end, 10);
+    }
+    if (end == NULL || *end != '\0' || errno != 0 || v < STELE_MIN_SEGMENT_BYTES ||
+        v > STELE_MAX_SEGMENT_BYTES) {
+        return cli_usage_errorf(ctx,
+                                "--segment-size-bytes: '%s' is not a number of bytes in "
+                                "%llu..%llu (1 MiB..4 GiB)",
+                                text, (unsigned long long)STELE_MIN_SEGMENT_BYTES,
+                                (unsigned long long)STELE_MAX_SEGMENT_BYTES);
+    }
+    ctx->segment_size_bytes = (uint64_t)v;
+    return EXIT_OK;
+}
+
 /* Parse the global options; returns the index of the command name, or -status to exit. */
 static int parse_global(cli_ctx_t *ctx, int argc, char **argv) {
     int i = 1;
@@ -197,18 +219,24 @@ static int parse_global(cli_ctx_t *ctx, int argc, char **argv) {
             continue;
         }
         if (strcmp(arg, "-d") == 0 || strcmp(arg, "--data") == 0 ||
-            strcmp(arg, "--durability") == 0) {
+            strcmp(arg, "--durability") == 0 || strcmp(arg, "--segment-size-bytes") == 0) {
             if (i + 1 >= argc) {
                 return -cli_usage_errorf(ctx, "option '%s' needs a value", arg);
             }
             value = argv[++i];
             has_value = true;
-        } else if (strncmp(arg, "--data=", 7) == 0 || strncmp(arg, "--durability=", 13) == 0) {
+        } else if (strncmp(arg, "--data=", 7) == 0 || strncmp(arg, "--durability=", 13) == 0 ||
+                   strncmp(arg, "--segment-size-bytes=", 21) == 0) {
             value = strchr(arg, '=') + 1;
             has_value = true;
         }
         if (has_value && strncmp(arg, "--durability", 12) == 0) {
             int rc = parse_durability(ctx, value);
+            if (rc != EXIT_OK) {
+                return -rc;
+            }
+        } else if (has_value && strncmp(arg, "--segment-size-bytes", 20) == 0) {
+            int rc = parse_segment_size(ctx, value);
             if (rc != EXIT_OK) {
                 return -rc;
             }

@@ -21,6 +21,9 @@ int cli_store_open_flags(const cli_ctx_t *ctx, uint32_t flags, stele_store_t **o
     stele_options_init(&opts);
     opts.durability = ctx->durability;
     opts.flags = flags;
+    if (ctx->segment_size_bytes != 0) {
+        opts.segment_size_bytes = ctx->segment_size_bytes;
+    }
     int rc = stele_store_open(ctx->dir, &opts, out);
     if (rc == 0) {
         return EXIT_OK;

@@ -100,6 +100,8 @@ const char *stele_errdetail(void);
 #define STELE_MAX_EVENTS_PER_APPEND 10000u           /* all parts of one append or commit */
 #define STELE_MAX_APPEND_BYTES (16u * 1024u * 1024u) /* encoded size of one append or commit */
 #define STELE_MAX_COMMIT_STREAMS 100u                /* stream parts in one commit */
+#define STELE_MIN_SEGMENT_BYTES ((uint64_t)1 << 20)  /* stele_options_t.segment_size_bytes */
+#define STELE_MAX_SEGMENT_BYTES ((uint64_t)4 << 30)
 
 /* ---------------------------------------------------------------------------------------------
  * Basic types
@@ -153,10 +155,19 @@ typedef struct stele_options {
     uint32_t flags;                /* STELE_OPEN_* */
     stele_durability_t durability; /* default STELE_DURABILITY_SYNC */
     uint32_t sync_interval_ms;     /* ASYNC mode: at most this long between syncs (default 100) */
-    uint64_t segment_size_bytes;   /* size of new segments (default 64 MiB; 1 MiB..4 GiB) */
+    uint64_t segment_size_bytes;   /* maximum size of a segment (default 64 MiB; 1 MiB..4 GiB):
+                                    * see below */
     uint32_t queue_capacity;       /* appends waiting for the writer at most (default 4096) */
     const struct stele_vfs *vfs;   /* file table; NULL = POSIX. Must outlive the store. */
 } stele_options_t;
+
+/* Segments: the log is a series of segment files, each zero-filled before the writer uses it
+ * (writing into zeros keeps fdatasync fast). A new store's first segment is 2 MiB (a quarter of
+ * segment_size_bytes when that is below 8 MiB) and each next segment is twice the one before, up
+ * to segment_size_bytes; so a new store takes a few MiB on disk (its first segment and the
+ * prepared next one), not two segments of the maximum. segment_size_bytes is not recorded in the
+ * store: it applies to the segments made while the store is open with it (a smaller value than
+ * before makes the active segment roll sooner; each segment's own size is in its header). */
 
 /* Fill o with the defaults. Always call this before setting fields. */
 void stele_options_init(stele_options_t *o);
@@ -221,6 +232,21 @@ typedef struct stele_append_result {
  * STELE_EREADONLY, STELE_ENOMEM. Thread-safe. */
 int stele_append(stele_store_t *store, const char *stream, int64_t expected_version,
                  const stele_event_in_t *events, size_t count, stele_append_result_t *result);
+
+/* Check an append without a store, exactly as stele_append() checks its input before it reaches
+ * the store: the stream name (a '$' name is STELE_ERESERVED), each event's type, sizes, flags and
+ * JSON, the number of events and the encoded size. A program can so refuse bad input before it
+ * opens, and so creates, a store. Not checked here: the expected version's value and anything
+ * that depends on the store's contents. Returns 0 or the error stele_append() would return
+ * (STELE_ENAME, STELE_ERESERVED, STELE_ETYPE, STELE_EJSON, STELE_ETOOBIG, STELE_EEMPTY,
+ * STELE_EINVAL), with stele_errdetail() naming the problem. The inputs are only borrowed.
+ * Thread-safe. */
+int stele_append_check(const char *stream, const stele_event_in_t *events, size_t count);
+
+/* Check a stream name as appends, metadata writes and deletes check it, without a store: 0, or
+ * STELE_ENAME (length, UTF-8, control characters, invisible or confusable code points) or
+ * STELE_ERESERVED (a '$' name), with stele_errdetail() naming the problem. Thread-safe. */
+int stele_stream_name_check(const char *stream);
 
 typedef struct stele_append_part {
     const char *stream;             /* in */
@@ -434,11 +460,26 @@ int stele_subscribe(stele_store_t *store, const stele_subscribe_options_t *opts,
 #define STELE_SUB_TIMEOUT 0   /* nothing new within the timeout */
 #define STELE_SUB_EVENT 1     /* *ev holds the next event */
 #define STELE_SUB_CAUGHT_UP 2 /* history is delivered: from here on events are live (once) */
+#define STELE_SUB_MORE 3      /* stele_subscription_poll(): the budget ran out before an event */
 
 /* Wait at most timeout_ms (-1 = for ever, 0 = do not wait) for the next event. Returns
  * STELE_SUB_EVENT, STELE_SUB_CAUGHT_UP (once), STELE_SUB_TIMEOUT, STELE_ECLOSED when the store is
  * closing or the subscription was cancelled, or an error. Not thread-safe per subscription. */
 int stele_subscription_next(stele_subscription_t *sub, stele_event_t *ev, int timeout_ms);
+
+/* Like stele_subscription_next() with timeout 0, with a bound on the work done: for event loops
+ * that serve many subscriptions on one thread, where a filter that matches nothing would
+ * otherwise scan the whole log in one call. Each log record examined (matching or not) takes one
+ * from *budget; a one-stream subscription takes one per index entry, checked before each batch of
+ * up to 64 entries, so it may examine up to 64 more than *budget. *budget (in/out, not NULL) is
+ * decreased by the work done.
+ * Returns STELE_SUB_EVENT, STELE_SUB_CAUGHT_UP (once), STELE_SUB_TIMEOUT (everything visible has
+ * been examined), STELE_SUB_MORE (the budget ran out with records left to examine: the position is
+ * kept, call again, e.g. on the next turn of the loop), STELE_ECLOSED, STELE_EINVAL (a NULL
+ * argument) or a read error. Never waits. With *budget == 0 it returns STELE_SUB_MORE at once when
+ * anything is left to examine. The event's pointers are borrowed as for stele_subscription_next().
+ * Not thread-safe per subscription. */
+int stele_subscription_poll(stele_subscription_t *sub, stele_event_t *ev, uint64_t *budget);
 
 /* Position of the last event delivered (or the start position). */
 uint64_t stele_subscription_position(const stele_subscription_t *sub);

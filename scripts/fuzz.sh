@@ -4,6 +4,7 @@
 #
 #   scripts/fuzz.sh [SECONDS]        build, run every target, print one line per target and a
 #                                    "N passed, N failed" line; exit 1 if any target found a defect
+#                                    (a missing clang: "0 passed, 0 failed, 1 skipped", exit 0)
 #   scripts/fuzz.sh --build          build only
 #   scripts/fuzz.sh --regen-corpus   rebuild tests/fuzz/corpus/ with the seed generator
 #   FUZZ_TARGETS="json time" ...     run only these targets
@@ -42,7 +43,14 @@ case "${1:-}" in
 *) SECS=$1 ;;
 esac
 
-command -v "$CC" >/dev/null || { echo "fuzz.sh: $CC not found (scripts/install-deps)" >&2; exit 2; }
+if ! command -v "$CC" >/dev/null; then
+    # Reported as a skip (scripts/test-all.sh fails on it under CI=true, where install-deps has
+    # provided clang); a build that fails later ends the script before its summary, which
+    # scripts/test-summary.sh counts as a failure.
+    echo "fuzz: SKIP: $CC not found (scripts/install-deps); no target was fuzzed"
+    [[ $MODE == run ]] && echo "0 passed, 0 failed, 1 skipped"
+    exit 0
+fi
 PKG_CFLAGS=$(pkg-config --cflags jansson libcrypto libevent)
 PKG_LIBS=$(pkg-config --libs jansson libcrypto)
 EVENT_LIBS=$(pkg-config --libs libevent)

@@ -2,9 +2,10 @@
  * config.c -- steled's settings: defaults, then a config file, then environment variables, then
  * command-line flags (each later source wins).
  *
- * Every setting has one name used in all three places: `max_body_bytes` in the file,
- * STELE_MAX_BODY_BYTES in the environment, --max-body-bytes on the command line. The config file
- * holds `key = value` lines; blank lines and lines starting with '#' are ignored.
+ * Every setting has one name used in all three places: `max-body-bytes` in the file (the flag's
+ * name; `max_body_bytes` is accepted too), STELE_MAX_BODY_BYTES in the environment,
+ * --max-body-bytes on the command line. The config file holds `key = value` lines; blank lines and
+ * lines starting with '#' are ignored; an unknown key is an error.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -30,7 +31,7 @@ enum { SOURCE_FILE = 1, SOURCE_ENV, SOURCE_FLAGS };
 #define MAX_CORS_ORIGINS 64
 
 typedef struct opt {
-    const char *key; /* file key; the flag is --key with '-' for '_' */
+    const char *key; /* with '-' for '_': the flag (--key) and the file key */
     opt_kind_t kind;
     size_t offset;
     const char *help;
@@ -42,6 +43,8 @@ static const opt_t options[] = {
     {"data", OPT_STRING, OFF(data_dir), "store directory (./data)"},
     {"listen", OPT_STRING, OFF(listen), "ADDR:PORT to listen on (127.0.0.1:2113; port 0: any)"},
     {"durability", OPT_DURABILITY, OFF(durability), "sync|async|none (sync)"},
+    {"segment_size_bytes", OPT_U64, OFF(segment_size_bytes),
+     "maximum log segment size, 1048576..4294967296 (67108864)"},
     {"tls_cert", OPT_STRING, OFF(tls_cert), "PEM certificate chain: serve HTTPS"},
     {"tls_key", OPT_STRING, OFF(tls_key), "PEM private key for --tls-cert"},
     {"token_file", OPT_STRING, OFF(token_file), "bearer tokens: lines 'TOKEN ROLE PREFIX[,...]'"},
@@ -57,6 +60,8 @@ static const opt_t options[] = {
      "drop an SSE client whose output stays full this long (10000)"},
     {"subscriber_buffer_bytes", OPT_U64, OFF(subscriber_buffer_bytes),
      "SSE output bound per client (1048576)"},
+    {"output_buffer_bytes", OPT_U64, OFF(output_buffer_bytes),
+     "unsent output per connection above which its next request waits (1048576)"},
     {"max_jobs", OPT_U64, OFF(max_jobs), "metadata/delete/admin calls at once (8)"},
     {"log_level", OPT_LOG_LEVEL, OFF(log_level), "debug|info|warn|error (info)"},
     {"cors_origin", OPT_ORIGINS, OFF(cors_origins),
@@ -69,6 +74,7 @@ void srv_config_defaults(srv_config_t *cfg) {
     cfg->data_dir = strdup("./data");
     cfg->listen = strdup("127.0.0.1:2113");
     cfg->durability = STELE_DURABILITY_SYNC;
+    cfg->segment_size_bytes = (uint64_t)64 << 20;
     cfg->max_body_bytes = 16u * 1024u * 1024u;
     cfg->max_header_bytes = 64u * 1024u;
     cfg->max_connections = 1024;
@@ -78,6 +84,7 @@ void srv_config_defaults(srv_config_t *cfg) {
     cfg->heartbeat_ms = 15000;
     cfg->slow_subscriber_ms = 10000;
     cfg->subscriber_buffer_bytes = 1024u * 1024u;
+    cfg->output_buffer_bytes = 1024u * 1024u;
     cfg->max_jobs = 8;
     cfg->log_level = SRV_LOG_INFO;
 }
@@ -102,9 +109,15 @@ void srv_config_free(srv_config_t *cfg) {
     }
 }
 
+/* The option named key (key_len bytes), written with '-' (the flag's spelling) or '_'. */
 static const opt_t *find_option(const char *key, size_t key_len) {
     for (size_t i = 0; i < OPTION_COUNT; i++) {
-        if (strlen(options[i].key) == key_len && strncmp(options[i].key, key, key_len) == 0) {
+        const char *k = options[i].key;
+        size_t j = 0;
+        while (j < key_len && k[j] != '\0' && (key[j] == k[j] || (key[j] == '-' && k[j] == '_'))) {
+            j++;
+        }
+        if (j == key_len && k[j] == '\0') {
             return &options[i];
         }
     }
@@ -170,7 +183,7 @@ static int add_origins(srv_config_t *cfg, const char *value, const char *source,
         }
         if (!(len == 1 && o[0] == '*') && !origin_valid(o, len)) {
             fprintf(stderr,
-                    "steled: %s: cors_origin '%.*s' is not an origin (scheme://host[:port], "
+                    "steled: %s: cors-origin '%.*s' is not an origin (scheme://host[:port], "
                     "without a path or a trailing '/', or *)\n",
                     source, (int)(len < 200 ? len : 200), o);
             return -1;
@@ -245,7 +258,13 @@ static int set_option(srv_config_t *cfg, const opt_t *o, const char *value, cons
         break;
     }
     }
-    fprintf(stderr, "steled: %s: bad value '%s' for %s\n", source, value, o->key);
+    char name[64];
+    size_t n = 0;
+    for (const char *k = o->key; *k != '\0' && n + 1 < sizeof(name); k++) {
+        name[n++] = *k == '_' ? '-' : *k;
+    }
+    name[n] = '\0';
+    fprintf(stderr, "steled: %s: bad value '%s' for %s\n", source, value, name);
     return -1;
 }
 
@@ -276,10 +295,10 @@ static int load_file(srv_config_t *cfg, const char *path) {
             continue;
         }
         char *eq = strchr(s, '=');
-        char where[64];
-        snprintf(where, sizeof(where), "config line %u", line_no);
+        char where[4200];
+        snprintf(where, sizeof(where), "%s line %u", path, line_no);
         if (eq == NULL) {
-            fprintf(stderr, "steled: %s: %s: expected 'key = value'\n", path, where);
+            fprintf(stderr, "steled: %s: expected 'key = value'\n", where);
             rc = -1;
             break;
         }
@@ -288,7 +307,9 @@ static int load_file(srv_config_t *cfg, const char *path) {
         char *value = trim(eq + 1);
         const opt_t *o = find_option(key, strlen(key));
         if (o == NULL) {
-            fprintf(stderr, "steled: %s: %s: unknown key '%s'\n", path, where, key);
+            fprintf(stderr,
+                    "steled: %s: unknown key '%s' (keys are the flags' names: steled --help)\n",
+                    where, key);
             rc = -1;
             break;
         }
@@ -317,9 +338,10 @@ static int load_env(srv_config_t *cfg) {
 static void usage(FILE *f) {
     fputs("usage: steled [--config FILE] [--OPTION VALUE]...\n\n"
           "The Stele event store server: HTTP/JSON and Server-Sent Events over a store.\n"
-          "Each option may also be set as `key = value` in the config file or as the\n"
-          "environment variable STELE_<KEY> (e.g. STELE_LISTEN). Flags win over the\n"
-          "environment, which wins over the file.\n\n",
+          "Each option may also be set as `key = value` in the config file, the key being\n"
+          "the flag's name (e.g. `heartbeat-ms = 5000`), or as the environment variable\n"
+          "STELE_<KEY> (e.g. STELE_HEARTBEAT_MS). Flags win over the environment, which\n"
+          "wins over the file.\n\n",
           f);
     for (size_t i = 0; i < OPTION_COUNT; i++) {
         char flag[64];
@@ -341,7 +363,7 @@ static const opt_t *flag_option(const char *arg, const char **inline_value) {
     size_t n = 0;
     const char *p = arg + 2;
     for (; *p != '\0' && *p != '=' && n + 1 < sizeof(key); p++) {
-        key[n++] = *p == '-' ? '_' : *p;
+        key[n++] = *p;
     }
     key[n] = '\0';
     *inline_value = *p == '=' ? p + 1 : NULL;
@@ -413,8 +435,16 @@ int srv_config_load(srv_config_t *cfg, int argc, char **argv) {
                 STELE_MAX_EVENTS_PER_APPEND);
         return 1;
     }
+    if (cfg->segment_size_bytes < STELE_MIN_SEGMENT_BYTES ||
+        cfg->segment_size_bytes > STELE_MAX_SEGMENT_BYTES) {
+        fprintf(stderr, "steled: --segment-size-bytes must be %llu..%llu (1 MiB..4 GiB)\n",
+                (unsigned long long)STELE_MIN_SEGMENT_BYTES,
+                (unsigned long long)STELE_MAX_SEGMENT_BYTES);
+        return 1;
+    }
     if (cfg->max_connections == 0 || cfg->max_subscribers == 0 || cfg->max_body_bytes == 0 ||
-        cfg->heartbeat_ms == 0 || cfg->max_jobs == 0 || cfg->subscriber_buffer_bytes == 0) {
+        cfg->heartbeat_ms == 0 || cfg->max_jobs == 0 || cfg->subscriber_buffer_bytes == 0 ||
+        cfg->output_buffer_bytes == 0) {
         fprintf(stderr, "steled: limits must be at least 1\n");
         return 1;
     }

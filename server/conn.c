@@ -11,12 +11,19 @@
  * One request is served at a time per connection. Pipelined requests wait in the input buffer; a
  * request waiting for another thread (an append) keeps its connection's reading going, which is how
  * a client that leaves is noticed, but input beyond a bound pauses reading until the answer.
+ * Answers the client does not read pause the connection too: no new request is read while its
+ * unsent output is over --output-buffer-bytes.
+ *
+ * Accepting never spins: beyond --max-connections a connection is answered 429, and when the
+ * process runs out of descriptors the waiting connections are answered 503 with a descriptor kept
+ * in reserve and accepting pauses briefly (the listening socket would stay readable).
  *
  * A connection is freed only from its own event callbacks or the sweep (never under a route's
  * feet): code that finds a connection broken or finished while answering marks it and activates
  * its read event, whose callback then closes it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +73,9 @@ static void conn_unlink(srv_t *srv, srv_conn_t *c) {
 
 static void conn_free(srv_conn_t *c) {
     srv_t *srv = c->srv;
+    if (c->over_limit) {
+        srv->over_limit_count--;
+    }
     if (c->pending != NULL) {
         /* The answer will find no request: srv_pending_detach() returns NULL. */
         c->pending->req = NULL;
@@ -190,6 +200,17 @@ static void conn_process(srv_conn_t *c) {
         if (in_flight(c) || evbuffer_get_length(c->in) == 0) {
             return;
         }
+        if (c->req == NULL && evbuffer_get_length(c->out) > srv->cfg->output_buffer_bytes) {
+            /* A client that pipelines requests and does not read the answers would make the
+             * output grow without limit: the next request waits until the socket takes what
+             * is there. Its input then fills and reading pauses too (conn_settle). */
+            conn_flush(c);
+            c->output_paused = evbuffer_get_length(c->out) > srv->cfg->output_buffer_bytes;
+            if (c->output_paused) {
+                return;
+            }
+        }
+        c->output_paused = false;
         if (c->req == NULL) {
             c->req = srv_req_new(c);
             if (c->req == NULL) {
@@ -224,37 +245,37 @@ static void conn_process(srv_conn_t *c) {
     }
 }
 
-/* After the callbacks' work: close, or wait for the socket to take the output. */
+/* After the callbacks' work: close, or wait for the socket to take the output. Reading pauses
+ * while the input holds MAX_BUFFERED_INPUT (requests wait behind an answer or behind unsent
+ * output) and after the end of the stream, which would otherwise stay readable and call back at
+ * once on every turn of the loop. */
 static void conn_settle(srv_conn_t *c) {
     if (c->broken) {
         conn_free(c);
         return;
     }
-    if (evbuffer_get_length(c->out) > 0) {
-        if (!c->write_armed) {
-            c->write_armed = true;
-            event_add(c->wev, NULL);
-        }
-        return;
-    }
-    if (c->close_after_write) {
+    bool output = evbuffer_get_length(c->out) > 0;
+    if (!output && c->close_after_write) {
         conn_free(c);
         return;
     }
     /* The client closed its side: finish the request it is waiting for, if any, then close. */
-    if (c->eof && !in_flight(c)) {
+    if (!output && c->eof && !in_flight(c)) {
         conn_free(c);
         return;
     }
-    if (c->read_paused && evbuffer_get_length(c->in) < MAX_BUFFERED_INPUT) {
+    bool want_read = !c->eof && (evbuffer_get_length(c->in) < MAX_BUFFERED_INPUT ||
+                                 (c->tls != NULL && c->tls_write_wants_read));
+    if (want_read && c->read_paused) {
         c->read_paused = false;
         event_add(c->rev, NULL);
-    } else if (!c->read_paused && !c->eof && evbuffer_get_length(c->in) >= MAX_BUFFERED_INPUT) {
+    } else if (!want_read && !c->read_paused) {
         c->read_paused = true;
         event_del(c->rev);
-    } else if (c->eof && !c->read_paused) {
-        c->read_paused = true; /* an EOF stays readable: stop hearing about it */
-        event_del(c->rev);
+    }
+    if (output && !c->write_armed) {
+        c->write_armed = true;
+        event_add(c->wev, NULL);
     }
 }
 
@@ -274,9 +295,7 @@ static void on_io(evutil_socket_t fd, short what, void *arg) {
     c->busy = true;
     conn_process(c);
     c->busy = false;
-    if (!c->broken && (had_output || c->drained_pending) && evbuffer_get_length(c->out) == 0 &&
-        c->sub != NULL) {
-        c->drained_pending = false;
+    if (!c->broken && had_output && evbuffer_get_length(c->out) == 0 && c->sub != NULL) {
         srv_sse_drained(c->srv, c->sub); /* pulls more history at the client's pace */
     }
     conn_settle(c);
@@ -446,12 +465,106 @@ bool srv_conn_all_flushed(const srv_t *srv) {
     return true;
 }
 
-void srv_conn_want_drained(srv_conn_t *c) {
-    c->drained_pending = true;
-    event_active(c->wev, EV_WRITE, 0);
+void srv_conn_memory(const srv_t *srv, srv_conn_memory_t *m) {
+    memset(m, 0, sizeof(*m));
+    for (const srv_conn_t *c = srv->conns; c != NULL; c = c->next) {
+        uint64_t out = evbuffer_get_length(c->out);
+        uint64_t in = evbuffer_get_length(c->in) + (c->req != NULL ? c->req->body_cap : 0);
+        m->output_bytes += out;
+        m->input_bytes += in;
+        m->output_max_bytes = out > m->output_max_bytes ? out : m->output_max_bytes;
+        m->input_max_bytes = in > m->input_max_bytes ? in : m->input_max_bytes;
+        m->output_paused += c->output_paused;
+    }
 }
 
 /* ---- accepting ------------------------------------------------------------------------------ */
+
+/* How long accepting pauses when the process is out of descriptors (or memory): the loop must not
+ * spin on a listening socket that stays readable while accept() keeps failing. */
+#define ACCEPT_PAUSE_MS 100
+/* Pending connections refused at once with the reserve descriptor, per failure. */
+#define REFUSE_BATCH 64
+/* Connections beyond --max-connections are read for their first request, which gets 429 (closing
+ * at once, with the request unread, could reset the connection before the client reads the
+ * answer); at most this many at a time, each for at most OVER_LIMIT_WAIT_MS. Beyond that they are
+ * answered and closed at once. */
+#define MAX_OVER_LIMIT 64
+#define OVER_LIMIT_WAIT_MS 1000
+
+/* Answer a connection steled does not take with a JSON error and close it at once, without a
+ * srv_conn_t (so it holds its descriptor for no time). What the client has sent is read and
+ * dropped first, so that the close sends FIN rather than RST in the usual case of a request that
+ * arrived with the connection. A TLS client is closed without an answer (no handshake is done). */
+static void refuse(const srv_t *srv, int fd, int status, const char *reason, const char *code,
+                   const char *message) {
+    if (srv->ssl_ctx == NULL) {
+        char drop[4096];
+        for (int i = 0; i < 16 && recv(fd, drop, sizeof(drop), MSG_DONTWAIT) > 0; i++) {
+        }
+        char body[256];
+        char resp[512];
+        int bl =
+            snprintf(body, sizeof(body), "{\"error\":\"%s\",\"message\":\"%s\"}\n", code, message);
+        int n = snprintf(resp, sizeof(resp),
+                         "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: "
+                         "%d\r\nRetry-After: 1\r\nConnection: close\r\n\r\n%s",
+                         status, reason, bl, body);
+        if (bl > 0 && (size_t)bl < sizeof(body) && n > 0 && (size_t)n < sizeof(resp)) {
+            (void)send(fd, resp, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+        }
+        shutdown(fd, SHUT_WR);
+    }
+    close(fd);
+}
+
+static void on_accept_resume(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    srv_t *srv = arg;
+    if (srv->reserve_fd < 0) {
+        srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+    if (srv->listener != NULL) {
+        evconnlistener_enable(srv->listener);
+    }
+}
+
+/* accept() failed with something other than EAGAIN/EINTR/ECONNABORTED (libevent calls this with
+ * the error in errno). Out of descriptors (EMFILE, ENFILE): free the reserve descriptor, take the
+ * waiting connections with it one at a time and refuse each with 503, take the reserve back. In
+ * every case pause accepting for ACCEPT_PAUSE_MS, and log once per episode, not per failure. */
+static void on_accept_error(struct evconnlistener *listener, void *arg) {
+    srv_t *srv = arg;
+    int err = EVUTIL_SOCKET_ERROR();
+    uint64_t refused = 0;
+    if ((err == EMFILE || err == ENFILE) && srv->reserve_fd >= 0) {
+        close(srv->reserve_fd);
+        srv->reserve_fd = -1;
+        int lfd = evconnlistener_get_fd(listener);
+        for (int i = 0; i < REFUSE_BATCH; i++) {
+            int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+            if (fd < 0) {
+                break;
+            }
+            refuse(srv, fd, 503, "Service Unavailable", "unavailable",
+                   "the server has no file descriptor left for a connection; retry later");
+            refused++;
+        }
+        srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        srv->refused_descriptors += refused;
+    }
+    evconnlistener_disable(listener);
+    struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
+    event_add(srv->accept_timer, &tv);
+    if (!srv->accept_paused) {
+        srv->accept_paused = true;
+        srv_log(SRV_LOG_WARN, "cannot accept connections: pausing",
+                json_pack("{s:s, s:I, s:i, s:I}", "error", strerror(err), "connections",
+                          (json_int_t)srv->conn_count, "retry_ms", ACCEPT_PAUSE_MS, "refused",
+                          (json_int_t)refused));
+    }
+}
 
 static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struct sockaddr *sa,
                       int socklen, void *arg) {
@@ -459,6 +572,23 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
     (void)sa;
     (void)socklen;
     srv_t *srv = arg;
+    if (srv->accept_paused) {
+        srv->accept_paused = false;
+        srv_log(SRV_LOG_INFO, "accepting connections again",
+                json_pack("{s:I, s:I}", "connections", (json_int_t)srv->conn_count,
+                          "refused_for_descriptors", (json_int_t)srv->refused_descriptors));
+    }
+    bool over_limit = srv->conn_count >= srv->cfg->max_connections;
+    if (over_limit) {
+        srv->refused_limit++;
+    }
+    if (over_limit && srv->over_limit_count >= MAX_OVER_LIMIT) {
+        char message[96];
+        snprintf(message, sizeof(message), "too many connections (limit %llu)",
+                 (unsigned long long)srv->cfg->max_connections);
+        refuse(srv, fd, 429, "Too Many Requests", "too_many_requests", message);
+        return;
+    }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     srv_conn_t *c = calloc(1, sizeof(*c));
@@ -495,9 +625,9 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
         srv_log(SRV_LOG_WARN, "cannot take a connection: out of memory", NULL);
         return;
     }
-    /* Beyond the limit a connection is still read, so its first request can be told why. */
-    c->over_limit = srv->conn_count >= srv->cfg->max_connections;
-    c->last_active_ns = srv_now_ns();
+    c->over_limit = over_limit;
+    srv->over_limit_count += over_limit;
+    c->last_active_ns = c->accepted_ns = srv_now_ns();
     conn_link(srv, c);
 }
 
@@ -511,6 +641,21 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg) {
     srv_conn_t *next;
     for (srv_conn_t *c = srv->conns; c != NULL; c = next) {
         next = c->next;
+        if (c->over_limit && evbuffer_get_length(c->out) == 0 &&
+            now - c->accepted_ns > OVER_LIMIT_WAIT_MS * 1000000u &&
+            (c->req == NULL || !c->req->dispatched)) {
+            /* Beyond the limit a client gets a moment to send its request, not the timeout. */
+            if (c->req == NULL && (c->req = srv_req_new(c)) == NULL) {
+                conn_free(c);
+                continue;
+            }
+            srv_req_error_t e = {429, "too_many_requests", ""};
+            snprintf(e.message, sizeof(e.message), "too many connections (limit %llu)",
+                     (unsigned long long)srv->cfg->max_connections);
+            answer_unreadable(c, &e);
+            c->last_active_ns = now;
+            continue;
+        }
         /* A request must arrive whole within the timeout, however it trickles in: a client
          * sending a byte now and then cannot hold a connection for ever. */
         bool reading = c->req != NULL && !c->req->dispatched;
@@ -540,6 +685,12 @@ int srv_conn_listen(srv_t *srv, const struct sockaddr *sa, int salen) {
     if (srv->listener == NULL) {
         return -1;
     }
+    evconnlistener_set_error_cb(srv->listener, on_accept_error);
+    srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    srv->accept_timer = evtimer_new(srv->base, on_accept_resume, srv);
+    if (srv->accept_timer == NULL) {
+        return -1;
+    }
     srv->sweep_ev = event_new(srv->base, -1, EV_PERSIST, on_sweep, srv);
     struct timeval tv = {SWEEP_MS / 1000, SWEEP_MS % 1000 * 1000};
     if (srv->sweep_ev == NULL || event_add(srv->sweep_ev, &tv) != 0) {
@@ -556,6 +707,14 @@ void srv_conn_stop_accepting(srv_t *srv) {
     if (srv->listener != NULL) {
         evconnlistener_free(srv->listener);
         srv->listener = NULL;
+    }
+    if (srv->accept_timer != NULL) {
+        event_free(srv->accept_timer);
+        srv->accept_timer = NULL;
+    }
+    if (srv->reserve_fd >= 0) {
+        close(srv->reserve_fd);
+        srv->reserve_fd = -1;
     }
 }
 

@@ -2,10 +2,11 @@
  * main.c -- steled: settings, startup, signals, clean shutdown and structured log lines.
  *
  * Startup: load the settings, refuse a non-loopback address without tokens (unless --insecure),
- * open the store, set up TLS and tokens, bind, then run the loop. SIGTERM or SIGINT starts the
- * shutdown: stop accepting, answer new requests on open connections with 503, let the appends
- * already handed to the writer complete (their callbacks answer them), end every SSE stream, give
- * the answers a moment to reach the sockets, close the store, exit 0.
+ * load the tokens, set up TLS, bind, then open (or create) the store and run the loop: everything
+ * that can fail without the store fails before it, so a server that cannot start creates nothing.
+ * SIGTERM or SIGINT starts the shutdown: stop accepting, answer new requests on open connections
+ * with 503, let the appends already handed to the writer complete (their callbacks answer them),
+ * end every SSE stream, give the answers a moment to reach the sockets, close the store, exit 0.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "info_json.h"
@@ -66,6 +68,46 @@ static void warn_if_exposed(const char *path, const char *what) {
     srv_log(SRV_LOG_WARN, msg,
             json_pack("{s:s, s:s, s:s}", "file", path, "mode", mode, "hint",
                       "clear its group and other permission bits (chmod 600)"));
+}
+
+/* libevent's own warnings (and errors before a fatal exit) as server log lines, so that every
+ * line on stderr is one JSON object. */
+static void on_libevent_log(int severity, const char *msg) {
+    int level = severity == EVENT_LOG_DEBUG  ? SRV_LOG_DEBUG
+                : severity == EVENT_LOG_MSG  ? SRV_LOG_INFO
+                : severity == EVENT_LOG_WARN ? SRV_LOG_WARN
+                                             : SRV_LOG_ERROR;
+    srv_log(level, "libevent", json_pack("{s:s}", "detail", msg != NULL ? msg : ""));
+}
+
+/* Descriptors a server needs besides its connections: the store's files, the listener, eventfds,
+ * the reserve descriptor, epoll, TLS files, with room to spare. */
+#define FD_OVERHEAD 64
+
+/* Raise the soft limit on open files to the hard limit: connections are descriptors, and the
+ * usual soft limit (1024) is below what --max-connections allows. Logs what it did. */
+static void raise_nofile(const srv_config_t *cfg) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        return;
+    }
+    rlim_t before = rl.rlim_cur;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            rl.rlim_cur = before;
+        }
+    }
+    srv_log(SRV_LOG_INFO, "file descriptors",
+            json_pack("{s:I, s:I, s:I}", "limit", (json_int_t)rl.rlim_cur, "raised_from",
+                      (json_int_t)before, "hard_limit",
+                      (json_int_t)(rl.rlim_max == RLIM_INFINITY ? -1 : (json_int_t)rl.rlim_max)));
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < cfg->max_connections + FD_OVERHEAD) {
+        srv_log(SRV_LOG_WARN, "the descriptor limit is below --max-connections",
+                json_pack("{s:I, s:I, s:s}", "limit", (json_int_t)rl.rlim_cur, "max_connections",
+                          (json_int_t)cfg->max_connections, "effect",
+                          "once descriptors run out, new connections get 503 until some close"));
+    }
 }
 
 /* ---- shutdown ------------------------------------------------------------------------------- */
@@ -133,10 +175,12 @@ int main(int argc, char **argv) {
     }
     srv_log_set_level(cfg.log_level);
     signal(SIGPIPE, SIG_IGN);
+    event_set_log_callback(on_libevent_log);
+    raise_nofile(&cfg);
 
     srv_t srv;
     memset(&srv, 0, sizeof(srv));
-    srv.done_fd = srv.commit_fd = -1;
+    srv.done_fd = srv.commit_fd = srv.reserve_fd = -1;
     srv.cfg = &cfg;
     int status = 1;
     char *host = NULL;
@@ -168,11 +212,20 @@ int main(int argc, char **argv) {
         srv_log(SRV_LOG_ERROR, "out of memory at startup", NULL);
         goto done;
     }
+    if (cfg.tls_cert != NULL && srv_tls_init(&srv) != 0) {
+        goto done;
+    }
+    /* Connections wait in the listen backlog until the loop runs, after the store is open. */
+    uint16_t bound_port = 0;
+    if (srv_http_start(&srv, host, port, &bound_port) != 0) {
+        goto done;
+    }
 
     stele_options_t opts;
     stele_options_init(&opts);
     opts.flags = STELE_OPEN_CREATE;
     opts.durability = cfg.durability;
+    opts.segment_size_bytes = cfg.segment_size_bytes;
     rc = stele_store_open(cfg.data_dir, &opts, &srv.store);
     if (rc != 0) {
         srv_log(SRV_LOG_ERROR, "cannot open the store",
@@ -182,13 +235,6 @@ int main(int argc, char **argv) {
         goto done;
     }
     srv_wakeup_hook(&srv);
-    if (cfg.tls_cert != NULL && srv_tls_init(&srv) != 0) {
-        goto done;
-    }
-    uint16_t bound_port = 0;
-    if (srv_http_start(&srv, host, port, &bound_port) != 0) {
-        goto done;
-    }
     sigterm = evsignal_new(srv.base, SIGTERM, on_signal, &srv);
     sigint = evsignal_new(srv.base, SIGINT, on_signal, &srv);
     if (sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) != 0 ||
@@ -236,6 +282,9 @@ done:
     srv_metrics_free(&srv);
     if (srv.sse_timer != NULL) {
         event_free(srv.sse_timer);
+    }
+    if (srv.sse_work_ev != NULL) {
+        event_free(srv.sse_work_ev);
     }
     if (srv.base != NULL) {
         event_base_free(srv.base);

@@ -158,9 +158,35 @@ void srv_route_metrics(srv_t *srv, srv_req_t *req) {
     write_counter(out, "stele_log_bytes", "gauge", "bytes of records in the log", s.log_bytes);
     write_counter(out, "stele_poisoned", "gauge", "1 when a write or sync failed", s.poisoned);
     write_counter(out, "stele_subscribers", "gauge", "open SSE streams", srv->sub_count);
+    write_counter(out, "stele_subscribers_catching_up", "gauge",
+                  "SSE streams still reading their history (no caught-up sent yet)",
+                  srv->sub_catching_up);
     write_counter(out, "stele_connections", "gauge", "open HTTP connections", srv->conn_count);
     write_counter(out, "stele_in_flight", "gauge", "appends and admin calls being processed",
                   srv->in_flight);
+    evbuffer_add_printf(out,
+                        "# HELP stele_connections_refused_total connections answered at once and "
+                        "closed: over --max-connections (429) or out of descriptors (503)\n"
+                        "# TYPE stele_connections_refused_total counter\n"
+                        "stele_connections_refused_total{reason=\"limit\"} %" PRIu64 "\n"
+                        "stele_connections_refused_total{reason=\"descriptors\"} %" PRIu64 "\n",
+                        srv->refused_limit, srv->refused_descriptors);
+    srv_conn_memory_t mem;
+    srv_conn_memory(srv, &mem);
+    write_counter(out, "stele_connection_output_bytes", "gauge",
+                  "unsent response bytes held for all connections", mem.output_bytes);
+    write_counter(out, "stele_connection_output_max_bytes", "gauge",
+                  "unsent response bytes held for the connection holding most",
+                  mem.output_max_bytes);
+    write_counter(
+        out, "stele_connection_input_bytes", "gauge",
+        "request bytes read and not yet handled (with bodies being read), all connections",
+        mem.input_bytes);
+    write_counter(out, "stele_connection_input_max_bytes", "gauge",
+                  "request bytes held for the connection holding most", mem.input_max_bytes);
+    write_counter(out, "stele_connections_output_paused", "gauge",
+                  "connections whose next request waits for their unsent output to drain",
+                  mem.output_paused);
     write_sync_histogram(out, &s);
     write_histogram(out, "stele_append_latency_seconds",
                     "time from request to durable acknowledgement", &m->latency, latency_bounds,

@@ -282,16 +282,29 @@ static int parse_head(srv_req_t *req, const srv_config_t *lim, srv_req_error_t *
         req->chunked = true;
         req->body_state = BODY_CHUNK_SIZE;
     } else if (cl != NULL) {
+        /* Any number of digits is a number: one too large for 64 bits is still a length over
+         * the limit (413), not a malformed header (400). */
         uint64_t n = 0;
         size_t digits = 0;
+        bool huge = false;
         for (const char *c = cl; *c != '\0'; c++, digits++) {
-            if (*c < '0' || *c > '9' || digits == 18) {
+            if (*c < '0' || *c > '9') {
                 return fail(e, 400, "bad_request", "Content-Length must be a decimal number");
             }
-            n = n * 10 + (uint64_t)(*c - '0');
+            uint64_t d = (uint64_t)(*c - '0');
+            if (n > (UINT64_MAX - d) / 10) {
+                huge = true;
+            } else {
+                n = n * 10 + d;
+            }
         }
         if (digits == 0) {
             return fail(e, 400, "bad_request", "Content-Length must be a decimal number");
+        }
+        if (huge) {
+            return fail(e, 413, "payload_too_large",
+                        "the body of a %zu-digit Content-Length exceeds %llu bytes", digits,
+                        (unsigned long long)lim->max_body_bytes);
         }
         if (n > lim->max_body_bytes) {
             return fail(e, 413, "payload_too_large", "the body of %llu bytes exceeds %llu bytes",
@@ -401,10 +414,12 @@ static int feed_chunked(srv_req_t *req, struct evbuffer *in, const srv_config_t 
                         : (*c >= 'a' && *c <= 'f') ? *c - 'a' + 10
                         : (*c >= 'A' && *c <= 'F') ? *c - 'A' + 10
                                                    : -1;
-                if (v < 0 || digits == 15) {
+                if (v < 0) {
                     return fail(e, 400, "bad_request", "a chunk size is not a hex number");
                 }
-                size = size * 16 + (uint64_t)v;
+                /* Saturate: a size too large for 64 bits is over the limit (413 below). */
+                size =
+                    size > (UINT64_MAX - (uint64_t)v) / 16 ? UINT64_MAX : size * 16 + (uint64_t)v;
             }
             while (*c == ' ' || *c == '\t') {
                 c++;
@@ -415,7 +430,7 @@ static int feed_chunked(srv_req_t *req, struct evbuffer *in, const srv_config_t 
             if (size == 0) {
                 req->body_state = BODY_TRAILER;
             } else {
-                if (req->body_len + size > lim->max_body_bytes) {
+                if (size > lim->max_body_bytes || req->body_len + size > lim->max_body_bytes) {
                     return fail(e, 413, "payload_too_large", "the body exceeds %llu bytes",
                                 (unsigned long long)lim->max_body_bytes);
                 }

@@ -48,6 +48,7 @@ typedef struct srv_config {
     char *data_dir; /* --data (./data) */
     char *listen;   /* --listen ADDR:PORT (127.0.0.1:2113); port 0 = any free port */
     stele_durability_t durability;
+    uint64_t segment_size_bytes;      /* maximum log segment size (64 MiB) */
     char *tls_cert, *tls_key;         /* PEM files; both or neither */
     char *token_file;                 /* bearer tokens; NULL = no authentication */
     bool insecure;                    /* allow a non-loopback listen without tokens */
@@ -60,9 +61,10 @@ typedef struct srv_config {
     uint64_t heartbeat_ms;            /* SSE comment line interval (15000) */
     uint64_t slow_subscriber_ms;      /* SSE output above the bound this long: dropped (10000) */
     uint64_t subscriber_buffer_bytes; /* SSE output bound (1 MiB) */
-    uint64_t max_jobs;                /* admin/metadata/delete worker threads at once (8) */
-    int log_level;                    /* 0 debug, 1 info, 2 warn, 3 error */
-    char **cors_origins;              /* --cors-origin (repeatable): origins served CORS, or "*" */
+    uint64_t output_buffer_bytes; /* unsent output that pauses a connection's requests (1 MiB) */
+    uint64_t max_jobs;            /* admin/metadata/delete worker threads at once (8) */
+    int log_level;                /* 0 debug, 1 info, 2 warn, 3 error */
+    char **cors_origins;          /* --cors-origin (repeatable): origins served CORS, or "*" */
     size_t cors_origin_count;
     int cors_source; /* the source that set them (a later source replaces the list) */
 } srv_config_t;
@@ -179,9 +181,10 @@ struct srv_conn {
     srv_pending_t *pending; /* its wait for another thread, if any */
     srv_sub_t *sub;         /* the SSE stream this connection carries, or NULL */
     uint64_t last_active_ns;
-    bool over_limit; /* beyond --max-connections: its first request gets 429 */
     bool eof, broken, close_after_write, write_armed, read_paused, busy;
-    bool drained_pending; /* tell the SSE stream its output drained, though it was never armed */
+    bool output_paused; /* unsent output over --output-buffer-bytes: no new request is read */
+    bool over_limit;    /* beyond --max-connections: its first request gets 429 (conn.c) */
+    uint64_t accepted_ns;
     bool tls_read_wants_write, tls_write_wants_read;
 };
 
@@ -201,8 +204,15 @@ void srv_conn_stream_end(srv_req_t *req);
 size_t srv_conn_output_length(const srv_conn_t *c);
 /* No connection has output waiting for its socket (shutdown). */
 bool srv_conn_all_flushed(const srv_t *srv);
-/* Call srv_sse_drained() for c's stream from the loop soon (its output drained at once). */
-void srv_conn_want_drained(srv_conn_t *c);
+
+/* The memory the open connections hold for their clients, summed over all and the largest one
+ * (for /metrics): unsent output, and input (read but not yet handled, plus request bodies). */
+typedef struct srv_conn_memory {
+    uint64_t output_bytes, output_max_bytes;
+    uint64_t input_bytes, input_max_bytes;
+    uint64_t output_paused; /* connections whose requests wait for their output to drain */
+} srv_conn_memory_t;
+void srv_conn_memory(const srv_t *srv, srv_conn_memory_t *m);
 
 /* A completion handed from another thread to the loop (wakeup.c). */
 typedef struct srv_completion {
@@ -228,6 +238,14 @@ struct srv {
     /* open connections (conn.c) */
     srv_conn_t *conns;
     uint64_t conn_count;
+    /* accepting (conn.c): a descriptor kept in reserve to refuse connections with when the
+     * process has none left, and the timer that resumes accepting after a pause */
+    int reserve_fd;
+    struct event *accept_timer;
+    bool accept_paused;
+    uint64_t over_limit_count;    /* open connections beyond --max-connections, being refused */
+    uint64_t refused_limit;       /* connections refused over --max-connections */
+    uint64_t refused_descriptors; /* connections refused for want of descriptors */
 
     /* completions (wakeup.c) */
     pthread_mutex_t done_mu;
@@ -241,7 +259,10 @@ struct srv {
     /* subscribers (sse.c) */
     srv_sub_t *subs;
     uint64_t sub_count;
+    uint64_t sub_catching_up; /* subscribers still reading their history */
     struct event *sse_timer;
+    srv_sub_t *sse_work_head, *sse_work_tail; /* subscribers to pull from, in turn */
+    struct event *sse_work_ev;                /* serves one turn of that queue */
 };
 
 /* ---- http.c --------------------------------------------------------------------------------- */

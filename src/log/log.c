@@ -6,6 +6,12 @@
  * synchronous metadata writes on every fdatasync (DESIGN.md measured 4.7k/s against 9.5k/s), so the
  * next segment is written full of zeros by a background thread before the writer needs it. The
  * zeros also mark the end of the log for recovery.
+ *
+ * Why segments grow: zero-filling costs the disk space up front, so a new store starts with a
+ * small segment (STELE_LOG_FIRST_SEGMENT_BYTES, or a quarter of the maximum when that is smaller)
+ * and each new segment doubles the nominal size of the one before, up to the maximum
+ * (log->segment_size). A new store holds the first segment and the prepared second one, not two
+ * segments of the maximum size. The nominal size of each segment is in its header.
  */
 #include "log/log.h"
 
@@ -32,6 +38,17 @@
 static int path_join(char *out, size_t size, const char *dir, const char *name) {
     int n = snprintf(out, size, "%s/%s", dir, name);
     return (n < 0 || (size_t)n >= size) ? stele__fail(STELE_EINVAL, "path too long: %s", dir) : 0;
+}
+
+/* Nominal size of the next segment: the first one's size for a new log, else twice the size of
+ * the active segment, never above the maximum. Writer thread (or open) only. */
+static uint64_t next_segment_bytes(const stele_log_t *log) {
+    uint64_t max = log->segment_size;
+    uint64_t first =
+        max / 4 < STELE_LOG_FIRST_SEGMENT_BYTES ? max / 4 : STELE_LOG_FIRST_SEGMENT_BYTES;
+    uint64_t n = log->nsegs ? log->segs[log->nsegs - 1]->nominal_bytes : 0;
+    n = n > max / 2 ? max : n * 2;
+    return n < first ? first : n;
 }
 
 /* Write zeros over [0, size) of a new file and sync it; gives up with -ECANCELED when the log is
@@ -67,9 +84,9 @@ static int zero_fill(stele_log_t *log, stele_file_t *f, uint64_t size, bool pace
     return rc;
 }
 
-/* Make "<dir>/next.tmp": a zero-filled, synced file of segment_size bytes. It is written as
- * next.partial and renamed when complete, so a next.tmp found at open is whole and reusable. */
-static int prepare_file(stele_log_t *log) {
+/* Make "<dir>/next.tmp": a zero-filled, synced file of size bytes. It is written as next.partial
+ * and renamed when complete, so a next.tmp found at open is whole and reusable. */
+static int prepare_file(stele_log_t *log, uint64_t size) {
     char partial[4200], path[4200];
     int rc = path_join(partial, sizeof partial, log->dir, PREP_PARTIAL);
     if (rc == 0)
@@ -82,7 +99,7 @@ static int prepare_file(stele_log_t *log) {
         return rc;
     rc = f->vfs->truncate(f, 0);
     if (rc == 0)
-        rc = zero_fill(log, f, log->segment_size, true);
+        rc = zero_fill(log, f, size, true);
     int crc = stele__file_close(f);
     if (rc == 0)
         rc = crc;
@@ -103,8 +120,9 @@ static void *prep_main(void *arg) {
             pthread_cond_wait(&log->prep_cv, &log->prep_mu);
         if (log->prep_stop)
             break;
+        uint64_t size = log->prep_size;
         pthread_mutex_unlock(&log->prep_mu);
-        int rc = prepare_file(log);
+        int rc = prepare_file(log, size);
         pthread_mutex_lock(&log->prep_mu);
         log->prep_wanted = false;
         log->prep_ready = rc == 0;
@@ -121,37 +139,46 @@ static void prep_request(stele_log_t *log) {
     pthread_mutex_lock(&log->prep_mu);
     if (!log->prep_ready && !log->prep_wanted) {
         log->prep_wanted = true;
+        log->prep_size = next_segment_bytes(log);
         pthread_cond_signal(&log->prep_cv);
     }
     pthread_mutex_unlock(&log->prep_mu);
 }
 
 /* A file for the next segment: the prepared zero-filled one when the background thread has it
- * ready, else (never waiting for it) a new file with the space only reserved. Sets *name. */
-static int prep_take(stele_log_t *log, const char **name, bool *preallocated) {
+ * ready, else (never waiting for it) a new file with the space only reserved. Sets *name, *size
+ * (the segment's nominal size, the next one in the growth) and *preallocated (the file has that
+ * size from the start: a shorter one later means lost bytes). */
+static int prep_take(stele_log_t *log, const char **name, uint64_t *size, bool *preallocated) {
+    *size = next_segment_bytes(log);
     *preallocated = true;
+    char path[4200];
+    int rc;
     if (log->prep_started) {
         pthread_mutex_lock(&log->prep_mu);
         bool ready = log->prep_ready;
         log->prep_ready = false;
+        uint64_t ready_size = log->prep_size;
         pthread_mutex_unlock(&log->prep_mu);
-        if (ready) {
+        if (ready && ready_size == *size) {
             *name = PREP_NAME;
             return 0;
         }
+        /* Made for the segment before, which the writer filled before it was ready: the next
+         * preparation makes one of the right size. */
+        if (ready && path_join(path, sizeof path, log->dir, PREP_NAME) == 0)
+            (void)log->vfs->unlink(log->vfs, path);
     }
     *name = ROLL_NAME;
-    char path[4200];
-    int rc = path_join(path, sizeof path, log->dir, ROLL_NAME);
-    if (rc < 0)
+    if ((rc = path_join(path, sizeof path, log->dir, ROLL_NAME)) < 0)
         return rc;
     stele_file_t *f = NULL;
     if ((rc = log->vfs->open(log->vfs, path, STELE_VFS_RDWR | STELE_VFS_CREATE, &f)) < 0)
         return rc;
     rc = f->vfs->truncate(f, 0);
     if (rc == 0 && log->nsegs == 0)
-        rc = zero_fill(log, f, log->segment_size, false); /* the first segment of a new store */
-    else if (rc == 0 && (rc = f->vfs->allocate(f, 0, log->segment_size)) == -EOPNOTSUPP) {
+        rc = zero_fill(log, f, *size, false); /* the first segment of a new store */
+    else if (rc == 0 && (rc = f->vfs->allocate(f, 0, *size)) == -EOPNOTSUPP) {
         rc = 0; /* the file grows as it is written */
         *preallocated = false;
     }
@@ -194,7 +221,8 @@ static stele_segment_t *segment_new(const char *dir, uint64_t first) {
 static int segment_create(stele_log_t *log, uint64_t first) {
     const char *name = NULL;
     bool preallocated = false;
-    int rc = prep_take(log, &name, &preallocated);
+    uint64_t size = 0;
+    int rc = prep_take(log, &name, &size, &preallocated);
     if (rc < 0)
         return rc;
     stele_segment_t *seg = segment_new(log->dir, first);
@@ -211,10 +239,10 @@ static int segment_create(stele_log_t *log, uint64_t first) {
     uint8_t hdr[STELE_SEGMENT_HEADER_BYTES];
     memcpy(seg->prev_hash, log->head_hash, 32);
     seg->prev_time_ns = log->head_time_ns;
-    seg->nominal_bytes = log->segment_size;
+    seg->nominal_bytes = size;
     seg->flags = preallocated ? STELE_SEGMENT_PREALLOCATED : 0;
-    stele__segment_header_encode(hdr, first, log->segment_size, stele__clock_realtime_ns(),
-                                 log->head_hash, log->head_time_ns, seg->flags);
+    stele__segment_header_encode(hdr, first, size, stele__clock_realtime_ns(), log->head_hash,
+                                 log->head_time_ns, seg->flags);
     if ((rc = stele__file_pwrite(seg->file, hdr, sizeof hdr, 0)) < 0)
         goto fail_seg;
     if ((rc = stele__file_sync(seg->file)) < 0)
@@ -224,7 +252,8 @@ static int segment_create(stele_log_t *log, uint64_t first) {
     renamed = true;
     if ((rc = log->vfs->sync_dir(log->vfs, log->dir)) < 0)
         goto fail_seg;
-    seg->size_bytes = log->segment_size;
+    seg->size_bytes = size;
+    seg->nominal_bytes = size;
     pthread_rwlock_wrlock(&log->lock);
     rc = segs_push(log, seg);
     pthread_rwlock_unlock(&log->lock);
@@ -469,7 +498,8 @@ int stele__log_open_ex(const stele_vfs_t *vfs, const char *dir, const stele_log_
         stele_file_t *f = NULL;
         uint64_t size = 0;
         if (vfs->open(vfs, tmp, STELE_VFS_RDONLY, &f) == 0) {
-            if (f->vfs->size(f, &size) == 0 && size == segment_size)
+            log->prep_size = next_segment_bytes(log);
+            if (f->vfs->size(f, &size) == 0 && size == log->prep_size)
                 log->prep_ready = true; /* whole: it was renamed into place after its sync */
             stele__file_close(f);
         }
@@ -528,8 +558,10 @@ static int roll(stele_log_t *log, uint64_t first) {
 int stele__log_write_commit(stele_log_t *log, const uint8_t *buf, size_t len,
                             uint64_t last_position, const uint8_t hash[32], int64_t last_time_ns) {
     stele_segment_t *seg = log->segs[log->nsegs - 1];
+    uint64_t limit =
+        seg->nominal_bytes < log->segment_size ? seg->nominal_bytes : log->segment_size;
     int rc;
-    if (seg->end_offset + len > log->segment_size && seg->end_offset > STELE_SEGMENT_HEADER_BYTES) {
+    if (seg->end_offset + len > limit && seg->end_offset > STELE_SEGMENT_HEADER_BYTES) {
         if ((rc = roll(log, log->head_position + 1)) < 0)
             return rc;
         seg = log->segs[log->nsegs - 1];

@@ -21,8 +21,8 @@
 
 typedef struct stele_log {
     const stele_vfs_t *vfs;
-    char *dir; /* "<store>/log" */
-    uint64_t segment_size;
+    char *dir;             /* "<store>/log" */
+    uint64_t segment_size; /* maximum nominal size of a segment (they grow up to it) */
     bool readonly;
 
     pthread_rwlock_t lock; /* guards segs, nsegs, and the last segment's sparse array */
@@ -44,7 +44,8 @@ typedef struct stele_log {
     bool prep_stop;
     _Atomic bool prep_cancel; /* closing: stop zero-filling */
     bool prep_wanted;
-    bool prep_ready; /* "<dir>/next.tmp" exists, zero-filled and synced, prep_size bytes */
+    bool prep_ready;    /* "<dir>/next.tmp" exists, zero-filled and synced, prep_size bytes */
+    uint64_t prep_size; /* size of the file being prepared, or ready */
     int prep_error;
 
     /* The log is on stable storage up to here: set at open (after a sync of the recovered
@@ -84,12 +85,17 @@ typedef struct stele_log_open_opts {
     const char *floor_source;
 } stele_log_open_opts_t;
 
+/* Nominal size of the first segment of a new log (a quarter of the maximum when that is smaller);
+ * each later segment is twice the one before, up to the maximum. */
+#define STELE_LOG_FIRST_SEGMENT_BYTES ((uint64_t)2 << 20)
+
 /* Largest commit the writer makes; a torn tail is never longer. */
 #define STELE_LOG_MAX_COMMIT_BYTES ((size_t)STELE_MAX_APPEND_BYTES + STELE_RECORD_MAX_BYTES)
 
-/* Open the log in dir (created when create is set and no segment exists). Recovers the tail of the
- * last segment: a torn commit is cut back (its bytes zeroed, synced) unless readonly; damage
- * followed by an intact later commit is corruption in the middle: STELE_ECORRUPT, nothing cut. */
+/* Open the log in dir (created when create is set and no segment exists); segment_size is the
+ * maximum nominal size of a segment. Recovers the tail of the last segment: a torn commit is cut
+ * back (its bytes zeroed, synced) unless readonly; damage followed by an intact later commit is
+ * corruption in the middle: STELE_ECORRUPT, nothing cut. */
 int stele__log_open(const stele_vfs_t *vfs, const char *dir, uint64_t segment_size, bool create,
                     bool readonly, stele_log_t **out);
 /* The same with every option. Besides damage in the middle, open refuses (STELE_ECORRUPT, nothing

@@ -8,7 +8,10 @@
  *     8    4 format version   1
  *    12    4 header bytes     128 (records start here)
  *    16    8 first position   position of the segment's first record
- *    24    8 nominal size     bytes preallocated (zero-filled) when the segment was made
+ *    24    8 nominal size     bytes preallocated (zero-filled) when the segment was made: the
+ *                             size at which the writer rolls to the next segment (sizes grow
+ *                             along the log, up to the store's maximum; a commit larger than
+ *                             the nominal size makes its segment larger)
  *    32    8 created_ns
  *    40   32 prev hash        chain hash of the last commit before this segment (zeros: none)
  *    72    8 prev time_ns     time of the last event before this segment (0: none)
@@ -51,9 +54,9 @@ typedef struct stele_segment {
     uint64_t last_position; /* last record in it (first_position - 1 when empty) */
     uint64_t end_offset;    /* byte after the last whole commit */
     uint64_t size_bytes;    /* current file size */
+    uint64_t nominal_bytes; /* nominal size, from the header: the writer rolls past it */
     uint8_t prev_hash[32];
     int64_t prev_time_ns;
-    uint64_t nominal_bytes; /* the size the header says the file was made with */
     uint32_t flags;         /* STELE_SEGMENT_* from the header */
     stele_file_t *file;
     bool sealed;

@@ -16,7 +16,7 @@
 
 /* ---- caller side ----------------------------------------------------------------------------- */
 
-static int check_event(const stele_event_in_t *e, size_t k, bool system) {
+int stele__check_event(const stele_event_in_t *e, size_t k, bool system) {
     int rc = stele__check_type(e->type, system);
     if (rc < 0)
         return stele__fail(rc, "event %zu: %s", k, stele_errdetail());
@@ -92,7 +92,7 @@ static int prepare(stele_store_t *s, stele_store_req_t *r, stele_append_part_t *
                                STELE_MAX_EVENTS_PER_APPEND);
         size_t slen = strlen(p->stream);
         for (size_t k = 0; k < p->count; k++) {
-            if ((rc = check_event(&p->events[k], k, system)) < 0)
+            if ((rc = stele__check_event(&p->events[k], k, system)) < 0)
                 return rc;
             bytes += stele__record_size(slen, strlen(p->events[k].type), p->events[k].metadata_len,
                                         p->events[k].data_len, false);

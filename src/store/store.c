@@ -25,8 +25,6 @@
 #define MARKER_TEXT "stele-store\nformat 1\n"
 #define FORMAT_VERSION 1
 #define DEFAULT_SEGMENT_BYTES ((uint64_t)64 << 20)
-#define MIN_SEGMENT_BYTES ((uint64_t)1 << 20)
-#define MAX_SEGMENT_BYTES ((uint64_t)4 << 30)
 
 void stele_options_init(stele_options_t *o) {
     memset(o, 0, sizeof(*o));
@@ -134,7 +132,8 @@ static int check_options(const stele_options_t *o) {
         return stele__fail(STELE_EINVAL, "CREATE and READONLY (or VERIFY) together");
     if (o->durability > STELE_DURABILITY_NONE)
         return stele__fail(STELE_EINVAL, "unknown durability %d", (int)o->durability);
-    if (o->segment_size_bytes < MIN_SEGMENT_BYTES || o->segment_size_bytes > MAX_SEGMENT_BYTES)
+    if (o->segment_size_bytes < STELE_MIN_SEGMENT_BYTES ||
+        o->segment_size_bytes > STELE_MAX_SEGMENT_BYTES)
         return stele__fail(STELE_EINVAL, "segment size %" PRIu64 " is outside 1 MiB..4 GiB",
                            o->segment_size_bytes);
     if (o->queue_capacity == 0 || o->queue_capacity > 1000000)

@@ -94,9 +94,14 @@ int stele__store_apply(stele_store_t *s, const stele_record_t *rec, uint64_t has
  * position) and the index (above its checkpoint). progress may be NULL. */
 int stele__store_replay(stele_store_t *s, uint64_t from, stele_progress_fn progress, void *arg);
 
-/* limits.c: validation of names and types. */
+/* limits.c: validation of names and types. allow_reserved: the name is one the store may already
+ * hold (a look-up, or the store's own write): '$' names are accepted, and so are invisible or
+ * confusable code points (refused in the names and types users write, but a store written before
+ * that rule may hold them). */
 int stele__check_stream_name(const char *name, bool allow_reserved);
 int stele__check_type(const char *type, bool allow_reserved);
+/* append.c: check event k of an append (type, sizes, flags, JSON); system as allow_reserved. */
+int stele__check_event(const stele_event_in_t *e, size_t k, bool system);
 /* The category of a stream name: the bytes before the first '-' (the whole name without one). */
 size_t stele__category_len(const char *name, size_t len);
 

@@ -6,6 +6,11 @@
  * position up to the visible one. So history and live events come through the same path (no gap,
  * no duplicate at the switch), a slow subscriber holds no memory beyond its read buffer, and the
  * writer never waits for a subscriber.
+ *
+ * An event loop that serves many subscriptions on one thread cannot let one of them scan the whole
+ * log for a filter that matches nothing: stele_subscription_poll() takes a budget of records to
+ * examine and returns STELE_SUB_MORE when it is spent, with the position kept, so the loop can
+ * share its turns between subscribers and its other clients.
  */
 #include "store/store.h"
 
@@ -108,8 +113,20 @@ fail:
     return rc;
 }
 
-/* $all: the next matching event in (position, visible], or 0 with position = visible. */
-static int next_all(stele_subscription_t *sub, uint64_t visible, stele_event_t *ev) {
+/* Take one unit of work from the budget (NULL: no budget). False when it is spent. */
+static bool spend(uint64_t *budget) {
+    if (!budget)
+        return true;
+    if (*budget == 0)
+        return false;
+    (*budget)--;
+    return true;
+}
+
+/* $all: the next matching event in (position, visible], 0 with position = visible, or
+ * STELE_SUB_MORE when the budget ran out first (position = the last record examined). */
+static int next_all(stele_subscription_t *sub, uint64_t visible, stele_event_t *ev,
+                    uint64_t *budget) {
     int rc;
     if (!sub->seeked) {
         if ((rc = stele__cursor_seek(&sub->cursor, sub->position + 1)) < 0)
@@ -117,6 +134,8 @@ static int next_all(stele_subscription_t *sub, uint64_t visible, stele_event_t *
         sub->seeked = true;
     }
     while (sub->position < visible) {
+        if (!spend(budget))
+            return STELE_SUB_MORE;
         stele_record_t rec;
         rc = stele__cursor_next(&sub->cursor, &rec, NULL);
         if (rc == 0)
@@ -132,11 +151,16 @@ static int next_all(stele_subscription_t *sub, uint64_t visible, stele_event_t *
     return 0;
 }
 
-/* One stream: its next version through the index, if visible. */
-static int next_stream(stele_subscription_t *sub, uint64_t visible, stele_event_t *ev) {
+/* One stream: its next version through the index, if visible. The budget is checked before
+ * each batch of index entries and charged for every entry in it, so a call examines at most
+ * SUB_BATCH entries (and their records) beyond it. */
+static int next_stream(stele_subscription_t *sub, uint64_t visible, stele_event_t *ev,
+                       uint64_t *budget) {
     stele_store_t *s = sub->store;
     stele_index_entry_t ents[SUB_BATCH];
     for (;;) {
+        if (budget && *budget == 0)
+            return STELE_SUB_MORE;
         size_t got = 0;
         uint64_t from = sub->version_known ? (uint64_t)sub->next_version : 0;
         int rc = stele__store_derived_check(s);
@@ -147,6 +171,8 @@ static int next_stream(stele_subscription_t *sub, uint64_t visible, stele_event_
         bool stop = got < SUB_BATCH;
         for (size_t i = 0; i < got; i++) {
             stele_index_entry_t *e = &ents[i];
+            if (budget && *budget > 0)
+                (*budget)--;
             if (e->position > visible) {
                 stop = true;
                 break;
@@ -179,7 +205,8 @@ static int next_stream(stele_subscription_t *sub, uint64_t visible, stele_event_
     return 0;
 }
 
-static int next_event(stele_subscription_t *sub, stele_event_t *ev, int timeout_ms) {
+static int next_event(stele_subscription_t *sub, stele_event_t *ev, int timeout_ms,
+                      uint64_t *budget) {
     stele_store_t *s = sub->store;
     struct timespec deadline;
     if (timeout_ms > 0) {
@@ -193,7 +220,8 @@ static int next_event(stele_subscription_t *sub, stele_event_t *ev, int timeout_
             return stele__fail(STELE_ECLOSED, "the subscription was cancelled or the store closed");
         uint64_t visible = atomic_load_explicit(&s->visible, memory_order_acquire);
         if (sub->position < visible) {
-            int rc = sub->stream ? next_stream(sub, visible, ev) : next_all(sub, visible, ev);
+            int rc = sub->stream ? next_stream(sub, visible, ev, budget)
+                                 : next_all(sub, visible, ev, budget);
             if (rc != 0)
                 return rc;
             sub->seeked = sub->seeked && !sub->stream;
@@ -220,12 +248,11 @@ static int next_event(stele_subscription_t *sub, stele_event_t *ev, int timeout_
     }
 }
 
-int stele_subscription_next(stele_subscription_t *sub, stele_event_t *ev, int timeout_ms) {
-    if (!sub || !ev)
-        return stele__fail(STELE_EINVAL, "subscription or event is NULL");
+static int next_counted(stele_subscription_t *sub, stele_event_t *ev, int timeout_ms,
+                        uint64_t *budget) {
     stele_store_t *s = sub->store;
     atomic_fetch_add(&s->sub_inside, 1);
-    int rc = next_event(sub, ev, timeout_ms);
+    int rc = next_event(sub, ev, timeout_ms, budget);
     /* The last one out while the store closes lets stele_store_close() go on. */
     if (atomic_fetch_sub(&s->sub_inside, 1) == 1 && atomic_load(&s->closing)) {
         pthread_mutex_lock(&s->notify_mu);
@@ -233,6 +260,18 @@ int stele_subscription_next(stele_subscription_t *sub, stele_event_t *ev, int ti
         pthread_mutex_unlock(&s->notify_mu);
     }
     return rc;
+}
+
+int stele_subscription_next(stele_subscription_t *sub, stele_event_t *ev, int timeout_ms) {
+    if (!sub || !ev)
+        return stele__fail(STELE_EINVAL, "subscription or event is NULL");
+    return next_counted(sub, ev, timeout_ms, NULL);
+}
+
+int stele_subscription_poll(stele_subscription_t *sub, stele_event_t *ev, uint64_t *budget) {
+    if (!sub || !ev || !budget)
+        return stele__fail(STELE_EINVAL, "subscription, event or budget is NULL");
+    return next_counted(sub, ev, 0, budget);
 }
 
 uint64_t stele_subscription_position(const stele_subscription_t *sub) {

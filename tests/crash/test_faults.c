@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SEG ((uint64_t)1 << 20)
@@ -69,6 +70,13 @@ typedef struct ctx {
     uint8_t big[BIG + 2048];
     uint64_t appends, failed;
 } ctx_t;
+
+/* Whether log/<name> exists in the store dir. */
+static bool exists_in_log(const char *dir, const char *name) {
+    char path[4400];
+    snprintf(path, sizeof path, "%s/log/%s", dir, name);
+    return access(path, F_OK) == 0;
+}
 
 static void open_store(ctx_t *x, bool faulty) {
     stele_options_t o;
@@ -119,16 +127,27 @@ static uint64_t active_end(ctx_t *x) {
     return end;
 }
 
+/* Nominal size of the active segment: segments grow from a quarter of SEG up to SEG. */
+static uint64_t active_nominal(ctx_t *x) {
+    stele_log_t *log = x->s->log;
+    pthread_rwlock_rdlock(&log->lock);
+    uint64_t n = log->segs[log->nsegs - 1]->nominal_bytes;
+    pthread_rwlock_unlock(&log->lock);
+    assert_true(n <= SEG);
+    return n;
+}
+
 /* Append until the next append must roll to a new segment: fill the active segment with big
  * events, then one of exactly the size that leaves 64 bytes, less than any record takes. */
 static void fill_to_roll(ctx_t *x) {
+    uint64_t seg = active_nominal(x);
     size_t big_rec = stele__record_size(1, 4, 0, BIG, true);
-    while (SEG - active_end(x) > big_rec + 1024)
+    while (seg - active_end(x) > big_rec + 1024)
         assert_int_equal(append1(x, BIG, "f"), 0);
-    uint64_t room = SEG - active_end(x);
+    uint64_t room = seg - active_end(x);
     size_t base = stele__record_size(1, 4, 0, 0, true) - 1; /* 111 bytes + data, unpadded */
     assert_int_equal(append1(x, (size_t)(room - 64 - base), "f"), 0);
-    assert_int_equal(SEG - active_end(x), 64);
+    assert_int_equal(seg - active_end(x), 64);
 }
 
 static void reopen_and_check(ctx_t *x, const char *name) {
@@ -192,6 +211,12 @@ static void run(ctx_t *x, const scenario_t *sc, const char *root, int serial) {
     open_store(x, true);
     for (int i = 0; i < 10; i++)
         assert_int_equal(append1(x, SMALL, i % 2 ? "a" : "b"), 0);
+    /* The background preparation of next.tmp must be done before the close (which would cancel
+     * it): on a loaded machine it can take a while, and a roll without it takes another path. */
+    for (int i = 0; i < 3000 && !exists_in_log(x->dir, "next.tmp"); i++)
+        usleep(10000);
+    if (!exists_in_log(x->dir, "next.tmp"))
+        fail_msg("%s: the next segment was not prepared within 30 s", sc->name);
     /* Reopen: the prepared next.tmp then exists, so no background preparation runs until the
      * first roll, and the active segment's file is known by its .seg name (a segment made by a
      * roll keeps the name it was opened with, next.tmp, in the fault table's path filter). */
@@ -380,6 +405,7 @@ typedef struct gthread {
     ctx_t *x;
     int t;
     uint64_t acked, failed_eio, failed_poisoned;
+    chk_rng_t rng; /* this thread's ids: they replay from the seed */
     char err[256];
 } gthread_t;
 
@@ -392,8 +418,9 @@ static void *gthread_main(void *arg) {
         stele_event_in_t e;
         chk_event_t ce;
         stele_uuid_t id;
-        stele_uuid_generate(&id);
-        id.bytes[15] = (uint8_t)i;
+        uint64_t a = chk_rnd(&g->rng), b = chk_rnd(&g->rng);
+        memcpy(id.bytes, &a, 8);
+        memcpy(id.bytes + 8, &b, 8);
         chk_event_make(&ce, &id);
         e = ce.in;
         stele_append_part_t p = {
@@ -406,7 +433,11 @@ static void *gthread_main(void *arg) {
                 return NULL;
             }
             g->acked++;
-            (void)chk_ack(g->x->c, &p, 1);
+            if (chk_ack(g->x->c, &p, 1) < 0) {
+                snprintf(g->err, sizeof g->err, "inconsistent acknowledgement: %s",
+                         chk_last_error(g->x->c));
+                return NULL;
+            }
         } else if (rc == STELE_EPOISONED) {
             seen_failure = true;
             g->failed_poisoned++;
@@ -443,18 +474,37 @@ static void test_group_commit_sync_failure(void **state) {
         gthread_t g[4];
         pthread_t th[4];
         for (int t = 0; t < 4; t++) {
-            g[t] = (gthread_t){.x = x, .t = t};
+            g[t] = (gthread_t){
+                .x = x, .t = t, .rng = {x->seed * 31u + (uint64_t)round * 4 + (uint64_t)t}};
             pthread_create(&th[t], NULL, gthread_main, &g[t]);
         }
-        uint64_t eio = 0;
+        uint64_t eio = 0, acked = 0;
         for (int t = 0; t < 4; t++) {
-            pthread_join(th[t], NULL);
+            /* A liveness bound, not a speed one: a writer that stalls fails with a message. */
+            struct timespec deadline;
+            clock_gettime(CLOCK_REALTIME, &deadline);
+            deadline.tv_sec += 60;
+            if (pthread_timedjoin_np(th[t], NULL, &deadline) != 0) {
+                fprintf(stderr,
+                        "group round %d: appender thread %d made no progress for 60 s (the writer "
+                        "stalled?); seed %" PRIu64 "\n",
+                        round, t, x->seed);
+                fflush(stdout);
+                _exit(1);
+            }
             if (g[t].err[0])
                 fail_msg("group round %d thread %d: %s (seed %" PRIu64 ")", round, t, g[t].err,
                          x->seed);
             eio += g[t].failed_eio;
+            acked += g[t].acked;
         }
         assert_true(eio >= 1);
+        /* The fault comes after 5..64 writes or syncs of the segment: appends were acknowledged
+         * before it (each checked by chk_ack above, and by reopen_and_check below). */
+        if (acked == 0)
+            fail_msg("group round %d: no append was acknowledged before the fault (seed %" PRIu64
+                     ")",
+                     round, x->seed);
         assert_int_equal(stele__fault_injected(x->fv), 1);
         (void)stele_store_close(x->s);
         x->s = NULL;
@@ -470,11 +520,6 @@ static void test_group_commit_sync_failure(void **state) {
  * store is zero-filled as log/roll.tmp, and a roll without a prepared file reserves a segment's
  * space as roll.tmp; a failure on the way left that file behind (20 MB on a full filesystem),
  * and a failed background preparation left next.partial. */
-static bool exists_in_log(const char *dir, const char *name) {
-    char path[4400];
-    snprintf(path, sizeof path, "%s/log/%s", dir, name);
-    return access(path, F_OK) == 0;
-}
 
 static void test_full_disk_leaves_no_temporary(void **state) {
     (void)state;
@@ -496,7 +541,9 @@ static void test_full_disk_leaves_no_temporary(void **state) {
         stele_options_t o;
         stele_options_init(&o);
         o.flags = STELE_OPEN_CREATE;
-        o.segment_size_bytes = SEG * 4;
+        /* a first segment of 2 MiB (segments grow from there): two zero-filling writes and the
+         * header's, so that the third write of roll.tmp is reached */
+        o.segment_size_bytes = SEG * 16;
         o.vfs = stele__fault_vfs_table(fv);
         stele_store_t *s = NULL;
         int rc = stele_store_open(dir, &o, &s);

@@ -14,6 +14,11 @@
  * checksum holds somewhere in the files as written (same position, version, time, id, stream,
  * type, data, metadata and flags), or the event this target appended; $all positions are
  * consecutive in both directions; filtered reads return only events that pass the filter.
+ *
+ * Which records of the input are valid is decided by an oracle that is not the decoder under test:
+ * oracle_record() below re-reads the record layout of docs/design/format.md on its own (with its
+ * own bitwise CRC-32C and the limits as the document states them), and the decoder
+ * (stele__record_decode) must agree with it at every aligned offset, field for field.
  */
 #include "fuzz_util.h"
 
@@ -54,14 +59,99 @@ static void add_valid(world_t *w, const stele_record_t *rec) {
     w->valid[w->nvalid++] = *rec;
 }
 
+/* ---- the oracle: docs/design/format.md, "Records", read independently of src/log/record.c ---- */
+
+static uint32_t oracle_crc32c(const uint8_t *p, size_t n) {
+    uint32_t crc = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= p[i];
+        for (int k = 0; k < 8; k++)
+            crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1u)));
+    }
+    return ~crc;
+}
+
+static uint64_t le(const uint8_t *p, int bytes) {
+    uint64_t v = 0;
+    for (int i = bytes - 1; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* Is there a valid record at b (avail bytes readable)? Fills rec (pointers into b) when there is.
+ * "A record is valid when its magic, length (within the limits, equal to the sum of its fields),
+ * CRC, flags, NUL terminators, zero padding and commit count all check"; positions are 1-based
+ * and HAS_METADATA says whether there is metadata. */
+static bool oracle_record(const uint8_t *b, size_t avail, stele_record_t *rec) {
+    if (avail < 72 || le(b, 4) != 0xC75E1E57u)
+        return false;
+    uint64_t length = le(b + 4, 4), padded = (length + 7) / 8 * 8;
+    if (length < 72 || padded > avail)
+        return false;
+    uint64_t flags = le(b + 12, 2), type_len = le(b + 14, 2), stream_len = le(b + 56, 4);
+    uint64_t meta_len = le(b + 60, 4), data_len = le(b + 64, 4), commit_events = le(b + 68, 4);
+    bool commit = flags & 1;
+    if (flags > 7 || type_len < 1 || type_len > 255 || stream_len < 1 || stream_len > 1024 ||
+        meta_len > 65536 || data_len > 4194304)
+        return false;
+    if (length != 72 + stream_len + 1 + type_len + 1 + meta_len + data_len + (commit ? 32 : 0))
+        return false;
+    if (oracle_crc32c(b + 12, (size_t)length - 12) != le(b + 8, 4))
+        return false;
+    for (uint64_t i = length; i < padded; i++)
+        if (b[i])
+            return false;
+    if (b[72 + stream_len] != 0 || b[72 + stream_len + 1 + type_len] != 0)
+        return false;
+    if (commit ? commit_events < 1 : commit_events != 0)
+        return false;
+    if (((flags & 4) != 0) != (meta_len > 0) || le(b + 16, 8) == 0)
+        return false;
+    memset(rec, 0, sizeof *rec);
+    rec->length = (uint32_t)length;
+    rec->padded_length = (uint32_t)padded;
+    rec->flags = (uint16_t)flags;
+    rec->position = le(b + 16, 8);
+    rec->version = le(b + 24, 8);
+    rec->time_ns = (int64_t)le(b + 32, 8);
+    memcpy(rec->id.bytes, b + 40, 16);
+    rec->commit_events = (uint32_t)commit_events;
+    rec->stream = (const char *)b + 72;
+    rec->stream_len = (uint32_t)stream_len;
+    rec->type = rec->stream + stream_len + 1;
+    rec->type_len = (uint16_t)type_len;
+    rec->metadata = meta_len ? (const uint8_t *)rec->type + type_len + 1 : NULL;
+    rec->metadata_len = (uint32_t)meta_len;
+    rec->data = (const uint8_t *)rec->type + type_len + 1 + meta_len;
+    rec->data_len = (uint32_t)data_len;
+    rec->hash = commit ? rec->data + data_len : NULL;
+    return true;
+}
+
 static void scan_valid(world_t *w) {
     for (size_t f = 0; f < w->nfiles; f++) {
         const file_t *fl = &w->files[f];
         for (size_t off = STELE_SEGMENT_HEADER_BYTES; off + 8 <= fl->len; off += 8) {
-            stele_record_t rec;
+            stele_record_t rec, dec;
             size_t need;
-            if (stele__record_decode(fl->bytes + off, fl->len - off, &rec, &need) == 0)
-                add_valid(w, &rec);
+            bool valid = oracle_record(fl->bytes + off, fl->len - off, &rec);
+            int rc = stele__record_decode(fl->bytes + off, fl->len - off, &dec, &need);
+            FUZZ_CHECK(valid == (rc == 0),
+                       "file %zu offset %zu: the decoder says %d, format.md says %s", f, off, rc,
+                       valid ? "valid" : "invalid");
+            if (!valid)
+                continue;
+            FUZZ_CHECK(dec.length == rec.length && dec.flags == rec.flags &&
+                           dec.position == rec.position && dec.version == rec.version &&
+                           dec.time_ns == rec.time_ns &&
+                           memcmp(dec.id.bytes, rec.id.bytes, 16) == 0 &&
+                           dec.commit_events == rec.commit_events && dec.stream == rec.stream &&
+                           dec.stream_len == rec.stream_len && dec.type == rec.type &&
+                           dec.type_len == rec.type_len && dec.metadata == rec.metadata &&
+                           dec.metadata_len == rec.metadata_len && dec.data == rec.data &&
+                           dec.data_len == rec.data_len && dec.hash == rec.hash,
+                       "file %zu offset %zu: the decoder's fields differ from format.md's", f, off);
+            add_valid(w, &rec);
         }
     }
 }

@@ -48,6 +48,6 @@ foreach(name ${STELE_FUZZ_TARGETS})
            COMMAND fuzz_replay_${name} ${STELE_FUZZ_DIR}/corpus/${name}
                    ${STELE_FUZZ_DIR}/regressions/${name})
   set_tests_properties(fuzz/${name} PROPERTIES
-    ENVIRONMENT "TMPDIR=${CMAKE_BINARY_DIR}/test-tmp"
-    LABELS fuzz TIMEOUT 300)
+    ENVIRONMENT "TMPDIR=${CMAKE_BINARY_DIR}/test-tmp;${STELE_TEST_ENV}"
+    SKIP_RETURN_CODE ${STELE_SKIP_EXIT} LABELS fuzz TIMEOUT 300)
 endforeach()

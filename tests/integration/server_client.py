@@ -108,8 +108,15 @@ class SSE:
                 self.closed = True
                 return
 
-    def next(self):
-        """The next message as a dict {id, event, data, comment}; None when the stream ended."""
+    def next(self, skip_comments=False):
+        """The next message as a dict {id, event, data, comment}; None when the stream ended.
+        skip_comments: pass over comment lines (heartbeats), which may come at any time."""
+        while True:
+            m = self._next()
+            if m is None or not skip_comments or m["comment"] is None:
+                return m
+
+    def _next(self):
         while True:
             end = self.body.find(b"\n\n")
             if end >= 0:
@@ -134,6 +141,70 @@ class SSE:
 
     def close(self):
         self.sock.close()
+
+
+class Reader:
+    """Reads HTTP responses (Content-Length or chunked) from one raw socket."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+        self.closed = False
+
+    def _more(self):
+        data = self.sock.recv(65536)
+        if not data:
+            self.closed = True
+            return False
+        self.buf += data
+        return True
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            if not self._more():
+                return None
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _take(self, n):
+        while len(self.buf) < n:
+            if not self._more():
+                return None
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def response(self, head_only=False):
+        """(status, headers dict lower-case, body bytes) or None when the server closed."""
+        line = self._line()
+        if line is None:
+            return None
+        status = int(line.split(b" ")[1])
+        headers = {}
+        while True:
+            h = self._line()
+            if not h:
+                break
+            k, _, v = h.decode("latin-1").partition(":")
+            headers[k.strip().lower()] = v.strip()
+        if head_only or status in (100, 204):
+            return status, headers, b""
+        if headers.get("transfer-encoding") == "chunked":
+            body = b""
+            while True:
+                size = int(self._line().split(b";")[0], 16)
+                if size == 0:
+                    self._line()
+                    return status, headers, body
+                body += self._take(size)
+                self._take(2)
+        return status, headers, self._take(int(headers.get("content-length", "0")))
+
+    def at_eof(self, timeout=3):
+        self.sock.settimeout(timeout)
+        try:
+            return self.buf == b"" and not self._more()
+        except (ConnectionResetError, socket.timeout):
+            return False
 
 
 def wait_for(cond, timeout=10, step=0.05):

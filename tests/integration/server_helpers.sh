@@ -4,21 +4,45 @@
 # start_server starts it on a free loopback port (--listen 127.0.0.1:0; the port is read from its
 # "listening" log line) in a temporary directory, and waits for /health. Every server started is
 # killed when the script exits. Scripts end with `finish`, which prints "N passed, 0 failed".
+#
+# Every server is checked (san_helpers.sh): stop_server requires a clean exit (status 0 after
+# SIGTERM), kill_server requires that the server was still running when killed (it did not crash
+# by itself), and when the script exits, a server that ended by itself with a non-zero status, or
+# any sanitizer report in any server's log, fails the script even if every check passed.
 
 : "${STELE_BIN:?STELE_BIN must name the stele binary (ctest sets it)}"
 STELED=${STELED_BIN:-$(dirname "$STELE_BIN")/steled}
 [ -x "$STELED" ] || { echo "FAIL: $STELED is not executable (build the steled target)" >&2; exit 1; }
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/san_helpers.sh"
 
 TEST_TMP_ROOT=${STELE_TEST_TMP:-/tmp}
 mkdir -p "$TEST_TMP_ROOT"
 WORK=$(mktemp -d "$TEST_TMP_ROOT/steled.XXXXXX")
-SERVER_PIDS=()
+SERVER_PIDS=() # started and not yet waited for
+SERVER_LOGS=()
 cleanup() {
+    local rc=$? p st bad=""
+    for p in "${SERVER_PIDS[@]}"; do
+        [ -n "$p" ] || continue
+        if ! kill -0 "$p" 2>/dev/null; then
+            st=0
+            wait "$p" 2>/dev/null || st=$?
+            [ "$st" = 0 ] || bad="$bad steled (pid $p) ended by itself with status $st;"
+        fi
+    done
+    local report=""
+    report=$(sanitizer_report "${SERVER_LOGS[@]}") || report=""
     exec 2>/dev/null
     for p in "${SERVER_PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
+    if [ -n "$bad$report" ]; then
+        echo "FAIL:$bad $report"
+        echo "$passed passed, 1 failed"
+        rc=1
+    fi
     rm -rf "$WORK"
+    exit "$rc"
 }
 trap cleanup EXIT
 
@@ -47,6 +71,7 @@ start_server() {
     "$STELED" --data "$data" --listen 127.0.0.1:0 "$@" 2>"$SERVER_LOG" &
     SERVER_PID=$!
     SERVER_PIDS+=("$SERVER_PID")
+    SERVER_LOGS+=("$SERVER_LOG")
     PORT=
     for _ in $(seq 1 200); do
         PORT=$(python3 -c '
@@ -74,13 +99,42 @@ for line in open(sys.argv[1]):
     fail "steled at $URL does not answer /health"
 }
 
-# stop_server: SIGTERM, wait for a clean exit (status 0).
+# forget_server PID: it has been waited for.
+forget_server() {
+    local i
+    for i in "${!SERVER_PIDS[@]}"; do
+        [ "${SERVER_PIDS[$i]}" = "$1" ] && SERVER_PIDS[$i]=
+    done
+}
+
+# check_server_log: fail on a sanitizer report in the current server's log.
+check_server_log() {
+    local report
+    if report=$(sanitizer_report "$SERVER_LOG"); then
+        fail "steled: $report"
+    fi
+}
+
+# stop_server: SIGTERM, wait for a clean exit (status 0, no sanitizer report).
 stop_server() {
     kill -TERM "$SERVER_PID"
     local rc=0
     wait "$SERVER_PID" || rc=$?
-    [ "$rc" = 0 ] || fail "steled exited with status $rc after SIGTERM"
+    forget_server "$SERVER_PID"
+    check_server_log
+    [ "$rc" = 0 ] || fail "steled exited with status $rc after SIGTERM$( [ "$rc" = "$STELE_SANITIZER_EXIT" ] && echo ' (a sanitizer report)')"
     ok
+}
+
+# kill_server: SIGKILL (a crash on purpose). The server must have been running until then (status
+# 137 = killed by SIGKILL, not an exit or a crash of its own), with no sanitizer report.
+kill_server() {
+    kill -9 "$SERVER_PID" 2>/dev/null || true
+    local rc=0
+    wait "$SERVER_PID" 2>/dev/null || rc=$?
+    forget_server "$SERVER_PID"
+    check_server_log
+    [ "$rc" = 137 ] || fail "steled ended by itself (status $rc) before it was killed"
 }
 
 # http METHOD PATH [curl args...]: prints the status code on the first line, then the body.

@@ -12,6 +12,7 @@ import random
 import socket
 import sys
 import threading
+import traceback
 import urllib.parse
 
 from server_client import Checks, Client
@@ -235,21 +236,35 @@ bad = []
 for name, reqs in suites:
     idx = list(range(len(reqs)))
 
-    def worker(part):
-        global sent
-        for i in part:
-            code = send(reqs[i])
-            with lock:
-                sent += 1
-                if not (code == 0 or 400 <= code < 500 or
-                        (code == 501 and not known_method(reqs[i]))):
-                    bad.append((name, code, reqs[i][:200]))
+    crashed = []
+    done = [0] * 4
 
-    threads = [threading.Thread(target=worker, args=(idx[k::4],)) for k in range(4)]
+    def worker(k, part):
+        # An exception in a worker must fail the test, not end the thread quietly (which would
+        # leave part of the requests unsent and the checks below passing on the rest).
+        global sent
+        try:
+            for i in part:
+                code = send(reqs[i])
+                with lock:
+                    sent += 1
+                    done[k] += 1
+                    if not (code == 0 or 400 <= code < 500 or
+                            (code == 501 and not known_method(reqs[i]))):
+                        bad.append((name, code, reqs[i][:200]))
+        except Exception:
+            with lock:
+                crashed.append((k, traceback.format_exc()))
+
+    parts = [idx[k::4] for k in range(4)]
+    threads = [threading.Thread(target=worker, args=(k, parts[k])) for k in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    c.ok(not crashed, "%s: no worker thread raised" % name,
+         "seed %d: %s" % (SEED, crashed[0][1] if crashed else ""))
+    c.eq(done, [len(p) for p in parts], "%s: every worker sent all its requests" % name)
     c.ok(not bad, "%s: every request answered 4xx or closed" % name,
          "%d bad, e.g. %r" % (len(bad), bad[:5]))
     st, body = cl.request("GET", "/health")

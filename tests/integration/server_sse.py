@@ -21,7 +21,7 @@ def collect(sse, until_position, limit_s=20):
     positions, caught_up, msgs = [], 0, []
     deadline = time.time() + limit_s
     while time.time() < deadline:
-        m = sse.next()
+        m = sse.next(True)
         if m is None:
             break
         if m["data"] is None:
@@ -69,10 +69,10 @@ sse.close()
 
 # --- from=end: only new events ------------------------------------------------------------------
 sse = SSE(URL, "/subscribe?from=end")
-m = sse.next()
+m = sse.next(True)
 c.eq(m["event"], "caught-up", "from=end is caught up at once")
 cl.append("end-1", [{"type": "E"}])
-m = sse.next()
+m = sse.next(True)
 c.eq(m["data"]["position"], 251, "from=end delivers the next event")
 sse.close()
 
@@ -80,20 +80,20 @@ sse.close()
 sse = SSE(URL, "/subscribe?stream=hist-2")
 got = []
 while True:
-    m = sse.next()
+    m = sse.next(True)
     if m["event"] == "caught-up":
         break
     got.append((m["data"]["stream"], m["data"]["version"]))
 c.eq(got, [("hist-2", v) for v in range(10)], "stream subscription: its events in version order")
 cl.append("hist-2", [{"type": "H2"}])
-m = sse.next()
+m = sse.next(True)
 c.eq((m["data"]["stream"], m["data"]["version"]), ("hist-2", 10), "stream subscription goes live")
 sse.close()
 
 sse = SSE(URL, "/subscribe?category=live&type=L")
 n = 0
 while True:
-    m = sse.next()
+    m = sse.next(True)
     if m["event"] == "caught-up":
         break
     c.ok(m["data"]["stream"].startswith("live-") and m["data"]["type"] == "L", "filtered event")
@@ -106,18 +106,39 @@ c.eq(st, 400, "stream plus filters is a bad request")
 st, body = cl.request("GET", "/subscribe?from=abc")
 c.eq(st, 400, "bad from")
 
+# --- a start beyond the head is refused, naming the head ----------------------------------------
+st, info = cl.request("GET", "/info")
+head = info["head_position"]
+st, body = cl.request("GET", "/subscribe?from=%d" % (head + 2))
+c.eq(st, 400, "from beyond the next position")
+c.eq((body["error"], body["parameter"], body["head_position"]), ("invalid_argument", "from", head),
+     "the refusal names the parameter and the head")
+c.ok(str(head) in body["message"], "the message names the head", body["message"])
+st, body = cl.request("GET", "/subscribe", headers={"Last-Event-ID": str(head + 1)})
+c.eq(st, 400, "Last-Event-ID beyond the head")
+c.eq((body["error"], body["parameter"], body["head_position"]),
+     ("invalid_argument", "Last-Event-ID", head), "the refusal names the header and the head")
+st, body = cl.request("GET", "/subscribe?from=1", headers={"Last-Event-ID": "99999999"})
+c.eq(st, 400, "Last-Event-ID beyond the head wins over a valid from")
+# At the edge: from = head + 1 and Last-Event-ID = head both wait for the next event.
+for path, hdrs in (("/subscribe?from=%d" % (head + 1), None),
+                   ("/subscribe", {"Last-Event-ID": str(head)})):
+    sse = SSE(URL, path, headers=hdrs)
+    m = sse.next(True)
+    c.eq((sse.status, m["event"]), (200, "caught-up"), "a start at the head is caught up")
+    sse.close()
+
 # --- many subscribers ----------------------------------------------------------------------------
 subs = [SSE(URL, "/subscribe?from=end&prefix=many-") for _ in range(100)]
 for s in subs:
-    m = s.next()
+    m = s.next(True)
     c.ok(m is not None and m["event"] == "caught-up", "subscriber caught up")
-head = 253
 for i in range(20):
     cl.append("many-%d" % (i % 3), [{"type": "M", "data": {"i": i}}])
 for s in subs:
     got = []
     while len(got) < 20:
-        m = s.next()
+        m = s.next(True)
         if m is None:
             break
         if m["event"] == "message":
@@ -127,7 +148,7 @@ for s in subs:
 
 # --- heartbeats ----------------------------------------------------------------------------------
 sse = SSE(URL, "/subscribe?from=end&stream=quiet-1")
-m = sse.next()
+m = sse.next(True)
 c.eq(m["event"], "caught-up", "quiet stream caught up")
 m = sse.next()
 c.eq(m["comment"], "heartbeat", "an idle stream gets heartbeats")
@@ -155,7 +176,7 @@ c.ok(wait_for(lambda: subscribers() == 0, timeout=15), "the slow subscriber is d
      "subscribers=%d" % subscribers())
 last = None
 while True:
-    m = slow.next()
+    m = slow.next(True)
     if m is None:
         break
     last = m

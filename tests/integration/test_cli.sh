@@ -16,25 +16,25 @@ contains "--help lists commands" "$(cat "$WORK/out")" "read-all"
 expect_exit 0 "help append" st help append
 contains "help append shows --expect" "$(cat "$WORK/out")" "--expect"
 expect_exit 0 "append --help" st append --help
-expect_exit 1 "no command" st
-expect_exit 1 "unknown command" st frobnicate
+expect_error 1 "no command" "usage: stele" st
+expect_error 1 "unknown command" "unknown command 'frobnicate'" st frobnicate
 contains "unknown command is named" "$(cat "$WORK/err")" "frobnicate"
-expect_exit 1 "unknown global flag" st --bogus read-all
-expect_exit 1 "unknown command flag" st read-all --bogus
+expect_error 1 "unknown global flag" "unknown option '--bogus'" st --bogus read-all
+expect_error 1 "unknown command flag" "read-all: unknown option '--bogus'" st read-all --bogus
 contains "unknown flag is named" "$(cat "$WORK/err")" "--bogus"
-expect_exit 1 "bad --durability" st --durability sometimes stats
-expect_exit 1 "bad UUID" st append s-1 T --id not-a-uuid
+expect_error 1 "bad --durability" "--durability: 'sometimes'" st --durability sometimes stats
+expect_error 1 "bad UUID" "--id: 'not-a-uuid' is not a UUID" st append s-1 T --id not-a-uuid
 contains "bad UUID names the flag" "$(cat "$WORK/err")" "--id"
-expect_exit 1 "bad number" st read s-1 --limit ten
+expect_error 1 "bad number" "--limit: 'ten'" st read s-1 --limit ten
 contains "bad number names the flag" "$(cat "$WORK/err")" "--limit"
-expect_exit 1 "negative number" st read-all --from -3
-expect_exit 1 "bad --expect" st append s-1 T --expect maybe
-expect_exit 1 "bad --since time" st read-all --since yesterday
-expect_exit 1 "missing option value" st read s-1 --limit
-expect_exit 1 "missing STREAM" st read
-expect_exit 1 "missing TYPE" st append s-1
-expect_exit 1 "extra argument" st info a b
-expect_exit 1 "--file with TYPE" st append s-1 T --file /dev/null
+expect_error 1 "negative number" "--from: '-3'" st read-all --from -3
+expect_error 1 "bad --expect" "--expect: 'maybe'" st append s-1 T --expect maybe
+expect_error 1 "bad --since time" "--since: 'yesterday'" st read-all --since yesterday
+expect_error 1 "missing option value" "option '--limit' needs a value" st read s-1 --limit
+expect_error 1 "missing STREAM" "read: missing STREAM" st read
+expect_error 1 "missing TYPE" "append: missing TYPE" st append s-1
+expect_error 1 "extra argument" "unexpected argument 'b'" st info a b
+expect_error 1 "--file with TYPE" "--file takes only STREAM" st append s-1 T --file /dev/null
 [ ! -e "$D" ] || fail "usage errors created the store"
 ok
 
@@ -366,7 +366,7 @@ expect_exit 0 "tail --end" st tail --end --caught-up-exit
 eq "tail --end prints no history" "$(cat "$WORK/out")" ""
 expect_exit 0 "tail --verbose" st tail --caught-up-exit --verbose
 contains "caught up on stderr" "$(cat "$WORK/err")" "caught up at"
-expect_exit 1 "tail STREAM with filters" st tail order-1 --type X
+expect_error 1 "tail STREAM with filters" "give STREAM or filters" st tail order-1 --type X
 "$STELE_BIN" -d "$D" tail >"$WORK/tail.out" 2>"$WORK/tail.err" &
 tail_pid=$!
 sleep 1

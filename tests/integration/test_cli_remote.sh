@@ -4,16 +4,16 @@
 # on a local store, with the same outputs (positions, versions, data; ids and times too when the
 # server's own store is read locally afterwards) and the same exit statuses; paged reads beyond
 # the server's page size; tail (history, live, resume after a server restart); tokens.
-# Skips (exit 0) when steled is not built. Needs bash, python3 and curl.
+# Skips (exit 77, reported as skipped; a failure under CI=true) when steled is not built. Needs
+# bash, python3 and curl. Every steled started must stop cleanly (status 0 after SIGTERM) with no
+# sanitizer report in its log, and every command run here is checked for a report (san_helpers.sh).
 set -euo pipefail
 unset STELE_URL STELE_TOKEN
 . "$(dirname "$0")/cli_helpers.sh"
 
 STELED=$(dirname "$STELE_BIN")/steled
-if [ ! -x "$STELED" ]; then
-    echo "SKIP: $STELED is not built; remote mode not tested"
-    exit 0
-fi
+[ -x "$STELED" ] || skip "$STELED is not built; remote mode not tested"
+command -v curl >/dev/null || skip "curl is not installed (scripts/install-deps)"
 
 U1=11111111-2222-4333-8444-555555555555
 U2=aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee
@@ -22,14 +22,23 @@ SERVER_PID=
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 URL=http://127.0.0.1:$PORT
 
+# stop_server [quiet]: SIGTERM and wait; the server must exit with status 0 and its log hold no
+# sanitizer report (not checked when quiet: the script is already ending on a failure).
 stop_server() {
     if [ -n "$SERVER_PID" ]; then
         kill -TERM "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
+        local rc=0 report
+        wait "$SERVER_PID" 2>/dev/null || rc=$?
         SERVER_PID=
+        [ "${1:-}" = quiet ] && return 0
+        if report=$(sanitizer_report "$WORK/steled.log"); then
+            fail "steled: $report"
+        fi
+        [ "$rc" = 0 ] || fail "steled exited with status $rc after SIGTERM: $(tail -5 "$WORK/steled.log")"
+        ok
     fi
 }
-trap 'stop_server; rm -rf "$WORK"' EXIT
+trap 'stop_server quiet; rm -rf "$WORK"' EXIT
 
 # start_server [steled flags]: start on $PORT with the store $SD and wait until it answers.
 start_server() {
@@ -61,6 +70,10 @@ both() {
     local lrc=0 rrc=0
     st "$@" >"$WORK/l.out" 2>"$WORK/l.err" || lrc=$?
     r "$@" >"$WORK/r.out" 2>"$WORK/r.err" || rrc=$?
+    local report
+    if report=$(sanitizer_report "$WORK/l.err" "$WORK/r.err"); then
+        fail "$name: $report"
+    fi
     eq "$name: exit status (local $(head -c 300 "$WORK/l.err"), remote $(head -c 300 "$WORK/r.err"))" \
         "$rrc" "$lrc"
     eq "$name: output" "$(noid <"$WORK/r.out")" "$(noid <"$WORK/l.out")"

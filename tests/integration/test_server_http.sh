@@ -13,16 +13,26 @@ n=$(echo "$out" | tail -1 | cut -d' ' -f1)
 passed=$((passed + n))
 stop_server
 
-# Beyond --max-connections the next connection's request gets a JSON 429, and it is closed.
+# Beyond --max-connections a new connection gets a JSON 429 at once and is closed: it holds no
+# descriptor while its client waits or sends nothing.
 start_server "$WORK/d" --durability none --max-connections 2
 exec 7<>"/dev/tcp/127.0.0.1/$PORT"
 exec 8<>"/dev/tcp/127.0.0.1/$PORT"
 sleep 0.2
 expect 429 "a connection over the limit" GET /health
 eq "too_many_requests" "$(json 'b["error"]')" too_many_requests
+exec 9<>"/dev/tcp/127.0.0.1/$PORT"
+silent=$(timeout 5 cat <&9 || echo "not closed")
+exec 9>&-
+contains "a connection over the limit that sends nothing is answered and closed" "$silent" \
+    "HTTP/1.1 429 Too Many Requests"
+contains "... with a JSON error" "$silent" '"error":"too_many_requests"'
 exec 7>&- 8>&-
 sleep 0.2
 expect 200 "a connection once others closed" GET /health
+http GET /metrics >/dev/null
+contains "the refusals are counted" "$(cat "$WORK/body")" \
+    'stele_connections_refused_total{reason="limit"} 2'
 stop_server
 
 finish

@@ -38,7 +38,7 @@ stop_server
 
 # The config file key and the environment; several origins, repeated or comma-separated; a later
 # source replaces the list of an earlier one.
-printf 'cors_origin = http://a.example\ncors_origin = http://b.example:8080, https://c.example\n' \
+printf 'cors-origin = http://a.example\ncors_origin = http://b.example:8080, https://c.example\n' \
     >"$WORK/conf"
 start_server "$WORK/d" --durability none --config "$WORK/conf"
 eq "config: first origin" "$(cors_header GET /health http://a.example)" http://a.example

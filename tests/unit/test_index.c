@@ -927,5 +927,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_one_writer_two_readers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bench, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    /* The benchmark (last) runs only when asked for: left out, not reported as a skip, which
+     * ctest counts as a check that did not run (tests/CMakeLists.txt). */
+    size_t n = sizeof tests / sizeof tests[0] - (getenv("STELE_INDEX_BENCH") ? 0 : 1);
+    return _cmocka_run_group_tests("test_index", tests, n, NULL, NULL);
 }

@@ -2,6 +2,9 @@
  * test_log.c -- the log on its own: commits written through stele__log_write_commit come back
  * through cursors byte for byte, across segment rolls (1 MiB segments), from any seek position,
  * after reopening (with and without the sparse index files), and a commit larger than a segment.
+ * Segments grow: a new log starts at a quarter of the maximum (at most 2 MiB) and doubles; a
+ * segment whose header gives a larger nominal size (as every segment of a store made before
+ * segments grew does) is filled to it.
  *
  * Random sizes come from a seed that is printed; STELE_TEST_SEED=<n> replays it.
  */
@@ -21,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* What the test wrote: per position, the data size and a byte pattern seed. */
@@ -129,13 +134,17 @@ static void model_free(model_t *m) {
     free(m->time);
 }
 
-static stele_log_t *open_log(const char *dir, bool create) {
+static stele_log_t *open_log_max(const char *dir, bool create, uint64_t max) {
     stele_log_t *log = NULL;
-    int rc = stele__log_open(stele__vfs_posix(), dir, TU_SEGMENT_BYTES, create, false, &log);
+    int rc = stele__log_open(stele__vfs_posix(), dir, max, create, false, &log);
     if (rc != 0)
         fprintf(stderr, "log open: %s\n", stele_errdetail());
     assert_int_equal(rc, 0);
     return log;
+}
+
+static stele_log_t *open_log(const char *dir, bool create) {
+    return open_log_max(dir, create, TU_SEGMENT_BYTES);
 }
 
 static void test_empty_log(void **state) {
@@ -285,6 +294,122 @@ static void test_commit_larger_than_segment(void **state) {
     assert_memory_equal(log->head_hash, m.hash, 32);
     check_from(log, &m, 1);
     check_from(log, &m, 6);
+    stele__log_close(log);
+    model_free(&m);
+    tu_rmtree(dir);
+}
+
+static uint64_t file_size(const char *path) {
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return (uint64_t)st.st_size;
+}
+
+/* Commits of about 20 KiB until the log has want segments. */
+static void write_until_segments(stele_log_t *log, model_t *m, size_t want) {
+    uint32_t sizes[2] = {20000, 300};
+    while (stele__log_segment_count(log) < want)
+        write_commit(log, m, 2, sizes);
+}
+
+static const uint64_t KiB = 1024;
+
+/* A new log's segments are 256 KiB, 512 KiB, then 1 MiB (the maximum here), each filled to its
+ * own size before the next; the sizes are in the headers (a reopen sees them), and a reopen with a
+ * larger maximum goes on doubling. */
+static void test_segments_grow(void **state) {
+    (void)state;
+    char dir[PATH_MAX], logdir[PATH_MAX];
+    tu_tmpdir(dir, sizeof dir, "log-grow");
+    tu_join(logdir, sizeof logdir, dir, "log");
+    stele_log_t *log = open_log(logdir, true);
+    assert_int_equal(log->segs[0]->nominal_bytes, 256 * KiB);
+    assert_int_equal(file_size(log->segs[0]->path), 256 * KiB); /* zero-filled to that size */
+    model_t m;
+    memset(&m, 0, sizeof m);
+    m.now = 1700000000000000000;
+    write_until_segments(log, &m, 5);
+    const uint64_t want[5] = {256 * KiB, 512 * KiB, 1024 * KiB, 1024 * KiB, 1024 * KiB};
+    for (size_t i = 0; i < 5; i++) {
+        stele_segment_t *seg = log->segs[i];
+        assert_int_equal(seg->nominal_bytes, want[i]);
+        assert_int_equal(file_size(seg->path), want[i]);
+        if (i < 4) { /* sealed: filled to within one commit of its size */
+            assert_true(seg->end_offset <= want[i]);
+            assert_true(seg->end_offset + 2 * 20600 > want[i]);
+        }
+    }
+    check_from(log, &m, 1);
+    stele__log_close(log);
+
+    log = open_log(logdir, false);
+    assert_int_equal(stele__log_segment_count(log), 5);
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal(log->segs[i]->nominal_bytes, want[i]);
+    check_from(log, &m, 1);
+    stele__log_close(log);
+
+    /* A larger maximum: the next segments double on from 1 MiB. */
+    log = open_log_max(logdir, false, 2048 * KiB);
+    write_until_segments(log, &m, 7);
+    assert_true(log->segs[4]->end_offset + 2 * 20600 > 1024 * KiB);
+    assert_int_equal(log->segs[5]->nominal_bytes, 2048 * KiB);
+    assert_int_equal(log->segs[6]->nominal_bytes, 2048 * KiB);
+    assert_true(log->segs[5]->end_offset + 2 * 20600 > 2048 * KiB);
+    check_from(log, &m, 1);
+    stele__log_close(log);
+
+    /* A smaller maximum: the active segment rolls at it, and the next ones stay at it. */
+    log = open_log_max(logdir, false, 1024 * KiB);
+    write_until_segments(log, &m, 9);
+    assert_true(log->segs[6]->end_offset <= 1024 * KiB);
+    assert_int_equal(log->segs[7]->nominal_bytes, 1024 * KiB);
+    check_from(log, &m, 1);
+    stele__log_close(log);
+    model_free(&m);
+    tu_rmtree(dir);
+}
+
+/* A store made before segments grew has segments of the maximum nominal size in their headers:
+ * the active one is filled to that size before a roll, and the next one is as large. */
+static void test_old_full_size_segment(void **state) {
+    (void)state;
+    char dir[PATH_MAX], logdir[PATH_MAX], seg_path[PATH_MAX];
+    tu_tmpdir(dir, sizeof dir, "log-old");
+    tu_join(logdir, sizeof logdir, dir, "log");
+    stele_log_t *log = open_log(logdir, true);
+    snprintf(seg_path, sizeof seg_path, "%s", log->segs[0]->path);
+    stele__log_close(log);
+    /* Rewrite the header as an older build wrote it: nominal size = the maximum, file that size. */
+    int fd = open(seg_path, O_RDWR);
+    assert_true(fd >= 0);
+    uint8_t hdr[STELE_SEGMENT_HEADER_BYTES], prev[32];
+    assert_int_equal(pread(fd, hdr, sizeof hdr, 0), (ssize_t)sizeof hdr);
+    uint64_t first = 0, nominal = 0;
+    int64_t prev_time = 0;
+    uint32_t flags = 0;
+    assert_int_equal(stele__segment_header_decode(hdr, &first, &nominal, prev, &prev_time, &flags),
+                     0);
+    assert_int_equal(nominal, 256 * KiB);
+    /* An older build set no flags: nothing claims the file was made at its full size. */
+    stele__segment_header_encode(hdr, first, TU_SEGMENT_BYTES, 1, prev, prev_time, 0);
+    assert_int_equal(pwrite(fd, hdr, sizeof hdr, 0), (ssize_t)sizeof hdr);
+    assert_int_equal(ftruncate(fd, (off_t)TU_SEGMENT_BYTES), 0);
+    close(fd);
+
+    log = open_log(logdir, false);
+    assert_int_equal(log->segs[0]->nominal_bytes, TU_SEGMENT_BYTES);
+    model_t m;
+    memset(&m, 0, sizeof m);
+    m.now = 1700000000000000000;
+    write_until_segments(log, &m, 2);
+    assert_true(log->segs[0]->end_offset + 2 * 20600 > TU_SEGMENT_BYTES);
+    assert_int_equal(log->segs[1]->nominal_bytes, TU_SEGMENT_BYTES);
+    check_from(log, &m, 1);
+    stele__log_close(log);
+    log = open_log(logdir, false);
+    assert_int_equal(log->head_position, m.head);
+    check_from(log, &m, 1);
     stele__log_close(log);
     model_free(&m);
     tu_rmtree(dir);
@@ -458,6 +583,8 @@ int main(void) {
         cmocka_unit_test(test_empty_log),
         cmocka_unit_test(test_roll_read_reopen),
         cmocka_unit_test(test_commit_larger_than_segment),
+        cmocka_unit_test(test_segments_grow),
+        cmocka_unit_test(test_old_full_size_segment),
         cmocka_unit_test(test_stale_buffer_with_a_partial_commit),
         cmocka_unit_test(test_lost_is_not_torn),
     };

@@ -3,7 +3,8 @@
  * once, then live events, in log order with no gap and no duplicate across the switch while
  * another thread appends; $all and one-stream subscriptions from a position and from the end;
  * filters; a timeout; cancel from another thread waking a waiting next(); closing the store ending
- * a waiting subscription with STELE_ECLOSED.
+ * a waiting subscription with STELE_ECLOSED; stele_subscription_poll() examining no more than its
+ * budget and delivering what next() does whatever the budgets.
  *
  * Random tests print their seed; STELE_TEST_SEED=<n> replays one.
  */
@@ -474,6 +475,100 @@ static void test_no_gap_no_duplicate_while_appending(void **state) {
     tu_events_free(&all);
 }
 
+/* ---- stele_subscription_poll: bounded work per call ---------------------------------------- */
+
+/* Everything a subscription delivers (positions, then 0 for the caught-up signal), driven by
+ * stele_subscription_next() or by poll() with budgets drawn from rng (NULL: next()). */
+static size_t drain(stele_subscription_t *sub, tu_rng_t *rng, uint64_t *out, size_t cap) {
+    size_t n = 0;
+    stele_event_t ev;
+    for (unsigned calls = 0; calls < 1000000; calls++) {
+        int rc;
+        if (rng) {
+            uint64_t budget = tu_rnd_below(rng, 20);
+            uint64_t given = budget;
+            rc = stele_subscription_poll(sub, &ev, &budget);
+            assert_true(budget <= given);
+            if (rc == STELE_SUB_MORE) {
+                assert_int_equal(budget, 0);
+                continue;
+            }
+        } else {
+            rc = stele_subscription_next(sub, &ev, 0);
+        }
+        if (rc == STELE_SUB_TIMEOUT)
+            return n;
+        assert_true(rc == STELE_SUB_EVENT || rc == STELE_SUB_CAUGHT_UP);
+        assert_true(n < cap);
+        out[n++] = rc == STELE_SUB_EVENT ? ev.position : 0;
+    }
+    fail_msg("the subscription made no progress");
+    return n;
+}
+
+static void test_poll_budget(void **state) {
+    tu_fixture_t *f = *state;
+    stele_store_t *s = f->s;
+    for (unsigned k = 0; k < 1000; k++)
+        append_k(s, k);
+    stele_event_t ev;
+
+    /* A filter that matches nothing: each call examines exactly its budget, and the position
+     * shows how far it got; then caught up. */
+    stele_filter_t nope = {.type = "Nope"};
+    stele_subscription_t *sub = subscribe(s, NULL, 0, false, &nope);
+    for (uint64_t p = 100; p < 1000; p += 100) {
+        uint64_t budget = 100;
+        assert_int_equal(stele_subscription_poll(sub, &ev, &budget), STELE_SUB_MORE);
+        assert_int_equal(budget, 0);
+        assert_int_equal(stele_subscription_position(sub), p);
+    }
+    uint64_t budget = 100; /* exactly what is left */
+    assert_int_equal(stele_subscription_poll(sub, &ev, &budget), STELE_SUB_CAUGHT_UP);
+    assert_int_equal(budget, 0);
+    assert_int_equal(stele_subscription_position(sub), 1000);
+    assert_int_equal(stele_subscription_poll(sub, &ev, &budget), STELE_SUB_TIMEOUT);
+    append_k(s, 1000);
+    assert_int_equal(stele_subscription_poll(sub, &ev, &budget), STELE_SUB_MORE);
+    budget = 5;
+    assert_int_equal(stele_subscription_poll(sub, &ev, &budget), STELE_SUB_TIMEOUT);
+    assert_int_equal(budget, 4);
+    assert_int_equal(stele_subscription_position(sub), 1001);
+    assert_int_equal(stele_subscription_poll(sub, &ev, NULL), STELE_EINVAL);
+    stele_subscription_close(sub);
+
+    /* Whatever the budgets, poll() delivers what next() does: $all with and without a filter,
+     * one stream from the start and from late in its history. */
+    uint64_t seed = tu_seed("test_poll_budget");
+    tu_rng_t rng;
+    tu_rng_init(&rng, seed);
+    stele_filter_t paid = {.type = "Paid"};
+    struct {
+        const char *stream;
+        uint64_t after;
+        const stele_filter_t *filter;
+    } cases[] = {{NULL, 0, NULL},
+                 {NULL, 0, &paid},
+                 {NULL, 700, &paid},
+                 {"order-2", 0, NULL},
+                 {"order-1", 900, NULL}};
+    enum { CAP = 1100 };
+    static uint64_t want[CAP], got[CAP];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        stele_subscription_t *a =
+            subscribe(s, cases[i].stream, cases[i].after, false, cases[i].filter);
+        stele_subscription_t *b =
+            subscribe(s, cases[i].stream, cases[i].after, false, cases[i].filter);
+        size_t nw = drain(a, NULL, want, CAP);
+        size_t ng = drain(b, &rng, got, CAP);
+        assert_true(nw > 1);
+        assert_int_equal(ng, nw);
+        assert_memory_equal(got, want, nw * sizeof want[0]);
+        stele_subscription_close(a);
+        stele_subscription_close(b);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_history_caught_up_live, tu_store_setup,
@@ -489,6 +584,7 @@ int main(void) {
                                         tu_store_teardown),
         cmocka_unit_test_setup_teardown(test_no_gap_no_duplicate_while_appending, tu_store_setup,
                                         tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_poll_budget, tu_store_setup, tu_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
