@@ -114,6 +114,8 @@ contains "says it cannot listen" "$(cat "$WORK/err")" '"msg":"cannot listen"'
 contains "says why" "$(cat "$WORK/err")" "Address already in use"
 absent "steled on a busy port" "$WORK/srv"
 kill "$HOLDER" 2>/dev/null || true
+wait "$HOLDER" 2>/dev/null || true
+forget_server "$HOLDER" # not a server: its end by SIGTERM is no failure
 
 run "steled with a missing TLS key" 1 "$STELED" --data "$WORK/srv" --listen 127.0.0.1:0 \
     --tls-cert "$WORK/none.pem" --tls-key "$WORK/none.key"
