@@ -445,21 +445,25 @@ static const char *method_text(srv_method_t m) {
     }
 }
 
-/* Does the route path match the decoded segments? *stream is set to its {s} segment. */
+/* Does the route path match the decoded segments? Then *stream is set to its {s} segment. */
 static bool path_matches(const char *path, char **segs, size_t n, const char **stream) {
     size_t i = 0;
+    const char *name = NULL;
     for (const char *p = path; *p != '\0'; i++) {
         size_t len = strcspn(p, "/");
         if (i == n) {
             return false;
         }
         if (len == 3 && memcmp(p, "{s}", 3) == 0) {
-            *stream = segs[i];
+            name = segs[i];
         } else if (strlen(segs[i]) != len || memcmp(segs[i], p, len) != 0) {
             return false;
         }
         p += len;
         p += *p == '/';
+    }
+    if (i == n && name != NULL) {
+        *stream = name;
     }
     return i == n;
 }
