@@ -116,6 +116,8 @@ typedef struct driver {
     size_t batch;
     const char *tag; /* part of the stream names, one per workload */
     const stele_event_in_t *events;
+    bool client_ids; /* each append carries fresh event ids of the client's own */
+    uint64_t nonce;  /* makes this run's ids differ from every other run's */
     atomic_int phase;
 } driver_t;
 
@@ -130,29 +132,65 @@ typedef struct worker {
     char detail[256];
 } worker_t;
 
+/* splitmix64: distinct, random-looking ids from a counter. */
+static uint64_t splitmix(uint64_t x) {
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+/* Fresh version-4 ids for the batch events of append k of worker w. */
+static void fresh_ids(stele_event_in_t *ev, size_t n, uint64_t nonce, unsigned w, uint64_t k) {
+    for (size_t i = 0; i < n; i++) {
+        uint64_t hi = splitmix(nonce ^ ((uint64_t)w << 40) ^ (k * 4096u + i));
+        uint64_t lo = splitmix(hi);
+        for (int b = 0; b < 8; b++) {
+            ev[i].id.bytes[b] = (uint8_t)(hi >> (56 - 8 * b));
+            ev[i].id.bytes[8 + b] = (uint8_t)(lo >> (56 - 8 * b));
+        }
+        ev[i].id.bytes[6] = (uint8_t)((ev[i].id.bytes[6] & 0x0f) | 0x40);
+        ev[i].id.bytes[8] = (uint8_t)((ev[i].id.bytes[8] & 0x3f) | 0x80);
+    }
+}
+
 static void *worker_main(void *arg) {
     worker_t *w = arg;
     driver_t *d = w->d;
     char names[COMMIT_STREAMS][64];
     stele_append_part_t parts[COMMIT_STREAMS];
+    const stele_event_in_t *events = d->events;
+    stele_event_in_t *own = NULL;
+    if (d->client_ids) {
+        own = malloc(d->batch * sizeof *own);
+        if (!own) {
+            w->err = STELE_ENOMEM;
+            return NULL;
+        }
+        memcpy(own, d->events, d->batch * sizeof *own);
+        events = own;
+    }
     for (uint64_t k = 0;; k++) {
         int phase = atomic_load_explicit(&d->phase, memory_order_acquire);
         if (phase == PHASE_STOP) {
             break;
         }
         int rc;
+        if (own) {
+            fresh_ids(own, d->batch, d->nonce, w->id, k);
+        }
         uint64_t t0 = now_ns();
         if (d->kind == OP_APPEND) {
             snprintf(names[0], sizeof names[0], "order-%s%u-%llu", d->tag, w->id,
                      (unsigned long long)(k % 1024u));
-            rc = stele_append(d->store, names[0], STELE_EXPECT_ANY, d->events, d->batch, NULL);
+            rc = stele_append(d->store, names[0], STELE_EXPECT_ANY, events, d->batch, NULL);
         } else {
             for (size_t p = 0; p < d->batch; p++) {
                 snprintf(names[p], sizeof names[p], "order-%s%u-%llu", d->tag, w->id,
                          (unsigned long long)((k * d->batch + p) % 4096u));
                 parts[p].stream = names[p];
                 parts[p].expected_version = STELE_EXPECT_ANY;
-                parts[p].events = &d->events[p];
+                parts[p].events = &events[p];
                 parts[p].count = 1;
             }
             rc = stele_commit(d->store, parts, d->batch, NULL);
@@ -169,6 +207,7 @@ static void *worker_main(void *arg) {
             lat_push(&w->lat, t1 - t0);
         }
     }
+    free(own);
     return NULL;
 }
 
@@ -191,7 +230,14 @@ static void sum_counts(worker_t *w, unsigned n, uint64_t *ops, uint64_t *events)
 static int throughput_run(const bench_config_t *cfg, stele_store_t *store, op_kind_t kind,
                           unsigned clients, size_t batch, const char *tag,
                           const stele_event_in_t *events, tp_result_t *out) {
-    driver_t d = {.store = store, .kind = kind, .batch = batch, .tag = tag, .events = events};
+    static uint64_t runs_started;
+    driver_t d = {.store = store,
+                  .kind = kind,
+                  .batch = batch,
+                  .tag = tag,
+                  .events = events,
+                  .client_ids = cfg->client_ids,
+                  .nonce = splitmix(now_ns() ^ ++runs_started)};
     atomic_init(&d.phase, PHASE_WARMUP);
     worker_t *w = calloc(clients, sizeof *w);
     if (!w) {
@@ -296,8 +342,9 @@ static void durable_appends(const bench_config_t *cfg, const limits_t *lim, stel
     tp_result_t t = {0};
     char name[96];
     report_note("durable appends: durability SYNC (acknowledged after fdatasync), in-process, "
-                "%d run(s) of %.1f s after %.1f s warm-up, median reported",
-                cfg->runs, cfg->seconds, cfg->warmup);
+                "%d run(s) of %.1f s after %.1f s warm-up, median reported%s",
+                cfg->runs, cfg->seconds, cfg->warmup,
+                cfg->client_ids ? "; every event carries a fresh client-supplied id" : "");
 
     if (bench_selected(cfg, "append")) {
         int rc = throughput(cfg, store, OP_APPEND, 1, 1, "a", &t);
