@@ -191,6 +191,8 @@ typedef struct reindex_args {
 static int reindex_on_writer(stele_store_t *s, stele_store_req_t *r) {
     reindex_args_t *a = r->control_arg;
     int rc = stele__index_reset(s->index);
+    if (rc == 0)
+        rc = stele__index_reset(s->ids);
     if (rc == 0) {
         pthread_rwlock_wrlock(&s->cat.lock);
         stele__catalogue_clear(&s->cat);
@@ -199,6 +201,8 @@ static int reindex_on_writer(stele_store_t *s, stele_store_req_t *r) {
     }
     if (rc == 0)
         rc = stele__index_flush(s->index);
+    if (rc == 0)
+        rc = stele__index_flush(s->ids);
     /* Rebuilt from the log: an earlier failure to update the derived state is repaired. A rebuild
      * cut short leaves it half made: refuse appends until reopen, as after a failed publish. */
     atomic_store(&s->derived_error, rc);
