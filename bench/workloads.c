@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -216,7 +217,18 @@ typedef struct tp_result {
     double ops_per_s;
     double p50_us;
     double p99_us;
+    double cpu_us; /* CPU time of the whole process (clients, writer, index threads) per event */
 } tp_result_t;
+
+/* User + system CPU time of this process, in µs. */
+static double process_cpu_us(void) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) {
+        return NAN;
+    }
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
 
 static void sum_counts(worker_t *w, unsigned n, uint64_t *ops, uint64_t *events) {
     *ops = *events = 0;
@@ -261,13 +273,16 @@ static int throughput_run(const bench_config_t *cfg, stele_store_t *store, op_ki
 
     int rc = started == clients ? 0 : -EAGAIN;
     uint64_t ops0 = 0, ev0 = 0, ops1 = 0, ev1 = 0, t0 = 0, t1 = 0;
+    double cpu0 = 0, cpu1 = 0;
     if (rc == 0) {
         sleep_seconds(cfg->warmup);
         sum_counts(w, clients, &ops0, &ev0);
+        cpu0 = process_cpu_us();
         t0 = now_ns();
         atomic_store_explicit(&d.phase, PHASE_MEASURE, memory_order_release);
         sleep_seconds(cfg->seconds);
         sum_counts(w, clients, &ops1, &ev1);
+        cpu1 = process_cpu_us();
         t1 = now_ns();
     }
     atomic_store_explicit(&d.phase, PHASE_STOP, memory_order_release);
@@ -289,6 +304,7 @@ static int throughput_run(const bench_config_t *cfg, stele_store_t *store, op_ki
         out->ops_per_s = (double)(ops1 - ops0) / secs;
         out->p50_us = (double)lat_percentile(&all, 50) / 1e3;
         out->p99_us = (double)lat_percentile(&all, 99) / 1e3;
+        out->cpu_us = ev1 > ev0 ? (cpu1 - cpu0) / (double)(ev1 - ev0) : NAN;
     }
     lat_free(&all);
     return rc;
@@ -302,7 +318,7 @@ static int throughput(const bench_config_t *cfg, stele_store_t *store, op_kind_t
         return STELE_ENOMEM;
     }
     size_t runs = (size_t)cfg->runs;
-    double *v = calloc(runs * 4, sizeof *v);
+    double *v = calloc(runs * 5, sizeof *v);
     if (!v) {
         free(events);
         return STELE_ENOMEM;
@@ -313,7 +329,7 @@ static int throughput(const bench_config_t *cfg, stele_store_t *store, op_kind_t
         int e = throughput_run(cfg, store, kind, clients, batch, tag, events, &t);
         if (e != 0) {
             rc = e;
-            v[r] = v[runs + r] = v[2 * runs + r] = v[3 * runs + r] = NAN;
+            v[r] = v[runs + r] = v[2 * runs + r] = v[3 * runs + r] = v[4 * runs + r] = NAN;
             if (e == STELE_EPOISONED || e == STELE_ECLOSED) {
                 break;
             }
@@ -324,11 +340,13 @@ static int throughput(const bench_config_t *cfg, stele_store_t *store, op_kind_t
         v[runs + r] = t.ops_per_s;
         v[2 * runs + r] = t.p50_us;
         v[3 * runs + r] = t.p99_us;
+        v[4 * runs + r] = t.cpu_us;
     }
     out->events_per_s = median(v, runs);
     out->ops_per_s = median(v + runs, runs);
     out->p50_us = median(v + 2 * runs, runs);
     out->p99_us = median(v + 3 * runs, runs);
+    out->cpu_us = median(v + 4 * runs, runs);
     free(v);
     free(events);
     return ok > 0 ? 0 : (rc != 0 ? rc : -EIO);
@@ -355,6 +373,8 @@ static void durable_appends(const bench_config_t *cfg, const limits_t *lim, stel
                       ratio(rc == 0 ? t.p50_us : NAN, lim->fsync_p50_us), "fsync p50");
         report_figure("append.1client.p99", rc == 0 ? t.p99_us : NAN, "us", TARGET_NONE, NAN,
                       ratio(rc == 0 ? t.p99_us : NAN, lim->fsync_p99_us), "fsync p99");
+        report_figure("append.1client.cpu", rc == 0 ? t.cpu_us : NAN, "us/event", TARGET_NONE, NAN,
+                      NAN, NULL);
     }
     if (bench_selected(cfg, "clients")) {
         unsigned counts[3] = {8, 64, 256};
@@ -368,6 +388,8 @@ static void durable_appends(const bench_config_t *cfg, const limits_t *lim, stel
                           counts[i] == 64 ? 100000.0 : NAN, ratio(r, lim->fsync_rate), "fsync");
             snprintf(name, sizeof name, "append.%uclients.p99", counts[i]);
             report_figure(name, rc == 0 ? t.p99_us : NAN, "us", TARGET_NONE, NAN, NAN, NULL);
+            snprintf(name, sizeof name, "append.%uclients.cpu", counts[i]);
+            report_figure(name, rc == 0 ? t.cpu_us : NAN, "us/event", TARGET_NONE, NAN, NAN, NULL);
         }
     }
     if (bench_selected(cfg, "batch")) {
@@ -379,6 +401,8 @@ static void durable_appends(const bench_config_t *cfg, const limits_t *lim, stel
                       ratio(mbps, lim->seqwrite_mbps), "seq write");
         report_figure("batch.8x100.p99", rc == 0 ? t.p99_us : NAN, "us", TARGET_NONE, NAN, NAN,
                       NULL);
+        report_figure("batch.8x100.cpu", rc == 0 ? t.cpu_us : NAN, "us/event", TARGET_NONE, NAN,
+                      NAN, NULL);
     }
     if (bench_selected(cfg, "commit")) {
         int rc = throughput(cfg, store, OP_COMMIT, 8, COMMIT_STREAMS, "m", &t);
