@@ -301,7 +301,8 @@ int stele_store_open(const char *dir, const stele_options_t *opts, stele_store_t
     }
     if ((rc = stele__index_open(s->vfs, s->index_dir, NULL, &s->index)) < 0)
         goto fail;
-    if ((rc = stele__index_open(s->vfs, s->ids_dir, NULL, &s->ids)) < 0)
+    stele_index_options_t ids_opts = {.unique_keys = true};
+    if ((rc = stele__index_open(s->vfs, s->ids_dir, &ids_opts, &s->ids)) < 0)
         goto fail;
     uint64_t head = s->log->head_position;
     if (stele__index_checkpoint(s->index) > head && (rc = stele__index_reset(s->index)) < 0)
