@@ -6,7 +6,7 @@
 #   make torture  the long campaign: 100,000 power-loss seeds and 10,000 kill -9 cycles
 #   make fuzz     every fuzz target for FUZZ_SECONDS (default 60); make tsan: the TSan tests
 #   make run      deps, build, then the server (steled) on ./data
-#   make demo     deps, build, then a short CLI session on ./data
+#   make demo     deps, build, then a short CLI session (through make run's server if it runs, else on ./data)
 #   make bench    build, then the benchmarks
 #   make deps     install missing Debian packages
 #   make format   clang-format every C file

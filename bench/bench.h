@@ -44,6 +44,13 @@ typedef enum target_op {
 void report_figure(const char *name, double value, const char *unit, target_op_t op, double target,
                    double ratio, const char *ratio_of);
 
+/* What the figures recorded from now on are: the median of `runs` runs at `durability` ("sync",
+ * "none"; NULL for the physical limits, which are not appends). Every figure's JSON carries both,
+ * so the report can say what each number is. main() sets the run count of the configuration and
+ * "sync"; a workload that differs sets its own and restores them with report_scope_reset(). */
+void report_scope(int runs, const char *durability);
+void report_scope_reset(void);
+
 /* A line of explanation printed under the table (e.g. the durability used for preloading). */
 void report_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -65,7 +72,8 @@ void lat_free(lat_vec_t *l);
 /* Sorts l in place and returns the nearest-rank percentile p (0..100); 0 when empty. */
 uint64_t lat_percentile(lat_vec_t *l, double p);
 
-/* Median of n doubles (NAN values are ignored; NAN when none is left). Sorts a copy. */
+/* Median of n doubles, or NAN when any of them is NAN: a run that failed makes the figure an
+ * error instead of a median of fewer runs than the report says. Sorts a copy. */
 double median(const double *v, size_t n);
 
 /* VmRSS and VmHWM of this process in KiB from /proc/self/status (0 when unknown). */

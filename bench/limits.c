@@ -278,6 +278,7 @@ void limits_run(const bench_config_t *cfg, limits_t *out) {
     out->seqwrite_mbps = median(seq, (size_t)runs);
     out->memcpy_mbps = median(mem, (size_t)runs);
 
+    report_scope(runs, NULL); /* raw file probes, not appends: no durability mode */
     report_figure("limits.fsync4k.rate", out->fsync_rate, "ops/s", TARGET_NONE, NAN, NAN, NULL);
     report_figure("limits.fsync4k.p50", out->fsync_p50_us, "us", TARGET_NONE, NAN, NAN, NULL);
     report_figure("limits.fsync4k.p99", out->fsync_p99_us, "us", TARGET_NONE, NAN, NAN, NULL);
@@ -285,6 +286,7 @@ void limits_run(const bench_config_t *cfg, limits_t *out) {
                   TARGET_NONE, NAN, NAN, NULL);
     report_figure("limits.seqwrite", out->seqwrite_mbps, "MB/s", TARGET_NONE, NAN, NAN, NULL);
     report_figure("limits.memcpy", out->memcpy_mbps, "MB/s", TARGET_NONE, NAN, NAN, NULL);
+    report_scope_reset();
     report_note("limits: 4 KiB pwrite + fdatasync into a zero-filled synced file (and into a "
                 "fallocated-only one); %llu MiB in 1 MiB writes + one fdatasync; memcpy of 64 MiB "
                 "blocks",

@@ -40,12 +40,23 @@ typedef struct figure {
     double target;
     double ratio;
     char ratio_of[24];
+    int runs;           /* the number of runs the value is the median of */
+    char durability[8]; /* "sync", "none", or "" for the physical limits */
 } figure_t;
 
 static figure_t figures[MAX_FIGURES];
 static size_t nfigures;
 static char *notes[MAX_NOTES];
 static size_t nnotes;
+static int default_runs = 1, scope_runs = 1;
+static const char *scope_durability = "sync";
+
+void report_scope(int runs, const char *durability) {
+    scope_runs = runs;
+    scope_durability = durability;
+}
+
+void report_scope_reset(void) { report_scope(default_runs, "sync"); }
 
 static const char *verdict(const figure_t *f) {
     if (isnan(f->value)) {
@@ -123,6 +134,8 @@ void report_figure(const char *name, double value, const char *unit, target_op_t
     f->target = target;
     f->ratio = ratio;
     snprintf(f->ratio_of, sizeof f->ratio_of, "%s", ratio_of ? ratio_of : "");
+    f->runs = scope_runs;
+    snprintf(f->durability, sizeof f->durability, "%s", scope_durability ? scope_durability : "");
     /* progress on stderr while the run goes on */
     fprintf(stderr, "  ");
     print_row(stderr, f);
@@ -180,6 +193,12 @@ static int write_json(const char *path, const machine_t *m) {
         }
         fputs(",\"verdict\":", f);
         json_write_string(f, verdict(g)[0] ? verdict(g) : "none");
+        fprintf(f, ",\"runs\":%d,\"durability\":", g->runs);
+        if (g->durability[0]) {
+            json_write_string(f, g->durability);
+        } else {
+            fputs("null", f);
+        }
         fputs(",", f);
         machine_write_json(f, m);
         fputs("}\n", f);
@@ -208,11 +227,11 @@ static void usage(FILE *out) {
             "  --dir DIR          work in a fresh directory under DIR (default: ./bench-data)\n"
             "  --keep             keep the data directory at the end\n"
             "  --quick            small sizes, 1 run of 1 s each (about a minute)\n"
-            "  --full             10M events over 1M streams, also 256 clients, 3 runs\n"
+            "  --full             also 256 clients\n"
             "  --runs N           runs per figure, median reported (default 3)\n"
             "  --seconds S        measured seconds per throughput run (default 2)\n"
             "  --warmup S         warm-up seconds before each throughput run (default 0.5)\n"
-            "  --events N         events to preload (default 1000000; --full 10000000)\n"
+            "  --events N         events to preload (default 10000000; --quick 1000000)\n"
             "  --streams N        streams they are spread over (default events / 10)\n"
             "  --reads N          random one-stream reads per probe (default 100000)\n"
             "  --seqwrite-mib N   size of the sequential write probe (default 256)\n"
@@ -324,7 +343,7 @@ int main(int argc, char **argv) {
         .runs = quick ? 1 : 3,
         .seconds = quick ? 1.0 : 2.0,
         .warmup = quick ? 0.2 : 0.5,
-        .events = full ? 10000000u : 1000000u,
+        .events = quick ? 1000000u : 10000000u, /* the targets' size (workloads.c) */
         .reads = quick ? 20000u : 100000u,
         .seqwrite_mib = quick ? 64u : 256u,
         .full = full,
@@ -335,6 +354,8 @@ int main(int argc, char **argv) {
     if (runs) {
         cfg.runs = (int)runs;
     }
+    default_runs = cfg.runs;
+    report_scope_reset();
     if (seconds > 0) {
         cfg.seconds = seconds;
     }

@@ -32,8 +32,18 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # name found in the input follows, sorted.
 SYSTEM_ORDER = ["stele", "stele-http", "sqlite", "postgres", "nats"]
 STELE_SYSTEMS = {"stele", "stele-http"}
-# The Stele column that the ratio columns divide by each peer.
-RATIO_BASE = "stele"
+# Where each system runs: a ratio column divides a Stele figure by a peer's only between systems on
+# the same footing (a library in the benchmark's process, or a server over loopback), so that no
+# column credits Stele with the cost of a network round trip it did not pay.
+FOOTING = {"stele": "in-process", "sqlite": "in-process", "stele-http": "server",
+           "postgres": "server", "nats": "server"}
+
+# The targets of open time, RSS and one-stream read p99 are stated for one size: 10M events over
+# 1M streams (bench/README.md). A verdict at another size is not given, and the report says when
+# the size was not measured.
+TARGET_SIZE = "10M"
+SIZED_TARGETS = ["growth.open_time", "growth.rss_after_open", "growth.hwm_after_open",
+                 "growth.rss_after_reads", "growth.hwm_after_reads", "readstream.p99"]
 
 # Sections of Stele's own figures: notes key, heading, name prefixes.
 BENCH_SECTIONS = [
@@ -113,6 +123,7 @@ class Results:
         self.records = records
         self.bench_runs = []      # [(date, [record, ...])], in order of appearance
         self.bench = {}           # name -> record (first occurrence; limits excluded)
+        self.limits = {}          # name -> record of the physical limits (first occurrence)
         self.compare = {}         # (system, name) -> record (first occurrence)
         self.compare_names = []   # figure names measured by stele-compare, first appearance
         self.systems = []         # compare systems, in column order
@@ -130,6 +141,7 @@ class Results:
                     self.bench_runs.append((date, runs_by_date[date]))
                 runs_by_date[date].append(r)
                 if r["name"].startswith("limits."):
+                    self.limits.setdefault(r["name"], r)
                     continue
                 if r["name"] in self.bench:
                     duplicates += 1
@@ -254,7 +266,15 @@ def figure_key(name):
     return (fam, family, middle, met, name)
 
 
+def sized_elsewhere(r):
+    """True for a figure whose target is stated at TARGET_SIZE but which was measured at another."""
+    base, _, at = r["name"].partition("@")
+    return base in SIZED_TARGETS and at != TARGET_SIZE
+
+
 def verdict_text(r):
+    if sized_elsewhere(r):
+        return "no verdict: the target is stated at %s events" % TARGET_SIZE
     verdict = r.get("verdict")
     if verdict == "met":
         return "met"
@@ -277,7 +297,7 @@ def verdict_text(r):
 
 def target_text(r):
     target = number(r.get("target"))
-    if target is None:
+    if target is None or sized_elsewhere(r):
         return ""
     op = r.get("target_op") or ""
     return "%s %s" % (OP_TEXT.get(op, op), fmt(target))
@@ -291,6 +311,17 @@ def ratio_text(r):
     return "%.2f× %s" % (ratio, RATIO_TO_TEXT.get(to, to))
 
 
+def runs_text(r):
+    runs = number(r.get("runs"))
+    return "%d" % runs if runs is not None else "not recorded"
+
+
+def durability_text(r):
+    if "durability" not in r:
+        return "not recorded"
+    return r["durability"] if r["durability"] else "—"
+
+
 def value_text(r):
     value = number(r.get("value"))
     if value is None:
@@ -301,29 +332,107 @@ def value_text(r):
 
 # ---------------------------------------------------------------------------------------------
 # Notes
+#
+# The notes quote figures only through placeholders, filled in from the results being rendered, so
+# that the text can never disagree with the tables beside it:
+#   {{NAME}}            a stele-bench figure (or limit) with its unit: {{append.1client.rate}}
+#   {{SYSTEM:NAME}}     a stele-compare figure with its unit: {{sqlite:append.1clients.rate}}
+#   {{X / Y}}           the ratio of two figures of either kind: {{stele-http:readall.rate / postgres:readall.rate}}
+#   {{ratio NAME}}      a stele-bench figure's ratio to its limit: "0.94× fsync rate"
+#   {{runs NAME}}       the number of runs a figure is the median of
+# A measured-looking number written out in the notes (digits with a unit such as µs, ms, ×, %,
+# events/s or MB/s, outside `code`) is refused: it would come from no results file.
+
+PLACEHOLDER = re.compile(r"\{\{\s*(.*?)\s*\}\}")
+LITERAL_FIGURE = re.compile(
+    r"(?<![\w.@/-])~?\d[\d,]*(?:\.\d+)?(?:\s*[–-]\s*\d[\d,]*(?:\.\d+)?)?\s*[kKMG]?\s*"
+    r"(?:×|%|µs\b|us\b|ms\b|s\b|/s\b|MB/s|MB\b|MiB\b|GiB\b|GB\b|KiB\b|"
+    r"(?:events|ops|commits|requests)/s)")
 
 
 def read_notes(path):
-    """`## notes: KEY` sections of the notes file, in order: {key: text}."""
+    """`## notes: KEY` sections of the notes file, in order: {key: [(line number, text)]}."""
     notes = {}
     if not path or not os.path.exists(path):
         return notes
     key = None
     lines = {}
     with open(path, encoding="utf-8") as f:
-        for line in f:
+        for number_, line in enumerate(f, 1):
             m = re.match(r"^##\s+notes:\s*(\S+)\s*$", line)
             if m:
                 key = m.group(1)
                 lines.setdefault(key, [])
                 continue
             if key is not None:
-                lines[key].append(line.rstrip("\n"))
+                lines[key].append((number_, line.rstrip("\n")))
     for key, body in lines.items():
-        text = "\n".join(body).strip("\n")
-        if text.strip():
-            notes[key] = text
+        while body and not body[0][1].strip():
+            body.pop(0)
+        while body and not body[-1][1].strip():
+            body.pop()
+        if body:
+            notes[key] = body
     return notes
+
+
+def literal_figures(notes, path):
+    """'path:line: text' for every measured-looking number the notes write out."""
+    found = []
+    for body in notes.values():
+        for line_number, line in body:
+            text = PLACEHOLDER.sub(" ", re.sub(r"`[^`]*`", " ", line))
+            for m in LITERAL_FIGURE.finditer(text):
+                found.append("%s:%d: '%s'" % (display_path(path), line_number, m.group(0).strip()))
+    return found
+
+
+def figure_ref(res, ref):
+    """(value, unit) of `NAME` or `SYSTEM:NAME`, or None when the results do not have it."""
+    system, sep, name = ref.partition(":")
+    if sep:
+        r = res.compare.get((system, name))
+        value = res.compare_value(system, name)
+    else:
+        r = res.bench.get(ref) or res.limits.get(ref)
+        value = number(r.get("value")) if r else None
+    if r is None or value is None:
+        return None
+    return value, unit_text(r.get("unit"))
+
+
+def expand(res, expr):
+    """The text of one placeholder, or None when a figure it names is not in the results."""
+    words = expr.split(None, 1)
+    if len(words) == 2 and words[0] in ("ratio", "runs"):
+        r = res.bench.get(words[1])
+        if r is None:
+            return None
+        text = ratio_text(r) if words[0] == "ratio" else runs_text(r)
+        return text or None
+    if " / " in expr:
+        a, b = (figure_ref(res, part.strip()) for part in expr.split(" / ", 1))
+        if a is None or b is None or not b[0]:
+            return None
+        return ratio_fmt(a[0] / b[0])
+    got = figure_ref(res, expr)
+    if got is None:
+        return None
+    return fmt(got[0]) + (" " + got[1] if got[1] else "")
+
+
+def fill_notes(res, notes):
+    """{key: text} with every placeholder filled in; figures not measured say so."""
+    filled = {}
+    for key, body in notes.items():
+        def one(m):
+            text = expand(res, m.group(1))
+            if text is None:
+                warn("notes: {{%s}} names no figure of these results" % m.group(1))
+                return "*not measured in this run*"
+            return text
+        filled[key] = PLACEHOLDER.sub(one, "\n".join(line for _, line in body))
+    return filled
 
 
 # ---------------------------------------------------------------------------------------------
@@ -550,31 +659,39 @@ set key outside right top
     return script, source
 
 
-def draw_plots(res, plots_dir):
-    """Draws the plots that have data; returns {file name: source}, and a reason when none."""
-    drawn = {}
-    gnuplot = shutil.which("gnuplot")
+def draw_plots(res, plots_dir, draw=True):
+    """{file name: source} of the plots these results have data for, and the failures of drawing
+    them. The report lists the plots from the data alone, so that its text does not depend on
+    gnuplot; with draw=False nothing is written (the --check mode)."""
+    planned, failures, drawn = {}, [], 0
+    gnuplot = shutil.which("gnuplot") if draw else None
+    if draw and gnuplot is None:
+        failures.append("gnuplot is not installed (scripts/install-bench-deps installs it)")
     makers = [plot_clients, plot_latency, plot_growth]
-    os.makedirs(plots_dir, exist_ok=True)
+    if draw:
+        os.makedirs(plots_dir, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="stele-report-") as tmp:
         for file_name, maker in zip(PLOT_FILES, makers):
             out = os.path.join(plots_dir, file_name)
             made = maker(res, tmp, out)
-            if made is None or gnuplot is None:
-                if os.path.exists(out):
+            if made is None:
+                if draw and os.path.exists(out):
                     os.remove(out)  # a plot of an earlier run would not match this report
                 continue
             script, source = made
+            planned[file_name] = source
+            if gnuplot is None:
+                continue
             script_path = os.path.join(tmp, file_name + ".gp")
             with open(script_path, "w", encoding="utf-8") as f:
                 f.write(script)
             done = subprocess.run([gnuplot, script_path], cwd=tmp, capture_output=True,
                                   text=True)
             if done.returncode != 0 or not os.path.exists(out):
-                warn("gnuplot failed for %s: %s" % (file_name, done.stderr.strip()))
-                continue
-            drawn[file_name] = source
-    return drawn, (None if gnuplot else "gnuplot is not installed")
+                failures.append("gnuplot failed for %s: %s" % (file_name, done.stderr.strip()))
+            else:
+                drawn += 1
+    return planned, drawn, failures
 
 
 # ---------------------------------------------------------------------------------------------
@@ -670,10 +787,12 @@ def bench_part(res, notes):
     out = ["## Stele's own figures against its targets", ""]
     if not res.bench:
         return out + ["No stele-bench figures in these results.", ""]
-    out += ["From `stele-bench` (figures and flags: [bench/README.md](../bench/README.md)): "
-            "durability `sync` (acknowledged after `fdatasync`). *ratio to limit* divides the "
-            "figure by the physical limit above that bounds it; the verdict compares it with "
-            "the project's target.", ""]
+    out += ["From `stele-bench` (figures and flags: [bench/README.md](../bench/README.md)), "
+            "in-process unless the name starts with `http.`. *durability* is the store's mode "
+            "for that figure (`sync`: acknowledged after `fdatasync`; `none`: no syncs at all); "
+            "*runs* is the number of runs the value is the median of. *ratio to limit* divides "
+            "the figure by the physical limit above that bounds it; the verdict compares it with "
+            "the project's target, only at the size the target is stated for.", ""]
     placed = set()
     sections = BENCH_SECTIONS + [("other", "Other figures", None)]
     for key, heading, prefixes in sections:
@@ -682,17 +801,23 @@ def bench_part(res, notes):
         else:
             names = [n for n in res.bench if n.startswith(prefixes) and n not in placed]
         placed.update(names)
-        if not names and key not in notes:
+        missing = [base + "@" + TARGET_SIZE for base in SIZED_TARGETS
+                   if prefixes is not None and base.startswith(prefixes)
+                   and base + "@" + TARGET_SIZE not in res.bench]
+        if not names and not missing and key not in notes:
             continue
         out += ["### " + heading, ""]
-        if names:
+        if names or missing:
             rows = []
             for name in names:
                 r = res.bench[name]
-                rows.append(["`%s`" % name, value_text(r), target_text(r), ratio_text(r),
-                             verdict_text(r)])
-            out += table(["figure", "value", "target", "ratio to limit", "verdict"], rows,
-                         ["---", "---:", "---", "---", "---"])
+                rows.append(["`%s`" % name, value_text(r), durability_text(r), runs_text(r),
+                             target_text(r), ratio_text(r), verdict_text(r)])
+            for name in missing:
+                rows.append(["`%s`" % name, "not measured in this run", "", "", "", "",
+                             "no verdict"])
+            out += table(["figure", "value", "durability", "runs", "target", "ratio to limit",
+                          "verdict"], rows, ["---", "---:", "---", "---:", "---", "---", "---"])
             out.append("")
         if key in notes:
             out += [notes[key], ""]
@@ -727,13 +852,13 @@ def compare_part(res, notes):
                      cell(status)])
     out += table(["system", "durability", "runs (median of)", "status"], rows)
     out.append("")
-    peers = [s for s in res.systems if s not in STELE_SYSTEMS and s not in res.skipped]
-    base = RATIO_BASE if RATIO_BASE in res.systems else None
-    if base and peers:
-        out += ["The `%s ÷ peer` columns divide the in-process Stele figure by the peer's: above "
-                "1× Stele is faster for rates and bandwidths, below 1× it is faster for latencies "
-                "(µs). `stele-http` is the fairer column to hold against the server peers "
-                "(`postgres`, `nats`)." % base, ""]
+    pairs = ratio_pairs(res)
+    if pairs:
+        out += ["The `A ÷ B` columns divide a Stele figure by a peer's on the same footing only: "
+                "in-process Stele (`stele`) by the in-process peer (`sqlite`), Stele's server "
+                "over loopback (`stele-http`) by the server peers (`postgres`, `nats`). Above 1× "
+                "Stele is faster for rates and bandwidths, below 1× it is faster for latencies "
+                "(µs).", ""]
     out += ["`unsupported`: the system has no such operation; `skipped`: the system is not "
             "installed; `error [n]`: the workload failed, see the note under the table; `—`: "
             "not measured.", ""]
@@ -752,7 +877,7 @@ def compare_part(res, notes):
         if names:
             footnotes = []
             header = ["figure", "unit"] + ["`%s`" % s for s in res.systems]
-            header += ["`%s` ÷ `%s`" % (base, p) for p in peers] if base else []
+            header += ["`%s` ÷ `%s`" % pair for pair in pairs]
             align = ["---", "---"] + ["---:"] * (len(header) - 2)
             rows = []
             for name in sorted(names, key=figure_key):
@@ -766,12 +891,10 @@ def compare_part(res, notes):
                     cells.append(compare_cell(res, system, name, r, footnotes))
                 row.append(unit)
                 row += cells
-                if base:
-                    mine = res.compare_value(base, name)
-                    for p in peers:
-                        theirs = res.compare_value(p, name)
-                        row.append(ratio_fmt(mine / theirs) if mine is not None and theirs
-                                   else "—")
+                for mine_system, peer in pairs:
+                    mine = res.compare_value(mine_system, name)
+                    theirs = res.compare_value(peer, name)
+                    row.append(ratio_fmt(mine / theirs) if mine is not None and theirs else "—")
                 rows.append(row)
             out += table(header, rows, align)
             out.append("")
@@ -783,6 +906,14 @@ def compare_part(res, notes):
         if key in notes:
             out += [notes[key], ""]
     return out
+
+
+def ratio_pairs(res):
+    """(Stele system, peer) for every measured pair on the same footing, in column order."""
+    measured = [s for s in res.systems if s not in res.skipped]
+    return [(mine, peer) for mine in measured if mine in STELE_SYSTEMS
+            for peer in measured if peer not in STELE_SYSTEMS
+            and FOOTING.get(peer) is not None and FOOTING.get(peer) == FOOTING.get(mine)]
 
 
 def compare_cell(res, system, name, r, footnotes):
@@ -802,7 +933,7 @@ def compare_cell(res, system, name, r, footnotes):
     return fmt(number(r.get("value")))
 
 
-def plots_part(drawn, reason, out_path, plots_dir):
+def plots_part(drawn, out_path, plots_dir):
     out = ["## Plots", ""]
     rel = os.path.relpath(os.path.abspath(plots_dir), os.path.dirname(os.path.abspath(out_path)))
     rel = rel.replace(os.sep, "/")
@@ -812,8 +943,6 @@ def plots_part(drawn, reason, out_path, plots_dir):
                        "subscription delivery",
         "growth.png": "Append rate as the store grows",
     }
-    if reason:
-        return out + ["No plots: %s." % reason, ""]
     if not drawn:
         return out + ["No plots: these results have none of the figures they are drawn from.", ""]
     for name in PLOT_FILES:
@@ -823,8 +952,8 @@ def plots_part(drawn, reason, out_path, plots_dir):
     return out
 
 
-def render(res, notes, paths, command, out_path, plots_dir):
-    drawn, reason = draw_plots(res, plots_dir)
+def render(res, notes, paths, command, out_path, plots_dir, draw=True):
+    planned, drawn, failures = draw_plots(res, plots_dir, draw)
     machines = res.machines()
     programs = []
     if res.bench_runs:
@@ -856,7 +985,7 @@ def render(res, notes, paths, command, out_path, plots_dir):
     lines += limits_part(res, notes)
     lines += bench_part(res, notes)
     lines += compare_part(res, notes)
-    lines += plots_part(drawn, reason, out_path, plots_dir)
+    lines += plots_part(planned, out_path, plots_dir)
     extra = [k for k in notes if k not in NOTE_KEYS]
     if extra:
         lines += ["## Further notes", ""]
@@ -864,7 +993,7 @@ def render(res, notes, paths, command, out_path, plots_dir):
             lines += ["### " + key, "", notes[key], ""]
     while lines and lines[-1] == "":
         lines.pop()
-    return "\n".join(lines) + "\n", drawn
+    return "\n".join(lines) + "\n", drawn, failures
 
 
 def main():
@@ -881,6 +1010,9 @@ def main():
     parser.add_argument("--command",
                         help="the command shown to reproduce the run (default: from the "
                              "results file name, e.g. -quick.jsonl: make bench-quick)")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing: exit 1 unless --out is exactly what these results "
+                             "and notes render (a test that the page comes from its results)")
     args = parser.parse_args()
 
     records = read_lines(args.results)
@@ -888,20 +1020,49 @@ def main():
         warn("no figures in %s" % ", ".join(args.results))
         return 1
     res = Results(records)
-    notes = read_notes(args.notes)
-    for key in notes:
+    raw_notes = read_notes(args.notes)
+    literals = literal_figures(raw_notes, args.notes)
+    if literals:
+        warn("the notes write out figures that come from no results file; quote them with "
+             "placeholders ({{NAME}}, {{SYSTEM:NAME}}, {{X / Y}}, see the top of this script):")
+        for text in literals:
+            print("  " + text, file=sys.stderr)
+        return 1
+    for key in raw_notes:
         if key not in NOTE_KEYS:
             warn("notes section '%s' has no place; it goes under Further notes" % key)
+    notes = fill_notes(res, raw_notes)
     command = args.command or infer_command(args.results)
-    text, drawn = render(res, notes, args.results, command, args.out, args.plots)
+    text, drawn, failures = render(res, notes, args.results, command, args.out, args.plots,
+                                   draw=not args.check)
+    if args.check:
+        try:
+            with open(args.out, encoding="utf-8") as f:
+                current = f.read()
+        except OSError as e:
+            warn("cannot read %s: %s" % (args.out, e))
+            return 1
+        if current != text:
+            import difflib
+            sys.stderr.writelines(difflib.unified_diff(
+                current.splitlines(True), text.splitlines(True), display_path(args.out),
+                "rendered from " + ", ".join(display_path(p) for p in args.results)))
+            warn("%s is not what its results render: run bench/report.py on them" %
+                 display_path(args.out))
+            return 1
+        print("report.py: %s is exactly what %s render" % (
+            display_path(args.out), ", ".join(display_path(p) for p in args.results)))
+        return 0
     out_dir = os.path.dirname(os.path.abspath(args.out))
     os.makedirs(out_dir, exist_ok=True)
     with open(args.out, "w", encoding="utf-8") as f:
         f.write(text)
     print("report.py: wrote %s (%d figures) and %d plot%s in %s" % (
-        display_path(args.out), len(records), len(drawn), "" if len(drawn) == 1 else "s",
+        display_path(args.out), len(records), drawn, "" if drawn == 1 else "s",
         display_path(args.plots)))
-    return 0
+    for failure in failures:
+        warn(failure)
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

@@ -78,21 +78,26 @@ uint64_t lat_percentile(lat_vec_t *l, double p) {
 }
 
 double median(const double *v, size_t n) {
-    double *c = malloc((n ? n : 1) * sizeof *c);
+    size_t failed = 0;
+    for (size_t i = 0; i < n; i++) {
+        failed += isnan(v[i]) ? 1 : 0;
+    }
+    if (n == 0 || failed > 0) {
+        if (failed > 0) {
+            fprintf(stderr,
+                    "stele-bench: %zu of %zu runs failed: the figure is reported as an "
+                    "error\n",
+                    failed, n);
+        }
+        return NAN;
+    }
+    double *c = malloc(n * sizeof *c);
     if (!c) {
         return NAN;
     }
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!isnan(v[i])) {
-            c[m++] = v[i];
-        }
-    }
-    double r = NAN;
-    if (m > 0) {
-        qsort(c, m, sizeof *c, cmp_double);
-        r = (m % 2) ? c[m / 2] : (c[m / 2 - 1] + c[m / 2]) / 2;
-    }
+    memcpy(c, v, n * sizeof *c);
+    qsort(c, n, sizeof *c, cmp_double);
+    double r = (n % 2) ? c[n / 2] : (c[n / 2 - 1] + c[n / 2]) / 2;
     free(c);
     return r;
 }

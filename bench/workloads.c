@@ -33,6 +33,9 @@
 #define PRELOAD_PARTS 100u /* streams per preload commit (one event each) */
 #define PRELOAD_THREADS 4
 #define GROWTH_STAGES 8
+/* The size the open-time, RSS and read-latency targets are stated for (bench/README.md). */
+#define TARGET_EVENTS 10000000u
+#define TARGET_STREAMS 1000000u
 
 /* --- events -------------------------------------------------------------------------------- */
 
@@ -734,20 +737,28 @@ static void open_and_read(const bench_config_t *cfg, const char *store_dir, uint
     }
     char label[24], name[96];
     count_label(events, label, sizeof label);
+    /* The targets are stated for one size: a verdict at another size would say nothing. */
+    bool at_size = events == TARGET_EVENTS && streams == TARGET_STREAMS;
     if (bench_selected(cfg, "growth")) {
         static const char *const what[5] = {"open_time", "rss_after_open", "hwm_after_open",
                                             "rss_after_reads", "hwm_after_reads"};
         for (size_t k = 0; k < 5; k++) {
             snprintf(name, sizeof name, "growth.%s@%s", what[k], label);
-            report_figure(name, median(v + k * runs, runs), k == 0 ? "ms" : "MiB", TARGET_BELOW,
-                          k == 0 ? 1000.0 : 256.0, NAN, NULL);
+            report_figure(name, median(v + k * runs, runs), k == 0 ? "ms" : "MiB",
+                          at_size ? TARGET_BELOW : TARGET_NONE, k == 0 ? 1000.0 : 256.0, NAN, NULL);
         }
     }
     if (bench_selected(cfg, "readstream")) {
         snprintf(name, sizeof name, "readstream.p50@%s", label);
         report_figure(name, median(v + 5 * runs, runs), "us", TARGET_NONE, NAN, NAN, NULL);
         snprintf(name, sizeof name, "readstream.p99@%s", label);
-        report_figure(name, median(v + 6 * runs, runs), "us", TARGET_BELOW, 50.0, NAN, NULL);
+        report_figure(name, median(v + 6 * runs, runs), "us", at_size ? TARGET_BELOW : TARGET_NONE,
+                      50.0, NAN, NULL);
+    }
+    if (!at_size) {
+        report_note("@%s: open time, RSS and read p99 have targets at 10M events over 1M streams "
+                    "only; no verdict at this size",
+                    label);
     }
     char slabel[24];
     count_label(streams, slabel, sizeof slabel);
@@ -805,7 +816,9 @@ void workloads_run(const bench_config_t *cfg, const limits_t *lim) {
             char label[24], name[64];
             count_label(target_streams * per_stream, label, sizeof label);
             snprintf(name, sizeof name, "growth.preload_rate@%s", label);
+            report_scope(1, "none"); /* one preload, without syncs */
             report_figure(name, rate, "events/s", TARGET_NONE, NAN, NAN, NULL);
+            report_scope_reset();
             if (isnan(rate)) {
                 return;
             }

@@ -40,6 +40,9 @@ typedef struct cli_ctx {
     const char *command;           /* the command's name, for messages */
     const char *url;               /* --url, STELE_URL: work through that server (remote.h) */
     const char *token;             /* --token, STELE_TOKEN: its API token */
+    const char *cacert;            /* --cacert, SSL_CERT_FILE: CA certificates for https */
+    const char *capath;            /* SSL_CERT_DIR: a directory of CA certificates */
+    bool insecure;                 /* --insecure: do not verify the server's certificate */
 } cli_ctx_t;
 
 /* ---- args.c: command-line options -------------------------------------------------------- */
@@ -130,6 +133,8 @@ void cli_write_compact_json(FILE *f, const char *text, size_t len);
  * directory without a store prints "no store at DIR" and returns EXIT_NOTFOUND. Returns EXIT_OK
  * with *out set, or the exit status after printing the error. */
 int cli_store_open(const cli_ctx_t *ctx, bool create, stele_store_t **out);
+/* The same with any STELE_OPEN_* flags (verify opens with STELE_OPEN_VERIFY). */
+int cli_store_open_flags(const cli_ctx_t *ctx, uint32_t flags, stele_store_t **out);
 /* Close the store; returns status unchanged, or EXIT_ERROR if it was EXIT_OK and closing failed. */
 int cli_store_close(const cli_ctx_t *ctx, stele_store_t *store, int status);
 

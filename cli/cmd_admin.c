@@ -99,7 +99,8 @@ int cmd_verify(cli_ctx_t *ctx, int argc, char **argv) {
         return remote_verify(ctx);
     }
     stele_store_t *store = NULL;
-    if ((status = cli_store_open(ctx, false, &store)) != EXIT_OK) {
+    /* A damaged store is opened all the same, so that verify can say where it is damaged */
+    if ((status = cli_store_open_flags(ctx, STELE_OPEN_VERIFY, &store)) != EXIT_OK) {
         return status;
     }
     stele_verify_report_t report;

@@ -13,8 +13,11 @@
  * wrote them: "$metadata" sets the stream's metadata, a deletion or tombstone deletes it.
  * Positions and times are not kept: the store assigns them.
  *
- * import stops at the first bad line or failed append; everything before it stays imported
- * (each run is atomic) and the message names the line.
+ * import stops at the first bad line or failed append. Everything before it is imported: the
+ * run being gathered when a bad line is met is appended first (each run is atomic). It then says
+ * exactly what is in the store (the summary, with the last line done and the last position) and
+ * how to go on: the same command again once the cause is fixed (what is there is recognised and
+ * not written twice), or --from-line to start after a line that cannot be fixed.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -58,11 +61,14 @@ typedef struct importer {
     stele_event_in_t *ins; /* run[i].in, contiguous for stele_append() */
     size_t run_count;
     size_t run_bytes;
-    uint64_t lines;      /* events read */
-    uint64_t appended;   /* events written */
-    uint64_t idempotent; /* events already present */
-    uint64_t system;     /* system events replayed */
-    uint64_t skipped;    /* system events with no meaning here */
+    uint64_t lines;         /* events read */
+    uint64_t appended;      /* events written */
+    uint64_t idempotent;    /* events already present */
+    uint64_t system;        /* system events replayed */
+    uint64_t skipped;       /* system events with no meaning here */
+    uint64_t done_line;     /* every event of the lines up to this one is in the store */
+    uint64_t last_position; /* of the last event appended (0: none, or through a server) */
+    uint64_t failed_line;   /* the first line of what failed to be written */
 } importer_t;
 
 static int ensure_store(importer_t *im) {
@@ -104,6 +110,9 @@ static int flush_run(importer_t *im) {
                                    im->run[0].line, im->run[im->run_count - 1].line, &idempotent);
         if (status == EXIT_OK) {
             *(idempotent ? &im->idempotent : &im->appended) += im->run_count;
+            im->done_line = im->run[im->run_count - 1].line;
+        } else {
+            im->failed_line = im->run[0].line;
         }
         clear_run(im);
         return status;
@@ -124,6 +133,12 @@ static int flush_run(importer_t *im) {
         im->idempotent += im->run_count;
     } else {
         im->appended += im->run_count;
+        im->last_position = result.last_position;
+    }
+    if (rc == 0) {
+        im->done_line = im->run[im->run_count - 1].line;
+    } else {
+        im->failed_line = im->run[0].line;
     }
     clear_run(im);
     return status;
@@ -210,6 +225,11 @@ static int import_event(importer_t *im, cli_event_buf_t *ev) {
         if ((status = flush_run(im)) == EXIT_OK) {
             status = replay_system(im, ev);
         }
+        if (status == EXIT_OK) {
+            im->done_line = ev->line;
+        } else if (im->failed_line == 0) {
+            im->failed_line = ev->line;
+        }
         cli_event_buf_free(ev);
         return status;
     }
@@ -229,15 +249,50 @@ static int import_event(importer_t *im, cli_event_buf_t *ev) {
     return EXIT_OK;
 }
 
+/* What is in the store now, as JSON on stdout: on success, and after a failure too. */
+static int print_summary(const importer_t *im, bool complete, uint64_t failed_line,
+                         uint64_t from_line) {
+    json_t *o = json_object();
+    if (o != NULL) {
+        json_object_set_new(o, "events", json_integer((json_int_t)im->lines));
+        json_object_set_new(o, "appended", json_integer((json_int_t)im->appended));
+        json_object_set_new(o, "idempotent", json_integer((json_int_t)im->idempotent));
+        json_object_set_new(o, "system", json_integer((json_int_t)im->system));
+        json_object_set_new(o, "skipped", json_integer((json_int_t)im->skipped));
+        if (!complete) {
+            json_object_set_new(o, "complete", json_false());
+            json_object_set_new(o, "from_line", json_integer((json_int_t)from_line));
+            json_object_set_new(o, "done_line", json_integer((json_int_t)im->done_line));
+            if (im->last_position != 0) {
+                json_object_set_new(o, "last_position",
+                                    json_integer((json_int_t)im->last_position));
+            }
+            json_object_set_new(o, "failed_line", json_integer((json_int_t)failed_line));
+        }
+    }
+    return cli_print_json(o);
+}
+
 int cmd_import(cli_ctx_t *ctx, int argc, char **argv) {
+    const char *from_text = NULL;
+    const cli_opt_t opts[] = {
+        {"--from-line", &from_text, NULL},
+    };
     const char *pos[1];
     size_t npos = 0;
-    int status = cli_args_parse(ctx, argc, argv, NULL, 0, pos, 1, &npos);
+    int status =
+        cli_args_parse(ctx, argc, argv, opts, sizeof(opts) / sizeof(opts[0]), pos, 1, &npos);
     if (status != EXIT_OK) {
         return status < 0 ? EXIT_OK : status;
     }
     if (npos != 1) {
         return cli_usage_errorf(ctx, "missing FILE ('-' for stdin)");
+    }
+    uint64_t from_line = 1;
+    if (from_text != NULL &&
+        ((status = cli_parse_u64(ctx, "--from-line", from_text, &from_line)) != 0 ||
+         from_line == 0)) {
+        return status != 0 ? status : cli_usage_errorf(ctx, "--from-line counts from 1");
     }
     bool is_stdin = strcmp(pos[0], "-") == 0;
     FILE *f = is_stdin ? stdin : fopen(pos[0], "rb");
@@ -261,13 +316,17 @@ int cmd_import(cli_ctx_t *ctx, int argc, char **argv) {
     cli_progress_init(&progress, "import", "bytes");
     struct stat st;
     uint64_t total = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
-    uint64_t done_bytes = 0, line_no = 0;
+    uint64_t done_bytes = 0, line_no = 0, failed_line = 0;
+    bool bad_line = false;
     char *line = NULL;
     size_t line_cap = 0;
     ssize_t n;
     while (status == EXIT_OK && (n = getline(&line, &line_cap, f)) > 0) {
         line_no++;
         done_bytes += (uint64_t)n;
+        if (line_no < from_line) {
+            continue;
+        }
         size_t len = (size_t)n;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) {
             len--;
@@ -284,28 +343,54 @@ int cmd_import(cli_ctx_t *ctx, int argc, char **argv) {
         if (status == EXIT_OK) {
             im.lines++;
             status = import_event(&im, &ev);
+        } else {
+            bad_line = true;
+        }
+        if (status != EXIT_OK) {
+            failed_line = bad_line ? line_no : 0;
         }
         cli_progress_update(&progress, done_bytes, total);
     }
     free(line);
     if (status == EXIT_OK && ferror(f)) {
-        cli_errorf(ctx, "%s: read error", im.source);
+        cli_errorf(ctx, "%s: read error after line %llu", im.source, (unsigned long long)line_no);
         status = EXIT_ERROR;
     }
+    /* The events before a bad line are good: the run they were gathered in goes in too. */
+    int flushed = status == EXIT_OK || bad_line ? flush_run(&im) : EXIT_OK;
     if (status == EXIT_OK) {
-        status = flush_run(&im);
+        status = flushed;
     }
     cli_progress_finish(&progress);
     if (status == EXIT_OK) {
-        json_t *o = json_object();
-        if (o != NULL) {
-            json_object_set_new(o, "events", json_integer((json_int_t)im.lines));
-            json_object_set_new(o, "appended", json_integer((json_int_t)im.appended));
-            json_object_set_new(o, "idempotent", json_integer((json_int_t)im.idempotent));
-            json_object_set_new(o, "system", json_integer((json_int_t)im.system));
-            json_object_set_new(o, "skipped", json_integer((json_int_t)im.skipped));
+        status = print_summary(&im, true, 0, from_line);
+    } else {
+        /* The line that failed: a bad line, or the first line of the run whose append failed. */
+        if (failed_line == 0) {
+            failed_line = im.failed_line != 0 ? im.failed_line : line_no;
         }
-        status = cli_print_json(o);
+        (void)print_summary(&im, false, failed_line, from_line);
+        if (im.done_line >= from_line) {
+            cli_errorf(ctx,
+                       "import stopped at line %llu: lines %llu-%llu are imported (%llu events "
+                       "appended, %llu already there), nothing after them",
+                       (unsigned long long)failed_line, (unsigned long long)from_line,
+                       (unsigned long long)im.done_line, (unsigned long long)im.appended,
+                       (unsigned long long)im.idempotent);
+        } else {
+            cli_errorf(ctx, "import stopped at line %llu: nothing was imported",
+                       (unsigned long long)failed_line);
+        }
+        if (bad_line) {
+            cli_errorf(ctx,
+                       "to go on, fix line %llu and run the same command again (what is imported "
+                       "is recognised and not written twice), or skip it with --from-line %llu",
+                       (unsigned long long)failed_line, (unsigned long long)failed_line + 1);
+        } else {
+            cli_errorf(ctx,
+                       "to go on, fix the cause and run the same command again (what is imported "
+                       "is recognised and not written twice)");
+        }
     }
 
 done:

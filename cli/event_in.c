@@ -17,10 +17,8 @@
 #include "json_scan.h"
 
 /* Find the raw text of the top-level member `key` of the JSON object in s (already known to be
- * valid JSON). The key is compared byte for byte, so an escaped spelling cannot be matched: when
- * any key is escaped (it may spell `key`, and jansson keeps the last of duplicates), the member is
- * reported as not found and callers fall back to jansson's encoding. The last occurrence wins, as
- * in jansson. */
+ * valid JSON). Keys are compared as decoded ("d\u0061ta" is "data") and the last occurrence wins,
+ * as in jansson. */
 static bool find_member(const char *s, size_t len, const char *key, size_t *off, size_t *vlen) {
     size_t start = 0, end = 0;
     if (!jscan_member(s, len, 0, key, &start, &end))
@@ -60,8 +58,11 @@ static char *member_text(const char *line, size_t len, const char *key, const js
 int cli_check_json(const cli_ctx_t *ctx, const char *what, const char *text, size_t len,
                    bool must_be_object) {
     json_error_t jerr;
-    /* The same jansson flags as the store's own check, so both agree on what is JSON. */
-    json_t *v = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+    /* The flags every reader of events uses (steled's bodies, import lines, server answers):
+     * jansson then accepts everything the store accepts (src/util/json.c); an integer beyond 64
+     * bits is read as a double, not refused. The store's check has the last word. */
+    json_t *v =
+        json_loadb(text, len, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &jerr);
     if (v == NULL) {
         cli_errorf(ctx, "%s: %s: %s", what, stele_strerror(STELE_EJSON), jerr.text);
         return EXIT_ERROR;

@@ -5,7 +5,8 @@
  * one keep-alive connection. Requests send the token as "Authorization: Bearer T" and JSON
  * bodies; curl's "Expect: 100-continue" is switched off (one round trip less for big bodies).
  * A long GET (Server-Sent Events) hands the body to a callback as it arrives and is polled about
- * once a second so that a signal can end it.
+ * once a second so that a signal can end it. For https the server's certificate is verified
+ * against --cacert (else SSL_CERT_FILE / SSL_CERT_DIR, else the system's store) unless --insecure.
  */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -17,8 +18,12 @@
 
 /* ---- the client ------------------------------------------------------------------------------ */
 
-int http_client_init(http_client_t *c, const char *url, const char *token) {
+int http_client_init(http_client_t *c, const cli_ctx_t *ctx) {
     memset(c, 0, sizeof(*c));
+    const char *url = ctx->url, *token = ctx->token;
+    c->cacert = ctx->cacert;
+    c->capath = ctx->capath;
+    c->insecure = ctx->insecure;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         return -1;
     }
@@ -89,6 +94,18 @@ static void setup(http_client_t *c, const char *path, http_response_t *resp,
     curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "stele/" STELE_VERSION_STRING);
     curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c->curl, CURLOPT_TCP_KEEPALIVE, 1L);
+    /* libcurl reads no environment for its CA store: the tool passes --cacert, SSL_CERT_FILE
+     * and SSL_CERT_DIR on, as curl(1) and OpenSSL's own tools do. */
+    if (c->cacert != NULL) {
+        curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->cacert);
+    }
+    if (c->capath != NULL) {
+        curl_easy_setopt(c->curl, CURLOPT_CAPATH, c->capath);
+    }
+    if (c->insecure) {
+        curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
 }
 
 int http_request(http_client_t *c, const char *method, const char *path, const char *body,

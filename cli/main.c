@@ -2,14 +2,16 @@
  * main.c -- the `stele` command-line tool: global options, the command table and usage texts.
  *
  *   stele [-d DIR] [--durability sync|async|none] [--verbose] <command> [args]
- *   stele --url URL [--token T] <command> [args]
+ *   stele --url URL [--token T] [--cacert FILE | --insecure] <command> [args]
  *
  * Global options come before the command; each command parses its own options (args.c) in any
  * order. The data directory is -d/--data, else $STELE_DATA, else ./data. With --url (or
  * $STELE_URL) the commands work through that server instead (remote.h).
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "remote.h"
@@ -107,6 +109,9 @@ static const char global_usage[] =
     "  --durability MODE    sync (default), async or none\n"
     "  --url URL            work through the server at URL (default: $STELE_URL)\n"
     "  --token TOKEN        the server's API token (default: $STELE_TOKEN)\n"
+    "  --cacert FILE        CA certificates to verify an https server with\n"
+    "                       (default: $SSL_CERT_FILE, $SSL_CERT_DIR, else the system's)\n"
+    "  --insecure           do not verify the https server's certificate\n"
     "  -v, --verbose        more messages on stderr\n"
     "  -h, --help           this help; `stele help COMMAND` for one command\n"
     "  -V, --version        print the version\n"
@@ -144,6 +149,21 @@ static int parse_durability(cli_ctx_t *ctx, const char *text) {
     return EXIT_OK;
 }
 
+/* The field of ctx that a global option taking a text ("--url U" or "--url=U") sets, with the
+ * option's name; NULL for any other argument. */
+static const char **text_option(cli_ctx_t *ctx, const char *arg, const char **name) {
+    static const char *const names[] = {"--url", "--token", "--cacert"};
+    const char **fields[] = {&ctx->url, &ctx->token, &ctx->cacert};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        size_t n = strlen(names[i]);
+        if (strncmp(arg, names[i], n) == 0 && (arg[n] == '\0' || arg[n] == '=')) {
+            *name = names[i];
+            return fields[i];
+        }
+    }
+    return NULL;
+}
+
 /* Parse the global options; returns the index of the command name, or -status to exit. */
 static int parse_global(cli_ctx_t *ctx, int argc, char **argv) {
     int i = 1;
@@ -158,18 +178,22 @@ static int parse_global(cli_ctx_t *ctx, int argc, char **argv) {
         }
         const char *value = NULL;
         bool has_value = false;
-        if (strcmp(arg, "--url") == 0 || strcmp(arg, "--token") == 0 ||
-            strncmp(arg, "--url=", 6) == 0 || strncmp(arg, "--token=", 8) == 0) {
-            bool is_url = strncmp(arg, "--url", 5) == 0;
+        const char *name = NULL;
+        const char **field = text_option(ctx, arg, &name);
+        if (field != NULL) {
             const char *eq = strchr(arg, '=');
             if (eq == NULL && i + 1 >= argc) {
                 return -cli_usage_errorf(ctx, "option '%s' needs a value", arg);
             }
             const char *text = eq != NULL ? eq + 1 : argv[++i];
-            if (is_url && text[0] == '\0') {
-                return -cli_usage_errorf(ctx, "the server URL is empty");
+            if (field != &ctx->token && text[0] == '\0') {
+                return -cli_usage_errorf(ctx, "option '%s' is empty", name);
             }
-            *(is_url ? &ctx->url : &ctx->token) = text;
+            *field = text;
+            continue;
+        }
+        if (strcmp(arg, "--insecure") == 0) {
+            ctx->insecure = true;
             continue;
         }
         if (strcmp(arg, "-d") == 0 || strcmp(arg, "--data") == 0 ||
@@ -227,6 +251,19 @@ int main(int argc, char **argv) {
     const char *env_token = getenv("STELE_TOKEN");
     if (ctx.token == NULL && env_token != NULL && env_token[0] != '\0') {
         ctx.token = env_token;
+    }
+    const char *env_cafile = getenv("SSL_CERT_FILE"), *env_capath = getenv("SSL_CERT_DIR");
+    const char *cacert_from = "--cacert";
+    if (ctx.cacert == NULL && env_cafile != NULL && env_cafile[0] != '\0') {
+        ctx.cacert = env_cafile;
+        cacert_from = "SSL_CERT_FILE";
+    }
+    if (ctx.cacert == NULL && env_capath != NULL && env_capath[0] != '\0') {
+        ctx.capath = env_capath;
+    }
+    if (ctx.url != NULL && ctx.cacert != NULL && access(ctx.cacert, R_OK) != 0) {
+        return cli_usage_errorf(&ctx, "%s: cannot read '%s': %s", cacert_from, ctx.cacert,
+                                strerror(errno));
     }
     if (first >= argc) {
         cli_print_usage(stderr, NULL);

@@ -25,7 +25,7 @@ static bool client_ready;
 
 http_client_t *remote_client(const cli_ctx_t *ctx) {
     if (!client_ready) {
-        if (http_client_init(&client, ctx->url, ctx->token) != 0) {
+        if (http_client_init(&client, ctx) != 0) {
             cli_errorf(ctx, "cannot set up the HTTP client (libcurl)");
             return NULL;
         }
@@ -105,10 +105,15 @@ void remote_reply_from(const cli_ctx_t *ctx, const http_response_t *resp, remote
                        resp->curl_code == CURLE_COULDNT_RESOLVE_PROXY ||
                        resp->curl_code == CURLE_OPERATION_TIMEDOUT ||
                        resp->curl_code == CURLE_SSL_CONNECT_ERROR;
-        snprintf(reply->message, sizeof(reply->message), "%s %s: %s",
-                 connect ? "cannot connect to" : "request to", ctx->url,
+        bool certificate = resp->curl_code == CURLE_PEER_FAILED_VERIFICATION ||
+                           resp->curl_code == CURLE_SSL_CACERT_BADFILE;
+        snprintf(reply->message, sizeof(reply->message), "%s %s: %s%s",
+                 connect || certificate ? "cannot connect to" : "request to", ctx->url,
                  resp->error[0] != '\0' ? resp->error
-                                        : curl_easy_strerror((CURLcode)resp->curl_code));
+                                        : curl_easy_strerror((CURLcode)resp->curl_code),
+                 certificate ? " (name the server's CA certificate with --cacert FILE or "
+                               "SSL_CERT_FILE, or skip the check with --insecure)"
+                             : "");
         return;
     }
     if (resp->status / 100 == 2) {

@@ -24,6 +24,9 @@ typedef struct http_client {
     char *base;              /* the server URL without a trailing '/' */
     struct curl_slist *hdrs; /* Authorization, Content-Type, Accept, "Expect:" */
     bool has_token;
+    const char *cacert; /* borrowed from the context: CA file, CA directory, or NULL */
+    const char *capath;
+    bool insecure;
 } http_client_t;
 
 typedef struct http_response {
@@ -33,8 +36,9 @@ typedef struct http_response {
     json_out_t body; /* the response body */
 } http_response_t;
 
-/* Returns 0, or -1 when curl cannot be set up. */
-int http_client_init(http_client_t *c, const char *url, const char *token);
+/* The client of ctx's server (url, token and TLS settings, which it borrows). Returns 0, or -1
+ * when curl cannot be set up. */
+int http_client_init(http_client_t *c, const cli_ctx_t *ctx);
 void http_client_free(http_client_t *c);
 
 /* One request. path starts with '/' and includes the query string; body may be NULL. The

@@ -17,11 +17,17 @@ size_t jscan_string_end(const char *s, size_t len, size_t i);
 /* The index just after the JSON value that starts at s[i] (len if it runs to the end). */
 size_t jscan_value_end(const char *s, size_t len, size_t i);
 
+/* Whether the JSON string literal s[b..e) (quotes included) spells key (key_len bytes) once its
+ * escapes are decoded, as jansson decodes them. */
+bool jscan_key_is(const char *s, size_t b, size_t e, const char *key, size_t key_len);
+
 /* The raw text [*start, *end) of member key of the object starting at or after s[obj]. Keys are
- * compared byte for byte, so an escaped spelling cannot match: when any key of the object is
- * escaped (it might spell key) the member is reported as not found, and callers fall back to
- * jansson's value. The last occurrence wins, as in jansson. */
+ * compared as decoded, so "d\u0061ta" is "data". The last occurrence wins, as in jansson. */
 bool jscan_member(const char *s, size_t len, size_t obj, const char *key, size_t *start,
                   size_t *end);
+
+/* How many members of the object starting at or after s[obj] are named key (any name when key is
+ * NULL): more than jansson's object holds means a duplicate key. */
+size_t jscan_member_count(const char *s, size_t len, size_t obj, const char *key);
 
 #endif

@@ -140,6 +140,11 @@ typedef enum stele_durability {
 
 #define STELE_OPEN_CREATE 0x1u   /* create the store if the directory holds none */
 #define STELE_OPEN_READONLY 0x2u /* no appends; no recovery writes (a torn tail only reported) */
+/* For stele_verify() on a damaged store: read-only, and damage in the middle of the log or a
+ * proven loss of acknowledged events (which make a normal open fail with STELE_ECORRUPT) does not
+ * fail the open. The store then ends at the last good commit before the damage, reads see that
+ * prefix, and stele_verify() reports the damage as its first bad record. Implies READONLY. */
+#define STELE_OPEN_VERIFY 0x4u
 
 struct stele_vfs; /* the file table (src/os/vfs.h); NULL selects the POSIX one */
 
@@ -159,9 +164,13 @@ void stele_options_init(stele_options_t *o);
 /* Open (and with STELE_OPEN_CREATE, create) the store in directory dir. Recovers from any crash:
  * a torn tail of the log is cut back to the last whole commit, the index catches up from the log.
  * Corruption in the middle of the log is never cut: open fails with STELE_ECORRUPT and
- * stele_errdetail() names the place. opts may be NULL for the defaults. On success *out owns the
- * store until stele_store_close(). Returns STELE_ENOTSTORE, STELE_EVERSION, STELE_ELOCKED,
- * STELE_ECORRUPT, STELE_EINVAL, STELE_ENOMEM or -errno. Thread-safe. */
+ * stele_errdetail() names the place. Neither is a log that lost more than a torn last commit can
+ * explain (a truncated or missing file, proven by the catalogue snapshot, a sealed segment's
+ * offset index, a later segment or a segment's size): open fails with STELE_ECORRUPT naming the
+ * position the log ends at and how many acknowledged events are missing (docs/design/recovery.md).
+ * STELE_OPEN_VERIFY opens such a store for stele_verify(). opts may be NULL for the defaults. On
+ * success *out owns the store until stele_store_close(). Returns STELE_ENOTSTORE, STELE_EVERSION,
+ * STELE_ELOCKED, STELE_ECORRUPT, STELE_EINVAL, STELE_ENOMEM or -errno. Thread-safe. */
 int stele_store_open(const char *dir, const stele_options_t *opts, stele_store_t **out);
 
 /* Finish the appends already queued, stop the writer, persist the index and close. Open readers,
@@ -376,13 +385,17 @@ size_t stele_stream_list_count(const stele_stream_list_t *list);
 const stele_stream_info_t *stele_stream_list_get(const stele_stream_list_t *list, size_t i);
 void stele_stream_list_free(stele_stream_list_t *list);
 
-/* The stream's metadata JSON object (retention hints max_count/max_age are for readers; any other
- * keys are free). *json_out is NUL-terminated, owned by the caller, freed with stele_free(); "{}"
+/* The stream's metadata JSON object. Its retention keys hide events from stele_read_stream and
+ * from subscriptions to the stream (the log, and so $all, keeps them): max_count (keep the last N
+ * versions, N >= 1), max_age (keep the events recorded in the last N seconds, N >= 1),
+ * truncate_before (versions below N are hidden, N >= 0); null unsets a key. Any other keys are
+ * free. *json_out is NUL-terminated, owned by the caller, freed with stele_free(); "{}"
  * when none was set. Returns 0, STELE_ENOTFOUND, STELE_ENAME. Thread-safe. */
 int stele_stream_metadata_get(stele_store_t *store, const char *stream, char **json_out);
 
 /* Replace the stream's metadata with the JSON object json (recorded as an event of type
- * "$metadata" in the reserved stream "$$<stream>"). Durable like an append. Thread-safe. */
+ * "$metadata" in the reserved stream "$$<stream>"). Durable like an append. A retention key whose
+ * value is not a whole number in its range is STELE_EINVAL, naming the key. Thread-safe. */
 int stele_stream_metadata_set(stele_store_t *store, const char *stream, const char *json);
 
 /* Delete a stream. Soft (tombstone = false): the stream is hidden and its events are no longer
@@ -461,7 +474,9 @@ typedef struct stele_verify_report {
 
 /* Recompute every checksum and the hash chain over the whole log, and check every index entry
  * against the log. Returns 0 when good, STELE_ECORRUPT with report->message naming the first bad
- * record, or another error when the check could not run. progress may be NULL. Thread-safe
+ * record, or another error when the check could not run. On a store opened with
+ * STELE_OPEN_VERIFY, damage or a loss that open found is reported here (bad_position: the first
+ * position bad or missing) when the log before it checks out. progress may be NULL. Thread-safe
  * (runs beside appends; checks the log up to the head at the call). */
 int stele_verify(stele_store_t *store, stele_progress_fn progress, void *arg,
                  stele_verify_report_t *report);

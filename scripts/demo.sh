@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The demo behind `make run`: a few events appended to and read from the store in ./data with the
-# stele CLI (until the server exists, the CLI on the embedded library is the main program).
+# The demo behind `make demo`: a few events appended and read with the stele CLI. While `make run`
+# serves ./data (a server answers at 127.0.0.1:2113), the CLI goes through it (--url), since a
+# store a server holds cannot be opened a second time; otherwise it works on ./data directly.
+# STELE_URL names another server to try, STELE_DATA another directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 stele=build/stele
@@ -9,18 +11,25 @@ data=${STELE_DATA:-./data}
 say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 run() { say "$*"; "$@"; }
 
-echo "Stele demo on $data (stele -d $data ...)"
+server=${STELE_URL:-http://127.0.0.1:2113}
+if curl -sf -m 1 "$server/health" >/dev/null 2>&1; then
+    where=(--url "$server")
+    echo "Stele demo through the server at $server (stele --url $server ...)"
+else
+    where=(-d "$data")
+    echo "Stele demo on $data (stele -d $data ...)"
+fi
 n=$(date +%s)
-run "$stele" -d "$data" append "order-$n" OrderPlaced '{"sku":"A-7","qty":2}' \
+run "$stele" "${where[@]}" append "order-$n" OrderPlaced '{"sku":"A-7","qty":2}' \
     --expect no-stream --meta '{"actor":"demo"}'
-run "$stele" -d "$data" append "order-$n" OrderPaid '{"amount":19.90,"currency":"EUR"}' --expect 0
-run "$stele" -d "$data" append "order-$n" OrderShipped '{"carrier":"DHL"}' --expect 1
-say "$stele -d $data append order-$n OrderShipped '{}' --expect 1   # a stale writer"
-"$stele" -d "$data" append "order-$n" OrderShipped '{}' --expect 1 || echo "(exit $?: conflict, nothing written)"
-run "$stele" -d "$data" read "order-$n"
-run "$stele" -d "$data" read-all --category order --type-prefix Order --limit 5 --backward
-run "$stele" -d "$data" info "order-$n"
-run "$stele" -d "$data" digest
-run "$stele" -d "$data" verify
+run "$stele" "${where[@]}" append "order-$n" OrderPaid '{"amount":19.90,"currency":"EUR"}' --expect 0
+run "$stele" "${where[@]}" append "order-$n" OrderShipped '{"carrier":"DHL"}' --expect 1
+say "$stele ${where[*]} append order-$n OrderShipped '{}' --expect 1   # a stale writer"
+"$stele" "${where[@]}" append "order-$n" OrderShipped '{}' --expect 1 || echo "(exit $?: conflict, nothing written)"
+run "$stele" "${where[@]}" read "order-$n"
+run "$stele" "${where[@]}" read-all --category order --type-prefix Order --limit 5 --backward
+run "$stele" "${where[@]}" info "order-$n"
+run "$stele" "${where[@]}" digest
+run "$stele" "${where[@]}" verify
 echo
-echo "Try: $stele -d $data --help"
+echo "Try: $stele --help"

@@ -19,7 +19,7 @@ FUZZ="$ROOT/tests/fuzz"
 OUT="${STELE_FUZZ_BUILD:-$ROOT/build-fuzz}"
 CC=${FUZZ_CC:-clang}
 JOBS=2
-ALL_TARGETS="record segment json time uuid ndjson snapshot index http_request"
+ALL_TARGETS="record segment json time uuid ndjson snapshot index http_request body"
 TARGETS=${FUZZ_TARGETS:-$ALL_TARGETS}
 
 # Largest input per target: a little above the largest useful seed.
@@ -27,6 +27,7 @@ max_len() {
     case $1 in
     record) echo 4096 ;; segment) echo 32768 ;; json) echo 4096 ;; time | uuid) echo 64 ;;
     ndjson) echo 2048 ;; snapshot) echo 4096 ;; index) echo 16384 ;; http_request) echo 4096 ;;
+    body) echo 4096 ;;
     *) echo 4096 ;;
     esac
 }
@@ -85,12 +86,22 @@ SERVER_OBJ="$OUT/obj/server_request.c.o"
 server_header=$(find "$ROOT/server" "$ROOT/src" "$ROOT/include" -name '*.h' -printf '%T@\n' |
     sort -n | tail -1)
 newest_header=$server_header build_obj "$ROOT/server/request.c" "$SERVER_OBJ"
+# steled's two append-body readers (the body target).
+BODY_OBJS=""
+for src in "$ROOT/server/body_fast.c" "$ROOT/server/json_io.c"; do
+    obj="$OUT/obj/server_$(basename "$src").o"
+    newest_header=$server_header build_obj "$src" "$obj"
+    BODY_OBJS="$BODY_OBJS $obj"
+done
 
 link_target() {
     local name=$1 extra=""
     [[ $name == ndjson ]] && extra=$CLI_OBJS
     [[ $name == json ]] && extra="$OUT/obj/common_json_out.c.o $OUT/obj/common_base64.c.o"
     [[ $name == http_request ]] && extra="$SERVER_OBJ $EVENT_LIBS"
+    [[ $name == body ]] && extra="$BODY_OBJS $OUT/obj/common_json_scan.c.o \
+        $OUT/obj/common_json_out.c.o $OUT/obj/common_base64.c.o $OUT/obj/common_info_json.c.o \
+        $EVENT_LIBS"
     # shellcheck disable=SC2086
     "$CC" $CFLAGS -fsanitize=fuzzer,$SAN "$FUZZ/fuzz_$name.c" $LIB_OBJS $extra $PKG_LIBS \
         -lpthread -o "$OUT/fuzz_$name"

@@ -1,18 +1,25 @@
 /*
- * auth.c -- API tokens: `Authorization: Bearer TOKEN`, each token with a role and the stream-name
- * prefixes it may touch.
+ * auth.c -- API tokens (`Authorization: Bearer TOKEN`, each token with a role and the stream-name
+ * prefixes it may touch) and the one access rule every route asks.
  *
  * The token file holds one token per line, `TOKEN ROLE PREFIX[,PREFIX...]`, role read, write or
  * admin (each includes the ones before it), prefix `*` meaning every stream; blank lines and lines
- * starting with '#' are ignored. A request on one stream needs a prefix of its name; a request on
- * a set of streams named by a prefix (stream lists, filtered $all reads) needs a token prefix that
- * is a prefix of it; a request on every stream ($all, subscriptions without a stream, admin calls)
- * needs `*`. Tokens are compared in constant time.
+ * starting with '#' are ignored. Lines are read whole, at most MAX_LINE_BYTES each: a longer line
+ * or one holding a NUL byte is refused with its number (reading in pieces once made the tail of a
+ * long comment a working token). Tokens are compared in constant time.
+ *
+ * The access rule (srv_access_check) is decided from what the route will return or change, never
+ * from how the request spelled it: the route hands over the same stream name, name prefix and
+ * category it gives the library, and the rule asks whether every stream they can match starts
+ * with one of the token's prefixes. An absent or empty condition (`prefix=`, `prefix=%00`) matches
+ * every stream, so a prefix-limited token is refused (403) rather than served more than it may
+ * read; it is never silently narrowed, so an answer is always what a `*` token would get.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/crypto.h>
 
@@ -20,6 +27,7 @@
 
 #define MAX_TOKENS 1024
 #define MAX_PREFIXES 64
+#define MAX_LINE_BYTES 65536u /* one line of the token file, without its newline */
 
 typedef struct token {
     char *token;
@@ -111,6 +119,30 @@ static int parse_line(srv_auth_t *auth, char *line, const char *path, unsigned l
     return 0;
 }
 
+/* Read one line of f into buf (at most MAX_LINE_BYTES, NUL-terminated, without its '\n').
+ * Returns 1 for a line, 0 at the end of the file, -1 after logging a line that is too long or
+ * holds a NUL byte. */
+static int read_line(FILE *f, char *buf, const char *path, unsigned line_no) {
+    size_t n = 0;
+    int ch;
+    while ((ch = getc(f)) != EOF && ch != '\n') {
+        if (ch == '\0') {
+            return bad_line(path, line_no, "a NUL byte in the line");
+        }
+        if (n == MAX_LINE_BYTES) {
+            char why[96];
+            snprintf(why, sizeof(why), "the line is longer than %u bytes", MAX_LINE_BYTES);
+            return bad_line(path, line_no, why);
+        }
+        buf[n++] = (char)ch;
+    }
+    buf[n] = '\0';
+    if (ch == EOF && n == 0) {
+        return ferror(f) ? bad_line(path, line_no, strerror(errno)) : 0;
+    }
+    return 1;
+}
+
 int srv_auth_load(const char *path, srv_auth_t **out) {
     *out = NULL;
     FILE *f = fopen(path, "r");
@@ -120,17 +152,29 @@ int srv_auth_load(const char *path, srv_auth_t **out) {
         return -1;
     }
     srv_auth_t *auth = calloc(1, sizeof(*auth));
+    char *line = malloc(MAX_LINE_BYTES + 1);
     if (auth != NULL) {
         auth->tokens = calloc(MAX_TOKENS, sizeof(*auth->tokens));
     }
-    int rc = auth != NULL && auth->tokens != NULL ? 0 : -1;
-    char line[8192];
+    int rc = auth != NULL && auth->tokens != NULL && line != NULL ? 0 : -1;
+    if (rc != 0) {
+        srv_log(SRV_LOG_ERROR, "out of memory reading the token file", NULL);
+    }
     unsigned line_no = 0;
-    while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
-        rc = parse_line(auth, line, path, ++line_no);
+    while (rc == 0) {
+        int got = read_line(f, line, path, ++line_no);
+        if (got <= 0) {
+            line_no -= got == 0 ? 1u : 0u; /* the end of the file is no line */
+            rc = got;
+            break;
+        }
+        rc = parse_line(auth, line, path, line_no);
     }
     fclose(f);
-    OPENSSL_cleanse(line, sizeof(line));
+    if (line != NULL) {
+        OPENSSL_cleanse(line, MAX_LINE_BYTES + 1);
+        free(line);
+    }
     if (rc == 0 && auth->count == 0) {
         rc = bad_line(path, line_no, "no tokens");
     }
@@ -155,49 +199,106 @@ static const token_t *find_token(const srv_auth_t *auth, const char *given) {
     return found;
 }
 
-/* May t touch stream (NULL: every stream; "": none in particular)? A prefix request (stream
- * lists) is treated like a name: some token prefix must be a prefix of it. */
-static bool covers(const token_t *t, const char *stream) {
-    if (t->all || (stream != NULL && stream[0] == '\0')) {
+/* ---- the access rule ------------------------------------------------------------------------ */
+
+static bool has_prefix(const char *s, const char *prefix) {
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* Does every stream that names can match start with one of t's prefixes? The streams are those
+ * meeting all of names' conditions: exactly `stream`; starting with `stream_prefix`; of category
+ * `category` (the name itself, or it followed by '-' and more). One condition confined to a token
+ * prefix confines them all (the streams meet every condition): the token prefix must be a prefix
+ * of the stream, of the name prefix or of the category. An absent or empty condition confines
+ * nothing (an empty name prefix is every stream), so without any only `*` covers them. */
+static bool covers(const token_t *t, const stele_filter_t *names) {
+    if (t->all) {
         return true;
     }
-    if (stream == NULL) {
-        return false;
-    }
-    for (size_t i = 0; i < t->prefix_count; i++) {
-        if (strncmp(stream, t->prefixes[i], strlen(t->prefixes[i])) == 0) {
-            return true;
+    const char *conditions[3] = {names->stream, names->stream_prefix, names->category};
+    for (size_t c = 0; c < 3; c++) {
+        if (conditions[c] == NULL || conditions[c][0] == '\0') {
+            continue;
+        }
+        for (size_t i = 0; i < t->prefix_count; i++) {
+            if (has_prefix(conditions[c], t->prefixes[i])) {
+                return true;
+            }
         }
     }
     return false;
 }
 
-bool srv_auth_check(srv_t *srv, srv_req_t *req, srv_role_t role, const char *stream) {
-    if (srv->auth == NULL) {
-        return true;
-    }
+/* The bearer token of the request, or NULL after replying 401. The scheme is case-insensitive
+ * and followed by one or more spaces (RFC 7235). */
+static const token_t *request_token(srv_t *srv, srv_req_t *req) {
     const char *h = srv_req_header(req, "Authorization");
-    if (h == NULL || strncmp(h, "Bearer ", 7) != 0 || h[7] == '\0') {
+    const char *given = NULL;
+    if (h != NULL && strncasecmp(h, "Bearer", 6) == 0 && h[6] == ' ') {
+        given = h + 7;
+        while (*given == ' ') {
+            given++;
+        }
+    }
+    if (given == NULL || given[0] == '\0') {
         srv_req_add_header(req, "WWW-Authenticate", "Bearer realm=\"stele\"");
         srv_reply_error(srv, req, "unauthorized", NULL, "an Authorization: Bearer token is needed");
-        return false;
+        return NULL;
     }
-    const token_t *t = find_token(srv->auth, h + 7);
+    const token_t *t = find_token(srv->auth, given);
     if (t == NULL) {
         srv_req_add_header(req, "WWW-Authenticate",
                            "Bearer realm=\"stele\", error=\"invalid_token\"");
         srv_reply_error(srv, req, "unauthorized", NULL, "the token is not valid");
+    }
+    return t;
+}
+
+/* 403 naming the token's prefixes (its holder may know them) and what the request needs. */
+static void refuse_names(srv_t *srv, srv_req_t *req, const token_t *t,
+                         const stele_filter_t *names) {
+    char list[512];
+    size_t used = 0;
+    list[0] = '\0';
+    for (size_t i = 0; i < t->prefix_count && used < sizeof(list); i++) {
+        int n =
+            snprintf(list + used, sizeof(list) - used, "%s%s", i > 0 ? ", " : "", t->prefixes[i]);
+        used += n > 0 ? (size_t)n : 0;
+    }
+    if (t->prefix_count == 0) {
+        snprintf(list, sizeof(list), "(none)");
+    }
+    bool one_stream = names->stream != NULL && names->stream[0] != '\0' &&
+                      names->stream_prefix == NULL && names->category == NULL;
+    srv_reply_error(srv, req, "forbidden", NULL,
+                    one_stream ? "the token does not cover this stream (its prefixes: %s)"
+                               : "the token is limited to streams starting with %s, and this "
+                                 "request can reach other streams",
+                    list);
+}
+
+bool srv_access_check(srv_t *srv, srv_req_t *req, srv_role_t role, const stele_filter_t *names) {
+    if (srv->auth == NULL) {
+        return true;
+    }
+    const token_t *t = request_token(srv, req);
+    if (t == NULL) {
         return false;
     }
     if (t->role < role) {
         srv_reply_error(srv, req, "forbidden", NULL, "the token's role does not allow this");
         return false;
     }
-    if (!covers(t, stream)) {
-        srv_reply_error(srv, req, "forbidden", NULL,
-                        stream == NULL ? "this needs a token for every stream (prefix *)"
-                                       : "the token does not cover this stream");
+    if (names != NULL && !covers(t, names)) {
+        refuse_names(srv, req, t, names);
         return false;
     }
     return true;
+}
+
+bool srv_access_stream(srv_t *srv, srv_req_t *req, srv_role_t role, const char *stream) {
+    stele_filter_t names;
+    memset(&names, 0, sizeof(names));
+    names.stream = stream;
+    return srv_access_check(srv, req, role, &names);
 }

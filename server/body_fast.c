@@ -13,7 +13,10 @@
  * Anything else (an escaped key or type, "content", a number spelled as a real, a duplicate key, a
  * syntax error) is not judged here: the reader answers SRV_FAST_NO and the caller reads the body
  * with the general path (json_io.c), which accepts or refuses it with its precise error. So the
- * fast path can only accept what the general path accepts, never refuse anything.
+ * fast path can only accept what the general path accepts, never refuse anything -- as long as the
+ * library's validator, which alone judges the data and metadata taken here unread, accepts no more
+ * than jansson does on the general path (the store's JSON grammar, docs/limits.md). The `body`
+ * fuzz target (tests/fuzz/fuzz_body.c) checks that both readers give the same events.
  */
 #include <stdlib.h>
 #include <string.h>

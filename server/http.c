@@ -232,6 +232,20 @@ int srv_query_parse(srv_t *srv, srv_req_t *req, const char *const *allowed, srv_
         srv_reply_error(srv, req, "bad_request", NULL, "the query string is malformed");
         return -1;
     }
+    /* A value decoded to a NUL byte would be cut there: `prefix=%00x` would read as `prefix=`. */
+    const char *nul = strstr(query, "%00");
+    if (nul != NULL) {
+        const char *key = nul;
+        while (key > query && key[-1] != '&') {
+            key--;
+        }
+        int key_len = (int)strcspn(key, "=&");
+        srv_query_free(q);
+        srv_reply_error(srv, req, "invalid_argument", NULL,
+                        "the query parameter \"%.*s\" decodes to a NUL byte",
+                        key_len < 64 ? key_len : 64, key);
+        return -1;
+    }
     struct evkeyval *kv;
     TAILQ_FOREACH(kv, &q->kv, next) {
         bool known = false;
@@ -331,14 +345,10 @@ int srv_body_text(srv_t *srv, srv_req_t *req, char **text, size_t *len) {
 }
 
 json_t *srv_body_parse(srv_t *srv, srv_req_t *req, const char *text, size_t len) {
-    json_error_t jerr;
-    /* Integers are read as reals so that big ones (kept exactly as raw text in event data) do
-     * not fail the parse; srv_expected_from_json() accepts integral reals. */
-    json_t *v = json_loadb(
-        text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &jerr);
+    char msg[512];
+    json_t *v = srv_json_parse(text, len, msg, sizeof(msg));
     if (v == NULL) {
-        srv_reply_error(srv, req, "invalid_json", NULL, "the body is not valid JSON: %s at byte %d",
-                        jerr.text, jerr.position);
+        srv_reply_error(srv, req, "invalid_json", NULL, "%s", msg);
     }
     return v;
 }

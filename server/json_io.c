@@ -2,12 +2,17 @@
  * json_io.c -- JSON in and out: events in request bodies, expected versions, and events, append
  * results and stream infos in the shapes the `stele` CLI prints (docs/cli.md).
  *
- * jansson checks a whole body (strict UTF-8, duplicate keys rejected, nesting bounded) and reads
- * the small fields. An event's data and metadata are then taken from the body as raw text (their
- * byte span), not re-encoded by jansson, so numbers keep their exact spelling (0.1 stays 0.1, big
- * integers survive) and objects their key order, as with the CLI. When an object has an escaped
- * key (which might spell "data"), the span cannot be matched by bytes and jansson's encoding is
- * used instead. Events are written back as stored, with whitespace outside strings removed.
+ * This is the general reader of append and commit bodies (body_fast.c reads the common shape and
+ * hands anything else here; both must accept the same bodies with the same events, which the
+ * `body` fuzz target checks). jansson checks a whole body (strict UTF-8, nesting bounded) and reads
+ * the small fields; the request's own objects (the body, a commit's parts, each event) may not
+ * repeat a key, but data and metadata may (RFC 8259 allows it), so jansson runs without
+ * JSON_REJECT_DUPLICATES and the request's objects are checked here. An event's data and metadata
+ * are then taken from the body as raw text (their byte span), not re-encoded by jansson, so numbers
+ * keep their exact spelling (0.1 stays 0.1, big integers survive), objects their key order and
+ * their repeated keys, as with the CLI; the library checks them (util/json.c, the one statement of
+ * the JSON the store accepts). Events are written back as stored, with whitespace outside strings
+ * removed.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -170,6 +175,10 @@ int srv_events_parse(const json_t *events, const char *raw, size_t raw_len, size
                 FAIL("bad_request", "event %zu: unknown key \"%s\"", i, key);
             }
         }
+        if (have_obj && jscan_member_count(raw, raw_len, obj, NULL) != json_object_size(e)) {
+            FAIL("invalid_json", "event %zu: duplicate key \"%s\"", i,
+                 srv_json_duplicate(e, raw, raw_len, obj));
+        }
         const json_t *type = json_object_get(e, "type");
         if (!json_is_string(type)) {
             FAIL("invalid_type", "event %zu: \"type\" must be a string", i);
@@ -228,6 +237,108 @@ int srv_events_parse(const json_t *events, const char *raw, size_t raw_len, size
 fail:
     srv_events_free(out);
     return -1;
+}
+
+const char *srv_json_duplicate(const json_t *obj, const char *raw, size_t raw_len, size_t at) {
+    const char *key;
+    const json_t *value;
+    json_object_foreach((json_t *)obj, key, value) {
+        if (jscan_member_count(raw, raw_len, at, key) > 1) {
+            return key;
+        }
+    }
+    return "?";
+}
+
+json_t *srv_json_parse(const char *text, size_t len, char *msg, size_t msg_len) {
+    json_error_t jerr;
+    /* Integers are read as reals so that big ones (kept exactly as raw text in event data) do
+     * not fail the parse; srv_expected_from_json() accepts integral reals. No
+     * JSON_REJECT_DUPLICATES: data may repeat keys; the request's own objects are checked by their
+     * readers (srv_json_duplicate). */
+    json_t *v = json_loadb(text, len, JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &jerr);
+    if (v == NULL) {
+        snprintf(msg, msg_len, "the body is not valid JSON: %s at byte %d", jerr.text,
+                 jerr.position);
+    }
+    return v;
+}
+
+/* An expected version written as plain digits is read from the text, exactly: jansson holds it as
+ * a double, which would round 9007199254740993 to ...992. */
+static int expected_from_span(const char *s, size_t n, int64_t *out) {
+    int64_t v = 0;
+    if (n == 0 || n > 19 || (n > 1 && s[0] == '0')) {
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9' || v > (INT64_MAX - (s[i] - '0')) / 10) {
+            return -1;
+        }
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+int srv_part_read(const json_t *obj, const char *raw, size_t raw_len, size_t obj_start,
+                  bool have_span, bool is_commit, int64_t *expected, srv_events_t *out,
+                  const char **err, char *msg, size_t msg_len) {
+    memset(out, 0, sizeof(*out));
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)obj, key, value) {
+        if (strcmp(key, "events") != 0 && strcmp(key, "expected_version") != 0 &&
+            !(is_commit && strcmp(key, "stream") == 0)) {
+            *err = "bad_request";
+            snprintf(msg, msg_len, "unknown key \"%s\"", key);
+            return -1;
+        }
+    }
+    if (have_span && jscan_member_count(raw, raw_len, obj_start, NULL) != json_object_size(obj)) {
+        *err = "invalid_json";
+        snprintf(msg, msg_len, "duplicate key \"%s\"",
+                 srv_json_duplicate(obj, raw, raw_len, obj_start));
+        return -1;
+    }
+    const json_t *ev = json_object_get(obj, "expected_version");
+    size_t start = 0, end = 0;
+    int rc;
+    if (json_is_number(ev) && have_span &&
+        jscan_member(raw, raw_len, obj_start, "expected_version", &start, &end) &&
+        strspn(raw + start, "0123456789") >= end - start) {
+        rc = expected_from_span(raw + start, end - start, expected);
+    } else {
+        rc = srv_expected_from_json(ev, expected);
+    }
+    if (rc != 0) {
+        *err = "invalid_argument";
+        snprintf(msg, msg_len,
+                 "\"expected_version\" must be \"any\", \"no_stream\", \"stream_exists\" or a "
+                 "version >= 0");
+        return -1;
+    }
+    return srv_events_parse(json_object_get(obj, "events"), have_span ? raw : NULL,
+                            have_span ? raw_len : 0, obj_start, out, err, msg, msg_len);
+}
+
+json_t *srv_append_body_read(const char *raw, size_t len, int64_t *expected, srv_events_t *out,
+                             const char **err, char *msg, size_t msg_len) {
+    memset(out, 0, sizeof(*out));
+    json_t *body = srv_json_parse(raw, len, msg, msg_len);
+    if (body == NULL) {
+        *err = "invalid_json";
+        return NULL;
+    }
+    if (!json_is_object(body)) {
+        *err = "bad_request";
+        snprintf(msg, msg_len, "the body must be an object {\"expected_version\", \"events\"}");
+    } else if (srv_part_read(body, raw, len, 0, true, false, expected, out, err, msg, msg_len) ==
+               0) {
+        return body;
+    }
+    json_decref(body);
+    return NULL;
 }
 
 void srv_events_free(srv_events_t *ev) {

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sys/stat.h>
+
 #include "info_json.h"
 #include "server.h"
 
@@ -46,6 +48,24 @@ void srv_log(int level, const char *msg, json_t *fields) {
         json_decref(o);
     }
     json_decref(fields);
+}
+
+/* A secret file (the token file, the TLS key) that other users can read or change: warn, with
+ * the mode and the fix, in the log's own format. The server still starts (the operator may have
+ * reasons); a file it cannot stat is reported when it is opened. */
+static void warn_if_exposed(const char *path, const char *what) {
+    struct stat st;
+    if (path == NULL || stat(path, &st) != 0 ||
+        (st.st_mode & (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH)) == 0) {
+        return;
+    }
+    char msg[96], mode[8];
+    snprintf(msg, sizeof(msg), "the %s can be %s by other users", what,
+             (st.st_mode & (S_IRGRP | S_IROTH)) != 0 ? "read" : "changed");
+    snprintf(mode, sizeof(mode), "%04o", (unsigned)(st.st_mode & 07777));
+    srv_log(SRV_LOG_WARN, msg,
+            json_pack("{s:s, s:s, s:s}", "file", path, "mode", mode, "hint",
+                      "clear its group and other permission bits (chmod 600)"));
 }
 
 /* ---- shutdown ------------------------------------------------------------------------------- */
@@ -133,6 +153,8 @@ int main(int argc, char **argv) {
     if (cfg.token_file != NULL && srv_auth_load(cfg.token_file, &srv.auth) != 0) {
         goto done;
     }
+    warn_if_exposed(cfg.token_file, "token file");
+    warn_if_exposed(cfg.tls_key, "TLS key");
     /* The changelist folds the several add/del calls a request makes on one socket within a loop
      * iteration (evhttp re-arms reads and writes around every request) into one epoll_ctl. */
     struct event_config *ecfg = event_config_new();

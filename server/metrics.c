@@ -130,7 +130,7 @@ static void write_counter(struct evbuffer *out, const char *name, const char *ty
 }
 
 void srv_route_metrics(srv_t *srv, srv_req_t *req) {
-    if (!srv_auth_check(srv, req, SRV_ROLE_READ, "")) {
+    if (!srv_access_check(srv, req, SRV_ROLE_READ, NULL)) {
         return;
     }
     srv_metrics_t *m = srv->metrics;

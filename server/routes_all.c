@@ -41,22 +41,13 @@ void srv_route_all(srv_t *srv, srv_req_t *req) {
     if (srv_query_parse(srv, req, allowed, &q) != 0) {
         return;
     }
-    const char *stream = srv_query_get(&q, "stream");
-    const char *prefix = srv_query_get(&q, "prefix");
-    /* $all needs every stream, unless the filter names one stream or a prefix the token has. */
-    if (!srv_auth_check(srv, req, SRV_ROLE_READ,
-                        stream != NULL   ? stream
-                        : prefix != NULL ? prefix
-                                         : NULL)) {
-        srv_query_free(&q);
-        return;
-    }
     stele_read_options_t opts;
     stele_read_options_init(&opts);
     if (srv_read_direction(srv, req, &q, &opts.direction) != 0 ||
         srv_read_limit(srv, req, &q, &opts.limit) != 0 ||
         srv_query_u64(srv, req, &q, "from", 0, &opts.from_position) != 0 ||
-        srv_filter_from_query(srv, req, &q, &opts.filter) != 0) {
+        srv_filter_from_query(srv, req, &q, &opts.filter) != 0 ||
+        !srv_access_check(srv, req, SRV_ROLE_READ, &opts.filter)) {
         srv_query_free(&q);
         return;
     }
@@ -83,7 +74,7 @@ void srv_route_health(srv_t *srv, srv_req_t *req) {
 }
 
 void srv_route_info(srv_t *srv, srv_req_t *req) {
-    if (!srv_auth_check(srv, req, SRV_ROLE_READ, "")) {
+    if (!srv_access_check(srv, req, SRV_ROLE_READ, NULL)) {
         return;
     }
     uint64_t position = 0;
@@ -104,7 +95,7 @@ void srv_route_info(srv_t *srv, srv_req_t *req) {
 }
 
 void srv_route_stats(srv_t *srv, srv_req_t *req) {
-    if (!srv_auth_check(srv, req, SRV_ROLE_READ, "")) {
+    if (!srv_access_check(srv, req, SRV_ROLE_READ, NULL)) {
         return;
     }
     stele_stats_t s;
@@ -150,7 +141,9 @@ static void reindex_done(srv_t *srv, srv_job_t *job, srv_req_t *req) {
 }
 
 void srv_route_admin(srv_t *srv, srv_req_t *req, const char *what) {
-    if (!srv_auth_check(srv, req, SRV_ROLE_ADMIN, NULL)) {
+    stele_filter_t every; /* verify and reindex read every stream */
+    memset(&every, 0, sizeof(every));
+    if (!srv_access_check(srv, req, SRV_ROLE_ADMIN, &every)) {
         return;
     }
     srv_job_t *job = calloc(1, sizeof(*job));
@@ -197,9 +190,10 @@ void srv_route_event(srv_t *srv, srv_req_t *req, const char *id_text) {
             rc = STELE_ENOTFOUND; /* not visible to this reader: cannot happen */
         }
     }
-    /* Access is decided by the event's stream; an id that names nothing involves no stream, so
-     * a valid token learns only that it names nothing. */
-    if (!srv_auth_check(srv, req, SRV_ROLE_READ, rc == 1 ? ev.stream : "")) {
+    /* Access is decided by the event's stream. An id that names no event is a request without a
+     * name condition: it needs `*`, so a prefix-limited token cannot probe ids outside its
+     * prefixes (it gets 403 whether or not the id exists there). */
+    if (!srv_access_stream(srv, req, SRV_ROLE_READ, rc == 1 ? ev.stream : NULL)) {
         stele_reader_close(reader);
         return;
     }

@@ -121,29 +121,13 @@ static int parse_part(srv_t *srv, srv_req_t *req, append_op_t *op, size_t i, con
                       size_t obj_start, bool have_span) {
     char msg[512];
     const char *err = NULL;
-    json_t *extra = op->is_commit ? json_pack("{s:I}", "part", (json_int_t)i) : NULL;
-    const char *key;
-    json_t *value;
-    json_object_foreach((json_t *)obj, key, value) {
-        if (strcmp(key, "events") != 0 && strcmp(key, "expected_version") != 0 &&
-            !(op->is_commit && strcmp(key, "stream") == 0)) {
-            srv_reply_error(srv, req, "bad_request", extra, "unknown key \"%s\"", key);
-            return -1;
-        }
-    }
-    if (srv_expected_from_json(json_object_get(obj, "expected_version"), &op->expected[i]) != 0) {
-        srv_reply_error(srv, req, "invalid_argument", extra,
-                        "\"expected_version\" must be \"any\", \"no_stream\", \"stream_exists\" "
-                        "or a version >= 0");
+    if (srv_part_read(obj, op->raw, op->raw_len, obj_start, have_span, op->is_commit,
+                      &op->expected[i], &op->events[i], &err, msg, sizeof(msg)) != 0) {
+        srv_reply_error(srv, req, err,
+                        op->is_commit ? json_pack("{s:I}", "part", (json_int_t)i) : NULL, "%s",
+                        msg);
         return -1;
     }
-    if (srv_events_parse(json_object_get(obj, "events"), have_span ? op->raw : NULL,
-                         have_span ? op->raw_len : 0, obj_start, &op->events[i], &err, msg,
-                         sizeof(msg)) != 0) {
-        srv_reply_error(srv, req, err, extra, "%s", msg);
-        return -1;
-    }
-    json_decref(extra);
     part_ready(op, i);
     return 0;
 }
@@ -211,7 +195,7 @@ static void part_ready(append_op_t *op, size_t i) {
 }
 
 static void append_stream(srv_t *srv, srv_req_t *req, const char *stream) {
-    if (!srv_auth_check(srv, req, SRV_ROLE_WRITE, stream)) {
+    if (!srv_access_stream(srv, req, SRV_ROLE_WRITE, stream)) {
         return;
     }
     if (req->query != NULL && req->query[0] != '\0') {
@@ -250,25 +234,24 @@ static void append_stream(srv_t *srv, srv_req_t *req, const char *stream) {
         submit(srv, req, op);
         return;
     }
-    op->body = srv_body_parse(srv, req, raw, raw_len);
+    char msg[512];
+    const char *err = NULL;
+    op->body = srv_append_body_read(raw, raw_len, &op->expected[0], &op->events[0], &err, msg,
+                                    sizeof(msg));
     if (op->body == NULL) {
+        srv_reply_error(srv, req, err, NULL, "%s", msg);
         op_free(op);
         return;
     }
-    if (!json_is_object(op->body)) {
-        srv_reply_error(srv, req, "bad_request", NULL,
-                        "the body must be an object {\"expected_version\", \"events\"}");
-        op_free(op);
-        return;
-    }
-    if (parse_part(srv, req, op, 0, op->body, 0, true) != 0) {
-        op_free(op);
-        return;
-    }
+    part_ready(op, 0);
     submit(srv, req, op);
 }
 
 void srv_route_commits(srv_t *srv, srv_req_t *req) {
+    /* The role before reading the body; each part's stream is checked as it is read. */
+    if (!srv_access_check(srv, req, SRV_ROLE_WRITE, NULL)) {
+        return;
+    }
     srv_query_t q;
     if (srv_query_parse(srv, req, NULL, &q) != 0) {
         return;
@@ -281,6 +264,14 @@ void srv_route_commits(srv_t *srv, srv_req_t *req) {
         return;
     }
     const json_t *parts = json_object_get(body, "parts");
+    if (json_is_object(body) &&
+        jscan_member_count(raw, raw_len, 0, NULL) != json_object_size(body)) {
+        srv_reply_error(srv, req, "invalid_json", NULL, "duplicate key \"%s\"",
+                        srv_json_duplicate(body, raw, raw_len, 0));
+        free(raw);
+        json_decref(body);
+        return;
+    }
     if (!json_is_object(body) || !json_is_array(parts) || json_object_size(body) != 1) {
         free(raw);
         json_decref(body);
@@ -333,7 +324,7 @@ void srv_route_commits(srv_t *srv, srv_req_t *req) {
             op_free(op);
             return;
         }
-        if (!srv_auth_check(srv, req, SRV_ROLE_WRITE, name)) {
+        if (!srv_access_stream(srv, req, SRV_ROLE_WRITE, name)) {
             json_decref(extra);
             op_free(op);
             return;
@@ -415,7 +406,7 @@ void srv_reply_events(srv_t *srv, srv_req_t *req, stele_reader_t *reader) {
 
 static void read_stream(srv_t *srv, srv_req_t *req, const char *stream) {
     static const char *const allowed[] = {"from", "direction", "limit", NULL};
-    if (!srv_auth_check(srv, req, SRV_ROLE_READ, stream)) {
+    if (!srv_access_stream(srv, req, SRV_ROLE_READ, stream)) {
         return;
     }
     srv_query_t q;
@@ -444,7 +435,7 @@ static void read_stream(srv_t *srv, srv_req_t *req, const char *stream) {
 }
 
 static void stream_info(srv_t *srv, srv_req_t *req, const char *stream) {
-    if (!srv_auth_check(srv, req, SRV_ROLE_READ, stream)) {
+    if (!srv_access_stream(srv, req, SRV_ROLE_READ, stream)) {
         return;
     }
     stele_stream_info_t info;
@@ -457,7 +448,7 @@ static void stream_info(srv_t *srv, srv_req_t *req, const char *stream) {
 }
 
 static void metadata_get(srv_t *srv, srv_req_t *req, const char *stream) {
-    if (!srv_auth_check(srv, req, SRV_ROLE_READ, stream)) {
+    if (!srv_access_stream(srv, req, SRV_ROLE_READ, stream)) {
         return;
     }
     char *json = NULL;
@@ -539,7 +530,7 @@ static void start_stream_job(srv_t *srv, srv_req_t *req, stream_job_t *sj,
 }
 
 static void metadata_put(srv_t *srv, srv_req_t *req, const char *stream) {
-    if (!srv_auth_check(srv, req, SRV_ROLE_WRITE, stream)) {
+    if (!srv_access_stream(srv, req, SRV_ROLE_WRITE, stream)) {
         return;
     }
     if (check_name(srv, req, stream, NULL) != 0) {
@@ -571,7 +562,7 @@ static void metadata_put(srv_t *srv, srv_req_t *req, const char *stream) {
 
 static void delete_stream(srv_t *srv, srv_req_t *req, const char *stream) {
     static const char *const allowed[] = {"tombstone", "expected_version", NULL};
-    if (!srv_auth_check(srv, req, SRV_ROLE_WRITE, stream)) {
+    if (!srv_access_stream(srv, req, SRV_ROLE_WRITE, stream)) {
         return;
     }
     srv_query_t q;
@@ -615,18 +606,20 @@ static void list_streams(srv_t *srv, srv_req_t *req) {
     if (srv_query_parse(srv, req, allowed, &q) != 0) {
         return;
     }
-    const char *prefix = srv_query_get(&q, "prefix");
+    stele_filter_t names; /* the names listed: those starting with prefix */
+    memset(&names, 0, sizeof(names));
+    names.stream_prefix = srv_query_get(&q, "prefix");
     uint64_t limit = 0;
     bool all = false;
-    if (!srv_auth_check(srv, req, SRV_ROLE_READ, prefix != NULL ? prefix : NULL) ||
-        srv_read_limit(srv, req, &q, &limit) != 0 ||
-        srv_query_bool(srv, req, &q, "all", &all) != 0) {
+    if (srv_read_limit(srv, req, &q, &limit) != 0 ||
+        srv_query_bool(srv, req, &q, "all", &all) != 0 ||
+        !srv_access_check(srv, req, SRV_ROLE_READ, &names)) {
         srv_query_free(&q);
         return;
     }
     stele_stream_list_t *list = NULL;
-    int rc = stele_stream_list(srv->store, prefix, srv_query_get(&q, "after"), (size_t)limit, all,
-                               &list);
+    int rc = stele_stream_list(srv->store, names.stream_prefix, srv_query_get(&q, "after"),
+                               (size_t)limit, all, &list);
     srv_query_free(&q);
     if (rc != 0) {
         srv_reply_stele_error(srv, req, rc, NULL, NULL);

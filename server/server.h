@@ -19,7 +19,7 @@
  *   routes_streams.c /streams..., /commits
  *   routes_all.c     /all, /health, /info, /stats, /admin/...
  *   sse.c            /subscribe: Server-Sent Events fed by subscription cursors
- *   auth.c           bearer tokens with roles and stream-name prefixes
+ *   auth.c           bearer tokens with roles and stream-name prefixes; the access rule
  *   metrics.c        counters, histograms, GET /metrics (Prometheus text)
  *   tls.c            the OpenSSL context and each connection's TLS session
  */
@@ -337,6 +337,24 @@ int srv_events_parse(const json_t *events, const char *raw, size_t raw_len, size
                      srv_events_t *out, const char **err, char *msg, size_t msg_len);
 void srv_events_free(srv_events_t *ev);
 
+/* jansson's reading of a request body (JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, duplicate keys
+ * allowed: see json_io.c), or NULL with "the body is not valid JSON: ..." in msg. */
+json_t *srv_json_parse(const char *text, size_t len, char *msg, size_t msg_len);
+/* A key that object obj (its text at raw[at]) holds more than once in the raw text ("?" if none).
+ */
+const char *srv_json_duplicate(const json_t *obj, const char *raw, size_t raw_len, size_t at);
+/* One append (the body of POST /streams/{s}, or a part of a commit when is_commit) from the object
+ * obj, whose text starts at raw[obj_start] when have_span: its keys (no unknown or repeated one),
+ * expected version and events. Returns 0, or -1 with an error code name and message. */
+int srv_part_read(const json_t *obj, const char *raw, size_t raw_len, size_t obj_start,
+                  bool have_span, bool is_commit, int64_t *expected, srv_events_t *out,
+                  const char **err, char *msg, size_t msg_len);
+/* The general reader of the body of POST /streams/{s}: the parsed body (which the events' types
+ * point into: release it with json_decref after srv_events_free), or NULL with an error code name
+ * and message. */
+json_t *srv_append_body_read(const char *raw, size_t len, int64_t *expected, srv_events_t *out,
+                             const char **err, char *msg, size_t msg_len);
+
 /* The next element of an array walked in order: *pos starts at the array's '[' (text[arr]) and is
  * moved past each element found, so a walk over n elements costs one pass, not n. */
 bool srv_json_element_next(const char *text, size_t len, size_t *pos, size_t *start, size_t *end);
@@ -406,10 +424,17 @@ typedef enum srv_role {
 /* Load the token file. Returns 0 or -1 after logging why. */
 int srv_auth_load(const char *path, srv_auth_t **out);
 void srv_auth_free(srv_auth_t *auth);
-/* Check the request's bearer token for role on stream (NULL = every stream: needs prefix "*";
- * "" = no stream involved, any prefix). Returns true, or false after replying 401/403. Without a
- * token file every request passes. */
-bool srv_auth_check(srv_t *srv, srv_req_t *req, srv_role_t role, const char *stream);
+/* The access rule, asked by every route once it knows what it will return or change: does the
+ * request's bearer token (scheme case-insensitive) have `role` on every stream whose events, name
+ * or metadata that can be? names gives those streams by the name conditions the route passes to
+ * the library (stream, stream_prefix, category of a stele_filter_t; the other fields are ignored;
+ * NULL or "" is no condition): a filter without any means every stream, and needs a token with
+ * prefix `*`. names NULL: the route returns no stream's events, names or metadata (/info,
+ * /stats, /metrics), the role decides. Returns true, or false after replying 401 or 403. Without
+ * a token file every request passes. */
+bool srv_access_check(srv_t *srv, srv_req_t *req, srv_role_t role, const stele_filter_t *names);
+/* srv_access_check() for exactly one stream. */
+bool srv_access_stream(srv_t *srv, srv_req_t *req, srv_role_t role, const char *stream);
 
 /* ---- metrics.c ------------------------------------------------------------------------------ */
 

@@ -223,12 +223,9 @@ void srv_route_subscribe(srv_t *srv, srv_req_t *req) {
     stele_subscribe_options_t opts;
     stele_subscribe_options_init(&opts);
     const char *stream = srv_query_get(&q, "stream");
-    const char *prefix = srv_query_get(&q, "prefix");
-    if (!srv_auth_check(srv, req, SRV_ROLE_READ,
-                        stream != NULL   ? stream
-                        : prefix != NULL ? prefix
-                                         : NULL) ||
-        srv_filter_from_query(srv, req, &q, &opts.filter) != 0) {
+    /* The filter names what the subscription can deliver (filter.stream is the stream). */
+    if (srv_filter_from_query(srv, req, &q, &opts.filter) != 0 ||
+        !srv_access_check(srv, req, SRV_ROLE_READ, &opts.filter)) {
         srv_query_free(&q);
         return;
     }

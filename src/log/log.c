@@ -90,6 +90,8 @@ static int prepare_file(stele_log_t *log) {
         rc = log->vfs->rename(log->vfs, partial, path);
     if (rc == 0)
         rc = log->vfs->sync_dir(log->vfs, log->dir);
+    else
+        (void)log->vfs->unlink(log->vfs, partial); /* a disk full: give its space back */
     return rc;
 }
 
@@ -126,7 +128,8 @@ static void prep_request(stele_log_t *log) {
 
 /* A file for the next segment: the prepared zero-filled one when the background thread has it
  * ready, else (never waiting for it) a new file with the space only reserved. Sets *name. */
-static int prep_take(stele_log_t *log, const char **name) {
+static int prep_take(stele_log_t *log, const char **name, bool *preallocated) {
+    *preallocated = true;
     if (log->prep_started) {
         pthread_mutex_lock(&log->prep_mu);
         bool ready = log->prep_ready;
@@ -148,10 +151,16 @@ static int prep_take(stele_log_t *log, const char **name) {
     rc = f->vfs->truncate(f, 0);
     if (rc == 0 && log->nsegs == 0)
         rc = zero_fill(log, f, log->segment_size, false); /* the first segment of a new store */
-    else if (rc == 0 && (rc = f->vfs->allocate(f, 0, log->segment_size)) == -EOPNOTSUPP)
+    else if (rc == 0 && (rc = f->vfs->allocate(f, 0, log->segment_size)) == -EOPNOTSUPP) {
         rc = 0; /* the file grows as it is written */
+        *preallocated = false;
+    }
     int crc = stele__file_close(f);
-    return rc < 0 ? rc : crc;
+    if (rc == 0)
+        rc = crc;
+    if (rc < 0)
+        (void)log->vfs->unlink(log->vfs, path); /* never leave a segment's worth of space taken */
+    return rc;
 }
 
 static int segs_push(stele_log_t *log, stele_segment_t *seg) {
@@ -184,13 +193,17 @@ static stele_segment_t *segment_new(const char *dir, uint64_t first) {
 /* Turn the prepared file into the segment starting at first, and make it the active one. */
 static int segment_create(stele_log_t *log, uint64_t first) {
     const char *name = NULL;
-    int rc = prep_take(log, &name);
+    bool preallocated = false;
+    int rc = prep_take(log, &name, &preallocated);
     if (rc < 0)
         return rc;
     stele_segment_t *seg = segment_new(log->dir, first);
-    if (!seg)
-        return STELE_ENOMEM;
     char tmp[4200];
+    bool renamed = false;
+    if (!seg) {
+        rc = STELE_ENOMEM;
+        goto fail_seg;
+    }
     if ((rc = path_join(tmp, sizeof tmp, log->dir, name)) < 0)
         goto fail_seg;
     if ((rc = log->vfs->open(log->vfs, tmp, STELE_VFS_RDWR, &seg->file)) < 0)
@@ -198,14 +211,17 @@ static int segment_create(stele_log_t *log, uint64_t first) {
     uint8_t hdr[STELE_SEGMENT_HEADER_BYTES];
     memcpy(seg->prev_hash, log->head_hash, 32);
     seg->prev_time_ns = log->head_time_ns;
+    seg->nominal_bytes = log->segment_size;
+    seg->flags = preallocated ? STELE_SEGMENT_PREALLOCATED : 0;
     stele__segment_header_encode(hdr, first, log->segment_size, stele__clock_realtime_ns(),
-                                 log->head_hash, log->head_time_ns);
+                                 log->head_hash, log->head_time_ns, seg->flags);
     if ((rc = stele__file_pwrite(seg->file, hdr, sizeof hdr, 0)) < 0)
         goto fail_seg;
     if ((rc = stele__file_sync(seg->file)) < 0)
         goto fail_seg;
     if ((rc = log->vfs->rename(log->vfs, tmp, seg->path)) < 0)
         goto fail_seg;
+    renamed = true;
     if ((rc = log->vfs->sync_dir(log->vfs, log->dir)) < 0)
         goto fail_seg;
     seg->size_bytes = log->segment_size;
@@ -218,6 +234,10 @@ static int segment_create(stele_log_t *log, uint64_t first) {
     return 0;
 fail_seg:
     stele__segment_free(seg);
+    /* A roll.tmp is made for this roll only (a next.tmp stays: it is whole and reused): on a full
+     * disk it would keep a segment's worth of space from the user. */
+    if (!renamed && strcmp(name, ROLL_NAME) == 0 && path_join(tmp, sizeof tmp, log->dir, name) == 0)
+        (void)log->vfs->unlink(log->vfs, tmp);
     return rc;
 }
 
@@ -274,9 +294,9 @@ static int segment_open(stele_log_t *log, uint64_t first, stele_segment_t **out)
                          seg->path, stele_strerror(rc));
         goto fail;
     }
-    uint64_t hdr_first = 0, nominal = 0;
-    rc =
-        stele__segment_header_decode(hdr, &hdr_first, &nominal, seg->prev_hash, &seg->prev_time_ns);
+    uint64_t hdr_first = 0;
+    rc = stele__segment_header_decode(hdr, &hdr_first, &seg->nominal_bytes, seg->prev_hash,
+                                      &seg->prev_time_ns, &seg->flags);
     if (rc == STELE_ENOTSTORE) /* the store has its marker: a segment without magic is damage */
         rc = stele__fail(STELE_ECORRUPT, "segment %s: header has no segment magic", seg->path);
     if (rc < 0)
@@ -295,8 +315,26 @@ fail:
     return rc;
 }
 
+/* Forget segments after i (a tolerant open that found damage there, or one about to refuse): the
+ * log then ends in segment i, whose end tail recovery finds without cutting anything. */
+static void drop_after(stele_log_t *log, size_t i) {
+    for (size_t j = i + 1; j < log->nsegs; j++)
+        stele__segment_free(log->segs[j]);
+    log->nsegs = i + 1;
+    log->view_cut = true;
+}
+
 int stele__log_open(const stele_vfs_t *vfs, const char *dir, uint64_t segment_size, bool create,
                     bool readonly, stele_log_t **out) {
+    stele_log_open_opts_t o = {
+        .segment_size = segment_size, .create = create, .readonly = readonly};
+    return stele__log_open_ex(vfs, dir, &o, out);
+}
+
+int stele__log_open_ex(const stele_vfs_t *vfs, const char *dir, const stele_log_open_opts_t *opts,
+                       stele_log_t **out) {
+    uint64_t segment_size = opts->segment_size;
+    bool create = opts->create, readonly = opts->readonly;
     stele_log_t *log = stele__calloc(1, sizeof(*log));
     if (!log)
         return STELE_ENOMEM;
@@ -305,6 +343,9 @@ int stele__log_open(const stele_vfs_t *vfs, const char *dir, uint64_t segment_si
     log->vfs = vfs;
     log->segment_size = segment_size;
     log->readonly = readonly;
+    log->tolerant = opts->tolerant && readonly;
+    stele__log_set_floor(log, opts->durable_floor,
+                         opts->floor_source ? opts->floor_source : "a derived file");
     pthread_rwlock_init(&log->lock, NULL);
     pthread_mutex_init(&log->prep_mu, NULL);
     pthread_cond_init(&log->prep_cv, NULL);
@@ -335,8 +376,16 @@ int stele__log_open(const stele_vfs_t *vfs, const char *dir, uint64_t segment_si
     }
     for (size_t i = 0; i < l.n; i++) {
         stele_segment_t *seg = NULL;
-        if ((rc = segment_open(log, l.firsts[i], &seg)) < 0)
+        if ((rc = segment_open(log, l.firsts[i], &seg)) < 0) {
+            if (rc == STELE_ECORRUPT && log->tolerant && i > 0) {
+                char msg[400];
+                snprintf(msg, sizeof msg, "%s", stele_errdetail());
+                rc = stele__log_problem(log, l.firsts[i], l.firsts[i], 0, "%s", msg);
+                log->view_cut = true;
+                break;
+            }
             goto fail;
+        }
         if ((rc = segs_push(log, seg)) < 0) {
             stele__segment_free(seg);
             goto fail;
@@ -346,28 +395,69 @@ int stele__log_open(const stele_vfs_t *vfs, const char *dir, uint64_t segment_si
     for (size_t i = 0; i + 1 < log->nsegs; i++) {
         stele_segment_t *seg = log->segs[i];
         seg->sealed = true;
-        if (stele__segment_sparse_load(vfs, dir, seg) == 0 &&
-            seg->last_position + 1 == log->segs[i + 1]->first_position)
+        bool loaded = stele__segment_sparse_load(vfs, dir, seg) == 0;
+        if (loaded && seg->end_offset > seg->size_bytes) {
+            /* Its records up to end_offset were synced before the next segment was made: the
+             * file lost some. Let tail recovery find where this segment now ends and report. */
+            char src[96];
+            snprintf(src, sizeof src, "its sealed offset index (%020" PRIu64 ".sidx)",
+                     seg->first_position);
+            stele__log_set_floor(log, seg->last_position, src);
+            drop_after(log, i);
+            break;
+        }
+        if (loaded && seg->last_position + 1 == log->segs[i + 1]->first_position)
             continue;
-        if ((rc = stele__log_scan_sealed(log, i)) < 0)
+        if ((rc = stele__log_scan_sealed(log, i)) < 0) {
+            if (rc == STELE_ECORRUPT && log->tolerant) {
+                drop_after(log, i); /* tail recovery reports the damage in segment i */
+                break;
+            }
             goto fail;
+        }
         if (!readonly)
             (void)stele__segment_sparse_save(vfs, dir, seg); /* only a cache */
     }
     for (size_t i = 0; i + 1 < log->nsegs; i++) {
         if (log->segs[i]->last_position + 1 != log->segs[i + 1]->first_position) {
-            rc = stele__fail(
-                STELE_ECORRUPT,
-                "segment %s ends at position %" PRIu64 " but the next begins at %" PRIu64,
-                log->segs[i]->path, log->segs[i]->last_position, log->segs[i + 1]->first_position);
-            goto fail;
+            stele_segment_t *a = log->segs[i], *b = log->segs[i + 1];
+            if (a->last_position + 1 < b->first_position) {
+                /* A sealed segment is synced before the next is made: the positions between
+                 * were durable, so this is a loss, whatever the durability mode. */
+                char src[96];
+                snprintf(src, sizeof src, "the next segment (%020" PRIu64 ".seg)",
+                         b->first_position);
+                stele__log_set_floor(log, b->first_position - 1, src);
+            } else if ((rc = stele__log_problem(log, b->first_position, b->first_position, 0,
+                                                "segment %s ends at position %" PRIu64
+                                                " but the next begins at %" PRIu64,
+                                                a->path, a->last_position, b->first_position)) <
+                       0) {
+                goto fail;
+            }
+            drop_after(log, i);
+            break;
         }
-        log->bytes += log->segs[i]->end_offset - STELE_SEGMENT_HEADER_BYTES;
     }
+    for (size_t i = 0; i + 1 < log->nsegs; i++)
+        log->bytes += log->segs[i]->end_offset - STELE_SEGMENT_HEADER_BYTES;
     if ((rc = stele__log_recover_tail(log)) < 0)
         goto fail;
     stele_segment_t *last = log->segs[log->nsegs - 1];
+    /* Segments were left out: never silently (recovery reports why in all expected cases). */
+    if (log->view_cut && log->damage == 0 &&
+        (rc =
+             stele__log_problem(log, log->head_position + 1, last->first_position, last->end_offset,
+                                "the log breaks after position %" PRIu64
+                                " (segment %s): the segments after it do not follow on",
+                                log->head_position, last->path)) < 0)
+        goto fail;
     log->bytes += last->end_offset - STELE_SEGMENT_HEADER_BYTES;
+    /* What was read may be only in the page cache (the process before was killed, not the
+     * machine): make it durable before anything claims it is. */
+    if (!readonly && (rc = stele__file_sync(last->file)) < 0)
+        goto fail;
+    atomic_store(&log->synced_position, log->head_position);
 
     if (!readonly) {
         char tmp[4200];
@@ -425,6 +515,7 @@ static int roll(stele_log_t *log, uint64_t first) {
     int rc = stele__file_sync(old->file);
     if (rc < 0)
         return rc;
+    atomic_store(&log->synced_position, log->head_position);
     if ((rc = segment_create(log, first)) < 0)
         return rc;
     pthread_rwlock_wrlock(&log->lock);
@@ -475,7 +566,12 @@ int stele__log_write_commit(stele_log_t *log, const uint8_t *buf, size_t len,
     return 0;
 }
 
-int stele__log_sync(stele_log_t *log) { return stele__file_sync(log->segs[log->nsegs - 1]->file); }
+int stele__log_sync(stele_log_t *log) {
+    int rc = stele__file_sync(log->segs[log->nsegs - 1]->file);
+    if (rc == 0)
+        atomic_store(&log->synced_position, log->head_position);
+    return rc;
+}
 
 size_t stele__log_segment_count(stele_log_t *log) {
     pthread_rwlock_rdlock(&log->lock);

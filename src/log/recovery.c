@@ -8,10 +8,37 @@
 #include "util/error.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #define SCAN_CHUNK ((size_t)4 << 20)
+
+void stele__log_set_floor(stele_log_t *log, uint64_t position, const char *source) {
+    if (position <= log->durable_floor)
+        return;
+    log->durable_floor = position;
+    snprintf(log->floor_source, sizeof log->floor_source, "%s", source);
+}
+
+int stele__log_problem(stele_log_t *log, uint64_t position, uint64_t segment_first, uint64_t offset,
+                       const char *fmt, ...) {
+    char msg[sizeof log->damage_msg];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (!log->tolerant)
+        return stele__fail(STELE_ECORRUPT, "%s", msg);
+    if (log->damage == 0) {
+        log->damage = STELE_ECORRUPT;
+        log->damage_position = position;
+        log->damage_segment = segment_first;
+        log->damage_offset = offset;
+        memcpy(log->damage_msg, msg, sizeof msg);
+    }
+    return 0;
+}
 
 int stele__log_scan_sealed(stele_log_t *log, size_t i) {
     stele_segment_t *seg = log->segs[i];
@@ -21,6 +48,10 @@ int stele__log_scan_sealed(stele_log_t *log, size_t i) {
         return rc;
     seg->sealed = false; /* let the cursor run to the zeros */
     seg->sparse_count = 0;
+    /* and no further: whether the next segment follows on is the caller's check (this runs at
+     * open, before any other thread can look at the segment array) */
+    size_t nsegs = log->nsegs;
+    log->nsegs = i + 1;
     c.seg_index = i;
     c.offset = STELE_SEGMENT_HEADER_BYTES;
     c.next_position = seg->first_position;
@@ -38,6 +69,7 @@ int stele__log_scan_sealed(stele_log_t *log, size_t i) {
         end = c.offset;
     }
     stele__cursor_free(&c);
+    log->nsegs = nsegs;
     seg->sealed = true;
     if (rc < 0)
         return stele__fail(rc, "sealed segment %s: %s", seg->path, stele_errdetail());
@@ -151,6 +183,19 @@ int stele__log_recover_tail(stele_log_t *log) {
     c.seg_index = li;
     c.offset = STELE_SEGMENT_HEADER_BYTES;
     c.next_position = seg->first_position;
+    /* A sparse index of the last segment means it was sealed: a later segment was made (and
+     * synced) after every record the index counts, so those records were durable. */
+    char src[160];
+    bool was_sealed = false;
+    if (!log->view_cut && stele__segment_sparse_load(log->vfs, log->dir, seg) == 0) {
+        snprintf(src, sizeof src,
+                 "its sealed offset index (%020" PRIu64 ".sidx: the segment was sealed, so a later "
+                 "segment, now missing, was made)",
+                 seg->first_position);
+        stele__log_set_floor(log, seg->last_position, src);
+        was_sealed = true;
+    }
+    seg->sparse_count = 0;
 
     uint8_t hash[32];
     memcpy(hash, seg->prev_hash, 32);
@@ -226,24 +271,61 @@ int stele__log_recover_tail(stele_log_t *log) {
     uint64_t dirty_end = good_end;
     if ((rc = find_nonzero(seg->file, good_end, window_end, &dirty, &dirty_end)) < 0)
         goto out;
+    bool intact = false;
+    uint64_t intact_at = 0;
+    if (dirty && (rc = find_intact_commit(seg->file, good_end, file_size, good_last, &intact,
+                                          &intact_at)) < 0)
+        goto out;
+    if (intact &&
+        (rc = stele__log_problem(
+             log, good_last + 1, seg->first_position, good_end,
+             "corruption in the middle of the log: %s; an intact commit follows at offset "
+             "%" PRIu64 " of %s, so nothing was cut (run stele verify)",
+             why[0] ? why : "damaged record", intact_at, seg->path)) < 0)
+        goto out;
+    /* Proofs that more than the last commit was durable: then this is no torn tail, and nothing
+     * is cut (docs/design/recovery.md, "Lost or torn?"). */
+    const char *base = strrchr(seg->path, '/') ? strrchr(seg->path, '/') + 1 : seg->path;
+    if (log->durable_floor > good_last &&
+        (rc = stele__log_problem(
+             log, good_last + 1, seg->first_position, good_end,
+             "%" PRIu64 " acknowledged events are missing: the log ends at position %" PRIu64
+             " (offset %" PRIu64 " of log/%s) but %s records position %" PRIu64
+             ", synced before it was written; the log was truncated or lost, not torn (only the "
+             "last commit can be). Restore the log from a backup",
+             log->durable_floor - good_last, good_last, good_end, base, log->floor_source,
+             log->durable_floor)) < 0)
+        goto out;
+    if ((seg->flags & STELE_SEGMENT_PREALLOCATED) && file_size < seg->nominal_bytes &&
+        (rc = stele__log_problem(
+             log, good_last + 1, seg->first_position, good_end,
+             "segment log/%s was truncated: it is %" PRIu64 " bytes but was made with %" PRIu64
+             " and never shrinks; the log now ends at position %" PRIu64 " (offset %" PRIu64
+             ") and what followed is lost. Restore the segment from a backup",
+             base, file_size, seg->nominal_bytes, good_last, good_end)) < 0)
+        goto out;
+    if (was_sealed && log->durable_floor <= good_last &&
+        (rc = stele__log_problem(log, good_last + 1, seg->first_position, good_end,
+                                 "segment log/%s was sealed (its offset index log/%020" PRIu64
+                                 ".sidx exists), so a later segment was made, but there is none: "
+                                 "it was lost, with whatever events after position %" PRIu64
+                                 " it held. Restore it from a backup",
+                                 base, seg->first_position, good_last)) < 0)
+        goto out;
+    /* Damage in a segment that later ones follow (view_cut) is never a torn tail either. */
+    if (dirty && log->view_cut &&
+        (rc = stele__log_problem(log, good_last + 1, seg->first_position, good_end,
+                                 "sealed segment %s: %s", seg->path,
+                                 why[0] ? why : "damaged record")) < 0)
+        goto out;
     if (dirty) {
-        bool intact = false, more = false;
-        uint64_t intact_at = 0, far_end = dirty_end;
-        if ((rc = find_intact_commit(seg->file, good_end, file_size, good_last, &intact,
-                                     &intact_at)) < 0)
-            goto out;
-        if (intact) {
-            rc = stele__fail(STELE_ECORRUPT,
-                             "corruption in the middle of the log: %s; an intact commit follows "
-                             "at offset %" PRIu64 " of %s, so nothing was cut (run stele verify)",
-                             why[0] ? why : "damaged record", intact_at, seg->path);
-            goto out;
-        }
+        bool more = false;
+        uint64_t far_end = dirty_end;
         if ((rc = find_nonzero(seg->file, window_end, file_size, &more, &far_end)) < 0)
             goto out;
         if (more)
             dirty_end = far_end;
-        if (!log->readonly) {
+        if (!log->readonly && !log->view_cut && log->damage == 0) {
             uint8_t *zeros = stele__calloc(1, SCAN_CHUNK);
             if (!zeros) {
                 rc = STELE_ENOMEM;

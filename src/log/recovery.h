@@ -21,4 +21,13 @@ int stele__log_scan_sealed(stele_log_t *log, size_t i);
  * tail (unless the log is read-only) and set the log's head. */
 int stele__log_recover_tail(stele_log_t *log);
 
+/* A proven loss or damage found at open: with a tolerant log, recorded in log->damage* (the first
+ * one only) and 0 is returned; otherwise STELE_ECORRUPT with the message as the error detail. */
+int stele__log_problem(stele_log_t *log, uint64_t position, uint64_t segment_first, uint64_t offset,
+                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Raise the durable floor (the log must reach position, as source proves) when position is above
+ * the current one. */
+void stele__log_set_floor(stele_log_t *log, uint64_t position, const char *source);
+
 #endif

@@ -19,7 +19,7 @@ void stele__segment_name(uint64_t first, const char *ext, char *out, size_t out_
 
 void stele__segment_header_encode(uint8_t *buf, uint64_t first, uint64_t size_bytes,
                                   int64_t created_ns, const uint8_t prev_hash[32],
-                                  int64_t prev_time_ns) {
+                                  int64_t prev_time_ns, uint32_t flags) {
     memset(buf, 0, STELE_SEGMENT_HEADER_BYTES);
     memcpy(buf, STELE_SEGMENT_MAGIC, 8);
     stele__put_u32(buf + 8, STELE_SEGMENT_FORMAT);
@@ -29,11 +29,12 @@ void stele__segment_header_encode(uint8_t *buf, uint64_t first, uint64_t size_by
     stele__put_u64(buf + 32, (uint64_t)created_ns);
     memcpy(buf + 40, prev_hash, 32);
     stele__put_u64(buf + 72, (uint64_t)prev_time_ns);
+    stele__put_u32(buf + 80, flags);
     stele__put_u32(buf + 124, stele__crc32c(0, buf, 124));
 }
 
 int stele__segment_header_decode(const uint8_t *buf, uint64_t *first, uint64_t *size_bytes,
-                                 uint8_t prev_hash[32], int64_t *prev_time_ns) {
+                                 uint8_t prev_hash[32], int64_t *prev_time_ns, uint32_t *flags) {
     if (memcmp(buf, STELE_SEGMENT_MAGIC, 8) != 0)
         return stele__fail(STELE_ENOTSTORE, "segment header has no Stele magic");
     uint32_t format = stele__get_u32(buf + 8);
@@ -48,6 +49,7 @@ int stele__segment_header_decode(const uint8_t *buf, uint64_t *first, uint64_t *
     *size_bytes = stele__get_u64(buf + 24);
     memcpy(prev_hash, buf + 40, 32);
     *prev_time_ns = (int64_t)stele__get_u64(buf + 72);
+    *flags = stele__get_u32(buf + 80) & STELE_SEGMENT_PREALLOCATED; /* unknown bits: ignored */
     if (*first == 0)
         return stele__fail(STELE_ECORRUPT, "segment header names position 0");
     return 0;

@@ -12,7 +12,10 @@
  *    32    8 created_ns
  *    40   32 prev hash        chain hash of the last commit before this segment (zeros: none)
  *    72    8 prev time_ns     time of the last event before this segment (0: none)
- *    80   44 reserved         zero
+ *    80    4 flags            bit 0 PREALLOCATED: the file had its nominal size (zero-filled or
+ *                             space reserved) before this header was synced, so it can never be
+ *                             shorter; other bits zero (written 0 before this flag existed)
+ *    84   40 reserved         zero
  *   124    4 crc32c           CRC-32C of bytes [0, 124)
  *   128      records (record.h), each starting at a multiple of 8, then zero bytes to the end
  *
@@ -36,6 +39,7 @@
 #define STELE_SEGMENT_FORMAT 1u
 #define STELE_SEGMENT_HEADER_BYTES 128u
 #define STELE_SPARSE_STRIDE 16u
+#define STELE_SEGMENT_PREALLOCATED 0x1u /* header flag */
 
 typedef struct stele_sparse_entry {
     uint64_t position;
@@ -49,6 +53,8 @@ typedef struct stele_segment {
     uint64_t size_bytes;    /* current file size */
     uint8_t prev_hash[32];
     int64_t prev_time_ns;
+    uint64_t nominal_bytes; /* the size the header says the file was made with */
+    uint32_t flags;         /* STELE_SEGMENT_* from the header */
     stele_file_t *file;
     bool sealed;
     /* Sparse index; grows while the segment is active (guarded by the log's lock). */
@@ -64,11 +70,11 @@ void stele__segment_name(uint64_t first, const char *ext, char *out, size_t out_
 /* Encode a header into buf (STELE_SEGMENT_HEADER_BYTES). */
 void stele__segment_header_encode(uint8_t *buf, uint64_t first, uint64_t size_bytes,
                                   int64_t created_ns, const uint8_t prev_hash[32],
-                                  int64_t prev_time_ns);
+                                  int64_t prev_time_ns, uint32_t flags);
 /* Decode and check a header. STELE_ENOTSTORE for a wrong magic, STELE_EVERSION for a newer
  * format, STELE_ECORRUPT for a bad checksum. */
 int stele__segment_header_decode(const uint8_t *buf, uint64_t *first, uint64_t *size_bytes,
-                                 uint8_t prev_hash[32], int64_t *prev_time_ns);
+                                 uint8_t prev_hash[32], int64_t *prev_time_ns, uint32_t *flags);
 
 /* Add a sparse entry (caller holds the log's write lock, or owns the segment alone). */
 int stele__segment_sparse_add(stele_segment_t *seg, uint64_t position, uint64_t offset);

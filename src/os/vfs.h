@@ -17,7 +17,7 @@ typedef struct stele_file stele_file_t; /* each implementation defines its own *
 
 #define STELE_VFS_RDONLY 0x0u
 #define STELE_VFS_RDWR 0x1u
-#define STELE_VFS_CREATE 0x2u /* create if missing (mode 0644) */
+#define STELE_VFS_CREATE 0x2u /* create if missing (mode 0600) */
 #define STELE_VFS_EXCL 0x4u   /* with CREATE: fail with -EEXIST if it exists */
 
 struct stele_vfs {
@@ -42,7 +42,8 @@ struct stele_vfs {
 
     int (*rename)(const stele_vfs_t *vfs, const char *from, const char *to);
     int (*unlink)(const stele_vfs_t *vfs, const char *path);
-    /* mkdir mode 0755; -EEXIST if it exists. */
+    /* mkdir mode 0700; -EEXIST if it exists. Stores are private to their owner: other local
+     * users get no access to events (the umask can only take bits away). */
     int (*mkdir)(const stele_vfs_t *vfs, const char *path);
     /* fsync of a directory, so that creations and renames in it are durable. */
     int (*sync_dir)(const stele_vfs_t *vfs, const char *path);

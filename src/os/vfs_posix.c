@@ -40,7 +40,7 @@ static int posix_open(const stele_vfs_t *vfs, const char *path, unsigned flags,
         oflags |= O_EXCL;
     int fd;
     do
-        fd = open(path, oflags, 0644);
+        fd = open(path, oflags, 0600); /* private: the events are the user's data */
     while (fd < 0 && errno == EINTR);
     if (fd < 0)
         return neg_errno();
@@ -167,7 +167,7 @@ static int posix_unlink(const stele_vfs_t *vfs, const char *path) {
 
 static int posix_mkdir(const stele_vfs_t *vfs, const char *path) {
     (void)vfs;
-    return mkdir(path, 0755) ? neg_errno() : 0;
+    return mkdir(path, 0700) ? neg_errno() : 0; /* private, like the files */
 }
 
 static int open_dir(const char *path) {

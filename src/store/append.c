@@ -7,6 +7,7 @@
 
 #include "index/idindex.h"
 #include "os/alloc.h"
+#include "store/retention.h"
 #include "util/error.h"
 #include "util/json.h"
 
@@ -767,6 +768,7 @@ static int apply_system(stele_store_t *s, const stele_record_t *rec, bool locked
             return STELE_ENOMEM;
         stele__free(t->metadata);
         t->metadata = m;
+        stele__retention_set(&s->cat, t, m, rec->data_len);
     } else if (rec->type_len == strlen(STELE_TYPE_DELETED) &&
                memcmp(rec->type, STELE_TYPE_DELETED, rec->type_len) == 0) {
         t->state = t->pending_state = STELE_STREAM_DELETED;

@@ -1,12 +1,13 @@
 /*
  * catalogue.c -- the in-memory stream catalogue and its snapshot file (see catalogue.h).
  *
- * Snapshot "streams.snap" (little-endian): magic "STELECAT", u32 version 1, u32 reserved,
- * u64 position, u64 count, then count entries { u16 name_len, name, u8 state, i64 last_version,
- * i64 first_version, u64 last_position, u32 metadata_len, metadata }, then u32 CRC-32C of all
- * before.
+ * Snapshot "streams.snap" (little-endian): magic "STELECAT", u32 version 1, u32 flags (bit 0
+ * DURABLE: the log was synced through position when it was made; other bits 0), u64 position, u64
+ * count, then count entries { u16 name_len, name, u8 state, i64 last_version, i64 first_version,
+ * u64 last_position, u32 metadata_len, metadata }, then u32 CRC-32C of all before.
  */
 #include "store/catalogue.h"
+#include "store/retention.h"
 
 #include "index/index.h"
 #include "log/record.h"
@@ -15,6 +16,7 @@
 #include "util/error.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -59,6 +61,8 @@ void stele__catalogue_clear(stele_catalogue_t *cat) {
     memset(cat->slots, 0, cat->cap * sizeof(*cat->slots));
     cat->count = 0;
     cat->position = 0;
+    atomic_store(&cat->retained, 0);
+    cat->loaded_durable = false;
 }
 
 stele_stream_t *stele__catalogue_find(stele_catalogue_t *cat, const char *name, size_t len,
@@ -123,6 +127,7 @@ static stele_stream_t *insert(stele_catalogue_t *cat, const char *name, size_t l
     memset(s, 0, sizeof(*s));
     s->hash = hash;
     s->last_version = s->pending_version = -1;
+    s->retention.max_count = s->retention.max_age_s = s->retention.truncate_before = -1;
     s->name_len = (uint16_t)len;
     memcpy(s->name, name, len);
     s->name[len] = 0;
@@ -162,7 +167,8 @@ int stele__catalogue_serialize(stele_catalogue_t *cat, uint8_t **out, size_t *ou
         return STELE_ENOMEM;
     memcpy(p, SNAP_MAGIC, 8);
     stele__put_u32(p + 8, 1);
-    stele__put_u32(p + 12, 0);
+    bool durable = cat->synced_position && atomic_load(cat->synced_position) >= cat->position;
+    stele__put_u32(p + 12, durable ? STELE_CATALOGUE_DURABLE : 0);
     stele__put_u64(p + 16, cat->position);
     stele__put_u64(p + 24, cat->count);
     p += 32;
@@ -252,12 +258,14 @@ int stele__catalogue_load(stele_catalogue_t *cat, const stele_vfs_t *vfs, const 
                 rc = STELE_ENOMEM;
                 goto out;
             }
+            stele__retention_set(cat, s, s->metadata, mlen);
         }
         p += mlen;
     }
     if (p != end)
         goto bad;
     cat->position = stele__get_u64(buf + 16);
+    cat->loaded_durable = (stele__get_u32(buf + 12) & STELE_CATALOGUE_DURABLE) != 0;
     rc = 0;
     goto out;
 bad:

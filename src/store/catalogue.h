@@ -18,16 +18,25 @@
 #include "stele.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* The retention keys of a stream's metadata (store/retention.h); -1 where not set. */
+typedef struct stele_retention {
+    int64_t max_count;
+    int64_t max_age_s;
+    int64_t truncate_before;
+} stele_retention_t;
 
 typedef struct stele_stream {
     uint64_t hash;
     int64_t last_version;  /* -1: no event */
     int64_t first_version; /* first readable version (soft delete moves it) */
     uint64_t last_position;
-    char *metadata; /* JSON object text (stele__malloc), or NULL */
+    char *metadata;              /* JSON object text (stele__malloc), or NULL */
+    stele_retention_t retention; /* read from metadata when it is applied */
     int64_t pending_version;
     int64_t pending_first;
     uint32_t batch; /* serial of the last batch that touched it */
@@ -48,8 +57,17 @@ typedef struct stele_catalogue {
     size_t arena_cap;
     void **chunks;
     size_t nchunks;
-    uint64_t position; /* last log position applied */
+    uint64_t position;       /* last log position applied */
+    _Atomic size_t retained; /* streams with retention keys: readers skip the check while 0 */
+    /* Where the log is synced to (the log's synced_position; NULL: never claimed). A snapshot
+     * records whether its position was durable in the log when it was made. */
+    const _Atomic uint64_t *synced_position;
+    bool loaded_durable; /* the snapshot loaded says its position was synced in the log */
 } stele_catalogue_t;
+
+/* Snapshot flag: the log was synced through the snapshot's position when it was made, so a log
+ * that ends before it lost acknowledged events (only possible by truncation or loss of files). */
+#define STELE_CATALOGUE_DURABLE 0x1u
 
 int stele__catalogue_init(stele_catalogue_t *cat);
 void stele__catalogue_free(stele_catalogue_t *cat);

@@ -184,6 +184,18 @@ int stele_verify(stele_store_t *s, stele_progress_fn progress, void *arg,
     int rc = verify_log(s, head, progress, arg, rep);
     if (rc < 0)
         return rc;
+    stele_log_t *log = s->log;
+    if (rep->error == 0 && log->damage) {
+        /* found by a STELE_OPEN_VERIFY open: the log ends before it (the index is not checked:
+         * it may well be ahead of what is left) */
+        rep->error = log->damage;
+        rep->bad_position = log->damage_position;
+        rep->bad_segment = log->damage_segment;
+        rep->bad_offset = log->damage_offset;
+        size_t n = strnlen(log->damage_msg, sizeof rep->message - 1);
+        memcpy(rep->message, log->damage_msg, n); /* the facts come first; the advice may go */
+        rep->message[n] = '\0';
+    }
     if (rep->error == 0) {
         index_check_t ic = {.s = s, .head = head, .rep = rep};
         if ((rc = stele__cursor_init(&ic.c, s->log, 16384)) < 0)

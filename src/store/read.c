@@ -8,6 +8,8 @@
 #include "store/store.h"
 
 #include "os/alloc.h"
+#include "os/clock.h"
+#include "store/retention.h"
 #include "util/error.h"
 
 #include <inttypes.h>
@@ -34,6 +36,7 @@ struct stele_reader {
     size_t stream_len;
     int64_t next_version;
     int64_t first_version, last_version;
+    int64_t min_time_ns; /* events recorded before are hidden by max_age (INT64_MIN: none) */
     stele_index_entry_t ents[STREAM_BATCH];
     size_t nents, ient;
     bool progress; /* the current batch yielded an event */
@@ -98,7 +101,13 @@ int stele_read_stream(stele_store_t *s, const char *stream, int64_t from_version
     int state = st ? st->state : -1;
     int64_t first = st ? st->first_version : 0, last = st ? st->last_version : -1;
     uint64_t last_position = st ? st->last_position : 0;
+    stele_retention_t retention = {-1, -1, -1};
+    if (st)
+        retention = st->retention;
     pthread_rwlock_unlock(&s->cat.lock);
+    /* Retention hides the versions before its first and the events older than max_age. */
+    first = stele__retention_first(&retention, first, last);
+    r->min_time_ns = stele__retention_min_time(&retention, stele__clock_realtime_ns());
     /* The writer updates the catalogue, then the index, then the visible position. A catalogue
      * read in between names versions the reader would not see (a backward read would find no
      * event at all): wait for the visible position to cover them; it follows within the batch. */
@@ -304,6 +313,12 @@ static int next_stream(stele_reader_t *r, stele_event_t *ev) {
                                r->next_version, rec.version);
         r->next_version += r->backward ? -1 : 1;
         r->progress = true;
+        if (rec.time_ns < r->min_time_ns) {
+            /* Times never decrease along versions: going back, every earlier one is older. */
+            if (r->backward)
+                return 0;
+            continue;
+        }
         stele__event_from_record(ev, &rec);
         return 1;
     }

@@ -131,10 +131,10 @@ static int check_options(const stele_options_t *o) {
                            "options.struct_size %zu is not a known size "
                            "(call stele_options_init)",
                            o->struct_size);
-    if (o->flags & ~(STELE_OPEN_CREATE | STELE_OPEN_READONLY))
+    if (o->flags & ~(STELE_OPEN_CREATE | STELE_OPEN_READONLY | STELE_OPEN_VERIFY))
         return stele__fail(STELE_EINVAL, "unknown open flags 0x%x", o->flags);
-    if ((o->flags & STELE_OPEN_CREATE) && (o->flags & STELE_OPEN_READONLY))
-        return stele__fail(STELE_EINVAL, "CREATE and READONLY together");
+    if ((o->flags & STELE_OPEN_CREATE) && (o->flags & (STELE_OPEN_READONLY | STELE_OPEN_VERIFY)))
+        return stele__fail(STELE_EINVAL, "CREATE and READONLY (or VERIFY) together");
     if (o->durability > STELE_DURABILITY_NONE)
         return stele__fail(STELE_EINVAL, "unknown durability %d", (int)o->durability);
     if (o->segment_size_bytes < MIN_SEGMENT_BYTES || o->segment_size_bytes > MAX_SEGMENT_BYTES)
@@ -241,7 +241,10 @@ int stele_store_open(const char *dir, const stele_options_t *opts, stele_store_t
     int rc = check_options(&o);
     if (rc < 0)
         return rc;
+    if (o.flags & STELE_OPEN_VERIFY)
+        o.flags |= STELE_OPEN_READONLY;
     bool readonly = (o.flags & STELE_OPEN_READONLY) != 0;
+    bool verifying = (o.flags & STELE_OPEN_VERIFY) != 0;
     stele_store_t *s = stele__calloc(1, sizeof(*s));
     if (!s)
         return STELE_ENOMEM;
@@ -285,10 +288,20 @@ int stele_store_open(const char *dir, const stele_options_t *opts, stele_store_t
             stele__fail(rc, "%s is open in another process", dir);
         goto fail;
     }
-    if ((rc = stele__log_open(s->vfs, s->log_dir, o.segment_size_bytes, creating == 1, readonly,
-                              &s->log)) < 0)
+    /* The snapshot first: when it says the log was synced through its position, a log that ends
+     * before it lost acknowledged events, and the log must refuse before cutting anything. */
+    if ((rc = stele__catalogue_load(&s->cat, s->vfs, dir)) < 0)
+        goto fail;
+    stele_log_open_opts_t lo = {.segment_size = o.segment_size_bytes,
+                                .create = creating == 1,
+                                .readonly = readonly,
+                                .tolerant = verifying,
+                                .durable_floor = s->cat.loaded_durable ? s->cat.position : 0,
+                                .floor_source = "the catalogue snapshot (streams.snap)"};
+    if ((rc = stele__log_open_ex(s->vfs, s->log_dir, &lo, &s->log)) < 0)
         goto fail;
     s->wcursor.log = s->log;
+    s->cat.synced_position = &s->log->synced_position;
     if (creating == 1) {
         if ((rc = stele__file_write_atomic(s->vfs, dir, MARKER_NAME, MARKER_TEXT,
                                            strlen(MARKER_TEXT))) < 0)
@@ -305,11 +318,13 @@ int stele_store_open(const char *dir, const stele_options_t *opts, stele_store_t
     if ((rc = stele__index_open(s->vfs, s->ids_dir, &ids_opts, &s->ids)) < 0)
         goto fail;
     uint64_t head = s->log->head_position;
-    if (stele__index_checkpoint(s->index) > head && (rc = stele__index_reset(s->index)) < 0)
+    /* Ahead of the log: possible when the log lost unsynced data (async and none modes). A
+     * verifying open reports the log, and leaves the index files as they are. */
+    if (stele__index_checkpoint(s->index) > head && !verifying &&
+        (rc = stele__index_reset(s->index)) < 0)
         goto fail;
-    if (stele__index_checkpoint(s->ids) > head && (rc = stele__index_reset(s->ids)) < 0)
-        goto fail;
-    if ((rc = stele__catalogue_load(&s->cat, s->vfs, dir)) < 0)
+    if (stele__index_checkpoint(s->ids) > head && !verifying &&
+        (rc = stele__index_reset(s->ids)) < 0)
         goto fail;
     if (s->cat.position > head)
         stele__catalogue_clear(&s->cat);

@@ -7,6 +7,7 @@
 #include "store/append.h"
 
 #include "os/alloc.h"
+#include "store/retention.h"
 #include "util/error.h"
 #include "util/json.h"
 
@@ -226,6 +227,9 @@ int stele_stream_metadata_set(stele_store_t *s, const char *stream, const char *
     if (rc < 0)
         return rc;
     if ((rc = stele__json_validate(json, strlen(json), true, "stream metadata")) < 0)
+        return rc;
+    stele_retention_t retention;
+    if ((rc = stele__retention_parse(json, strlen(json), &retention)) < 0)
         return rc;
     if (strlen(json) > STELE_MAX_METADATA_BYTES)
         return stele__fail(STELE_ETOOBIG, "stream metadata is over %u bytes",

@@ -10,6 +10,8 @@
 #include "store/store.h"
 
 #include "os/alloc.h"
+#include "os/clock.h"
+#include "store/retention.h"
 #include "util/error.h"
 
 #include <errno.h>
@@ -162,6 +164,8 @@ static int next_stream(stele_subscription_t *sub, uint64_t visible, stele_event_
             sub->position = rec.position;
             sub->next_version = (int64_t)rec.version + 1;
             sub->version_known = true;
+            if (stele__retention_hides(&s->cat, &rec, stele__clock_realtime_ns()))
+                continue;
             stele__event_from_record(ev, &rec);
             return 1;
         }

@@ -5,10 +5,17 @@
  * Why not a JSON library: every append validates every event's data, and building a document to
  * throw it away cost more than the rest of the append path put together (profiled: jansson and its
  * allocations took ~40% of CPU in 8 x 100-event appends). This checker allocates nothing and keeps
- * only a bit per nesting level. Duplicate keys are allowed (RFC 8259 allows them); "\u0000" is
- * allowed in string values but not in object keys, which jansson (the server's and the CLI's
- * parser) and PostgreSQL cannot hold, so an event the store accepts can be read back by them;
- * unpaired surrogate escapes are not; nesting is limited to STELE_JSON_MAX_DEPTH.
+ * only a bit per nesting level.
+ *
+ * It is the one statement of the JSON the store accepts (docs/limits.md, "JSON"), and every reader
+ * of events must accept all of it: steled's two body readers hand data and metadata here, and
+ * jansson, which reads bodies in steled and every line the CLI reads (flags
+ * JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL), accepts a superset of it (tests/fuzz: json, body).
+ * So: duplicate keys are allowed (RFC 8259 allows them); "\u0000" is allowed in string values but
+ * not in object keys, which jansson cannot hold; unpaired surrogate escapes are refused; nesting
+ * is limited to STELE_JSON_MAX_DEPTH; a number must round to a finite double (1E400 does not, nor
+ * a 310-digit integer), since jansson refuses the others -- integers beyond 64 bits are fine, and
+ * kept as written.
  */
 #include "util/json.h"
 
@@ -137,24 +144,90 @@ static int digits(scan_t *s) {
     return s->p > b ? 0 : fail(s, "invalid number");
 }
 
+/* 2^1024 - 2^970: halfway between DBL_MAX and 2^1024, the smallest magnitude that
+ * round-to-nearest (ties to even) makes infinite. Its 309 decimal digits. */
+static const char overflow_digits[] =
+    "179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017"
+    "977587207096330286416692887910946555547851940402630657488671505820681908902000708383676273"
+    "854845817711531764475730270069855571366959622842914819860834936475292719074168444365510704"
+    "342711559699508093042880177904174497792";
+
+/* Whether the number with integer digits [i0, i1), fraction digits [f0, f1) (f0 == f1 if none) and
+ * decimal exponent exp rounds to a finite double, as strtod does (and so jansson, which refuses
+ * the rest). Zero and underflow are finite: only magnitudes of at least the bound overflow. The
+ * position of the first significant digit decides, and the digits themselves only when it has the
+ * bound's magnitude (10^308). */
+static bool finite(const unsigned char *i0, const unsigned char *i1, const unsigned char *f0,
+                   const unsigned char *f1, int64_t exp) {
+    const unsigned char *first = i0;
+    int64_t e10; /* the value is 0.d1d2... x 10^e10 */
+    if (*i0 != '0') {
+        e10 = (int64_t)(i1 - i0) + exp;
+    } else {
+        for (first = f0; first < f1 && *first == '0'; first++)
+            ;
+        if (first == f1)
+            return true; /* zero, however written */
+        e10 = exp - (int64_t)(first - f0);
+    }
+    if (e10 != 309)
+        return e10 < 309;
+    /* The digits from the first significant one: the rest of the integer part, then the
+     * fraction. */
+    bool in_int = *i0 != '0';
+    const unsigned char *q = first, *stop = in_int ? i1 : f1;
+    for (size_t k = 0; k < sizeof overflow_digits - 1; k++, q++) {
+        if (q == stop) {
+            if (!in_int || f0 == f1)
+                return true; /* a prefix of the bound's digits: smaller */
+            in_int = false;
+            q = f0;
+            stop = f1;
+        }
+        if (*q != (unsigned char)overflow_digits[k])
+            return *q < (unsigned char)overflow_digits[k];
+    }
+    return false; /* the bound itself or more */
+}
+
 static int number(scan_t *s) {
+    const unsigned char *begin = s->p;
     if (*s->p == '-')
         s->p++;
+    const unsigned char *i0 = s->p;
     if (s->p < s->end && *s->p == '0')
         s->p++;
     else if (digits(s) < 0)
         return -1;
+    const unsigned char *i1 = s->p, *f0 = s->p, *f1 = s->p;
     if (s->p < s->end && *s->p == '.') {
         s->p++;
+        f0 = s->p;
         if (digits(s) < 0)
             return -1;
+        f1 = s->p;
     }
+    int64_t exp = 0;
     if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
         s->p++;
+        bool negative = false;
         if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
-            s->p++;
+            negative = *s->p++ == '-';
+        const unsigned char *e0 = s->p;
         if (digits(s) < 0)
             return -1;
+        /* Saturated: any exponent beyond 10^15 decides as 10^15 does, whatever the digits. */
+        for (const unsigned char *q = e0; q < s->p; q++)
+            exp = exp >= 100000000000000 ? 1000000000000000 : exp * 10 + (*q - '0');
+        if (negative)
+            exp = -exp;
+    } else if (i1 - i0 < 309) {
+        return 0; /* the common case: fewer than 309 integer digits, no exponent */
+    }
+    if (!finite(i0, i1, f0, f1, exp)) {
+        s->p = begin;
+        return fail(s, "number out of range (larger in magnitude than 1.7976931348623157e308, the "
+                       "largest a double holds)");
     }
     return 0;
 }

@@ -153,7 +153,7 @@ static void build_base(void) {
             assert_int_equal(chk_ack(E->c, cm.p, 1), 0);
         }
         if (round == 0) {
-            assert_int_equal(stele_stream_metadata_set(s, "st-1", "{\"max_count\":3}"), 0);
+            assert_int_equal(stele_stream_metadata_set(s, "st-1", "{\"tier\":3}"), 0);
         }
         /* a prepared next segment: no background zero-filling during the opens below */
         char p[4400];

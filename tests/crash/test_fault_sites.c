@@ -401,7 +401,7 @@ static void build_big(ctx_t *x) {
     s = base_open(x->big, false);
     for (int j = 0; j < 60; j++)
         base_append(x, s, c, j % 2 ? "s-big" : "late", 1 + (size_t)(j % 2), SMALL);
-    assert_int_equal(stele_stream_metadata_set(s, "late", "{\"max_count\":5}"), 0);
+    assert_int_equal(stele_stream_metadata_set(s, "late", "{\"tier\":5}"), 0);
     uint64_t end = active_end(s);
     assert_int_equal(stele_store_close(s), 0);
     chk_free(c);

@@ -106,7 +106,7 @@ static void build(env_t *e) {
             assert_int_equal(chk_ack(c, &p, 1), 0);
         }
         if (session == 1)
-            assert_int_equal(stele_stream_metadata_set(s, "acct-1", "{\"max_age\":60}"), 0);
+            assert_int_equal(stele_stream_metadata_set(s, "acct-1", "{\"tier\":60}"), 0);
         assert_int_equal(stele_store_close(s), 0);
     }
     chk_free(c);
@@ -277,7 +277,7 @@ static void trial(env_t *e, bool overwrite, bool check_after) {
                      stele_strerror(rc), e->seed);
     }
     char *meta = NULL;
-    if (stele_stream_metadata_get(s, "acct-1", &meta) != 0 || strcmp(meta, "{\"max_age\":60}") != 0)
+    if (stele_stream_metadata_get(s, "acct-1", &meta) != 0 || strcmp(meta, "{\"tier\":60}") != 0)
         fail_msg("%s: the metadata of acct-1 differs (seed %" PRIu64 ")", what, e->seed);
     stele_free(meta);
     stele_verify_report_t rep;

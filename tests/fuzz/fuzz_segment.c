@@ -214,7 +214,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint8_t hdr[STELE_SEGMENT_HEADER_BYTES];
     if (mode & 0x02) {
         size_t k = (mode & 0x04) && split < plen ? split : plen;
-        stele__segment_header_encode(hdr, 1, (uint64_t)1 << 20, 0, zero_hash, 0);
+        stele__segment_header_encode(hdr, 1, (uint64_t)1 << 20, 0, zero_hash, 0, 0);
         put_file(&w, 1, hdr, payload, k);
         if (mode & 0x04) {
             uint64_t last = 0;
@@ -225,7 +225,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             FUZZ_CHECK(sidx != NULL, "out of memory");
             size_t end = walk(payload, k, &last, hash, &time, sidx, &nsparse, max_sparse);
             uint64_t first2 = last + 1;
-            stele__segment_header_encode(hdr, first2, (uint64_t)1 << 20, 0, hash, time);
+            stele__segment_header_encode(hdr, first2, (uint64_t)1 << 20, 0, hash, time, 0);
             put_file(&w, first2, hdr, payload + k, plen - k);
             if (mode & 0x08) {
                 size_t slen;

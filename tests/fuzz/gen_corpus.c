@@ -282,6 +282,11 @@ int main(int argc, char **argv) {
         "0",
         "-0.5e+10",
         "1E400",
+        "1e999999999999",
+        "-1.7976931348623159e308",
+        "1.7976931348623157e308",
+        "1e-400",
+        "0e99999",
         "123456789012345678901234",
         "\"\"",
         "\"a\\u00e9\\ud83d\\ude00\\n\\\"\"",
@@ -443,6 +448,41 @@ int main(int argc, char **argv) {
         snprintf(name, sizeof name, "seed-%02zu", i);
         seed("http_request", name, &http[i].control, 1, http[i].text, strlen(http[i].text));
     }
+    /* Append bodies for the two readers (fuzz_body): the fast shape, shapes only the general
+     * reader takes, and values the store refuses. */
+    static const char *const bodies[] = {
+        "{\"expected_version\":\"any\",\"events\":[{\"type\":\"T\",\"data\":{\"a\":1}}]}",
+        "{\"events\":[{\"type\":\"T\",\"data\":{\"n\":1E400}}]}",
+        "{\"events\":[{\"type\":\"T\",\"data\":1e999999999999}]}",
+        "{\"events\":[{\"type\":\"T\",\"data\":-1e-999999999}]}",
+        "{\"events\":[{\"type\":\"T\",\"data\":[123456789012345678901234567890,-0,0.1]}]}",
+        "{\"events\":[{\"type\":\"T\",\"data\":1.7976931348623157e308}]}",
+        "{\"events\":[{\"type\":\"T\",\"data\":{\"a\":1,\"a\":2}}]}",
+        "{\"events\":[{\"type\":\"T\",\"data\":1,\"data\":2}]}",
+        "{\"events\":[{\"type\":\"T\",\"d\\u0061ta\":{\"x\":0.1}}]}",
+        "{\"events\":[{\"type\":\"T\\u00e9\",\"data\":\"\\ud83d\\ude00\"}]}",
+        "{\"events\":[{\"type\":\"T\",\"data\":\"\\ud800\"}]}",
+        "{\"events\":[{\"type\":\"T\",\"data\":{\"k\\u0000\":1}}]}",
+        "{\"events\":[{\"type\":\"T\",\"data\":\"\\u0000\"}]}",
+        "{\"expected_version\":12,\"events\":[{\"type\":\"T\"}]}",
+        "{\"expected_version\":9007199254740993,\"events\":[{\"type\":\"T\"}]}",
+        "{\"expected_version\":1.0,\"events\":[{\"type\":\"T\"}]}",
+        "{\"expected_version\":\"no_stream\",\"expected_version\":3,\"events\":[{\"type\":\"T\"}]}",
+        "{\"events\":[{\"id\":\"01a20370-fd36-70bb-bbae-f7f2b01f7508\",\"type\":\"T\",\"data\":"
+        "null,"
+        "\"metadata\":{\"actor\":\"a\"}}]}",
+        "{\"events\":[{\"type\":\"T\",\"metadata\":null},{\"type\":\"U\",\"metadata\":[]}]}",
+        "{\"events\":[{\"type\":\"T\",\"data\":\"aGk=\",\"content\":\"binary\"}]}",
+        " \t\r\n{ \"events\" : [ { \"type\" : \"T\" , \"data\" : { } } ] } \n",
+        "\xef\xbb\xbf{\"events\":[{\"type\":\"T\"}]}",
+        "{\"events\":[{\"type\":\"T\",\"data\":[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]}]}",
+        "{\"events\":[{\"type\":\"T\",\"data\":01}]}",
+        "{\"events\":[{\"type\":\"T\",\"data\":\"\xc3\xa9\"}]}",
+        "{\"events\":[{\"type\":\"T\",\"data\":\"\xed\xa0\x80\"}]}",
+        "{\"events\":[]}",
+        "[]",
+    };
+    text_seeds("body", bodies, sizeof bodies / sizeof bodies[0], NULL);
     static const char nul_head[] = "\x20GET / HTTP/1.1\r\nX-A: a\0b\r\n\r\n";
     seed("http_request", "nul-in-head", nul_head, sizeof nul_head - 1, NULL, 0);
     return 0;

@@ -8,7 +8,7 @@
 #   include(${CMAKE_CURRENT_SOURCE_DIR}/fuzz/replay.cmake)
 # Fuzzing itself (libFuzzer, clang only) is scripts/fuzz.sh; see docs/reliability.md.
 set(STELE_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR})
-set(STELE_FUZZ_TARGETS record segment json time uuid ndjson snapshot index http_request)
+set(STELE_FUZZ_TARGETS record segment json time uuid ndjson snapshot index http_request body)
 if(NOT TARGET PkgConfig::LIBEVENT)
   pkg_check_modules(LIBEVENT REQUIRED IMPORTED_TARGET libevent)
 endif()
@@ -30,6 +30,14 @@ foreach(name ${STELE_FUZZ_TARGETS})
   if(name STREQUAL "http_request")
     # steled's request parser (server/request.c), which reads from libevent's buffers.
     list(APPEND sources ${CMAKE_SOURCE_DIR}/server/request.c)
+    list(APPEND libs PkgConfig::LIBEVENT)
+  endif()
+  if(name STREQUAL "body")
+    # steled's two append-body readers (server/body_fast.c, server/json_io.c) and what they use;
+    # json_io.c also writes answers into libevent's buffers.
+    list(APPEND sources ${CMAKE_SOURCE_DIR}/server/body_fast.c ${CMAKE_SOURCE_DIR}/server/json_io.c
+         ${CMAKE_SOURCE_DIR}/common/json_scan.c ${CMAKE_SOURCE_DIR}/common/json_out.c
+         ${CMAKE_SOURCE_DIR}/common/base64.c ${CMAKE_SOURCE_DIR}/common/info_json.c)
     list(APPEND libs PkgConfig::LIBEVENT)
   endif()
   add_executable(fuzz_replay_${name} ${sources})

@@ -24,6 +24,8 @@ def collect(sse, until_position, limit_s=20):
         m = sse.next()
         if m is None:
             break
+        if m["data"] is None:
+            continue  # a comment alone (": heartbeat") is no event
         msgs.append(m)
         if m["event"] == "caught-up":
             caught_up += 1

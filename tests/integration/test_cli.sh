@@ -265,6 +265,31 @@ eq "stats durability" "$(st --durability async stats | pyq 'rows[0]["durability"
 expect_exit 0 "verify" st verify
 eq "verify report" "$(pyq 'rows[0]["ok"]' <"$WORK/out")" true
 eq "verify prints no progress bar when stderr is not a terminal" "$(cat "$WORK/err")" ""
+# A damaged store: the error tells the user to run verify, and verify reports instead of refusing.
+DV="$WORK/damaged"
+for i in 1 2 3 4; do "$STELE_BIN" -d "$DV" append dmg-1 T "{\"i\":$i}" >/dev/null; done
+python3 - "$DV"/log/00000000000000000001.seg <<'PY'
+import sys
+with open(sys.argv[1], "r+b") as f:  # a byte of the first record's stream name
+    f.seek(128 + 72); b = f.read(1); f.seek(128 + 72); f.write(bytes([b[0] ^ 0x20]))
+PY
+expect_exit 4 "open of a store with corruption in the middle" "$STELE_BIN" -d "$DV" read-all
+contains "the corruption error says to run verify" "$(cat "$WORK/err")" "stele verify"
+expect_exit 4 "verify of a damaged store" "$STELE_BIN" -d "$DV" verify
+eq "verify of a damaged store reports the first bad record" \
+    "$(pyq '[rows[0]["ok"], rows[0]["bad_position"], rows[0]["bad_segment"], rows[0]["bad_offset"]]' <"$WORK/out")" \
+    '[false,1,1,128]'
+contains "verify names the damage" "$(cat "$WORK/err")" "corruption in the middle"
+# A truncated log is a loss, not a torn tail: refused, and verify says how much is missing.
+DT="$WORK/truncated"
+for i in 1 2 3 4; do "$STELE_BIN" -d "$DT" append trunc-1 T "{\"i\":$i}" >/dev/null; done
+truncate -s 400 "$DT"/log/00000000000000000001.seg
+expect_exit 4 "open of a truncated log" "$STELE_BIN" -d "$DT" read-all
+contains "a truncated log is refused, naming the loss" "$(cat "$WORK/err")" "acknowledged events are missing"
+expect_exit 4 "verify of a truncated log" "$STELE_BIN" -d "$DT" verify
+eq "verify reports the first missing position" "$(pyq '[rows[0]["ok"], rows[0]["bad_position"]]' <"$WORK/out")" \
+    '[false,3]'
+
 before_all=$(st read-all --system)
 expect_exit 0 "reindex" st reindex
 eq "reads equal after reindex" "$(st read-all --system)" "$before_all"
@@ -352,9 +377,23 @@ out=$("$STELE_BIN" -d "$D4" import "$WORK/export3.ndjson")
 eq "re-import is idempotent" "$(echo "$out" | pyq '[rows[0]["appended"], rows[0]["idempotent"]]')" '[0,5]'
 eq "re-import writes nothing" "$("$STELE_BIN" -d "$D4" read-all --system | pyq 'len(rows)')" \
     "$("$STELE_BIN" -d "$D3" read-all --system | pyq 'len(rows)')"
-printf '{"stream":"x-1","type":"T","data":{}}\n{"stream":"x-1","type":\n' >"$WORK/badimport.ndjson"
+printf '{"stream":"x-1","type":"T","data":{}}\n{"stream":"x-1","type":\n{"stream":"x-1","type":"U","data":{}}\n' \
+    >"$WORK/badimport.ndjson"
 expect_exit 4 "import of a bad line" "$STELE_BIN" -d "$WORK/store5" import "$WORK/badimport.ndjson"
 contains "import error names the line" "$(cat "$WORK/err")" "line 2"
+# the run before the bad line is imported, and import says so, and how to go on
+eq "import keeps the run before a bad line" \
+    "$("$STELE_BIN" -d "$WORK/store5" read x-1 | pyq '[r["type"] for r in rows]')" '["T"]'
+eq "import summary after a bad line" \
+    "$(pyq '[rows[0][k] for k in ("complete","appended","done_line","last_position","failed_line")]' <"$WORK/out")" \
+    '[false,1,1,1,2]'
+contains "import says how to resume" "$(cat "$WORK/err")" "--from-line 3"
+expect_exit 0 "import --from-line" "$STELE_BIN" -d "$WORK/store5" import "$WORK/badimport.ndjson" \
+    --from-line 3
+eq "import --from-line goes on after the bad line" \
+    "$("$STELE_BIN" -d "$WORK/store5" read x-1 | pyq '[r["type"] for r in rows]')" '["T","U"]'
+expect_exit 1 "import --from-line 0" "$STELE_BIN" -d "$WORK/store5" import "$WORK/badimport.ndjson" \
+    --from-line 0
 expect_exit 4 "import of a missing file" "$STELE_BIN" -d "$WORK/store5" import "$WORK/no-such-file"
 
 # --- tail --------------------------------------------------------------------------------------

@@ -283,6 +283,8 @@ expect 201 "writer appends with an id" POST /streams/order-9 "${JSON_CT[@]}" \
 expect 200 "writer gets an event of its prefix by id" GET /events/$U2 -H 'Authorization: Bearer writer-orders'
 expect 403 "writer cannot get an event of another prefix by id" GET /events/$U3 -H 'Authorization: Bearer writer-orders'
 expect 401 "event by id needs a token" GET /events/$U2
+expect 403 "a prefix-limited token cannot probe an id that names nothing" GET /events/$U4 -H 'Authorization: Bearer writer-orders'
+expect 404 "a token for every stream learns the id names nothing" GET /events/$U4 -H 'Authorization: Bearer reader-all'
 expect 200 "reader gets any event by id" GET /events/$U3 -H 'Authorization: Bearer reader-all'
 expect 403 "reader cannot verify" POST /admin/verify -H 'Authorization: Bearer reader-all'
 expect 200 "admin verifies" POST /admin/verify -H 'Authorization: Bearer admin-token'

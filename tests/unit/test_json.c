@@ -14,6 +14,7 @@
 #include "util/error.h"
 #include "util/json.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static int validate(const char *text, bool require_object) {
@@ -146,6 +147,116 @@ static void test_nul_escape_in_key(void **state) {
     assert_int_equal(validate("{\"\\u0001\":1}", true), 0);
 }
 
+/* Numbers must be finite doubles, the rule of jansson (which reads bodies in steled and every line
+ * the CLI reads): 1E400, 1e999999999999 and a 100,000-digit integer were stored through steled's
+ * fast body reader and then made every remote read-all and export of the store fail. */
+static void test_number_range(void **state) {
+    (void)state;
+    static const char *finite[] = {
+        "1.7976931348623157e308",  /* DBL_MAX */
+        "-1.7976931348623158e308", /* still rounds to DBL_MAX */
+        "1.797693134862315807e308",
+        "179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017"
+        "977"
+        "587207096330286416692887910946555547851940402630657488671505820681908902000708383676273854"
+        "845"
+        "817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711"
+        "559"
+        "699508093042880177904174497791", /* 2^1024 - 2^970 - 1: rounds down to DBL_MAX */
+        "0.17976931348623158e309",
+        "1e-400",                       /* underflow is zero, which is finite */
+        "1e-999999999999999999999999",  /* however small */
+        "0e999999999999",               /* zero, whatever the exponent */
+        "-0.000e+99999999999999999999", /* and negative zero */
+        "-0",
+        "9223372036854775808", /* beyond int64: kept as written, read as a double */
+        "-9223372036854775809",
+        "123456789012345678901234567890", /* 30 digits */
+        "[1e308, -1e308, 1E+308]",
+    };
+    for (size_t i = 0; i < sizeof finite / sizeof finite[0]; i++)
+        if (validate(finite[i], false) != 0)
+            fail_msg("refused %s: %s", finite[i], stele_errdetail());
+    static const char *infinite[] = {
+        "1E400",
+        "1e999999999999",
+        "-1e309",
+        "1.7976931348623159e308",
+        "179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017"
+        "977"
+        "587207096330286416692887910946555547851940402630657488671505820681908902000708383676273854"
+        "845"
+        "817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711"
+        "559"
+        "699508093042880177904174497792", /* 2^1024 - 2^970: the tie rounds to infinity */
+        "0.17976931348623158079372897140530341507993413271003782693617377898044496829276475094664"
+        "9017977587207096330286416692887910946555547851940402630657488671505820681908902000708383"
+        "6762738548458177115317644757302700698555713669596228429148198608349364752927190741684443"
+        "655107043427115596995080930428801779041744977920001e309",
+        "1e99999999999999999999999999", /* a saturated exponent */
+        "{\"a\":[1, 2, 1e400]}",
+    };
+    for (size_t i = 0; i < sizeof infinite / sizeof infinite[0]; i++) {
+        if (validate(infinite[i], false) != STELE_EJSON)
+            fail_msg("accepted %s", infinite[i]);
+        assert_non_null(strstr(stele_errdetail(), "number out of range"));
+    }
+    /* The place named is the number's first character. */
+    assert_int_equal(validate("{\"n\": 1E400}", true), STELE_EJSON);
+    assert_non_null(strstr(stele_errdetail(), "at line 1 column 7"));
+
+    /* A 100,000-digit integer, and the same digits as a fraction (finite). */
+    size_t n = 100000;
+    char *big = calloc(n + 8, 1);
+    assert_non_null(big);
+    memset(big, '7', n);
+    assert_int_equal(stele__json_validate(big, n, false, "data"), STELE_EJSON);
+    assert_non_null(strstr(stele_errdetail(), "number out of range"));
+    big[0] = '0';
+    big[1] = '.';
+    assert_int_equal(stele__json_validate(big, n, false, "data"), 0);
+    memcpy(big + n, "e99999", 6);
+    assert_int_equal(stele__json_validate(big, n + 6, false, "data"), STELE_EJSON);
+    free(big);
+}
+
+/* The rest of the grammar every reader shares (docs/limits.md, "JSON"): JSON white space only, no
+ * byte order mark, no leading zeros or other number spellings, no literal other than the three. */
+static void test_grammar_edges(void **state) {
+    (void)state;
+    static const char *good[] = {" \t\r\n1 \t\r\n", "-0.0e-0", "0.5E+1", "\"\\/\"", "[]", "{}"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        if (validate(good[i], false) != 0)
+            fail_msg("refused %s: %s", good[i], stele_errdetail());
+    static const char *bad[] = {
+        "\xef\xbb\xbf{}", /* a byte order mark */
+        "\f1",            /* form feed is not JSON white space */
+        "\v1",
+        "1\xc2\xa0",
+        "01",
+        "-01",
+        "+1",
+        ".5",
+        "1.",
+        "1e",
+        "1e+",
+        "-",
+        "0x1",
+        "Infinity",
+        "-Infinity",
+        "nul",
+        "True",
+        "[1,]",
+        "{\"a\":1,}",
+        "\"\\x\"",
+        "\"\\u12\"",
+        "\"\x7f\x01\"",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (validate(bad[i], false) != STELE_EJSON)
+            fail_msg("accepted %s", bad[i]);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_accepts),
@@ -157,6 +268,8 @@ int main(void) {
         cmocka_unit_test(test_depth_limit),
         cmocka_unit_test(test_unicode),
         cmocka_unit_test(test_nul_escape_in_key),
+        cmocka_unit_test(test_number_range),
+        cmocka_unit_test(test_grammar_edges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -333,12 +333,133 @@ static void test_stale_buffer_with_a_partial_commit(void **state) {
     tu_rmtree(dir);
 }
 
+/* A log that lost more than a torn last commit can explain is refused, never cut (issue 9): a
+ * sealed segment shorter than its sparse index says, a segment missing between two others, the
+ * last segment missing (the one before has a sparse index: it was sealed), a durable floor above
+ * the end, a segment made at full size and truncated. Each refusal changes nothing on disk, and a
+ * tolerant (verify) open ends the log before the loss and records where it starts. */
+static int open_ex(const char *logdir, bool tolerant, uint64_t floor, stele_log_t **log) {
+    stele_log_open_opts_t o = {.segment_size = TU_SEGMENT_BYTES,
+                               .readonly = tolerant,
+                               .tolerant = tolerant,
+                               .durable_floor = floor,
+                               .floor_source = "the test's floor"};
+    return stele__log_open_ex(stele__vfs_posix(), logdir, &o, log);
+}
+
+static void *slurp(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    long n = ftell(f);
+    assert_true(n >= 0);
+    rewind(f);
+    void *buf = malloc((size_t)n + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+static void spill(const char *path, const void *buf, size_t len) {
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(buf, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void expect_refused(const char *logdir, uint64_t floor, const char *needle,
+                           uint64_t max_head, const char *what) {
+    stele_log_t *log = NULL;
+    int rc = open_ex(logdir, false, floor, &log);
+    if (rc != STELE_ECORRUPT || !strstr(stele_errdetail(), needle))
+        fail_msg("%s: open gave %d (%s), not a refusal naming \"%s\"", what, rc,
+                 rc ? stele_errdetail() : "opened", needle);
+    assert_int_equal(open_ex(logdir, true, floor, &log), 0);
+    if (!log->damage || log->head_position > max_head ||
+        log->damage_position != log->head_position + 1 || !strstr(log->damage_msg, needle))
+        fail_msg("%s: tolerant open: head %" PRIu64 ", damage %d at %" PRIu64 " (%s)", what,
+                 log->head_position, log->damage, log->damage_position, log->damage_msg);
+    stele__log_close(log);
+}
+
+static void test_lost_is_not_torn(void **state) {
+    (void)state;
+    char dir[PATH_MAX], logdir[PATH_MAX];
+    tu_tmpdir(dir, sizeof dir, "log-lost");
+    tu_join(logdir, sizeof logdir, dir, "log");
+    stele_log_t *log = open_log(logdir, true);
+    model_t m;
+    memset(&m, 0, sizeof m);
+    m.now = 1700000000000000000;
+    while (stele__log_segment_count(log) < 4) {
+        uint32_t sizes[2] = {30000, 100};
+        write_commit(log, &m, 2, sizes);
+    }
+    uint32_t small[1] = {10};
+    write_commit(log, &m, 1, small);
+    uint64_t first[4], last[4];
+    char seg[4][PATH_MAX];
+    for (size_t i = 0; i < 4; i++) {
+        first[i] = log->segs[i]->first_position;
+        last[i] = log->segs[i]->last_position;
+        snprintf(seg[i], sizeof seg[i], "%s", log->segs[i]->path);
+    }
+    uint64_t end1 = log->segs[1]->end_offset;
+    stele__log_close(log);
+    size_t len[4];
+    void *bytes[4];
+    for (size_t i = 0; i < 4; i++)
+        bytes[i] = slurp(seg[i], &len[i]);
+
+    /* a sealed segment cut short: its sparse index says where it ended */
+    assert_int_equal(truncate(seg[1], (off_t)(end1 / 2)), 0);
+    expect_refused(logdir, 0, ".sidx", last[1] - 1, "sealed segment truncated");
+    size_t l2 = 0;
+    void *after = slurp(seg[1], &l2);
+    assert_int_equal(l2, end1 / 2);
+    assert_memory_equal(after, bytes[1], l2); /* nothing zeroed */
+    free(after);
+    spill(seg[1], bytes[1], len[1]);
+
+    /* a segment missing in the middle */
+    assert_int_equal(unlink(seg[2]), 0);
+    expect_refused(logdir, 0, "acknowledged events are missing", last[1], "middle segment gone");
+    spill(seg[2], bytes[2], len[2]);
+
+    /* the last segment missing: the one before was sealed */
+    assert_int_equal(unlink(seg[3]), 0);
+    expect_refused(logdir, 0, "was sealed", last[2], "last segment gone");
+    spill(seg[3], bytes[3], len[3]);
+
+    /* a derived file proves more than the log holds */
+    expect_refused(logdir, m.head + 5, "5 acknowledged events are missing", m.head,
+                   "durable floor above the end");
+
+    /* the last segment, made at full size, truncated inside its first commit */
+    assert_int_equal(truncate(seg[3], STELE_SEGMENT_HEADER_BYTES + 64), 0);
+    expect_refused(logdir, 0, "was truncated", first[3] - 1, "last segment truncated");
+    spill(seg[3], bytes[3], len[3]);
+
+    /* all back: the log opens whole (so the refusals above came from the damage alone) */
+    log = open_log(logdir, false);
+    assert_int_equal(log->head_position, m.head);
+    check_from(log, &m, 1);
+    stele__log_close(log);
+    for (size_t i = 0; i < 4; i++)
+        free(bytes[i]);
+    model_free(&m);
+    tu_rmtree(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_empty_log),
         cmocka_unit_test(test_roll_read_reopen),
         cmocka_unit_test(test_commit_larger_than_segment),
         cmocka_unit_test(test_stale_buffer_with_a_partial_commit),
+        cmocka_unit_test(test_lost_is_not_torn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

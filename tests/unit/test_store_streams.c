@@ -3,7 +3,9 @@
  * after and limit (paging and byte order), hidden reserved and deleted streams, metadata set and
  * get, soft delete (hidden, recreated by an append with versions continuing, old versions gone
  * from the stream but kept in $all), tombstones, and all of it after reopening (also without the
- * catalogue snapshot, so that the log replay must rebuild it).
+ * catalogue snapshot, so that the log replay must rebuild it); the retention keys of metadata
+ * (max_count, truncate_before, max_age) hiding events from reads of the stream and subscriptions to
+ * it, while $all keeps them.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Close and reopen; mode 1 also deletes the catalogue snapshot. */
 static void reopen(tu_fixture_t *f, int mode) {
@@ -383,6 +386,119 @@ static void test_tombstone(void **state) {
     }
 }
 
+/* ---- retention --------------------------------------------------------------------------- */
+
+/* The versions of `stream` that a read (forward and backward) and a subscription to the stream
+ * deliver must be want[0..n); $all (a read and a subscription, filtered to the stream) keeps every
+ * event of it, `total` versions from 0, as KurrentDB's $all does until space is reclaimed. */
+static void expect_kept(stele_store_t *s, const char *stream, const int64_t *want, size_t n,
+                        size_t total) {
+    tu_events_t fwd = {0}, bwd = {0}, all = {0};
+    assert_int_equal(tu_read_stream(s, stream, 0, STELE_FORWARD, 0, &fwd), 0);
+    assert_int_equal(tu_read_stream(s, stream, -1, STELE_BACKWARD, 0, &bwd), 0);
+    stele_read_options_t o;
+    stele_read_options_init(&o);
+    o.filter.stream = stream;
+    assert_int_equal(tu_read_all(s, &o, &all), 0);
+    assert_int_equal(fwd.n, n);
+    assert_int_equal(bwd.n, n);
+    assert_int_equal(all.n, total);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(fwd.v[i].version, want[i]);
+        assert_int_equal(bwd.v[n - 1 - i].version, want[i]);
+    }
+    for (size_t i = 0; i < total; i++)
+        assert_int_equal(all.v[i].version, (int64_t)i);
+    for (int kind = 0; kind < 2; kind++) {
+        stele_subscribe_options_t so;
+        stele_subscribe_options_init(&so);
+        if (kind == 0)
+            so.stream = stream;
+        else
+            so.filter.stream = stream;
+        stele_subscription_t *sub = NULL;
+        assert_int_equal(stele_subscribe(s, &so, &sub), 0);
+        size_t got = 0;
+        stele_event_t ev;
+        int rc;
+        while ((rc = stele_subscription_next(sub, &ev, 1000)) == 1) {
+            if (kind == 0) {
+                assert_true(got < n);
+                assert_int_equal(ev.version, want[got]);
+            } else {
+                assert_int_equal(ev.version, (int64_t)got);
+            }
+            got++;
+        }
+        assert_int_equal(rc, STELE_SUB_CAUGHT_UP);
+        assert_int_equal(got, kind == 0 ? n : total);
+        stele_subscription_close(sub);
+    }
+    tu_events_free(&fwd);
+    tu_events_free(&bwd);
+    tu_events_free(&all);
+}
+
+static void test_retention(void **state) {
+    tu_fixture_t *f = *state;
+    append_n(f->s, "ret-1", 10);
+    append_n(f->s, "other-1", 3);
+    int64_t all10[10], last3[3] = {7, 8, 9}, from5[5] = {5, 6, 7, 8, 9}, other3[3] = {0, 1, 2};
+    for (int i = 0; i < 10; i++)
+        all10[i] = i;
+    expect_kept(f->s, "ret-1", all10, 10, 10);
+
+    /* Bad values are refused, naming the key, and change nothing. */
+    const char *bad[] = {"{\"max_count\":0}",         "{\"max_count\":-1}",
+                         "{\"max_count\":\"5\"}",     "{\"max_age\":1.5}",
+                         "{\"truncate_before\":1e3}", "{\"max_count\":99999999999999999999}",
+                         "{\"max_age\":0}",           "{\"truncate_before\":true}"};
+    uint64_t head = tu_head(f->s);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(stele_stream_metadata_set(f->s, "ret-1", bad[i]), STELE_EINVAL);
+        assert_non_null(strstr(stele_errdetail(), strstr(bad[i], "max_count") ? "max_count"
+                                                  : strstr(bad[i], "max_age") ? "max_age"
+                                                                              : "truncate_before"));
+    }
+    /* A key is a key however it is escaped: every JSON reader sees max_count here. */
+    assert_int_equal(stele_stream_metadata_set(f->s, "ret-1", "{\"max_c\\u006funt\":0}"),
+                     STELE_EINVAL);
+    assert_non_null(strstr(stele_errdetail(), "max_count"));
+    assert_int_equal(tu_head(f->s), head);
+    expect_kept(f->s, "ret-1", all10, 10, 10);
+
+    /* max_count keeps the last N, also as the stream grows; other keys are free. */
+    assert_int_equal(
+        stele_stream_metadata_set(f->s, "ret-1", "{\"owner\":{\"max_count\":1},\"max_count\":3}"),
+        0);
+    expect_kept(f->s, "ret-1", last3, 3, 10);
+    expect_kept(f->s, "other-1", other3, 3, 3);
+    for (int mode = 0; mode < 2; mode++) { /* the snapshot, then a replay of the log */
+        reopen(f, mode);
+        expect_kept(f->s, "ret-1", last3, 3, 10);
+    }
+
+    /* truncate_before, then null clears a key. */
+    assert_int_equal(stele_stream_metadata_set(f->s, "ret-1", "{\"truncate_before\":5}"), 0);
+    expect_kept(f->s, "ret-1", from5, 5, 10);
+    assert_int_equal(
+        stele_stream_metadata_set(f->s, "ret-1", "{\"truncate_before\":null,\"max_count\":null}"),
+        0);
+    expect_kept(f->s, "ret-1", all10, 10, 10);
+
+    /* max_age: events older than N seconds are hidden; a new one is seen. */
+    struct timespec pause = {1, 100000000};
+    nanosleep(&pause, NULL);
+    assert_int_equal(stele_stream_metadata_set(f->s, "ret-1", "{\"max_age\":1}"), 0);
+    expect_kept(f->s, "ret-1", NULL, 0, 10);
+    append_n(f->s, "ret-1", 1);
+    int64_t fresh[1] = {10};
+    expect_kept(f->s, "ret-1", fresh, 1, 11);
+    expect_kept(f->s, "other-1", other3, 3, 3);
+    reopen(f, 1);
+    expect_kept(f->s, "ret-1", fresh, 1, 11);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_info, tu_store_setup, tu_store_teardown),
@@ -390,6 +506,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_metadata, tu_store_setup, tu_store_teardown),
         cmocka_unit_test_setup_teardown(test_soft_delete, tu_store_setup, tu_store_teardown),
         cmocka_unit_test_setup_teardown(test_tombstone, tu_store_setup, tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_retention, tu_store_setup, tu_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,8 +13,10 @@
 #include "os/vfs.h"
 #include "os/vfs_fault.h"
 #include "stele.h"
+#include "test_util.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -375,6 +377,51 @@ static void test_fault_threads(void **state) {
     stele__fault_reset(fx->fv);
 }
 
+/* Every file and directory of a new store is private to its owner (issue 9, item 7): with the
+ * usual umask 022, files used to be created 0644 and directories 0755, readable by any local
+ * user. */
+static int private_bad; /* entries with group or other bits, counted by check_private */
+static int private_seen;
+static int check_private(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)flag;
+    (void)ftw;
+    private_seen++;
+    if ((st->st_mode & 077) != 0) {
+        fprintf(stderr, "%s has mode %04o\n", path, (unsigned)(st->st_mode & 07777));
+        private_bad++;
+    }
+    return 0;
+}
+
+static void test_store_files_private(void **state) {
+    fixture_t *fx = *state;
+    char dir[PATH_MAX];
+    path_in(fx, "store", dir);
+    mode_t old = umask(022);
+    stele_options_t o;
+    stele_options_init(&o);
+    o.flags = STELE_OPEN_CREATE;
+    o.segment_size_bytes = (uint64_t)1 << 20;
+    stele_store_t *s = NULL;
+    assert_int_equal(stele_store_open(dir, &o, &s), 0);
+    /* enough data to roll a segment (a sealed segment and its sparse index), then close: the
+     * index tables, the manifest and the catalogue snapshot are written too */
+    static char data[200 * 1024];
+    memset(data, 'x', sizeof data);
+    data[0] = '"';
+    data[sizeof data - 1] = '"';
+    stele_event_in_t e = {.type = "t", .data = data, .data_len = sizeof data};
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(stele_append(s, "s-1", STELE_EXPECT_ANY, &e, 1, NULL), 0);
+    assert_int_equal(stele_store_close(s), 0);
+    umask(old);
+    private_bad = private_seen = 0;
+    assert_int_equal(nftw(dir, check_private, 16, FTW_PHYS), 0);
+    assert_true(private_seen >= 8); /* the store, log/, index/, segments, marker, lock, ... */
+    assert_int_equal(private_bad, 0);
+    tu_rmtree(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_write_read_size_truncate, setup, teardown),
@@ -386,6 +433,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_fault_path_filter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fault_open_rename_allocate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fault_threads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_files_private, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
