@@ -392,6 +392,8 @@ static void route(srv_t *srv, srv_req_t *req, char **segs, size_t n) {
         is_post(req) ? srv_route_commits(srv, req) : method_not_allowed(srv, req, "POST");
     } else if (n == 1 && strcmp(s0, "all") == 0) {
         is_get(req) ? srv_route_all(srv, req) : method_not_allowed(srv, req, "GET");
+    } else if (n == 2 && strcmp(s0, "events") == 0) {
+        is_get(req) ? srv_route_event(srv, req, segs[1]) : method_not_allowed(srv, req, "GET");
     } else if (n == 1 && strcmp(s0, "subscribe") == 0) {
         req->method == SRV_GET ? srv_route_subscribe(srv, req)
                                : method_not_allowed(srv, req, "GET");

@@ -413,6 +413,8 @@ int srv_filter_from_query(srv_t *srv, srv_req_t *req, const srv_query_t *q, stel
 void srv_route_streams(srv_t *srv, srv_req_t *req, char **segs, size_t nsegs);
 void srv_route_commits(srv_t *srv, srv_req_t *req);
 void srv_route_all(srv_t *srv, srv_req_t *req);
+/* GET /events/{id}: one event by its id. */
+void srv_route_event(srv_t *srv, srv_req_t *req, const char *id_text);
 void srv_route_health(srv_t *srv, srv_req_t *req);
 void srv_route_info(srv_t *srv, srv_req_t *req);
 void srv_route_stats(srv_t *srv, srv_req_t *req);
