@@ -9,9 +9,11 @@
  * it logs an intent (the ids), after each success an ack per event (chk_intent / chk_ack). The
  * parent kills it with SIGKILL after a seeded random delay, reopens the store, runs the checker
  * over every ack of every cycle so far, retries each append whose outcome is unknown with the same
- * ids and expected versions (it must be answered idempotently or written once, never twice), and
- * starts the next cycle on the same store. STELE_KILL9_CYCLES sets the cycle count (default and
- * minimum 50).
+ * ids and expected versions (it must be answered idempotently or written once, never twice),
+ * retries some acknowledged appends with expected version any (each must be answered with its
+ * acknowledged result and write nothing: the event-id index caught up from the log), and starts
+ * the next cycle on the same store. STELE_KILL9_CYCLES sets the cycle count (default and minimum
+ * 50).
  *
  * Progress is asserted, relative to a calibration in the same run (no absolute rate): before the
  * cycles, one appender thread runs alone for CALIBRATE_MS and measures how many events one thread
