@@ -231,10 +231,10 @@ typedef struct stele_append_result {
  * same stream, type, data, metadata and flags. Otherwise an id already stored (another event, or
  * only some of the append's ids: a retry must repeat the whole append) is STELE_EIDREUSE, its
  * detail naming the id; an id given twice in one append or commit is STELE_EINVAL. Ids the store
- * generates (nil id) are new UUIDv7s and cost no look-up. The inputs are only borrowed during the call; result may be NULL. Errors:
- * STELE_ENAME, STELE_ERESERVED, STELE_ETYPE, STELE_EJSON, STELE_ETOOBIG, STELE_EEMPTY,
- * STELE_ECONFLICT, STELE_EIDREUSE, STELE_ETOMBSTONED, STELE_EPOISONED, STELE_ECLOSED,
- * STELE_EREADONLY, STELE_ENOMEM. Thread-safe. */
+ * generates (nil id) are new UUIDv7s and cost no look-up. The inputs are only borrowed during the
+ * call; result may be NULL. Errors: STELE_ENAME, STELE_ERESERVED, STELE_ETYPE, STELE_EJSON,
+ * STELE_ETOOBIG, STELE_EEMPTY, STELE_ECONFLICT, STELE_EIDREUSE, STELE_ETOMBSTONED, STELE_EPOISONED,
+ * STELE_ECLOSED, STELE_EREADONLY, STELE_ENOMEM. Thread-safe. */
 int stele_append(stele_store_t *store, const char *stream, int64_t expected_version,
                  const stele_event_in_t *events, size_t count, stele_append_result_t *result);
 
