@@ -23,6 +23,7 @@ typedef struct bench_config {
     uint64_t reads;        /* random one-stream reads per read-latency run */
     uint64_t seqwrite_mib; /* size of the sequential write probe */
     bool full;             /* also 256 clients */
+    bool client_ids;       /* durable appends carry fresh client-supplied event ids */
     const char *only;      /* comma-separated workload names, or NULL for all */
     const char *self_exe;  /* this program, for the fresh-process open/read probe */
 } bench_config_t;

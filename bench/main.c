@@ -241,6 +241,8 @@ static void usage(FILE *out) {
             "                     http.append, http.batch, http.readall, http.sse, http.idle,\n"
             "                     http.scan)\n"
             "  --json FILE        also write every figure as a JSON line to FILE\n"
+            "  --client-ids       durable appends carry client-supplied event ids (fresh ones:\n"
+            "                     the store looks each up in its event-id index)\n"
             "  --help             this text\n");
 }
 
@@ -258,6 +260,7 @@ enum {
     OPT_SEQWRITE,
     OPT_ONLY,
     OPT_JSON,
+    OPT_CLIENT_IDS,
     OPT_HELP,
     OPT_CHILD_OPEN,
     OPT_PER_STREAM,
@@ -278,6 +281,7 @@ static const struct option long_options[] = {
     {"seqwrite-mib", required_argument, NULL, OPT_SEQWRITE},
     {"only", required_argument, NULL, OPT_ONLY},
     {"json", required_argument, NULL, OPT_JSON},
+    {"client-ids", no_argument, NULL, OPT_CLIENT_IDS},
     {"help", no_argument, NULL, OPT_HELP},
     /* internal: the fresh-process open + read probe */
     {"child-open", required_argument, NULL, OPT_CHILD_OPEN},
@@ -288,7 +292,7 @@ static const struct option long_options[] = {
 
 int main(int argc, char **argv) {
     const char *base = "bench-data", *json = NULL, *child_dir = NULL;
-    bool keep = false, quick = false, full = false, base_is_default = true;
+    bool keep = false, quick = false, full = false, client_ids = false, base_is_default = true;
     uint64_t runs = 0, events = 0, streams = 0, reads = 0, seqwrite = 0, per_stream = 10, seed = 1;
     double seconds = -1, warmup = -1;
     int c;
@@ -314,6 +318,7 @@ int main(int argc, char **argv) {
             ok = cli_list_valid("stele-bench", "--only", optarg, WORKLOADS, NWORKLOADS);
             break;
         case OPT_JSON: json = optarg; break;
+        case OPT_CLIENT_IDS: client_ids = true; break;
         case OPT_CHILD_OPEN: child_dir = optarg; break;
         case OPT_PER_STREAM: ok = cli_u64(optarg, &per_stream); break;
         case OPT_SEED: ok = cli_u64(optarg, &seed); break;
@@ -344,6 +349,7 @@ int main(int argc, char **argv) {
         .reads = quick ? 20000u : 100000u,
         .seqwrite_mib = quick ? 64u : 256u,
         .full = full,
+        .client_ids = client_ids,
         .only = only_list,
         .self_exe = "/proc/self/exe",
     };

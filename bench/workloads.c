@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -119,6 +120,8 @@ typedef struct driver {
     size_t batch;
     const char *tag; /* part of the stream names, one per workload */
     const stele_event_in_t *events;
+    bool client_ids; /* each append carries fresh event ids of the client's own */
+    uint64_t nonce;  /* makes this run's ids differ from every other run's */
     atomic_int phase;
 } driver_t;
 
@@ -133,29 +136,65 @@ typedef struct worker {
     char detail[256];
 } worker_t;
 
+/* splitmix64: distinct, random-looking ids from a counter. */
+static uint64_t splitmix(uint64_t x) {
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+/* Fresh version-4 ids for the batch events of append k of worker w. */
+static void fresh_ids(stele_event_in_t *ev, size_t n, uint64_t nonce, unsigned w, uint64_t k) {
+    for (size_t i = 0; i < n; i++) {
+        uint64_t hi = splitmix(nonce ^ ((uint64_t)w << 40) ^ (k * 4096u + i));
+        uint64_t lo = splitmix(hi);
+        for (int b = 0; b < 8; b++) {
+            ev[i].id.bytes[b] = (uint8_t)(hi >> (56 - 8 * b));
+            ev[i].id.bytes[8 + b] = (uint8_t)(lo >> (56 - 8 * b));
+        }
+        ev[i].id.bytes[6] = (uint8_t)((ev[i].id.bytes[6] & 0x0f) | 0x40);
+        ev[i].id.bytes[8] = (uint8_t)((ev[i].id.bytes[8] & 0x3f) | 0x80);
+    }
+}
+
 static void *worker_main(void *arg) {
     worker_t *w = arg;
     driver_t *d = w->d;
     char names[COMMIT_STREAMS][64];
     stele_append_part_t parts[COMMIT_STREAMS];
+    const stele_event_in_t *events = d->events;
+    stele_event_in_t *own = NULL;
+    if (d->client_ids) {
+        own = malloc(d->batch * sizeof *own);
+        if (!own) {
+            w->err = STELE_ENOMEM;
+            return NULL;
+        }
+        memcpy(own, d->events, d->batch * sizeof *own);
+        events = own;
+    }
     for (uint64_t k = 0;; k++) {
         int phase = atomic_load_explicit(&d->phase, memory_order_acquire);
         if (phase == PHASE_STOP) {
             break;
         }
         int rc;
+        if (own) {
+            fresh_ids(own, d->batch, d->nonce, w->id, k);
+        }
         uint64_t t0 = now_ns();
         if (d->kind == OP_APPEND) {
             snprintf(names[0], sizeof names[0], "order-%s%u-%llu", d->tag, w->id,
                      (unsigned long long)(k % 1024u));
-            rc = stele_append(d->store, names[0], STELE_EXPECT_ANY, d->events, d->batch, NULL);
+            rc = stele_append(d->store, names[0], STELE_EXPECT_ANY, events, d->batch, NULL);
         } else {
             for (size_t p = 0; p < d->batch; p++) {
                 snprintf(names[p], sizeof names[p], "order-%s%u-%llu", d->tag, w->id,
                          (unsigned long long)((k * d->batch + p) % 4096u));
                 parts[p].stream = names[p];
                 parts[p].expected_version = STELE_EXPECT_ANY;
-                parts[p].events = &d->events[p];
+                parts[p].events = &events[p];
                 parts[p].count = 1;
             }
             rc = stele_commit(d->store, parts, d->batch, NULL);
@@ -172,6 +211,7 @@ static void *worker_main(void *arg) {
             lat_push(&w->lat, t1 - t0);
         }
     }
+    free(own);
     return NULL;
 }
 
@@ -180,7 +220,18 @@ typedef struct tp_result {
     double ops_per_s;
     double p50_us;
     double p99_us;
+    double cpu_us; /* CPU time of the whole process (clients, writer, index threads) per event */
 } tp_result_t;
+
+/* User + system CPU time of this process, in µs. */
+static double process_cpu_us(void) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) {
+        return NAN;
+    }
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
 
 static void sum_counts(worker_t *w, unsigned n, uint64_t *ops, uint64_t *events) {
     *ops = *events = 0;
@@ -194,7 +245,14 @@ static void sum_counts(worker_t *w, unsigned n, uint64_t *ops, uint64_t *events)
 static int throughput_run(const bench_config_t *cfg, stele_store_t *store, op_kind_t kind,
                           unsigned clients, size_t batch, const char *tag,
                           const stele_event_in_t *events, tp_result_t *out) {
-    driver_t d = {.store = store, .kind = kind, .batch = batch, .tag = tag, .events = events};
+    static uint64_t runs_started;
+    driver_t d = {.store = store,
+                  .kind = kind,
+                  .batch = batch,
+                  .tag = tag,
+                  .events = events,
+                  .client_ids = cfg->client_ids,
+                  .nonce = splitmix(now_ns() ^ ++runs_started)};
     atomic_init(&d.phase, PHASE_WARMUP);
     worker_t *w = calloc(clients, sizeof *w);
     if (!w) {
@@ -218,13 +276,16 @@ static int throughput_run(const bench_config_t *cfg, stele_store_t *store, op_ki
 
     int rc = started == clients ? 0 : -EAGAIN;
     uint64_t ops0 = 0, ev0 = 0, ops1 = 0, ev1 = 0, t0 = 0, t1 = 0;
+    double cpu0 = 0, cpu1 = 0;
     if (rc == 0) {
         sleep_seconds(cfg->warmup);
         sum_counts(w, clients, &ops0, &ev0);
+        cpu0 = process_cpu_us();
         t0 = now_ns();
         atomic_store_explicit(&d.phase, PHASE_MEASURE, memory_order_release);
         sleep_seconds(cfg->seconds);
         sum_counts(w, clients, &ops1, &ev1);
+        cpu1 = process_cpu_us();
         t1 = now_ns();
     }
     atomic_store_explicit(&d.phase, PHASE_STOP, memory_order_release);
@@ -246,6 +307,7 @@ static int throughput_run(const bench_config_t *cfg, stele_store_t *store, op_ki
         out->ops_per_s = (double)(ops1 - ops0) / secs;
         out->p50_us = (double)lat_percentile(&all, 50) / 1e3;
         out->p99_us = (double)lat_percentile(&all, 99) / 1e3;
+        out->cpu_us = ev1 > ev0 ? (cpu1 - cpu0) / (double)(ev1 - ev0) : NAN;
     }
     lat_free(&all);
     return rc;
@@ -259,7 +321,7 @@ static int throughput(const bench_config_t *cfg, stele_store_t *store, op_kind_t
         return STELE_ENOMEM;
     }
     size_t runs = (size_t)cfg->runs;
-    double *v = calloc(runs * 4, sizeof *v);
+    double *v = calloc(runs * 5, sizeof *v);
     if (!v) {
         free(events);
         return STELE_ENOMEM;
@@ -270,7 +332,7 @@ static int throughput(const bench_config_t *cfg, stele_store_t *store, op_kind_t
         int e = throughput_run(cfg, store, kind, clients, batch, tag, events, &t);
         if (e != 0) {
             rc = e;
-            v[r] = v[runs + r] = v[2 * runs + r] = v[3 * runs + r] = NAN;
+            v[r] = v[runs + r] = v[2 * runs + r] = v[3 * runs + r] = v[4 * runs + r] = NAN;
             if (e == STELE_EPOISONED || e == STELE_ECLOSED) {
                 break;
             }
@@ -281,11 +343,13 @@ static int throughput(const bench_config_t *cfg, stele_store_t *store, op_kind_t
         v[runs + r] = t.ops_per_s;
         v[2 * runs + r] = t.p50_us;
         v[3 * runs + r] = t.p99_us;
+        v[4 * runs + r] = t.cpu_us;
     }
     out->events_per_s = median(v, runs);
     out->ops_per_s = median(v + runs, runs);
     out->p50_us = median(v + 2 * runs, runs);
     out->p99_us = median(v + 3 * runs, runs);
+    out->cpu_us = median(v + 4 * runs, runs);
     free(v);
     free(events);
     return ok > 0 ? 0 : (rc != 0 ? rc : -EIO);
@@ -299,8 +363,9 @@ static void durable_appends(const bench_config_t *cfg, const limits_t *lim, stel
     tp_result_t t = {0};
     char name[96];
     report_note("durable appends: durability SYNC (acknowledged after fdatasync), in-process, "
-                "%d run(s) of %.1f s after %.1f s warm-up, median reported",
-                cfg->runs, cfg->seconds, cfg->warmup);
+                "%d run(s) of %.1f s after %.1f s warm-up, median reported%s",
+                cfg->runs, cfg->seconds, cfg->warmup,
+                cfg->client_ids ? "; every event carries a fresh client-supplied id" : "");
 
     if (bench_selected(cfg, "append")) {
         int rc = throughput(cfg, store, OP_APPEND, 1, 1, "a", &t);
@@ -311,6 +376,8 @@ static void durable_appends(const bench_config_t *cfg, const limits_t *lim, stel
                       ratio(rc == 0 ? t.p50_us : NAN, lim->fsync_p50_us), "fsync p50");
         report_figure("append.1client.p99", rc == 0 ? t.p99_us : NAN, "us", TARGET_NONE, NAN,
                       ratio(rc == 0 ? t.p99_us : NAN, lim->fsync_p99_us), "fsync p99");
+        report_figure("append.1client.cpu", rc == 0 ? t.cpu_us : NAN, "us/event", TARGET_NONE, NAN,
+                      NAN, NULL);
     }
     if (bench_selected(cfg, "clients")) {
         unsigned counts[3] = {8, 64, 256};
@@ -324,6 +391,8 @@ static void durable_appends(const bench_config_t *cfg, const limits_t *lim, stel
                           counts[i] == 64 ? 100000.0 : NAN, ratio(r, lim->fsync_rate), "fsync");
             snprintf(name, sizeof name, "append.%uclients.p99", counts[i]);
             report_figure(name, rc == 0 ? t.p99_us : NAN, "us", TARGET_NONE, NAN, NAN, NULL);
+            snprintf(name, sizeof name, "append.%uclients.cpu", counts[i]);
+            report_figure(name, rc == 0 ? t.cpu_us : NAN, "us/event", TARGET_NONE, NAN, NAN, NULL);
         }
     }
     if (bench_selected(cfg, "batch")) {
@@ -335,6 +404,8 @@ static void durable_appends(const bench_config_t *cfg, const limits_t *lim, stel
                       ratio(mbps, lim->seqwrite_mbps), "seq write");
         report_figure("batch.8x100.p99", rc == 0 ? t.p99_us : NAN, "us", TARGET_NONE, NAN, NAN,
                       NULL);
+        report_figure("batch.8x100.cpu", rc == 0 ? t.cpu_us : NAN, "us/event", TARGET_NONE, NAN,
+                      NAN, NULL);
     }
     if (bench_selected(cfg, "commit")) {
         int rc = throughput(cfg, store, OP_COMMIT, 8, COMMIT_STREAMS, "m", &t);

@@ -188,6 +188,7 @@ int cmd_init(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_append(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_read(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_read_all(cli_ctx_t *ctx, int argc, char **argv);
+int cmd_event(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_tail(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_streams(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_info(cli_ctx_t *ctx, int argc, char **argv);

@@ -1,6 +1,7 @@
 /*
- * cmd_read.c -- `stele read` (one stream) and `stele read-all` (the global log, with filters):
- * the events as NDJSON on stdout, one per line, in the order asked for.
+ * cmd_read.c -- `stele read` (one stream), `stele read-all` (the global log, with filters) and
+ * `stele event` (one event by its id): the events as NDJSON on stdout, one per line, in the order
+ * asked for.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,38 @@ int cli_print_all(cli_ctx_t *ctx, const stele_read_options_t *ro) {
     }
     stele_reader_t *reader = NULL;
     int rc = stele_read_all(store, ro, &reader);
+    if (rc != 0) {
+        status = cli_fail(ctx, rc);
+    } else {
+        status = cli_print_reader(ctx, reader);
+        stele_reader_close(reader);
+    }
+    return cli_store_close(ctx, store, status);
+}
+
+int cmd_event(cli_ctx_t *ctx, int argc, char **argv) {
+    const char *pos[1];
+    size_t npos = 0;
+    int status = cli_args_parse(ctx, argc, argv, NULL, 0, pos, 1, &npos);
+    if (status != EXIT_OK) {
+        return status < 0 ? EXIT_OK : status;
+    }
+    if (npos != 1) {
+        return cli_usage_errorf(ctx, "missing ID");
+    }
+    stele_uuid_t id;
+    if ((status = cli_parse_uuid(ctx, "ID", pos[0], &id)) != EXIT_OK) {
+        return status;
+    }
+    if (ctx->url != NULL) {
+        return remote_event(ctx, pos[0]);
+    }
+    stele_store_t *store = NULL;
+    if ((status = cli_store_open(ctx, false, &store)) != EXIT_OK) {
+        return status;
+    }
+    stele_reader_t *reader = NULL;
+    int rc = stele_event_by_id(store, &id, &reader);
     if (rc != 0) {
         status = cli_fail(ctx, rc);
     } else {

@@ -60,6 +60,8 @@ static const command_t commands[] = {
      "  --since TIME         recorded at or after TIME (RFC 3339 or YYYY-MM-DD)\n"
      "  --until TIME         recorded before TIME\n"
      "  --system             include the store's own '$' streams\n"},
+    {"event", cmd_event, "event ID", "print the event with this id as one NDJSON line",
+     "  ID                   the event's id (a UUID); no such event: exit status 3\n"},
     {"tail", cmd_tail,
      "tail [STREAM] [--from POS | --after POS | --end] [filters] [--caught-up-exit]",
      "print history then live events until interrupted",

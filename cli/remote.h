@@ -129,6 +129,8 @@ int remote_tail(cli_ctx_t *ctx, const stele_subscribe_options_t *so, bool caught
                 bool verbose);
 int remote_streams(cli_ctx_t *ctx, const char *prefix, const char *after, uint64_t limit, bool all);
 int remote_info(cli_ctx_t *ctx, const char *stream);
+/* `event ID`: GET /events/{id}, printed as one NDJSON line like a read. */
+int remote_event(cli_ctx_t *ctx, const char *id);
 int remote_meta(cli_ctx_t *ctx, const char *stream, const char *set_json, int64_t expect);
 int remote_delete(cli_ctx_t *ctx, const char *stream, int64_t expect, bool tombstone);
 int remote_stats(cli_ctx_t *ctx);

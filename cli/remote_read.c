@@ -1,6 +1,6 @@
 /*
  * remote_read.c -- reading through the server: `read` (GET /streams/{stream}), `read-all` and
- * `export` (GET /all) and `streams` (GET /streams).
+ * `export` (GET /all), `event` (GET /events/{id}) and `streams` (GET /streams).
  *
  * The server caps the events (or streams) of one answer, so reads are paged: each request asks
  * for at most REMOTE_PAGE items and the next one continues after the last item seen, until the
@@ -214,6 +214,21 @@ int remote_info(cli_ctx_t *ctx, const char *stream) {
     if (status == EXIT_OK) {
         status =
             remote_print_object(ctx, reply.body.data, reply.body.len, info_keys, INFO_KEY_COUNT);
+    } else {
+        status = remote_report(ctx, &reply);
+    }
+    remote_reply_free(&reply);
+    return status;
+}
+
+int remote_event(cli_ctx_t *ctx, const char *id) {
+    json_out_t path = {0};
+    jout_str(&path, "/events/");
+    http_escape_into(&path, id);
+    remote_reply_t reply;
+    int status = remote_call_path(ctx, "GET", &path, NULL, 0, &reply);
+    if (status == EXIT_OK) {
+        status = remote_print_event(ctx, reply.body.data, reply.body.len, NULL);
     } else {
         status = remote_report(ctx, &reply);
     }

@@ -63,7 +63,7 @@ extern "C" {
 #define STELE_ETOOBIG (-10005)     /* an event, an append or a name exceeds its limit */
 #define STELE_EEMPTY (-10006)      /* an append or commit with no events */
 #define STELE_ECONFLICT (-10007)   /* wrong expected version; nothing was written */
-#define STELE_ENOTFOUND (-10008)   /* the stream does not exist */
+#define STELE_ENOTFOUND (-10008)   /* the stream (or the event id) does not exist */
 #define STELE_EDELETED (-10009)    /* the stream was (soft) deleted */
 #define STELE_ETOMBSTONED (-10010) /* the stream was tombstoned: closed for ever */
 #define STELE_EIDREUSE (-10011)    /* an event id was already used for a different event */
@@ -225,11 +225,16 @@ typedef struct stele_append_result {
  * in the log (out of memory), the call fails, stele_errdetail() says the events were stored, and
  * the store is poisoned; the next open rebuilds the derived state from the log. On STELE_ECONFLICT
  * result->actual_version holds the stream's version. Retrying with the same event ids after an
- * unknown outcome returns the first result with result->idempotent set; ids that match only partly
- * give STELE_EIDREUSE. The inputs are only borrowed during the call; result may be NULL. Errors:
- * STELE_ENAME, STELE_ERESERVED, STELE_ETYPE, STELE_EJSON, STELE_ETOOBIG, STELE_EEMPTY,
- * STELE_ECONFLICT, STELE_EIDREUSE, STELE_ETOMBSTONED, STELE_EPOISONED, STELE_ECLOSED,
- * STELE_EREADONLY, STELE_ENOMEM. Thread-safe. */
+ * unknown outcome returns the first result with result->idempotent set and writes nothing,
+ * whatever the expected version and whatever was appended since: an id already stored is a retry
+ * when every event of the append was stored, at consecutive positions in the same order, with the
+ * same stream, type, data, metadata and flags. Otherwise an id already stored (another event, or
+ * only some of the append's ids: a retry must repeat the whole append) is STELE_EIDREUSE, its
+ * detail naming the id; an id given twice in one append or commit is STELE_EINVAL. Ids the store
+ * generates (nil id) are new UUIDv7s and cost no look-up. The inputs are only borrowed during the
+ * call; result may be NULL. Errors: STELE_ENAME, STELE_ERESERVED, STELE_ETYPE, STELE_EJSON,
+ * STELE_ETOOBIG, STELE_EEMPTY, STELE_ECONFLICT, STELE_EIDREUSE, STELE_ETOMBSTONED, STELE_EPOISONED,
+ * STELE_ECLOSED, STELE_EREADONLY, STELE_ENOMEM. Thread-safe. */
 int stele_append(stele_store_t *store, const char *stream, int64_t expected_version,
                  const stele_event_in_t *events, size_t count, stele_append_result_t *result);
 
@@ -258,7 +263,9 @@ typedef struct stele_append_part {
 
 /* Append to several streams in one atomic commit: all parts are written or none. A stream may
  * appear in one part only. On failure *failed_part (if not NULL) holds the index of the part at
- * fault, or count when no single part is. Same errors as stele_append(). Thread-safe. */
+ * fault, or count when no single part is. Same errors as stele_append(). Idempotency is decided
+ * per part as for stele_append(): a commit whose parts are all retries answers the first results;
+ * one where some parts are retries and others are not is STELE_EIDREUSE. Thread-safe. */
 int stele_commit(stele_store_t *store, stele_append_part_t *parts, size_t count,
                  size_t *failed_part);
 
@@ -350,6 +357,15 @@ void stele_read_options_init(stele_read_options_t *o);
 /* Read $all with filters. Sees the events visible when it was opened. opts may be NULL (forward
  * from the start, no filter). Thread-safe; the reader belongs to the caller. */
 int stele_read_all(stele_store_t *store, const stele_read_options_t *opts, stele_reader_t **out);
+
+/* Look an event up by its id (the event-id index: no scan). Returns 0 with *out a reader that
+ * yields exactly that event, system events and events of deleted streams included (the log keeps
+ * them), then ends; STELE_ENOTFOUND (detail naming the id) when no visible event has this id;
+ * STELE_EINVAL for NULL arguments; STELE_EPOISONED while the index is known to miss commits
+ * (reopen or reindex); STELE_ENOMEM. If an old store holds the id twice (written before ids were
+ * checked), the first one is returned. Thread-safe; the reader belongs to the caller until
+ * stele_reader_close(). */
+int stele_event_by_id(stele_store_t *store, const stele_uuid_t *id, stele_reader_t **out);
 
 /* Next event of a reader: returns 1 with *ev filled, 0 at the end, or an error (STELE_ECORRUPT when
  * a record fails its checksum: never wrong bytes; -EIO). Not thread-safe per reader. */

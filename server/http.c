@@ -409,7 +409,7 @@ static void route_metrics(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
 }
 
 typedef struct route {
-    const char *path;    /* '/'-separated segments; "{s}" is a stream name */
+    const char *path;    /* '/'-separated segments; "{s}" is a stream name, "{id}" any segment */
     srv_method_t method; /* SRV_GET routes answer HEAD too */
     void (*handler)(srv_t *srv, srv_req_t *req, const srv_args_t *a);
     const char *const *params; /* the query parameters it takes */
@@ -425,6 +425,7 @@ static const route_t routes[] = {
     {"streams/{s}/metadata", SRV_PUT, srv_route_metadata_put, metadata_params},
     {"commits", SRV_POST, srv_route_commits, no_params},
     {"all", SRV_GET, srv_route_all, all_params},
+    {"events/{id}", SRV_GET, srv_route_event, no_params},
     {"subscribe", SRV_GET, srv_route_subscribe, subscribe_params},
     {"subscribe/ticket", SRV_POST, srv_route_ticket, no_params},
     {"health", SRV_GET, srv_route_health, no_params},
@@ -456,6 +457,8 @@ static bool path_matches(const char *path, char **segs, size_t n, const char **s
         }
         if (len == 3 && memcmp(p, "{s}", 3) == 0) {
             name = segs[i];
+        } else if (p[0] == '{') {
+            /* another variable segment: the handler reads it (srv_args_t.last) */
         } else if (strlen(segs[i]) != len || memcmp(segs[i], p, len) != 0) {
             return false;
         }

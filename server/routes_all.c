@@ -1,7 +1,8 @@
 /*
- * routes_all.c -- the store-wide endpoints: GET /all (the global log with filters), /health,
- * /info (version and the tamper-evident head), /stats, and the admin calls /admin/verify and
- * /admin/reindex (which run on worker threads: they read the whole log).
+ * routes_all.c -- the store-wide endpoints: GET /all (the global log with filters), /events/{id}
+ * (one event by its id), /health, /info (version and the tamper-evident head), /stats, and the
+ * admin calls /admin/verify and /admin/reindex (which run on worker threads: they read the whole
+ * log).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,4 +163,48 @@ void srv_route_admin(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
     }
     srv_log(SRV_LOG_INFO, "admin call", json_pack("{s:s}", "what", what));
     srv_job_start(srv, req, job);
+}
+
+void srv_route_event(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
+    const char *id_text = a->last;
+    stele_uuid_t id;
+    if (stele_uuid_parse(id_text, &id) != 0) {
+        srv_reply_error(srv, req, "invalid_argument", json_pack("{s:s}", "parameter", "id"),
+                        "the event id must be a UUID (8-4-4-4-12 hex digits)");
+        return;
+    }
+    stele_reader_t *reader = NULL;
+    stele_event_t ev;
+    int rc = stele_event_by_id(srv->store, &id, &reader);
+    if (rc == 0) {
+        rc = stele_reader_next(reader, &ev);
+        if (rc == 0) {
+            rc = STELE_ENOTFOUND; /* not visible to this reader: cannot happen */
+        }
+    }
+    /* Access is decided by the event's stream. An id that names no event is a request without a
+     * name condition: it needs `*`, so a prefix-limited token cannot probe ids outside its
+     * prefixes (it gets 403 whether or not the id exists there). */
+    if (!srv_access_stream(srv, req, SRV_ROLE_READ, rc == 1 ? ev.stream : NULL)) {
+        stele_reader_close(reader);
+        return;
+    }
+    if (rc != 1) {
+        stele_reader_close(reader);
+        srv_reply_stele_error(srv, req, rc, NULL, NULL);
+        return;
+    }
+    struct evbuffer *buf = evbuffer_new();
+    if (buf == NULL || srv_event_json(buf, &ev) != 0) {
+        stele_reader_close(reader);
+        if (buf != NULL) {
+            evbuffer_free(buf);
+        }
+        srv_reply_error(srv, req, "internal", NULL, "out of memory");
+        return;
+    }
+    stele_reader_close(reader);
+    evbuffer_add(buf, "\n", 1);
+    srv_reply_buffer(srv, req, 200, buf, "application/json");
+    evbuffer_free(buf);
 }

@@ -436,6 +436,8 @@ void srv_route_metadata_get(srv_t *srv, srv_req_t *req, const srv_args_t *a);
 void srv_route_metadata_put(srv_t *srv, srv_req_t *req, const srv_args_t *a);
 void srv_route_commits(srv_t *srv, srv_req_t *req, const srv_args_t *a);
 void srv_route_all(srv_t *srv, srv_req_t *req, const srv_args_t *a);
+/* GET /events/{id}: one event by its id (a->last). */
+void srv_route_event(srv_t *srv, srv_req_t *req, const srv_args_t *a);
 void srv_route_health(srv_t *srv, srv_req_t *req, const srv_args_t *a);
 void srv_route_info(srv_t *srv, srv_req_t *req, const srv_args_t *a);
 void srv_route_stats(srv_t *srv, srv_req_t *req, const srv_args_t *a);

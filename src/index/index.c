@@ -54,6 +54,7 @@ struct stele_index {
     const stele_vfs_t *vfs;
     char *dir;
     uint32_t memtable_entries;
+    bool unique_keys; /* memtables are lazy (memtable.h) */
     uint32_t fanout;
 
     pthread_mutex_t add_mu;      /* one add, flush or reset at a time */
@@ -283,7 +284,8 @@ static int write_memtable(stele_index_t *idx, const stele__memtable_t *mt, uint6
     stele__table_writer_t *w = NULL;
     int rc = table_path(idx, seq, path);
     if (rc == 0)
-        rc = stele__table_writer_open(idx->vfs, path, 0, mt->count, mt->distinct, &w);
+        rc = stele__table_writer_open(idx->vfs, path, 0, mt->count,
+                                      mt->lazy ? mt->count : mt->distinct, &w);
     if (rc != 0)
         return rc;
     rc = stele__memtable_sorted(mt, emit_to_writer, w);
@@ -667,6 +669,7 @@ int stele__index_open(const stele_vfs_t *vfs, const char *dir, const stele_index
     idx->vfs = vfs;
     idx->memtable_entries = (uint32_t)mt_entries;
     idx->fanout = fanout;
+    idx->unique_keys = opts && opts->unique_keys;
     idx->dir = stele__strdup(dir);
     if (!idx->dir) {
         stele__free(idx);
@@ -759,6 +762,7 @@ static int new_active(stele_index_t *idx) {
     int rc = stele__memtable_new(idx->memtable_entries, &mt);
     if (rc != 0)
         return rc;
+    mt->lazy = idx->unique_keys;
     pthread_mutex_lock(&idx->mu);
     pthread_rwlock_wrlock(&idx->state);
     idx->active = mt;

@@ -36,6 +36,9 @@ typedef struct stele_index_entry {
 typedef struct stele_index_options {
     uint64_t memtable_entries; /* entries per memtable before it is written (default 1 << 20) */
     uint32_t merge_fanout;     /* merge when this many tables of one level exist (default 4) */
+    bool unique_keys; /* nearly every entry has a hash of its own (the event-id index): add only
+                         appends to the memtable; look-ups build its hash table when they need it,
+                         and flushes sort the entries directly (memtable.h, lazy) */
 } stele_index_options_t;
 
 typedef struct stele_index stele_index_t;

@@ -98,40 +98,70 @@ void stele__memtable_free(stele__memtable_t *mt) {
     stele__free(mt);
 }
 
+/* Enter entry idx (already in entries[]) in the hash table and its chain. 0 or STELE_ENOMEM. */
+static int enter(stele__memtable_t *mt, uint32_t idx) {
+    const stele_index_entry_t *e = &mt->entries[idx];
+    /* Keep the load factor at most 1/2 (the table never needs more than 2 * capacity). */
+    if ((mt->distinct + 1u) * 2u > mt->slot_mask + 1u) {
+        int rc = set_slots(mt, (mt->slot_mask + 1u) * 2u);
+        if (rc != 0)
+            return rc;
+    }
+    uint32_t s = slot_of(mt, e->hash);
+    while (mt->slots[s].first != STELE__MT_NONE && mt->slots[s].hash != e->hash)
+        s = (s + 1) & mt->slot_mask;
+    stele__mt_slot_t *slot = &mt->slots[s];
+    mt->next[idx] = STELE__MT_NONE;
+    if (slot->first == STELE__MT_NONE) {
+        slot->hash = e->hash;
+        slot->first = idx;
+        slot->last = idx;
+        mt->prev[idx] = STELE__MT_NONE;
+        mt->distinct++;
+    } else {
+        uint32_t last = slot->last;
+        if (e->version < mt->entries[last].version)
+            slot->first |= NONMONO;
+        mt->prev[idx] = last;
+        mt->next[last] = idx;
+        slot->last = idx;
+    }
+    mt->indexed = idx + 1;
+    return 0;
+}
+
+/* Enter every appended entry (write lock held). 0 or STELE_ENOMEM. */
+static int catch_up(stele__memtable_t *mt) {
+    int rc = 0;
+    while (rc == 0 && mt->indexed < mt->count)
+        rc = enter(mt, mt->indexed);
+    return rc;
+}
+
 int stele__memtable_add(stele__memtable_t *mt, const stele_index_entry_t *entries, size_t n,
                         size_t *added) {
     int rc = 0;
     size_t i = 0;
     pthread_rwlock_wrlock(&mt->lock);
+    if (mt->lazy) {
+        i = n < mt->capacity - mt->count ? n : mt->capacity - mt->count;
+        if (i > 0) {
+            memcpy(&mt->entries[mt->count], entries, sizeof *entries * i);
+            if (mt->count == 0)
+                mt->min_position = entries[0].position;
+            mt->max_position = entries[i - 1].position;
+            mt->count += (uint32_t)i;
+        }
+        pthread_rwlock_unlock(&mt->lock);
+        *added = i;
+        return 0;
+    }
     for (; i < n && mt->count < mt->capacity; i++) {
         const stele_index_entry_t *e = &entries[i];
-        /* Keep the load factor at most 1/2 (the table never needs more than 2 * capacity). */
-        if ((mt->distinct + 1u) * 2u > mt->slot_mask + 1u) {
-            rc = set_slots(mt, (mt->slot_mask + 1u) * 2u);
-            if (rc != 0)
-                break;
-        }
         uint32_t idx = mt->count;
-        uint32_t s = slot_of(mt, e->hash);
-        while (mt->slots[s].first != STELE__MT_NONE && mt->slots[s].hash != e->hash)
-            s = (s + 1) & mt->slot_mask;
-        stele__mt_slot_t *slot = &mt->slots[s];
         mt->entries[idx] = *e;
-        mt->next[idx] = STELE__MT_NONE;
-        if (slot->first == STELE__MT_NONE) {
-            slot->hash = e->hash;
-            slot->first = idx;
-            slot->last = idx;
-            mt->prev[idx] = STELE__MT_NONE;
-            mt->distinct++;
-        } else {
-            uint32_t last = slot->last;
-            if (e->version < mt->entries[last].version)
-                slot->first |= NONMONO;
-            mt->prev[idx] = last;
-            mt->next[last] = idx;
-            slot->last = idx;
-        }
+        if ((rc = enter(mt, idx)) != 0)
+            break;
         if (idx == 0)
             mt->min_position = e->position;
         mt->max_position = e->position;
@@ -167,6 +197,21 @@ void stele__memtable_lookup(stele__memtable_t *mt, stele__lookup_t *lk) {
     stele_index_entry_t chunk[CHUNK];
     size_t n = 0;
     pthread_rwlock_rdlock(&mt->lock);
+    if (mt->indexed < mt->count) {
+        /* Lazy: enter what was appended since the last look-up. Entries added after this (by a
+         * concurrent add) are newer than the look-up and need not be seen by it. */
+        pthread_rwlock_unlock(&mt->lock);
+        pthread_rwlock_wrlock(&mt->lock);
+        (void)catch_up(mt); /* out of memory: the rest is scanned below */
+        pthread_rwlock_unlock(&mt->lock);
+        pthread_rwlock_rdlock(&mt->lock);
+    }
+    /* Entries not in the table (only after a failed catch-up): offered one by one. */
+    for (uint32_t i = mt->indexed; i < mt->count; i++) {
+        const stele_index_entry_t *e = &mt->entries[i];
+        if (e->hash == lk->hash && stele__lookup_in_range(lk, e) && stele__lookup_wants(lk, e))
+            stele__lookup_merge(lk, e, 1);
+    }
     const stele__mt_slot_t *slot = find(mt, lk->hash);
     if (!slot)
         goto done;
@@ -238,8 +283,58 @@ static void radix_sort(keyed_t *a, keyed_t *tmp, size_t n) {
 
 static int cmp_entry(const void *a, const void *b) { return stele__entry_cmp(a, b); }
 
+/* A lazy memtable in order: its entries sorted by hash directly, without the hash table (entries
+ * sharing a hash, rare there, are sorted among themselves). */
+static int sorted_lazy(const stele__memtable_t *mt,
+                       int (*emit)(void *arg, const stele_index_entry_t *e), void *arg) {
+    int rc = 0;
+    size_t n = mt->count, group_cap = 0;
+    stele_index_entry_t *group = NULL;
+    keyed_t *keys = stele__malloc(sizeof *keys * n);
+    keyed_t *tmp = stele__malloc(sizeof *tmp * n);
+    if (!keys || !tmp) {
+        rc = stele__fail(STELE_ENOMEM, "index memtable: no memory to sort %zu entries", n);
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++)
+        keys[i] = (keyed_t){mt->entries[i].hash, i};
+    radix_sort(keys, tmp, n);
+    for (size_t g = 0; g < n && rc == 0;) {
+        size_t end = g + 1;
+        while (end < n && keys[end].hash == keys[g].hash)
+            end++;
+        if (end - g == 1) {
+            rc = emit(arg, &mt->entries[keys[g].slot]);
+        } else {
+            size_t len = end - g;
+            if (len > group_cap) {
+                stele_index_entry_t *p = stele__realloc(group, sizeof *group * len);
+                if (!p) {
+                    rc = stele__fail(STELE_ENOMEM, "index memtable: no memory to sort a chain");
+                    break;
+                }
+                group = p;
+                group_cap = len;
+            }
+            for (size_t i = 0; i < len; i++)
+                group[i] = mt->entries[keys[g + i].slot];
+            qsort(group, len, sizeof *group, cmp_entry);
+            for (size_t i = 0; i < len && rc == 0; i++)
+                rc = emit(arg, &group[i]);
+        }
+        g = end;
+    }
+done:
+    stele__free(group);
+    stele__free(keys);
+    stele__free(tmp);
+    return rc;
+}
+
 int stele__memtable_sorted(const stele__memtable_t *mt,
                            int (*emit)(void *arg, const stele_index_entry_t *e), void *arg) {
+    if (mt->lazy)
+        return mt->count ? sorted_lazy(mt, emit, arg) : 0;
     int rc = 0;
     size_t n = mt->distinct;
     stele_index_entry_t *group = NULL;

@@ -42,6 +42,12 @@ typedef struct stele__memtable {
     uint32_t slot_shift; /* 64 - log2(slots) */
     uint32_t distinct;   /* used slots */
     uint64_t min_position, max_position;
+    /* Lazy (set before the first add): add only appends; entries [indexed, count) are not in the
+     * hash table yet. A look-up enters them first (under the write lock), and a flush sorts the
+     * entries themselves instead of using the table. For the event-id index, where every entry
+     * has a hash of its own and look-ups are rare, so the writer pays one copy per entry. */
+    bool lazy;
+    uint32_t indexed; /* entries in the hash table (== count unless lazy) */
 } stele__memtable_t;
 
 #define STELE__MT_NONE UINT32_MAX

@@ -57,7 +57,7 @@ typedef struct stele_segment {
     uint64_t nominal_bytes; /* nominal size, from the header: the writer rolls past it */
     uint8_t prev_hash[32];
     int64_t prev_time_ns;
-    uint32_t flags;         /* STELE_SEGMENT_* from the header */
+    uint32_t flags; /* STELE_SEGMENT_* from the header */
     stele_file_t *file;
     bool sealed;
     /* Sparse index; grows while the segment is active (guarded by the log's lock). */

@@ -25,9 +25,10 @@ struct stele_store_req {
     stele_wreq_t w;
     stele_append_part_t *parts;
     size_t nparts;
-    stele_uuid_t *ids;               /* final ids of every event, part after part */
-    uint8_t *client_ids;             /* per part: 1 when the client gave ids (idempotent retries) */
-    bool system;                     /* may write reserved streams and types */
+    stele_uuid_t *ids;   /* final ids of every event, part after part */
+    uint8_t *client_ids; /* per event, like ids: 1 when the client gave the id (looked up in the
+                            event-id index), 0 when the store generated it (never looked up) */
+    bool system;         /* may write reserved streams and types */
     const stele_delete_check_t *del; /* a delete to check against its stream, or NULL */
     size_t failed_part;
     char detail[256];

@@ -1,9 +1,11 @@
 /*
- * maintenance.c -- verify (recompute every checksum and the hash chain, check the index against the
- * log) and reindex (rebuild the index and the catalogue from the log: invariant 1).
+ * maintenance.c -- verify (recompute every checksum and the hash chain, check the stream index and
+ * the event-id index against the log) and reindex (rebuild both indexes and the catalogue from the
+ * log: invariant 1).
  */
 #include "store/append.h"
 
+#include "index/idindex.h"
 #include "os/alloc.h"
 #include "util/error.h"
 
@@ -147,6 +149,31 @@ static int check_entry(void *arg, const stele_index_entry_t *e) {
     return 0;
 }
 
+/* An event-id index entry must be the key of the id of the event at its position. */
+static int check_id_entry(void *arg, const stele_index_entry_t *e) {
+    index_check_t *ic = arg;
+    if (e->position > ic->head)
+        return 0;
+    ic->seen++;
+    stele_record_t rec;
+    stele_index_entry_t want;
+    int rc = stele__cursor_seek(&ic->c, e->position);
+    if (rc == 0)
+        rc = stele__cursor_next(&ic->c, &rec, NULL);
+    if (rc < 0 && rc != STELE_ECORRUPT)
+        return rc;
+    if (rc > 0)
+        stele__idindex_entry(&rec.id, rec.position, &want);
+    if (rc <= 0 || want.hash != e->hash || want.version != e->version) {
+        char msg[256];
+        snprintf(msg, sizeof msg,
+                 "event-id index entry (position %" PRIu64 ") does not match the log", e->position);
+        report_bad(ic->rep, ic->s->log, &ic->c, e->position, 0, msg);
+        return 1;
+    }
+    return 0;
+}
+
 int stele_verify(stele_store_t *s, stele_progress_fn progress, void *arg,
                  stele_verify_report_t *rep) {
     stele__error_clear();
@@ -174,18 +201,26 @@ int stele_verify(stele_store_t *s, stele_progress_fn progress, void *arg,
         if ((rc = stele__cursor_init(&ic.c, s->log, 16384)) < 0)
             return rc;
         rc = stele__index_scan(s->index, check_entry, &ic);
+        uint64_t seen = ic.seen;
+        const char *which = "index";
+        if (rc == 0 && rep->error == 0 && seen == head) {
+            ic.seen = 0;
+            rc = stele__index_scan(s->ids, check_id_entry, &ic);
+            seen = ic.seen;
+            which = "event-id index";
+        }
         stele__cursor_free(&ic.c);
         if (rc < 0 && rc != STELE_ECORRUPT && rep->error == 0)
             return stele__fail(rc, "verify could not read the index or the log: %s",
                                stele_strerror(rc));
         if (rc < 0 && rep->error == 0) {
             rep->error = STELE_ECORRUPT;
-            snprintf(rep->message, sizeof rep->message, "index: %s", stele_errdetail());
-        } else if (rep->error == 0 && ic.seen != head) {
+            snprintf(rep->message, sizeof rep->message, "%s: %s", which, stele_errdetail());
+        } else if (rep->error == 0 && seen != head) {
             rep->error = STELE_ECORRUPT;
             snprintf(rep->message, sizeof rep->message,
-                     "index holds %" PRIu64 " entries for %" PRIu64 " events (run reindex)",
-                     ic.seen, head);
+                     "%s holds %" PRIu64 " entries for %" PRIu64 " events (run reindex)", which,
+                     seen, head);
         }
     }
     if (progress)
@@ -203,6 +238,8 @@ typedef struct reindex_args {
 static int reindex_on_writer(stele_store_t *s, stele_store_req_t *r) {
     reindex_args_t *a = r->control_arg;
     int rc = stele__index_reset(s->index);
+    if (rc == 0)
+        rc = stele__index_reset(s->ids);
     if (rc == 0) {
         pthread_rwlock_wrlock(&s->cat.lock);
         stele__catalogue_clear(&s->cat);
@@ -211,6 +248,8 @@ static int reindex_on_writer(stele_store_t *s, stele_store_req_t *r) {
     }
     if (rc == 0)
         rc = stele__index_flush(s->index);
+    if (rc == 0)
+        rc = stele__index_flush(s->ids);
     /* Rebuilt from the log: an earlier failure to update the derived state is repaired. A rebuild
      * cut short leaves it half made: refuse appends until reopen, as after a failed publish. */
     atomic_store(&s->derived_error, rc);

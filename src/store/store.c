@@ -7,10 +7,12 @@
  *   LOCK           held with an exclusive lock while the store is open
  *   log/           segments (the only source of truth)
  *   index/         the stream index (derived)
+ *   ids/           the event-id index (derived)
  *   streams.snap   the catalogue snapshot (derived)
  */
 #include "store/store.h"
 
+#include "index/idindex.h"
 #include "log/record.h"
 #include "os/alloc.h"
 #include "util/error.h"
@@ -66,7 +68,8 @@ static int sync_parent(const stele_vfs_t *vfs, const char *dir) {
 /* Entries a directory may hold before it has its marker (a creation cut short by a crash). */
 static int foreign_entry(void *arg, const char *name) {
     (void)arg;
-    static const char *const ours[] = {"LOCK", "log", "index", "streams.snap", MARKER_NAME ".tmp"};
+    static const char *const ours[] = {"LOCK", "log",          "index",
+                                       "ids",  "streams.snap", MARKER_NAME ".tmp"};
     for (size_t i = 0; i < sizeof ours / sizeof ours[0]; i++)
         if (strcmp(name, ours[i]) == 0)
             return 0;
@@ -149,13 +152,14 @@ int stele__store_replay(stele_store_t *s, uint64_t from, stele_progress_fn progr
     if (from > head)
         return 0;
     uint64_t ckpt = stele__index_checkpoint(s->index);
+    uint64_t ids_ckpt = stele__index_checkpoint(s->ids);
     stele_log_cursor_t c;
     int rc = stele__cursor_init(&c, s->log, (size_t)1 << 20);
     if (rc < 0)
         return rc;
     if ((rc = stele__cursor_seek(&c, from)) < 0)
         goto out;
-    size_t count = 0;
+    size_t count = 0, nids = 0;
     for (uint64_t pos = from; pos <= head; pos++) {
         stele_record_t rec;
         rc = stele__cursor_next(&c, &rec, NULL);
@@ -177,10 +181,20 @@ int stele__store_replay(stele_store_t *s, uint64_t from, stele_progress_fn progr
                 count = 0;
             }
         }
+        if (pos > ids_ckpt) {
+            stele__idindex_entry(&rec.id, rec.position, &s->id_entries[nids++]);
+            if (nids == s->entries_cap) {
+                if ((rc = stele__index_add(s->ids, s->id_entries, nids)) < 0)
+                    goto out;
+                nids = 0;
+            }
+        }
         if (progress && (pos % 65536 == 0 || pos == head))
             progress(arg, pos - from + 1, head - from + 1);
     }
     rc = count ? stele__index_add(s->index, s->entries, count) : 0;
+    if (rc == 0 && nids)
+        rc = stele__index_add(s->ids, s->id_entries, nids);
 out:
     stele__cursor_free(&c);
     return rc < 0 ? rc : 0;
@@ -191,15 +205,20 @@ static void store_free(stele_store_t *s) {
     stele__cursor_free(&s->wcursor);
     if (s->index)
         stele__index_close(s->index);
+    if (s->ids)
+        stele__index_close(s->ids);
     stele__log_close(s->log);
     stele__catalogue_free(&s->cat);
     stele__file_close(s->lock_file);
     pthread_mutex_destroy(&s->notify_mu);
     pthread_cond_destroy(&s->notify_cv);
     stele__free(s->entries);
+    stele__free(s->id_entries);
+    stele__free(s->batch_ids);
     stele__free(s->dir);
     stele__free(s->log_dir);
     stele__free(s->index_dir);
+    stele__free(s->ids_dir);
     stele__free(s);
 }
 
@@ -235,9 +254,11 @@ int stele_store_open(const char *dir, const stele_options_t *opts, stele_store_t
     s->dir = stele__strdup(dir);
     s->log_dir = join(dir, "log");
     s->index_dir = join(dir, "index");
+    s->ids_dir = join(dir, "ids");
     s->entries_cap = STELE_LOG_MAX_COMMIT_BYTES / 80 + 16;
     s->entries = stele__malloc(s->entries_cap * sizeof(*s->entries));
-    if (!s->dir || !s->log_dir || !s->index_dir || !s->entries ||
+    s->id_entries = stele__malloc(s->entries_cap * sizeof(*s->id_entries));
+    if (!s->dir || !s->log_dir || !s->index_dir || !s->ids_dir || !s->entries || !s->id_entries ||
         stele__catalogue_init(&s->cat) < 0 ||
         stele__cursor_init(&s->wcursor, NULL, 16 * 1024) < 0) {
         rc = STELE_ENOMEM;
@@ -292,15 +313,27 @@ int stele_store_open(const char *dir, const stele_options_t *opts, stele_store_t
     }
     if ((rc = stele__index_open(s->vfs, s->index_dir, NULL, &s->index)) < 0)
         goto fail;
+    stele_index_options_t ids_opts = {.unique_keys = true};
+    if ((rc = stele__index_open(s->vfs, s->ids_dir, &ids_opts, &s->ids)) < 0)
+        goto fail;
     uint64_t head = s->log->head_position;
     /* Ahead of the log: possible when the log lost unsynced data (async and none modes). A
      * verifying open reports the log, and leaves the index files as they are. */
     if (stele__index_checkpoint(s->index) > head && !verifying &&
         (rc = stele__index_reset(s->index)) < 0)
         goto fail;
+    if (stele__index_checkpoint(s->ids) > head && !verifying &&
+        (rc = stele__index_reset(s->ids)) < 0)
+        goto fail;
     if (s->cat.position > head)
         stele__catalogue_clear(&s->cat);
+    /* Catch up from the oldest of the three: the event-id index in particular must hold every
+     * event of the log before the writer starts, or a retry of an acknowledged append whose entry
+     * the index had not written yet would be written again. */
     uint64_t ckpt = stele__index_checkpoint(s->index);
+    uint64_t ids_ckpt = stele__index_checkpoint(s->ids);
+    if (ids_ckpt < ckpt)
+        ckpt = ids_ckpt;
     uint64_t from = (s->cat.position < ckpt ? s->cat.position : ckpt) + 1;
     if ((rc = stele__store_replay(s, from, NULL, NULL)) < 0)
         goto fail;
@@ -348,6 +381,9 @@ int stele_store_close(stele_store_t *s) {
         /* The index and catalogue missed a commit that is in the log: persist neither, so that
          * the next open rebuilds both from the log. */
         int r2 = stele__index_reset(s->index);
+        int r4 = stele__index_reset(s->ids);
+        if (r2 == 0)
+            r2 = r4;
         char *snap = join(s->dir, "streams.snap");
         if (snap) {
             (void)s->vfs->unlink(s->vfs, snap);
@@ -358,12 +394,20 @@ int stele_store_close(stele_store_t *s) {
     } else if (!(s->opts.flags & STELE_OPEN_READONLY) && rc == 0) {
         int r2 = stele__index_flush(s->index);
         if (r2 == 0)
+            r2 = stele__index_flush(s->ids);
+        if (r2 == 0)
             r2 = stele__catalogue_save(&s->cat, s->vfs, s->dir);
         rc = r2;
     }
     if (s->index) {
         int r3 = stele__index_close(s->index);
         s->index = NULL;
+        if (rc == 0)
+            rc = r3;
+    }
+    if (s->ids) {
+        int r3 = stele__index_close(s->ids);
+        s->ids = NULL;
         if (rc == 0)
             rc = r3;
     }

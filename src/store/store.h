@@ -30,12 +30,14 @@ struct stele_store {
     char *dir;
     char *log_dir;
     char *index_dir;
+    char *ids_dir;
     const stele_vfs_t *vfs;
     stele_options_t opts;
     stele_file_t *lock_file;
 
     stele_log_t *log;
     stele_index_t *index;
+    stele_index_t *ids; /* the event-id index (index/idindex.h) */
     stele_catalogue_t cat;
     stele_writer_t *writer;
     stele_snapshotter_t snap;
@@ -60,7 +62,16 @@ struct stele_store {
     uint32_t batch_serial;
     stele_index_entry_t *entries; /* index entries of the batch being published */
     size_t entries_cap;
-    stele_log_cursor_t wcursor; /* the writer's reads (idempotency checks) */
+    stele_index_entry_t *id_entries; /* event-id index entries of the same batch */
+    stele_log_cursor_t wcursor;      /* the writer's reads (idempotency checks) */
+    /* The client-supplied ids of the batch being encoded (append.c), so that an id met twice in
+     * one batch (in one request, or in two) is caught before either is in the id index. Open
+     * addressing; a slot is in use when its gen is id_gen. */
+    struct stele_batch_id *batch_ids;
+    size_t batch_ids_mask; /* slots - 1 (0 before the first use) */
+    size_t batch_ids_used;
+    uint64_t id_gen;
+    stele_wreq_t **batch_reqs; /* the batch being encoded */
 
     _Atomic uint64_t appends;
 };

@@ -1019,6 +1019,92 @@ int chk_for_each_unknown(chk_t *c, int (*fn)(void *arg, stele_append_part_t *par
     return 0;
 }
 
+int chk_retry_acked(chk_t *c, stele_store_t *s, chk_rng_t *rng, size_t max, uint64_t *retried,
+                    char *err, size_t err_size) {
+    *retried = 0;
+    for (size_t t = 0; t < max && c->nintents > 0; t++) {
+        intent_t *in = &c->intents[chk_below(rng, c->nintents)];
+        size_t total = 0;
+        bool acked = true;
+        for (size_t j = 0; j < in->nparts && acked; j++) {
+            total += in->parts[j].count;
+            for (size_t k = 0; k < in->parts[j].count && acked; k++)
+                acked = idmap_get(&c->ackmap, &in->parts[j].ids[k], false, 0, NULL) != UINT32_MAX;
+        }
+        if (!acked)
+            continue;
+        chk_event_t *evs = malloc(total * sizeof *evs);
+        stele_event_in_t *ins = malloc(total * sizeof *ins);
+        stele_append_part_t *parts = calloc(in->nparts, sizeof *parts);
+        if (!evs || !ins || !parts)
+            abort();
+        bool rebuilt = true; /* every payload is chk_event_make's (tests may make their own) */
+        for (size_t j = 0, e = 0; j < in->nparts; j++) {
+            parts[j].stream = in->parts[j].stream;
+            parts[j].expected_version = STELE_EXPECT_ANY; /* whatever the original expected */
+            parts[j].count = in->parts[j].count;
+            parts[j].events = &ins[e];
+            for (size_t k = 0; k < in->parts[j].count; k++, e++) {
+                chk_event_make(&evs[e], &in->parts[j].ids[k]);
+                ins[e] = evs[e].in;
+                uint8_t d[32];
+                chk_digest(ins[e].type, strlen(ins[e].type), ins[e].data, ins[e].data_len,
+                           ins[e].metadata, ins[e].metadata_len, d);
+                const ack_t *a =
+                    &c->acks[idmap_get(&c->ackmap, &in->parts[j].ids[k], false, 0, NULL)];
+                rebuilt = rebuilt && memcmp(d, a->digest, 32) == 0;
+            }
+        }
+        if (!rebuilt) {
+            free(parts);
+            free(ins);
+            free(evs);
+            continue;
+        }
+        uint64_t head0 = 0, head1 = 0;
+        uint8_t h[32];
+        stele_head_digest(s, &head0, h);
+        int rc = stele_commit(s, parts, in->nparts, NULL);
+        stele_head_digest(s, &head1, h);
+        int bad = 0;
+        if (rc < 0) {
+            snprintf(err, err_size, "retry of an acknowledged append to %s: %s (%s)",
+                     parts[0].stream, stele_strerror(rc), stele_errdetail());
+            bad = 1;
+        } else if (head1 != head0) {
+            snprintf(err, err_size,
+                     "retry of an acknowledged append to %s wrote events (head %" PRIu64
+                     " -> %" PRIu64 ")",
+                     parts[0].stream, head0, head1);
+            bad = 1;
+        }
+        for (size_t j = 0; j < in->nparts && !bad; j++) {
+            const ack_t *first =
+                &c->acks[idmap_get(&c->ackmap, &in->parts[j].ids[0], false, 0, NULL)];
+            const ack_t *last = &c->acks[idmap_get(
+                &c->ackmap, &in->parts[j].ids[in->parts[j].count - 1], false, 0, NULL)];
+            const stele_append_result_t *res = &parts[j].result;
+            if (!res->idempotent || res->first_position != first->position ||
+                res->last_position != last->position || res->first_version != first->version ||
+                res->last_version != last->version) {
+                snprintf(err, err_size,
+                         "retry of an acknowledged append to %s: idempotent %d, positions %" PRIu64
+                         "..%" PRIu64 ", acknowledged %" PRIu64 "..%" PRIu64,
+                         parts[j].stream, (int)res->idempotent, res->first_position,
+                         res->last_position, first->position, last->position);
+                bad = 1;
+            }
+        }
+        free(parts);
+        free(ins);
+        free(evs);
+        if (bad)
+            return -1;
+        (*retried)++;
+    }
+    return 0;
+}
+
 int chk_dir_digest(const char *dir, uint64_t *position, uint8_t hash[32]) {
     stele_options_t o;
     stele_options_init(&o);

@@ -133,6 +133,14 @@ typedef struct chk_retry {
 } chk_retry_t;
 int chk_retry_one(void *arg, stele_append_part_t *parts, size_t n);
 
+/* Retry up to max acknowledged intents, picked at random, with their ids and payloads and expected
+ * version any (whatever they were sent with): each must be answered idempotently with its
+ * acknowledged versions and positions, and write nothing (exact idempotency by event id, which
+ * must hold after any crash: the event-id index catches up from the log at open). *retried counts
+ * them. Returns 0, or -1 with the violation in err. */
+int chk_retry_acked(chk_t *c, stele_store_t *s, chk_rng_t *rng, size_t max, uint64_t *retried,
+                    char *err, size_t err_size);
+
 /* ---- a snapshot of a store, for comparisons -------------------------------------------------- */
 
 /* Head position and hash of a closed store directory (opens it read-only). 0 or an error. */

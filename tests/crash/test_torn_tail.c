@@ -216,8 +216,8 @@ static void restore(const ref_t *r, const char *work, const uint8_t *refseg, siz
     assert_int_equal(pwrite(fd, refseg + from, (size_t)(to - from), (off_t)from),
                      (ssize_t)(to - from));
     close(fd);
-    static const char *const derived[] = {"index", "streams.snap"};
-    for (size_t i = 0; i < 2; i++) {
+    static const char *const derived[] = {"index", "ids", "streams.snap"};
+    for (size_t i = 0; i < 3; i++) {
         snprintf(a, sizeof a, "%s/%s", r->dir, derived[i]);
         snprintf(b, sizeof b, "%s/%s", work, derived[i]);
         chk_rmtree(b);

@@ -94,7 +94,8 @@ ROUTES = [
     ("HEAD", "/streams/order-1/info", None), ("GET", "/streams/order-1/metadata", None),
     ("PUT", "/streams/order-1/metadata", {"bad": True}),
     ("POST", "/commits", {"parts": [{"stream": "order-1", "events": [{"type": "Bad"}]}]}),
-    ("GET", "/all", None), ("GET", "/subscribe", None), ("HEAD", "/subscribe", None),
+    ("GET", "/all", None), ("GET", "/events/11111111-1111-4111-8111-111111111111", None),
+    ("GET", "/subscribe", None), ("HEAD", "/subscribe", None),
     ("POST", "/subscribe/ticket", None), ("POST", "/admin/verify", None),
     ("POST", "/admin/reindex", None),
 ]

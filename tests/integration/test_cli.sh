@@ -308,6 +308,59 @@ eq "reads equal after reindex" "$(st read-all --system)" "$before_all"
 eq "stream reads after reindex" "$(st read order-1 | pyq 'len(rows)')" 5
 eq "digest unchanged by reindex" "$(st digest)" "$d2"
 
+# --- exact idempotency by event id (issue 10) ----------------------------------------------------
+# A retry after another append (expected version any, the default) answers the first result and
+# writes nothing; the same id with other content, or in another stream, is refused naming the id.
+R="$WORK/rt"
+RID=11111111-1111-4111-8111-111111111111
+rt() { "$STELE_BIN" -d "$R" "$@"; }
+out=$(rt append order-1 OrderPlaced --id "$RID")
+eq "first append" "$(echo "$out" | pyq '[rows[0]["last_version"], rows[0]["idempotent"]]')" '[0,false]'
+rt append order-1 OrderPaid >/dev/null
+out=$(rt append order-1 OrderPlaced --id "$RID")
+eq "retry after another append is idempotent" \
+    "$(echo "$out" | pyq '[rows[0]["first_version"], rows[0]["first_position"], rows[0]["idempotent"]]')" \
+    '[0,1,true]'
+for expect in any exists 5 no-stream; do
+    out=$(rt append order-1 OrderPlaced --id "$RID" --expect "$expect")
+    eq "retry with --expect $expect" "$(echo "$out" | pyq '[rows[0]["last_position"], rows[0]["idempotent"]]')" '[1,true]'
+done
+eq "the retries wrote nothing" "$(rt read order-1 | pyq '[r["type"] for r in rows]')" '["OrderPlaced","OrderPaid"]'
+expect_exit 4 "same id, other data" rt append order-1 OrderPlaced '{"total":9}' --id "$RID"
+contains "id_reuse names the id" "$(cat "$WORK/err")" "$RID"
+contains "id_reuse says what differs" "$(cat "$WORK/err")" "data"
+expect_exit 4 "same id, other type" rt append order-1 OrderShipped --id "$RID"
+expect_exit 4 "same id, other stream" rt append order-2 OrderPlaced --id "$RID"
+contains "other stream is named" "$(cat "$WORK/err")" "stream"
+eq "nothing written by the refusals" "$(rt read-all | pyq 'len(rows)')" 2
+printf '{"type":"A","data":{},"id":"%s"}\n{"type":"B","data":{},"id":"%s"}\n' "$U2" "$U2" >"$WORK/dupids.ndjson"
+expect_exit 4 "one id twice in one append" rt append order-3 --file "$WORK/dupids.ndjson"
+contains "repeated id is named" "$(cat "$WORK/err")" "$U2"
+# stele event ID
+expect_exit 0 "event by id" rt event "$RID"
+eq "event by id prints the event" "$(pyq '[rows[0]["stream"], rows[0]["position"], rows[0]["type"]]' <"$WORK/out")" \
+    '["order-1",1,"OrderPlaced"]'
+eq "event prints the same line as read" "$(cat "$WORK/out")" "$(rt read order-1 --limit 1)"
+expect_exit 3 "event: no such id" rt event "$U1"
+contains "not found names the id" "$(cat "$WORK/err")" "$U1"
+expect_exit 1 "event: not a UUID" rt event 1234
+expect_exit 1 "event: missing ID" rt event
+# After a reindex and with the id index deleted, a retry is still recognised.
+expect_exit 0 "reindex" rt reindex
+eq "retry after reindex" "$(rt append order-1 OrderPlaced --id "$RID" | pyq 'rows[0]["idempotent"]')" true
+rm -rf "$R/ids"
+eq "retry with the id index deleted" "$(rt append order-1 OrderPlaced --id "$RID" | pyq 'rows[0]["idempotent"]')" true
+expect_exit 0 "verify after the id index was rebuilt" rt verify
+# A store built with retries round-trips through export and import.
+rt export >"$WORK/rt-export.ndjson"
+expect_exit 0 "import of a store built with retries" "$STELE_BIN" -d "$WORK/rt2" import "$WORK/rt-export.ndjson"
+rtproj='[[r["stream"], r["version"], r["type"], r["id"], r["data"], r["metadata"]] for r in rows]'
+eq "import round-trips the store built with retries" \
+    "$("$STELE_BIN" -d "$WORK/rt2" read-all --system | pyq "$rtproj")" "$(rt read-all --system | pyq "$rtproj")"
+eq "the imported store answers the retry" \
+    "$("$STELE_BIN" -d "$WORK/rt2" append order-1 OrderPlaced --id "$RID" | pyq '[rows[0]["first_position"], rows[0]["idempotent"]]')" \
+    '[1,true]'
+
 # --- export / import ---------------------------------------------------------------------------
 st export >"$WORK/export.ndjson"
 eq "export includes system events" "$(pyq 'any(r["stream"].startswith("$") for r in rows)' <"$WORK/export.ndjson")" true

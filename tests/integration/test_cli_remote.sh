@@ -17,6 +17,7 @@ command -v curl >/dev/null || skip "curl is not installed (scripts/install-deps)
 
 U1=11111111-2222-4333-8444-555555555555
 U2=aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee
+U3=33333333-bbbb-4ccc-8ddd-eeeeeeeeeeee
 SD=$WORK/server-store
 SERVER_PID=
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -280,7 +281,7 @@ eq "remote digest unchanged by reindex" "$(r digest)" "$d1"
 both "export" export
 both "export --from" export --from 3 
 D3=$WORK/store3 D4=$WORK/store4
-"$STELE_BIN" -d "$D3" append acct-1 Opened '{"n":1}' --id "$U1" >/dev/null
+"$STELE_BIN" -d "$D3" append acct-1 Opened '{"n":1}' --id "$U3" >/dev/null
 "$STELE_BIN" -d "$D3" append acct-1 Deposited '{"amount":12.50}' >/dev/null
 "$STELE_BIN" -d "$D3" append acct-2 Opened '{"n":2}' >/dev/null
 "$STELE_BIN" -d "$D3" append acct-1 Withdrew '{"amount":1}' --meta '{"actor":"bob"}' >/dev/null

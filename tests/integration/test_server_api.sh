@@ -47,6 +47,34 @@ eq "versions 1..2" "$(json '[b["first_version"],b["last_version"],b["first_posit
 expect 409 "ids that match only partly" POST /streams/order-1 "${JSON_CT[@]}" \
     -d '{"expected_version":0,"events":[{"id":"'$U2'","type":"A","data":[1,2,3]},{"id":"'$U4'","type":"B","data":"text"}]}'
 eq "id_reuse" "$(json 'b["error"]')" id_reuse
+# Exact idempotency by id (issue 10): a retry after other appends, with the default expected
+# version, is answered with the first result; the same id for other data is 409 id_reuse.
+expect 201 "retry after other appends, expected version any" POST /streams/order-1 "${JSON_CT[@]}" \
+    -d '{"events":[{"id":"'$U1'","type":"OrderPlaced","data":{"price":0.1,"big":123456789012345678901234567890},"metadata":{"actor":"alice"}}]}'
+eq "the retry answers the first result" "$(json '[b["first_version"],b["first_position"],b["idempotent"]]')" '[0,1,true]'
+expect 409 "same id, other data" POST /streams/order-1 "${JSON_CT[@]}" \
+    -d '{"events":[{"id":"'$U1'","type":"OrderPlaced","data":{"price":0.2},"metadata":{"actor":"alice"}}]}'
+eq "id_reuse for other data" "$(json 'b["error"]')" id_reuse
+contains "id_reuse names the id" "$(json 'b["message"]')" "$U1"
+expect 409 "same id, other stream" POST /streams/order-77 "${JSON_CT[@]}" \
+    -d '{"events":[{"id":"'$U1'","type":"OrderPlaced","data":{"price":0.1,"big":123456789012345678901234567890},"metadata":{"actor":"alice"}}]}'
+eq "id_reuse for another stream" "$(json 'b["error"]')" id_reuse
+expect 404 "the refused append made no stream" GET /streams/order-77
+# GET /events/{id}
+expect 200 "event by id" GET /events/$U1
+eq "event by id: the event" "$(json '[b["stream"],b["version"],b["position"],b["type"],b["id"],b["metadata"]]')" \
+    '["order-1",0,1,"OrderPlaced","'$U1'",{"actor":"alice"}]'
+eq "event by id: the keys of a read" "$(json '",".join(b.keys())')" "position,stream,version,type,time,id,data,metadata"
+by_id=$(json 'b')
+expect 200 "the same event read from its stream" GET "/streams/order-1?limit=1"
+eq "event by id: the same JSON as a read" "$(json 'b["events"][0]')" "$by_id"
+expect 404 "event by id: none" GET /events/$U4
+eq "not_found" "$(json 'b["error"]')" not_found
+contains "not_found names the id" "$(json 'b["message"]')" "$U4"
+expect 400 "event by id: not a UUID" GET /events/not-a-uuid
+eq "invalid_argument" "$(json 'b["error"]')" invalid_argument
+expect 400 "event by id: unknown parameter" GET "/events/$U1?limit=1"
+expect 405 "event by id: POST" POST /events/$U1 "${JSON_CT[@]}" -d '{}'
 expect 409 "wrong expected version" POST /streams/order-1 "${JSON_CT[@]}" \
     -d '{"expected_version":0,"events":[{"type":"A"}]}'
 eq "409 body" "$(json '[b["error"],b["expected"],b["actual"]]')" '["wrong_expected_version",0,2]'
@@ -248,6 +276,16 @@ expect 200 "writer reads \$all filtered to its prefix" GET "/all?prefix=order-" 
 expect 403 "writer cannot list every stream" GET /streams -H 'Authorization: Bearer writer-orders'
 expect 200 "writer lists its prefix" GET "/streams?prefix=cart-" -H 'Authorization: Bearer writer-orders'
 expect 403 "writer cannot subscribe to \$all" GET /subscribe -H 'Authorization: Bearer writer-orders'
+expect 201 "admin appends outside the writer's prefixes" POST /streams/user-9 "${JSON_CT[@]}" \
+    -H 'Authorization: Bearer admin-token' -d '{"events":[{"id":"'$U3'","type":"A"}]}'
+expect 201 "writer appends with an id" POST /streams/order-9 "${JSON_CT[@]}" \
+    -H 'Authorization: Bearer writer-orders' -d '{"events":[{"id":"'$U2'","type":"A"}]}'
+expect 200 "writer gets an event of its prefix by id" GET /events/$U2 -H 'Authorization: Bearer writer-orders'
+expect 403 "writer cannot get an event of another prefix by id" GET /events/$U3 -H 'Authorization: Bearer writer-orders'
+expect 401 "event by id needs a token" GET /events/$U2
+expect 403 "a prefix-limited token cannot probe an id that names nothing" GET /events/$U4 -H 'Authorization: Bearer writer-orders'
+expect 404 "a token for every stream learns the id names nothing" GET /events/$U4 -H 'Authorization: Bearer reader-all'
+expect 200 "reader gets any event by id" GET /events/$U3 -H 'Authorization: Bearer reader-all'
 expect 403 "reader cannot verify" POST /admin/verify -H 'Authorization: Bearer reader-all'
 expect 200 "admin verifies" POST /admin/verify -H 'Authorization: Bearer admin-token'
 stop_server

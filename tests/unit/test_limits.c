@@ -268,7 +268,9 @@ static void test_append_check(void **state) {
     assert_int_equal(stele_append_check("order-1", NULL, 0), STELE_EEMPTY);
     assert_int_equal(stele_stream_name_check("order-1"), 0);
     assert_int_equal(stele_stream_name_check("$meta"), STELE_ERESERVED);
-    assert_int_equal(stele_stream_name_check("a\xe2\x81\xa6" "b"), STELE_ENAME); /* U+2066 */
+    assert_int_equal(stele_stream_name_check("a\xe2\x81\xa6"
+                                             "b"),
+                     STELE_ENAME); /* U+2066 */
     assert_non_null(strstr(stele_errdetail(), "U+2066"));
     assert_int_equal(stele_stream_name_check(""), STELE_ENAME);
     assert_int_equal(stele_append_check("order-1", &ev, STELE_MAX_EVENTS_PER_APPEND + 1),
