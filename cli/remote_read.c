@@ -4,7 +4,8 @@
  *
  * The server caps the events (or streams) of one answer, so reads are paged: each request asks
  * for at most REMOTE_PAGE items and the next one continues after the last item seen, until the
- * --limit is reached or a page comes back short. The output is the same as one local read.
+ * --limit is reached or a page comes back short without "more" (the server also ends a page at
+ * its answer's size limit). The output is the same as one local read.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -13,16 +14,18 @@
 
 #define REMOTE_PAGE 1000u
 
-/* Print the events of one page ({"events":[...]}): *count, and the last event's position and
- * version. */
+/* Print the events of one page ({"events":[...]}): *count, the last event's position and version,
+ * and *more: the server stopped early at its answer's size limit ("more":true), so a short page
+ * is not the end. */
 static int print_page(cli_ctx_t *ctx, const remote_reply_t *reply, uint64_t *count,
-                      uint64_t *last_position, int64_t *last_version) {
+                      uint64_t *last_position, int64_t *last_version, bool *more) {
     const char *s = reply->body.data;
     size_t len = reply->body.len;
     json_error_t jerr;
     json_t *check =
         s != NULL ? json_loadb(s, len, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &jerr) : NULL;
     bool valid = json_is_array(json_object_get(check, "events"));
+    *more = json_is_true(json_object_get(check, "more"));
     json_decref(check);
     size_t off = 0, vlen = 0;
     if (!valid || !remote_json_member(s, len, "events", &off, &vlen)) {
@@ -77,10 +80,11 @@ int remote_read(cli_ctx_t *ctx, const char *stream, int64_t from_version, bool b
         }
         uint64_t count = 0, last_position = 0;
         int64_t last_version = -1;
-        status = print_page(ctx, &reply, &count, &last_position, &last_version);
+        bool more = false;
+        status = print_page(ctx, &reply, &count, &last_position, &last_version, &more);
         remote_reply_free(&reply);
         done += count;
-        if (status != EXIT_OK || count < want || (limit != 0 && done >= limit) ||
+        if (status != EXIT_OK || (count < want && !more) || (limit != 0 && done >= limit) ||
             last_version < 0 || (backward && last_version == 0)) {
             break;
         }
@@ -127,10 +131,11 @@ int remote_read_all(cli_ctx_t *ctx, const stele_read_options_t *ro) {
         }
         uint64_t count = 0, last_position = 0;
         int64_t last_version = -1;
-        status = print_page(ctx, &reply, &count, &last_position, &last_version);
+        bool more = false;
+        status = print_page(ctx, &reply, &count, &last_position, &last_version, &more);
         remote_reply_free(&reply);
         done += count;
-        if (status != EXIT_OK || count < want || (ro->limit != 0 && done >= ro->limit) ||
+        if (status != EXIT_OK || (count < want && !more) || (ro->limit != 0 && done >= ro->limit) ||
             last_position == 0 || (backward && last_position <= 1)) {
             break;
         }

@@ -362,6 +362,11 @@ int srv_read_direction(srv_t *srv, srv_req_t *req, const srv_query_t *q, stele_d
     return 0;
 }
 
+/* One read answer holds events up to this many bytes (and always the first one, however large):
+ * a page of `limit` events of up to 4 MiB each would otherwise be built whole in memory. The
+ * answer then says "more":true, and the client asks again from the last event it got. */
+#define ANSWER_MAX_BYTES ((size_t)8 << 20)
+
 void srv_reply_events(srv_t *srv, srv_req_t *req, stele_reader_t *reader) {
     struct evbuffer *buf = evbuffer_new();
     if (buf == NULL) {
@@ -371,9 +376,10 @@ void srv_reply_events(srv_t *srv, srv_req_t *req, stele_reader_t *reader) {
     }
     evbuffer_add(buf, "{\"events\":[", 11);
     stele_event_t ev;
-    int rc;
-    bool first = true;
-    while ((rc = stele_reader_next(reader, &ev)) == 1) {
+    int rc = 0;
+    bool first = true, more = false;
+    while (!(more = !first && evbuffer_get_length(buf) >= ANSWER_MAX_BYTES) &&
+           (rc = stele_reader_next(reader, &ev)) == 1) {
         if (!first) {
             evbuffer_add(buf, ",", 1);
         }
@@ -383,13 +389,22 @@ void srv_reply_events(srv_t *srv, srv_req_t *req, stele_reader_t *reader) {
             break;
         }
     }
+    /* Full: "more" only when another event is there (the limit may have been reached too). */
+    if (more && (rc = stele_reader_next(reader, &ev)) != 1) {
+        more = false;
+    }
     stele_reader_close(reader);
     if (rc < 0) {
         evbuffer_free(buf);
         srv_reply_stele_error(srv, req, rc, NULL, NULL);
         return;
     }
-    evbuffer_add(buf, "]}\n", 3);
+    static const char end_more[] = "],\"more\":true}\n", end[] = "]}\n";
+    if (more) {
+        evbuffer_add(buf, end_more, sizeof end_more - 1);
+    } else {
+        evbuffer_add(buf, end, sizeof end - 1);
+    }
     srv_reply_buffer(srv, req, 200, buf, "application/json");
     evbuffer_free(buf);
 }
