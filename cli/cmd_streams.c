@@ -91,18 +91,30 @@ int cmd_info(cli_ctx_t *ctx, int argc, char **argv) {
 }
 
 int cmd_meta(cli_ctx_t *ctx, int argc, char **argv) {
+    const char *expect_text = NULL;
+    const cli_opt_t opts[] = {{"--expect", &expect_text, NULL}};
     const char *pos[2];
     size_t npos = 0;
-    int status = parse_stream_args(ctx, argc, argv, NULL, 0, pos, 2, &npos);
+    int status =
+        parse_stream_args(ctx, argc, argv, opts, sizeof(opts) / sizeof(opts[0]), pos, 2, &npos);
     if (status != EXIT_OK) {
         return status < 0 ? EXIT_OK : status;
     }
     bool set = npos == 2;
+    /* --expect is checked against the metadata version (`stele info`: metadata_version). */
+    int64_t expect = STELE_EXPECT_ANY;
+    if (expect_text != NULL && !set) {
+        return cli_usage_errorf(ctx, "--expect goes with a new metadata JSON");
+    }
+    if (expect_text != NULL &&
+        (status = cli_parse_expect(ctx, "--expect", expect_text, &expect)) != EXIT_OK) {
+        return status;
+    }
     if (set && (status = cli_check_json(ctx, "metadata", pos[1], strlen(pos[1]), true)) != 0) {
         return status;
     }
     if (ctx->url != NULL) {
-        return remote_meta(ctx, pos[0], set ? pos[1] : NULL);
+        return remote_meta(ctx, pos[0], set ? pos[1] : NULL, expect);
     }
     int rc = set ? stele_stream_name_check(pos[0]) : 0;
     if (rc != 0) {
@@ -113,8 +125,14 @@ int cmd_meta(cli_ctx_t *ctx, int argc, char **argv) {
         return status;
     }
     if (set) {
-        rc = stele_stream_metadata_set(store, pos[0], pos[1]);
-        status = rc != 0 ? cli_fail(ctx, rc) : EXIT_OK;
+        int64_t version = -1;
+        rc = stele_stream_metadata_set_expect(store, pos[0], pos[1], expect, &version);
+        if (rc != 0) {
+            status = cli_fail(ctx, rc);
+        } else {
+            status = cli_print_json(
+                json_pack("{s:s, s:I}", "stream", pos[0], "metadata_version", (json_int_t)version));
+        }
     } else {
         char *json = NULL;
         rc = stele_stream_metadata_get(store, pos[0], &json);

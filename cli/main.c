@@ -79,7 +79,9 @@ static const command_t commands[] = {
      "  --limit N            at most N streams\n"
      "  --all                include deleted and reserved '$' streams\n"},
     {"info", cmd_info, "info STREAM", "print one stream's info as JSON", ""},
-    {"meta", cmd_meta, "meta STREAM [JSON]", "print or replace a stream's metadata", ""},
+    {"meta", cmd_meta, "meta STREAM [JSON [--expect E]]", "print or replace a stream's metadata",
+     "  --expect E           any (default), no-stream, exists, or the metadata version\n"
+     "                       (metadata_version in `stele info`)\n"},
     {"delete", cmd_delete, "delete STREAM [--tombstone] [--expect E]",
      "delete a stream (soft, or for ever with --tombstone)",
      "  --tombstone          close the stream for ever\n"

@@ -131,7 +131,7 @@ int remote_streams(cli_ctx_t *ctx, const char *prefix, const char *after, uint64
 int remote_info(cli_ctx_t *ctx, const char *stream);
 /* `event ID`: GET /events/{id}, printed as one NDJSON line like a read. */
 int remote_event(cli_ctx_t *ctx, const char *id);
-int remote_meta(cli_ctx_t *ctx, const char *stream, const char *set_json);
+int remote_meta(cli_ctx_t *ctx, const char *stream, const char *set_json, int64_t expect);
 int remote_delete(cli_ctx_t *ctx, const char *stream, int64_t expect, bool tombstone);
 int remote_stats(cli_ctx_t *ctx);
 int remote_digest(cli_ctx_t *ctx);

@@ -15,19 +15,37 @@ int remote_init(cli_ctx_t *ctx) {
     return status;
 }
 
-int remote_meta(cli_ctx_t *ctx, const char *stream, const char *set_json) {
+int remote_meta(cli_ctx_t *ctx, const char *stream, const char *set_json, int64_t expect) {
     json_out_t path = {0};
     remote_stream_path(&path, stream, "/metadata");
     remote_reply_t reply;
     int status;
     if (set_json != NULL) {
+        json_out_t expect_text = {0};
+        remote_expect_text(&expect_text, expect, false);
+        http_query_add(&path, "expected_version", expect_text.data);
+        jout_free(&expect_text);
         status = remote_call_path(ctx, "PUT", &path, set_json, strlen(set_json), &reply);
     } else {
         status = remote_call_path(ctx, "GET", &path, NULL, 0, &reply);
     }
     if (status != EXIT_OK) {
         status = remote_report(ctx, &reply);
-    } else if (set_json == NULL) {
+    } else if (set_json != NULL) {
+        json_t *answer =
+            reply.body.data != NULL ? json_loadb(reply.body.data, reply.body.len, 0, NULL) : NULL;
+        json_t *version = json_object_get(answer, "metadata_version");
+        json_t *o = json_integer_value(version) >= 0 && json_is_integer(version)
+                        ? json_pack("{s:s, s:O}", "stream", stream, "metadata_version", version)
+                        : NULL;
+        json_decref(answer);
+        if (o == NULL) {
+            cli_errorf(ctx, "the server's answer holds no metadata_version");
+            status = EXIT_ERROR;
+        } else {
+            status = cli_print_json(o);
+        }
+    } else {
         json_t *check = reply.body.data != NULL
                             ? json_loadb(reply.body.data, reply.body.len,
                                          JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, NULL)

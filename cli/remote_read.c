@@ -148,8 +148,8 @@ int remote_read_all(cli_ctx_t *ctx, const stele_read_options_t *ro) {
 }
 
 static const char *const info_keys[] = {
-    "name",        "state",         "first_version", "last_version",
-    "event_count", "last_position", "created",       "updated",
+    "name",          "state",   "first_version", "last_version",     "event_count",
+    "last_position", "created", "updated",       "metadata_version",
 };
 #define INFO_KEY_COUNT (sizeof(info_keys) / sizeof(info_keys[0]))
 

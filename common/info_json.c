@@ -34,6 +34,7 @@ json_t *info_json(const stele_stream_info_t *info) {
     json_object_set_new(o, "last_position", json_integer((json_int_t)info->last_position));
     json_object_set_new(o, "created", has_events ? time_json(info->created_ns) : json_null());
     json_object_set_new(o, "updated", has_events ? time_json(info->updated_ns) : json_null());
+    json_object_set_new(o, "metadata_version", json_integer((json_int_t)info->metadata_version));
     return o;
 }
 

@@ -393,6 +393,9 @@ typedef struct stele_stream_info {
     uint64_t last_position; /* position of the last event */
     int64_t created_ns;     /* time of the first event */
     int64_t updated_ns;     /* time of the last event */
+    /* The version of the stream's metadata: that of "$$<stream>", which holds its $metadata,
+     * delete and tombstone events; -1 = none. See stele_stream_metadata_set_expect(). */
+    int64_t metadata_version;
 } stele_stream_info_t;
 
 /* Info about one stream; out->name points at the stream argument. Returns 0 (also for deleted and
@@ -421,8 +424,22 @@ int stele_stream_metadata_get(stele_store_t *store, const char *stream, char **j
 
 /* Replace the stream's metadata with the JSON object json (recorded as an event of type
  * "$metadata" in the reserved stream "$$<stream>"). Durable like an append. A retention key whose
- * value is not a whole number in its range is STELE_EINVAL, naming the key. Thread-safe. */
+ * value is not a whole number in its range is STELE_EINVAL, naming the key; a tombstoned stream
+ * is STELE_ETOMBSTONED. Thread-safe. */
 int stele_stream_metadata_set(stele_store_t *store, const char *stream, const char *json);
+
+/* stele_stream_metadata_set() under optimistic concurrency: expected_version is checked against
+ * the stream's metadata version (stele_stream_info_t.metadata_version, the version of
+ * "$$<stream>", which every metadata write, soft delete and tombstone advances): a version >= 0,
+ * STELE_EXPECT_ANY, STELE_EXPECT_NO_STREAM (nothing written yet) or STELE_EXPECT_STREAM_EXISTS.
+ * The check runs on the writer thread with the write itself, so no other metadata write or
+ * delete comes between. *version_out (may be NULL) is set to the new metadata version on
+ * success, and to the actual one on STELE_ECONFLICT (-1 otherwise). The metadata of a tombstoned
+ * stream cannot change: STELE_ETOMBSTONED (stele_stream_metadata_set() too). Returns 0,
+ * STELE_ECONFLICT, STELE_ETOMBSTONED, STELE_EINVAL, STELE_EJSON, STELE_ENAME, STELE_ETOOBIG, or
+ * an append's errors. Thread-safe. */
+int stele_stream_metadata_set_expect(stele_store_t *store, const char *stream, const char *json,
+                                     int64_t expected_version, int64_t *version_out);
 
 /* Delete a stream. Soft (tombstone = false): the stream is hidden and its events are no longer
  * readable through it; a later append recreates it and versions continue. Tombstone: closed for

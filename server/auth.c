@@ -14,6 +14,13 @@
  * with one of the token's prefixes. An absent or empty condition (`prefix=`, `prefix=%00`) matches
  * every stream, so a prefix-limited token is refused (403) rather than served more than it may
  * read; it is never silently narrowed, so an answer is always what a `*` token would get.
+ *
+ * Subscription tickets (POST /subscribe/ticket) let a browser's EventSource, which cannot send
+ * headers, open GET /subscribe?ticket=... without the long-lived token in a URL (URLs end up in
+ * logs and histories). A ticket is 32 random bytes, good for one subscription within
+ * SRV_TICKET_MS, and carries its token's identity: the access rule treats the request as if the
+ * token had sent it. Tickets live in a bounded table; expired ones are dropped whenever it is
+ * touched.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -21,7 +28,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include <time.h>
+
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include "server.h"
 
@@ -277,14 +287,29 @@ static void refuse_names(srv_t *srv, srv_req_t *req, const token_t *t,
                     list);
 }
 
-bool srv_access_check(srv_t *srv, srv_req_t *req, srv_role_t role, const stele_filter_t *names) {
+static bool ticket_redeem(srv_t *srv, srv_req_t *req, const token_t **out);
+
+/* The access rule; *who is the token the request acts for (NULL without a token file). */
+static bool access_check(srv_t *srv, srv_req_t *req, srv_role_t role, const stele_filter_t *names,
+                         const token_t **who) {
+    const token_t *t = NULL;
+    *who = NULL;
+    if (req->ticket != NULL) {
+        if (srv_req_header(req, "Authorization") != NULL) {
+            srv_reply_error(srv, req, "bad_request", NULL,
+                            "give a ticket or an Authorization token, not both");
+            return false;
+        }
+        if (!ticket_redeem(srv, req, &t)) {
+            return false;
+        }
+    } else if (srv->auth != NULL && (t = request_token(srv, req)) == NULL) {
+        return false;
+    }
     if (srv->auth == NULL) {
         return true;
     }
-    const token_t *t = request_token(srv, req);
-    if (t == NULL) {
-        return false;
-    }
+    *who = t;
     if (t->role < role) {
         srv_reply_error(srv, req, "forbidden", NULL, "the token's role does not allow this");
         return false;
@@ -296,9 +321,132 @@ bool srv_access_check(srv_t *srv, srv_req_t *req, srv_role_t role, const stele_f
     return true;
 }
 
+bool srv_access_check(srv_t *srv, srv_req_t *req, srv_role_t role, const stele_filter_t *names) {
+    const token_t *who = NULL;
+    return access_check(srv, req, role, names, &who);
+}
+
 bool srv_access_stream(srv_t *srv, srv_req_t *req, srv_role_t role, const char *stream) {
     stele_filter_t names;
     memset(&names, 0, sizeof(names));
     names.stream = stream;
     return srv_access_check(srv, req, role, &names);
+}
+
+/* ---- subscription tickets ------------------------------------------------------------------- */
+
+#define TICKET_BYTES 32
+
+typedef struct ticket {
+    char text[2 * TICKET_BYTES + 1]; /* hex */
+    uint64_t expires_ns;             /* monotonic */
+    const token_t *token;            /* its identity (NULL without a token file) */
+} ticket_t;
+
+struct srv_tickets {
+    ticket_t items[SRV_MAX_TICKETS];
+    size_t count;
+};
+
+void srv_tickets_free(srv_t *srv) {
+    if (srv->tickets != NULL) {
+        OPENSSL_cleanse(srv->tickets, sizeof(*srv->tickets));
+        free(srv->tickets);
+        srv->tickets = NULL;
+    }
+}
+
+static void ticket_remove(struct srv_tickets *tk, size_t i) {
+    tk->items[i] = tk->items[tk->count - 1];
+    OPENSSL_cleanse(&tk->items[tk->count - 1], sizeof(ticket_t));
+    tk->count--;
+}
+
+static void tickets_sweep(struct srv_tickets *tk, uint64_t now) {
+    for (size_t i = 0; i < tk->count;) {
+        if (tk->items[i].expires_ns <= now) {
+            ticket_remove(tk, i);
+        } else {
+            i++;
+        }
+    }
+}
+
+/* Take the request's ticket (single use): true with *out its token, or false after replying
+ * 401. */
+static bool ticket_redeem(srv_t *srv, srv_req_t *req, const token_t **out) {
+    struct srv_tickets *tk = srv->tickets;
+    const char *given = req->ticket;
+    size_t len = strlen(given);
+    size_t found = SIZE_MAX;
+    if (tk != NULL) {
+        tickets_sweep(tk, srv_now_ns());
+        /* Compare with every ticket in full so timing reveals nothing. */
+        for (size_t i = 0; i < tk->count; i++) {
+            if (len == 2 * TICKET_BYTES &&
+                CRYPTO_memcmp(tk->items[i].text, given, 2 * TICKET_BYTES) == 0) {
+                found = i;
+            }
+        }
+    }
+    if (found == SIZE_MAX) {
+        srv_req_add_header(req, "WWW-Authenticate",
+                           "Bearer realm=\"stele\", error=\"invalid_token\"");
+        srv_reply_error(srv, req, "unauthorized", NULL,
+                        "the ticket is not valid: unknown, already used, or older than %u ms; "
+                        "get a new one from POST /subscribe/ticket",
+                        SRV_TICKET_MS);
+        return false;
+    }
+    *out = tk->items[found].token;
+    ticket_remove(tk, found);
+    return true;
+}
+
+void srv_route_ticket(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
+    (void)a;
+    const token_t *who = NULL;
+    if (!access_check(srv, req, SRV_ROLE_READ, NULL, &who)) {
+        return;
+    }
+    if (srv->tickets == NULL && (srv->tickets = calloc(1, sizeof(*srv->tickets))) == NULL) {
+        srv_reply_error(srv, req, "internal", NULL, "out of memory");
+        return;
+    }
+    struct srv_tickets *tk = srv->tickets;
+    uint64_t now = srv_now_ns();
+    tickets_sweep(tk, now);
+    size_t mine = 0;
+    for (size_t i = 0; i < tk->count; i++) {
+        mine += tk->items[i].token == who;
+    }
+    if (tk->count == SRV_MAX_TICKETS || mine == SRV_TICKETS_PER_TOKEN) {
+        srv_reply_error(srv, req, "too_many_requests", NULL,
+                        "%u subscription tickets are outstanding%s (each expires %u ms after it "
+                        "was made)",
+                        mine == SRV_TICKETS_PER_TOKEN ? SRV_TICKETS_PER_TOKEN : SRV_MAX_TICKETS,
+                        mine == SRV_TICKETS_PER_TOKEN ? " for this token" : "", SRV_TICKET_MS);
+        return;
+    }
+    unsigned char raw[TICKET_BYTES];
+    if (RAND_bytes(raw, sizeof(raw)) != 1) {
+        srv_reply_error(srv, req, "internal", NULL, "no random bytes for a ticket");
+        return;
+    }
+    ticket_t *t = &tk->items[tk->count];
+    for (size_t i = 0; i < TICKET_BYTES; i++) {
+        snprintf(t->text + 2 * i, 3, "%02x", raw[i]);
+    }
+    OPENSSL_cleanse(raw, sizeof(raw));
+    t->expires_ns = now + (uint64_t)SRV_TICKET_MS * 1000000u;
+    t->token = who;
+    tk->count++;
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    char expires[36];
+    stele_time_format(((int64_t)wall.tv_sec + SRV_TICKET_MS / 1000) * 1000000000 + wall.tv_nsec,
+                      expires);
+    srv_reply_json(srv, req, 201,
+                   json_pack("{s:s, s:s, s:i}", "ticket", t->text, "expires", expires,
+                             "expires_in_ms", (int)SRV_TICKET_MS));
 }

@@ -15,7 +15,20 @@
 
 #include "server.h"
 
-typedef enum { OPT_STRING, OPT_U64, OPT_BOOL, OPT_DURABILITY, OPT_LOG_LEVEL } opt_kind_t;
+typedef enum {
+    OPT_STRING,
+    OPT_U64,
+    OPT_BOOL,
+    OPT_DURABILITY,
+    OPT_LOG_LEVEL,
+    OPT_ORIGINS
+} opt_kind_t;
+
+/* Where a value comes from, in the order they apply. */
+enum { SOURCE_FILE = 1, SOURCE_ENV, SOURCE_FLAGS };
+
+/* Origins named by --cors-origin, at most. */
+#define MAX_CORS_ORIGINS 64
 
 typedef struct opt {
     const char *key; /* with '-' for '_': the flag (--key) and the file key */
@@ -51,6 +64,8 @@ static const opt_t options[] = {
      "unsent output per connection above which its next request waits (1048576)"},
     {"max_jobs", OPT_U64, OFF(max_jobs), "metadata/delete/admin calls at once (8)"},
     {"log_level", OPT_LOG_LEVEL, OFF(log_level), "debug|info|warn|error (info)"},
+    {"cors_origin", OPT_ORIGINS, OFF(cors_origins),
+     "ORIGIN (scheme://host[:port], or *) served CORS; repeatable, or a comma-separated list"},
 };
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
 
@@ -74,7 +89,17 @@ void srv_config_defaults(srv_config_t *cfg) {
     cfg->log_level = SRV_LOG_INFO;
 }
 
+static void free_origins(srv_config_t *cfg) {
+    for (size_t i = 0; i < cfg->cors_origin_count; i++) {
+        free(cfg->cors_origins[i]);
+    }
+    free(cfg->cors_origins);
+    cfg->cors_origins = NULL;
+    cfg->cors_origin_count = 0;
+}
+
 void srv_config_free(srv_config_t *cfg) {
+    free_origins(cfg);
     for (size_t i = 0; i < OPTION_COUNT; i++) {
         if (options[i].kind == OPT_STRING) {
             char **p = (char **)(void *)((char *)cfg + options[i].offset);
@@ -113,10 +138,81 @@ static int parse_u64(const char *text, uint64_t *out) {
     return 0;
 }
 
-/* Set one option from text; returns 0 or -1 after printing what is wrong (source names where). */
-static int set_option(srv_config_t *cfg, const opt_t *o, const char *value, const char *source) {
+/* Is text one origin as browsers send it: scheme "://" host [":" port], nothing after? */
+static bool origin_valid(const char *text, size_t len) {
+    const char *sep = memmem(text, len, "://", 3);
+    if (sep == NULL || sep == text) {
+        return false;
+    }
+    for (const char *c = text; c < sep; c++) {
+        if (!isalnum((unsigned char)*c) && *c != '+' && *c != '-' && *c != '.') {
+            return false;
+        }
+    }
+    const char *host = sep + 3;
+    if (host == text + len) {
+        return false;
+    }
+    for (const char *c = host; c < text + len; c++) {
+        if (!isalnum((unsigned char)*c) && strchr("-._~:[]", *c) == NULL) {
+            return false; /* a path, query, credentials or anything a browser never sends */
+        }
+    }
+    return true;
+}
+
+/* Add the origins of value (comma-separated) to the list; a new source replaces the list that an
+ * earlier one set. Returns 0 or -1 after printing what is wrong. */
+static int add_origins(srv_config_t *cfg, const char *value, const char *source, int level) {
+    if (cfg->cors_source != level) {
+        free_origins(cfg);
+        cfg->cors_source = level;
+    }
+    for (const char *p = value; *p != '\0';) {
+        size_t len = strcspn(p, ",");
+        const char *o = p;
+        p += len + (p[len] == ',');
+        while (len > 0 && isspace((unsigned char)*o)) {
+            o++, len--;
+        }
+        while (len > 0 && isspace((unsigned char)o[len - 1])) {
+            len--;
+        }
+        if (len == 0) {
+            continue;
+        }
+        if (!(len == 1 && o[0] == '*') && !origin_valid(o, len)) {
+            fprintf(stderr,
+                    "steled: %s: cors-origin '%.*s' is not an origin (scheme://host[:port], "
+                    "without a path or a trailing '/', or *)\n",
+                    source, (int)(len < 200 ? len : 200), o);
+            return -1;
+        }
+        if (cfg->cors_origin_count == MAX_CORS_ORIGINS) {
+            fprintf(stderr, "steled: %s: more than %d CORS origins\n", source, MAX_CORS_ORIGINS);
+            return -1;
+        }
+        char **list = realloc(cfg->cors_origins, (cfg->cors_origin_count + 1) * sizeof(*list));
+        char *copy = list != NULL ? strndup(o, len) : NULL;
+        if (list != NULL) {
+            cfg->cors_origins = list;
+        }
+        if (copy == NULL) {
+            fprintf(stderr, "steled: out of memory\n");
+            return -1;
+        }
+        cfg->cors_origins[cfg->cors_origin_count++] = copy;
+    }
+    return 0;
+}
+
+/* Set one option from text; returns 0 or -1 after printing what is wrong (source names where,
+ * level is its SOURCE_*). */
+static int set_option(srv_config_t *cfg, const opt_t *o, const char *value, const char *source,
+                      int level) {
     void *field = (char *)cfg + o->offset;
     switch (o->kind) {
+    case OPT_ORIGINS: return add_origins(cfg, value, source, level);
     case OPT_STRING: {
         char **p = field;
         free(*p);
@@ -217,7 +313,7 @@ static int load_file(srv_config_t *cfg, const char *path) {
             rc = -1;
             break;
         }
-        rc = set_option(cfg, o, value, where);
+        rc = set_option(cfg, o, value, where, SOURCE_FILE);
     }
     fclose(f);
     return rc;
@@ -232,7 +328,7 @@ static int load_env(srv_config_t *cfg) {
         }
         name[n] = '\0';
         const char *value = getenv(name);
-        if (value != NULL && set_option(cfg, &options[i], value, name) != 0) {
+        if (value != NULL && set_option(cfg, &options[i], value, name, SOURCE_ENV) != 0) {
             return -1;
         }
     }
@@ -321,7 +417,7 @@ int srv_config_load(srv_config_t *cfg, int argc, char **argv) {
             }
             value = argv[++i];
         }
-        if (set_option(cfg, o, value, "command line") != 0) {
+        if (set_option(cfg, o, value, "command line", SOURCE_FLAGS) != 0) {
             return 1;
         }
     }

@@ -354,7 +354,8 @@ void srv_conn_respond(srv_t *srv, srv_req_t *req, int status, const char *reason
         evbuffer_add_buffer(c->out, req->out_headers);
     }
     n = 0;
-    if (status != 204 && status != 304) {
+    /* A HEAD answer without a body stands for a streamed one (SSE): no length to state. */
+    if (status != 204 && status != 304 && !(req->method == SRV_HEAD && body == NULL)) {
         memcpy(head, "Content-Length: ", 16);
         n = 16 + jout_u64_text(digits, len);
         memcpy(head + 16, digits, n - 16);

@@ -2,6 +2,10 @@
  * http.c -- the HTTP side of steled above the connections: replies with their stable error codes,
  * query strings and bodies, and routing of a request read by conn.c to its handler.
  *
+ * The routing table names each route's path, method and query parameters: the dispatcher answers
+ * 404, 405 (with Allow), OPTIONS, and a 400 for any parameter the route does not take or that is
+ * given twice, before the handler runs. It also adds the CORS headers for --cors-origin.
+ *
  * Stream names travel percent-encoded in paths; each path segment is decoded on its own, so a
  * name may hold '/' as %2F. A decoded NUL is an invalid name.
  */
@@ -248,6 +252,17 @@ int srv_query_parse(srv_t *srv, srv_req_t *req, const char *const *allowed, srv_
     }
     struct evkeyval *kv;
     TAILQ_FOREACH(kv, &q->kv, next) {
+        for (const struct evkeyval *before = TAILQ_FIRST(&q->kv); before != kv;
+             before = TAILQ_NEXT(before, next)) {
+            if (strcmp(before->key, kv->key) == 0) {
+                json_t *name = json_string(kv->key);
+                json_t *extra = json_pack("{s:o}", "parameter", name != NULL ? name : json_null());
+                srv_reply_error(srv, req, "bad_request", extra,
+                                "the query parameter \"%.64s\" is given more than once", kv->key);
+                srv_query_free(q);
+                return -1;
+            }
+        }
         bool known = false;
         for (size_t i = 0; allowed != NULL && allowed[i] != NULL; i++) {
             if (strcmp(kv->key, allowed[i]) == 0) {
@@ -258,7 +273,8 @@ int srv_query_parse(srv_t *srv, srv_req_t *req, const char *const *allowed, srv_
         if (!known) {
             json_t *name = json_string(kv->key);
             json_t *extra = json_pack("{s:o}", "parameter", name != NULL ? name : json_null());
-            srv_reply_error(srv, req, "bad_request", extra, "unknown query parameter");
+            srv_reply_error(srv, req, "bad_request", extra, "unknown query parameter \"%.64s\"",
+                            kv->key);
             srv_query_free(q);
             return -1;
         }
@@ -373,53 +389,186 @@ json_t *srv_body_json(srv_t *srv, srv_req_t *req, char **raw, size_t *raw_len) {
 
 #define MAX_SEGMENTS 4
 
+/* The query parameters of each route. The dispatcher refuses any other, and any given twice,
+ * before the handler runs, so a route cannot forget to. */
+static const char *const no_params[] = {NULL};
+static const char *const list_params[] = {"prefix", "after", "limit", "all", NULL};
+static const char *const read_params[] = {"from", "direction", "limit", NULL};
+static const char *const delete_params[] = {"tombstone", "expected_version", NULL};
+static const char *const metadata_params[] = {"expected_version", NULL};
+static const char *const all_params[] = {"from",        "direction", "limit",  "type",
+                                         "type_prefix", "category",  "prefix", "stream",
+                                         "since",       "until",     "system", NULL};
+static const char *const subscribe_params[] = {"stream",   "from",   "type",  "type_prefix",
+                                               "category", "prefix", "since", "until",
+                                               "system",   "ticket", NULL};
+
+static void route_metrics(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
+    (void)a;
+    srv_route_metrics(srv, req);
+}
+
+typedef struct route {
+    const char *path;    /* '/'-separated segments; "{s}" is a stream name, "{id}" any segment */
+    srv_method_t method; /* SRV_GET routes answer HEAD too */
+    void (*handler)(srv_t *srv, srv_req_t *req, const srv_args_t *a);
+    const char *const *params; /* the query parameters it takes */
+} route_t;
+
+static const route_t routes[] = {
+    {"streams", SRV_GET, srv_route_stream_list, list_params},
+    {"streams/{s}", SRV_GET, srv_route_stream_read, read_params},
+    {"streams/{s}", SRV_POST, srv_route_stream_append, no_params},
+    {"streams/{s}", SRV_DELETE, srv_route_stream_delete, delete_params},
+    {"streams/{s}/info", SRV_GET, srv_route_stream_info, no_params},
+    {"streams/{s}/metadata", SRV_GET, srv_route_metadata_get, no_params},
+    {"streams/{s}/metadata", SRV_PUT, srv_route_metadata_put, metadata_params},
+    {"commits", SRV_POST, srv_route_commits, no_params},
+    {"all", SRV_GET, srv_route_all, all_params},
+    {"events/{id}", SRV_GET, srv_route_event, no_params},
+    {"subscribe", SRV_GET, srv_route_subscribe, subscribe_params},
+    {"subscribe/ticket", SRV_POST, srv_route_ticket, no_params},
+    {"health", SRV_GET, srv_route_health, no_params},
+    {"info", SRV_GET, srv_route_info, no_params},
+    {"stats", SRV_GET, srv_route_stats, no_params},
+    {"metrics", SRV_GET, route_metrics, no_params},
+    {"admin/verify", SRV_POST, srv_route_admin, no_params},
+    {"admin/reindex", SRV_POST, srv_route_admin, no_params},
+};
+
+static const char *method_text(srv_method_t m) {
+    switch (m) {
+    case SRV_GET: return "GET, HEAD";
+    case SRV_POST: return "POST";
+    case SRV_PUT: return "PUT";
+    case SRV_DELETE: return "DELETE";
+    default: return "";
+    }
+}
+
+/* Does the route path match the decoded segments? Then *stream is set to its {s} segment. */
+static bool path_matches(const char *path, char **segs, size_t n, const char **stream) {
+    size_t i = 0;
+    const char *name = NULL;
+    for (const char *p = path; *p != '\0'; i++) {
+        size_t len = strcspn(p, "/");
+        if (i == n) {
+            return false;
+        }
+        if (len == 3 && memcmp(p, "{s}", 3) == 0) {
+            name = segs[i];
+        } else if (p[0] == '{') {
+            /* another variable segment: the handler reads it (srv_args_t.last) */
+        } else if (strlen(segs[i]) != len || memcmp(segs[i], p, len) != 0) {
+            return false;
+        }
+        p += len;
+        p += *p == '/';
+    }
+    if (i == n && name != NULL) {
+        *stream = name;
+    }
+    return i == n;
+}
+
+/* CORS (docs/http-api.md): an answer to a request whose Origin is one of --cors-origin carries
+ * Access-Control-Allow-Origin naming it (and allows credentials); with `*` configured any other
+ * origin gets `*` (never with credentials). Requests from other origins get no CORS header, so
+ * browsers keep them from the page. Returns whether the origin is allowed. */
+static bool cors_headers(srv_t *srv, srv_req_t *req) {
+    const char *origin = srv_req_header(req, "Origin");
+    const srv_config_t *cfg = srv->cfg;
+    if (origin == NULL || cfg->cors_origin_count == 0) {
+        return false;
+    }
+    const char *listed = NULL;
+    bool star = false;
+    for (size_t i = 0; i < cfg->cors_origin_count; i++) {
+        if (strcmp(cfg->cors_origins[i], "*") == 0) {
+            star = true;
+        } else if (strcasecmp(cfg->cors_origins[i], origin) == 0) {
+            listed = cfg->cors_origins[i];
+        }
+    }
+    if (listed != NULL) {
+        srv_req_add_header(req, "Access-Control-Allow-Origin", listed);
+        srv_req_add_header(req, "Access-Control-Allow-Credentials", "true");
+        srv_req_add_header(req, "Vary", "Origin");
+    } else if (star) {
+        srv_req_add_header(req, "Access-Control-Allow-Origin", "*");
+    }
+    return listed != NULL || star;
+}
+
 static void method_not_allowed(srv_t *srv, srv_req_t *req, const char *allow) {
     srv_req_add_header(req, "Allow", allow);
     srv_reply_error(srv, req, "method_not_allowed", NULL, "use %s", allow);
 }
 
-static bool is_get(const srv_req_t *req) {
-    return req->method == SRV_GET || req->method == SRV_HEAD;
+/* OPTIONS: the methods of the path; a CORS preflight from an allowed origin also gets what it may
+ * send. Preflights carry no credentials, so no token is asked for. */
+static void options(srv_t *srv, srv_req_t *req, const char *allow, bool cors) {
+    srv_req_add_header(req, "Allow", allow);
+    if (cors && srv_req_header(req, "Access-Control-Request-Method") != NULL) {
+        srv_req_add_header(req, "Access-Control-Allow-Methods", allow);
+        srv_req_add_header(req, "Access-Control-Allow-Headers",
+                           "Authorization, Content-Type, Last-Event-ID");
+        srv_req_add_header(req, "Access-Control-Max-Age", "600");
+    }
+    srv_reply_empty(srv, req, 204);
 }
 
-static bool is_post(const srv_req_t *req) { return req->method == SRV_POST; }
-
-static void route(srv_t *srv, srv_req_t *req, char **segs, size_t n) {
-    const char *s0 = n > 0 ? segs[0] : "";
-    if (strcmp(s0, "streams") == 0) {
-        srv_route_streams(srv, req, segs, n);
-    } else if (n == 1 && strcmp(s0, "commits") == 0) {
-        is_post(req) ? srv_route_commits(srv, req) : method_not_allowed(srv, req, "POST");
-    } else if (n == 1 && strcmp(s0, "all") == 0) {
-        is_get(req) ? srv_route_all(srv, req) : method_not_allowed(srv, req, "GET");
-    } else if (n == 2 && strcmp(s0, "events") == 0) {
-        is_get(req) ? srv_route_event(srv, req, segs[1]) : method_not_allowed(srv, req, "GET");
-    } else if (n == 1 && strcmp(s0, "subscribe") == 0) {
-        req->method == SRV_GET ? srv_route_subscribe(srv, req)
-                               : method_not_allowed(srv, req, "GET");
-    } else if (n == 1 && strcmp(s0, "health") == 0) {
-        is_get(req) ? srv_route_health(srv, req) : method_not_allowed(srv, req, "GET");
-    } else if (n == 1 && strcmp(s0, "info") == 0) {
-        is_get(req) ? srv_route_info(srv, req) : method_not_allowed(srv, req, "GET");
-    } else if (n == 1 && strcmp(s0, "stats") == 0) {
-        is_get(req) ? srv_route_stats(srv, req) : method_not_allowed(srv, req, "GET");
-    } else if (n == 1 && strcmp(s0, "metrics") == 0) {
-        is_get(req) ? srv_route_metrics(srv, req) : method_not_allowed(srv, req, "GET");
-    } else if (n == 2 && strcmp(s0, "admin") == 0 &&
-               (strcmp(segs[1], "verify") == 0 || strcmp(segs[1], "reindex") == 0)) {
-        is_post(req) ? srv_route_admin(srv, req, segs[1]) : method_not_allowed(srv, req, "POST");
-    } else {
-        srv_reply_error(srv, req, "not_found", NULL, "no such endpoint");
+static void route(srv_t *srv, srv_req_t *req, char **segs, size_t n, bool cors) {
+    const route_t *found = NULL;
+    const char *stream = NULL;
+    char allow[96] = "";
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        const route_t *r = &routes[i];
+        if (!path_matches(r->path, segs, n, &stream)) {
+            continue;
+        }
+        size_t used = strlen(allow);
+        snprintf(allow + used, sizeof(allow) - used, "%s%s", used > 0 ? ", " : "",
+                 method_text(r->method));
+        if (r->method == req->method || (r->method == SRV_GET && req->method == SRV_HEAD)) {
+            found = r;
+        }
     }
+    if (allow[0] == '\0') {
+        srv_reply_error(srv, req, "not_found", NULL, "no such endpoint");
+        return;
+    }
+    if (stream != NULL && stream[0] == '\0') {
+        srv_reply_error(srv, req, "invalid_name", NULL, "the stream name is empty");
+        return;
+    }
+    if (req->method == SRV_OTHER && strcmp(req->method_name, "OPTIONS") == 0) {
+        size_t used = strlen(allow);
+        snprintf(allow + used, sizeof(allow) - used, ", OPTIONS");
+        options(srv, req, allow, cors);
+        return;
+    }
+    if (found == NULL) {
+        method_not_allowed(srv, req, allow);
+        return;
+    }
+    srv_query_t q;
+    if (srv_query_parse(srv, req, found->params, &q) != 0) {
+        return;
+    }
+    srv_args_t a = {.q = &q, .stream = stream, .last = n > 0 ? segs[n - 1] : ""};
+    found->handler(srv, req, &a);
+    srv_query_free(&q);
 }
 
 void srv_http_dispatch(srv_t *srv, srv_req_t *req) {
+    bool cors = cors_headers(srv, req);
     if (srv->closing) {
         srv_reply_error(srv, req, "unavailable", NULL, "the server is shutting down");
         return;
     }
     if (req->method == SRV_UNKNOWN) {
-        srv_req_add_header(req, "Allow", "GET, HEAD, POST, PUT, DELETE");
+        srv_req_add_header(req, "Allow", "GET, HEAD, POST, PUT, DELETE, OPTIONS");
         srv_reply_error(srv, req, "method_not_allowed", NULL, "the method %.32s is not served",
                         req->method_name);
         return;
@@ -467,7 +616,7 @@ void srv_http_dispatch(srv_t *srv, srv_req_t *req) {
     } else if (bad_name) {
         srv_reply_error(srv, req, "invalid_name", NULL, "a path segment decodes to a NUL byte");
     } else {
-        route(srv, req, segs, n);
+        route(srv, req, segs, n, cors);
     }
     for (size_t i = 0; i < n; i++) {
         free(segs[i]);

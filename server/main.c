@@ -290,6 +290,7 @@ done:
         event_base_free(srv.base);
     }
     srv_auth_free(srv.auth);
+    srv_tickets_free(&srv);
     if (status == 0) {
         srv_log(SRV_LOG_INFO, "stopped", NULL);
     }

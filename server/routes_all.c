@@ -25,44 +25,38 @@ int srv_filter_from_query(srv_t *srv, srv_req_t *req, const srv_query_t *q, stel
     for (int i = 0; i < 2; i++) {
         const char *text = srv_query_get(q, names[i]);
         if (text != NULL && stele_time_parse(text, values[i]) != 0) {
+            /* The library's detail names the problem, and a '+' that arrived as a space. */
             srv_reply_error(srv, req, "invalid_argument", json_pack("{s:s}", "parameter", names[i]),
-                            "%s must be an RFC 3339 time or a date", names[i]);
+                            "%s must be an RFC 3339 time or a date: %s", names[i],
+                            stele_errdetail());
             return -1;
         }
     }
     return srv_query_bool(srv, req, q, "system", &f->include_system);
 }
 
-void srv_route_all(srv_t *srv, srv_req_t *req) {
-    static const char *const allowed[] = {"from",        "direction", "limit",  "type",
-                                          "type_prefix", "category",  "prefix", "stream",
-                                          "since",       "until",     "system", NULL};
-    srv_query_t q;
-    if (srv_query_parse(srv, req, allowed, &q) != 0) {
-        return;
-    }
+void srv_route_all(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
+    const srv_query_t *q = a->q;
     stele_read_options_t opts;
     stele_read_options_init(&opts);
-    if (srv_read_direction(srv, req, &q, &opts.direction) != 0 ||
-        srv_read_limit(srv, req, &q, &opts.limit) != 0 ||
-        srv_query_u64(srv, req, &q, "from", 0, &opts.from_position) != 0 ||
-        srv_filter_from_query(srv, req, &q, &opts.filter) != 0 ||
+    if (srv_read_direction(srv, req, q, &opts.direction) != 0 ||
+        srv_read_limit(srv, req, q, &opts.limit) != 0 ||
+        srv_query_u64(srv, req, q, "from", 0, &opts.from_position) != 0 ||
+        srv_filter_from_query(srv, req, q, &opts.filter) != 0 ||
         !srv_access_check(srv, req, SRV_ROLE_READ, &opts.filter)) {
-        srv_query_free(&q);
         return;
     }
     stele_reader_t *reader = NULL;
     int rc = stele_read_all(srv->store, &opts, &reader);
     if (rc != 0) {
-        srv_query_free(&q);
         srv_reply_stele_error(srv, req, rc, NULL, NULL);
         return;
     }
     srv_reply_events(srv, req, reader);
-    srv_query_free(&q);
 }
 
-void srv_route_health(srv_t *srv, srv_req_t *req) {
+void srv_route_health(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
+    (void)a;
     stele_stats_t s;
     memset(&s, 0, sizeof(s));
     int rc = stele_stats(srv->store, &s);
@@ -73,7 +67,8 @@ void srv_route_health(srv_t *srv, srv_req_t *req) {
     srv_reply_json(srv, req, 200, json_pack("{s:s}", "status", "ok"));
 }
 
-void srv_route_info(srv_t *srv, srv_req_t *req) {
+void srv_route_info(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
+    (void)a;
     if (!srv_access_check(srv, req, SRV_ROLE_READ, NULL)) {
         return;
     }
@@ -94,7 +89,8 @@ void srv_route_info(srv_t *srv, srv_req_t *req) {
                              durability_name(srv->cfg->durability)));
 }
 
-void srv_route_stats(srv_t *srv, srv_req_t *req) {
+void srv_route_stats(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
+    (void)a;
     if (!srv_access_check(srv, req, SRV_ROLE_READ, NULL)) {
         return;
     }
@@ -140,7 +136,8 @@ static void reindex_done(srv_t *srv, srv_job_t *job, srv_req_t *req) {
     }
 }
 
-void srv_route_admin(srv_t *srv, srv_req_t *req, const char *what) {
+void srv_route_admin(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
+    const char *what = a->last;
     stele_filter_t every; /* verify and reindex read every stream */
     memset(&every, 0, sizeof(every));
     if (!srv_access_check(srv, req, SRV_ROLE_ADMIN, &every)) {
@@ -168,13 +165,8 @@ void srv_route_admin(srv_t *srv, srv_req_t *req, const char *what) {
     srv_job_start(srv, req, job);
 }
 
-void srv_route_event(srv_t *srv, srv_req_t *req, const char *id_text) {
-    static const char *const allowed[] = {NULL};
-    srv_query_t q;
-    if (srv_query_parse(srv, req, allowed, &q) != 0) {
-        return;
-    }
-    srv_query_free(&q);
+void srv_route_event(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
+    const char *id_text = a->last;
     stele_uuid_t id;
     if (stele_uuid_parse(id_text, &id) != 0) {
         srv_reply_error(srv, req, "invalid_argument", json_pack("{s:s}", "parameter", "id"),

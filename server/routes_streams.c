@@ -194,16 +194,10 @@ static void part_ready(append_op_t *op, size_t i) {
     }
 }
 
-static void append_stream(srv_t *srv, srv_req_t *req, const char *stream) {
+void srv_route_stream_append(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
+    const char *stream = a->stream;
     if (!srv_access_stream(srv, req, SRV_ROLE_WRITE, stream)) {
         return;
-    }
-    if (req->query != NULL && req->query[0] != '\0') {
-        srv_query_t q;
-        if (srv_query_parse(srv, req, NULL, &q) != 0) {
-            return;
-        }
-        srv_query_free(&q);
     }
     if (check_name(srv, req, stream, NULL) != 0) {
         return;
@@ -247,16 +241,12 @@ static void append_stream(srv_t *srv, srv_req_t *req, const char *stream) {
     submit(srv, req, op);
 }
 
-void srv_route_commits(srv_t *srv, srv_req_t *req) {
+void srv_route_commits(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
+    (void)a;
     /* The role before reading the body; each part's stream is checked as it is read. */
     if (!srv_access_check(srv, req, SRV_ROLE_WRITE, NULL)) {
         return;
     }
-    srv_query_t q;
-    if (srv_query_parse(srv, req, NULL, &q) != 0) {
-        return;
-    }
-    srv_query_free(&q);
     char *raw = NULL;
     size_t raw_len = 0;
     json_t *body = srv_body_json(srv, req, &raw, &raw_len);
@@ -419,27 +409,22 @@ void srv_reply_events(srv_t *srv, srv_req_t *req, stele_reader_t *reader) {
     evbuffer_free(buf);
 }
 
-static void read_stream(srv_t *srv, srv_req_t *req, const char *stream) {
-    static const char *const allowed[] = {"from", "direction", "limit", NULL};
+void srv_route_stream_read(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
+    const char *stream = a->stream;
+    const srv_query_t *q = a->q;
     if (!srv_access_stream(srv, req, SRV_ROLE_READ, stream)) {
-        return;
-    }
-    srv_query_t q;
-    if (srv_query_parse(srv, req, allowed, &q) != 0) {
         return;
     }
     stele_direction_t dir;
     uint64_t limit = 0, from = 0;
-    if (srv_read_direction(srv, req, &q, &dir) != 0 || srv_read_limit(srv, req, &q, &limit) != 0 ||
-        srv_query_u64(srv, req, &q, "from", 0, &from) != 0) {
-        srv_query_free(&q);
+    if (srv_read_direction(srv, req, q, &dir) != 0 || srv_read_limit(srv, req, q, &limit) != 0 ||
+        srv_query_u64(srv, req, q, "from", 0, &from) != 0) {
         return;
     }
     int64_t from_version = (int64_t)from;
-    if (dir == STELE_BACKWARD && srv_query_get(&q, "from") == NULL) {
+    if (dir == STELE_BACKWARD && srv_query_get(q, "from") == NULL) {
         from_version = -1;
     }
-    srv_query_free(&q);
     stele_reader_t *reader = NULL;
     int rc = stele_read_stream(srv->store, stream, from_version, dir, limit, &reader);
     if (rc != 0) {
@@ -449,7 +434,8 @@ static void read_stream(srv_t *srv, srv_req_t *req, const char *stream) {
     srv_reply_events(srv, req, reader);
 }
 
-static void stream_info(srv_t *srv, srv_req_t *req, const char *stream) {
+void srv_route_stream_info(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
+    const char *stream = a->stream;
     if (!srv_access_stream(srv, req, SRV_ROLE_READ, stream)) {
         return;
     }
@@ -462,7 +448,8 @@ static void stream_info(srv_t *srv, srv_req_t *req, const char *stream) {
     srv_reply_json(srv, req, 200, srv_stream_info_json(&info));
 }
 
-static void metadata_get(srv_t *srv, srv_req_t *req, const char *stream) {
+void srv_route_metadata_get(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
+    const char *stream = a->stream;
     if (!srv_access_stream(srv, req, SRV_ROLE_READ, stream)) {
         return;
     }
@@ -490,12 +477,14 @@ typedef struct stream_job {
     char *stream;
     char *json; /* metadata text, or NULL for a delete */
     int64_t expected;
+    int64_t version; /* metadata: the new version, or the actual one after a conflict */
     bool tombstone;
 } stream_job_t;
 
 static int metadata_work(srv_t *srv, srv_job_t *job) {
     stream_job_t *sj = job->arg;
-    return stele_stream_metadata_set(srv->store, sj->stream, sj->json);
+    return stele_stream_metadata_set_expect(srv->store, sj->stream, sj->json, sj->expected,
+                                            &sj->version);
 }
 
 static int delete_work(srv_t *srv, srv_job_t *job) {
@@ -506,12 +495,16 @@ static int delete_work(srv_t *srv, srv_job_t *job) {
 static void stream_job_done(srv_t *srv, srv_job_t *job, srv_req_t *req) {
     stream_job_t *sj = job->arg;
     if (job->status == 0 && sj->json != NULL) {
-        srv_reply_json(srv, req, 200, json_object());
+        srv_reply_json(srv, req, 200,
+                       json_pack("{s:I}", "metadata_version", (json_int_t)sj->version));
     } else if (job->status == 0) {
         srv_reply_empty(srv, req, 204);
     } else {
         json_t *extra = NULL;
-        if (job->status == STELE_ECONFLICT) {
+        if (job->status == STELE_ECONFLICT && sj->json != NULL) {
+            extra = json_pack("{s:o, s:I}", "expected", srv_expected_to_json(sj->expected),
+                              "actual", (json_int_t)sj->version);
+        } else if (job->status == STELE_ECONFLICT) {
             stele_stream_info_t info;
             int64_t actual = -1;
             if (stele_stream_info(srv->store, sj->stream, &info) == 0) {
@@ -544,8 +537,18 @@ static void start_stream_job(srv_t *srv, srv_req_t *req, stream_job_t *sj,
     srv_job_start(srv, req, job);
 }
 
-static void metadata_put(srv_t *srv, srv_req_t *req, const char *stream) {
+void srv_route_metadata_put(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
+    const char *stream = a->stream;
     if (!srv_access_stream(srv, req, SRV_ROLE_WRITE, stream)) {
+        return;
+    }
+    /* Checked against the metadata version (stream info's metadata_version). */
+    int64_t expected = STELE_EXPECT_ANY;
+    const char *ev = srv_query_get(a->q, "expected_version");
+    if (ev != NULL && srv_expected_from_text(ev, &expected) != 0) {
+        srv_reply_error(srv, req, "invalid_argument",
+                        json_pack("{s:s}", "parameter", "expected_version"),
+                        "expected_version must be any, no_stream, stream_exists or a version");
         return;
     }
     if (check_name(srv, req, stream, NULL) != 0) {
@@ -572,33 +575,27 @@ static void metadata_put(srv_t *srv, srv_req_t *req, const char *stream) {
     }
     sj->stream = strdup(stream);
     sj->json = raw;
+    sj->expected = expected;
     start_stream_job(srv, req, sj, metadata_work);
 }
 
-static void delete_stream(srv_t *srv, srv_req_t *req, const char *stream) {
-    static const char *const allowed[] = {"tombstone", "expected_version", NULL};
+void srv_route_stream_delete(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
+    const char *stream = a->stream;
     if (!srv_access_stream(srv, req, SRV_ROLE_WRITE, stream)) {
-        return;
-    }
-    srv_query_t q;
-    if (srv_query_parse(srv, req, allowed, &q) != 0) {
         return;
     }
     bool tombstone = false;
     int64_t expected = STELE_EXPECT_ANY;
-    const char *ev = srv_query_get(&q, "expected_version");
-    if (srv_query_bool(srv, req, &q, "tombstone", &tombstone) != 0) {
-        srv_query_free(&q);
+    const char *ev = srv_query_get(a->q, "expected_version");
+    if (srv_query_bool(srv, req, a->q, "tombstone", &tombstone) != 0) {
         return;
     }
     if (ev != NULL && srv_expected_from_text(ev, &expected) != 0) {
-        srv_query_free(&q);
         srv_reply_error(srv, req, "invalid_argument",
                         json_pack("{s:s}", "parameter", "expected_version"),
                         "expected_version must be any, no_stream, stream_exists or a version");
         return;
     }
-    srv_query_free(&q);
     if (check_name(srv, req, stream, NULL) != 0) {
         return;
     }
@@ -615,27 +612,20 @@ static void delete_stream(srv_t *srv, srv_req_t *req, const char *stream) {
 
 /* ---- the stream list ------------------------------------------------------------------------ */
 
-static void list_streams(srv_t *srv, srv_req_t *req) {
-    static const char *const allowed[] = {"prefix", "after", "limit", "all", NULL};
-    srv_query_t q;
-    if (srv_query_parse(srv, req, allowed, &q) != 0) {
-        return;
-    }
+void srv_route_stream_list(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
+    const srv_query_t *q = a->q;
     stele_filter_t names; /* the names listed: those starting with prefix */
     memset(&names, 0, sizeof(names));
-    names.stream_prefix = srv_query_get(&q, "prefix");
+    names.stream_prefix = srv_query_get(q, "prefix");
     uint64_t limit = 0;
     bool all = false;
-    if (srv_read_limit(srv, req, &q, &limit) != 0 ||
-        srv_query_bool(srv, req, &q, "all", &all) != 0 ||
+    if (srv_read_limit(srv, req, q, &limit) != 0 || srv_query_bool(srv, req, q, "all", &all) != 0 ||
         !srv_access_check(srv, req, SRV_ROLE_READ, &names)) {
-        srv_query_free(&q);
         return;
     }
     stele_stream_list_t *list = NULL;
-    int rc = stele_stream_list(srv->store, names.stream_prefix, srv_query_get(&q, "after"),
+    int rc = stele_stream_list(srv->store, names.stream_prefix, srv_query_get(q, "after"),
                                (size_t)limit, all, &list);
-    srv_query_free(&q);
     if (rc != 0) {
         srv_reply_stele_error(srv, req, rc, NULL, NULL);
         return;
@@ -647,57 +637,4 @@ static void list_streams(srv_t *srv, srv_req_t *req) {
     }
     stele_stream_list_free(list);
     srv_reply_json(srv, req, 200, json_pack("{s:o}", "streams", arr));
-}
-
-/* ---- routing -------------------------------------------------------------------------------- */
-
-void srv_route_streams(srv_t *srv, srv_req_t *req, char **segs, size_t nsegs) {
-    srv_method_t m = srv_req_method(req);
-    bool get = m == SRV_GET || m == SRV_HEAD;
-    if (nsegs == 1) {
-        if (!get) {
-            srv_req_add_header(req, "Allow", "GET");
-            srv_reply_error(srv, req, "method_not_allowed", NULL, "use GET");
-            return;
-        }
-        list_streams(srv, req);
-        return;
-    }
-    const char *stream = segs[1];
-    if (stream[0] == '\0') {
-        srv_reply_error(srv, req, "invalid_name", NULL, "the stream name is empty");
-        return;
-    }
-    const char *allow = NULL;
-    if (nsegs == 2) {
-        if (get) {
-            read_stream(srv, req, stream);
-        } else if (m == SRV_POST) {
-            append_stream(srv, req, stream);
-        } else if (m == SRV_DELETE) {
-            delete_stream(srv, req, stream);
-        } else {
-            allow = "GET, POST, DELETE";
-        }
-    } else if (nsegs == 3 && strcmp(segs[2], "info") == 0) {
-        if (get) {
-            stream_info(srv, req, stream);
-        } else {
-            allow = "GET";
-        }
-    } else if (nsegs == 3 && strcmp(segs[2], "metadata") == 0) {
-        if (get) {
-            metadata_get(srv, req, stream);
-        } else if (m == SRV_PUT) {
-            metadata_put(srv, req, stream);
-        } else {
-            allow = "GET, PUT";
-        }
-    } else {
-        srv_reply_error(srv, req, "not_found", NULL, "no such endpoint");
-    }
-    if (allow != NULL) {
-        srv_req_add_header(req, "Allow", allow);
-        srv_reply_error(srv, req, "method_not_allowed", NULL, "use %s", allow);
-    }
 }

@@ -13,13 +13,14 @@
  *   config.c         settings from defaults, config file, environment and flags
  *   conn.c           connections: accept, non-blocking I/O (plain or TLS), keep-alive, timeouts
  *   request.c        one HTTP/1.1 request read from a connection's input, within the limits
- *   http.c           replies and error codes, query strings, bodies, routing
+ *   http.c           replies and error codes, query strings, bodies, the routing table, CORS
  *   wakeup.c         completions from other threads handed to the loop; worker jobs
  *   json_io.c        request bodies (events, expected versions) and event JSON
  *   routes_streams.c /streams..., /commits
  *   routes_all.c     /all, /health, /info, /stats, /admin/...
  *   sse.c            /subscribe: Server-Sent Events fed by subscription cursors
- *   auth.c           bearer tokens with roles and stream-name prefixes; the access rule
+ *   auth.c           bearer tokens with roles and stream-name prefixes; the access rule;
+ *                    subscription tickets
  *   metrics.c        counters, histograms, GET /metrics (Prometheus text)
  *   tls.c            the OpenSSL context and each connection's TLS session
  */
@@ -63,6 +64,9 @@ typedef struct srv_config {
     uint64_t output_buffer_bytes; /* unsent output that pauses a connection's requests (1 MiB) */
     uint64_t max_jobs;            /* admin/metadata/delete worker threads at once (8) */
     int log_level;                /* 0 debug, 1 info, 2 warn, 3 error */
+    char **cors_origins;          /* --cors-origin (repeatable): origins served CORS, or "*" */
+    size_t cors_origin_count;
+    int cors_source; /* the source that set them (a later source replaces the list) */
 } srv_config_t;
 
 void srv_config_defaults(srv_config_t *cfg);
@@ -136,6 +140,7 @@ struct srv_req {
     bool dispatched;              /* handed to a route: it answers */
     bool streaming;               /* an SSE response in progress */
     struct evbuffer *out_headers; /* response headers added by the route */
+    const char *ticket; /* GET /subscribe?ticket=: the identity instead of a token (auth.c) */
 };
 
 /* Why a request cannot be read: the status and error code to answer with. */
@@ -226,6 +231,7 @@ struct srv {
     struct event *sweep_ev; /* idle and stuck connections */
     void *ssl_ctx;          /* SSL_CTX *, NULL without TLS */
     srv_auth_t *auth;
+    struct srv_tickets *tickets; /* subscription tickets (auth.c), made on first use */
     srv_metrics_t *metrics;
     bool closing; /* shutdown started: no new work */
 
@@ -295,8 +301,9 @@ const char *srv_error_code_name(size_t i);
 typedef struct srv_query {
     struct evkeyvalq kv;
 } srv_query_t;
-/* Parse the query string; only the names in allowed (NULL-terminated) may appear. Returns 0, or
- * -1 after replying 400. */
+/* Parse the query string; only the names in allowed (NULL-terminated) may appear, each at most
+ * once. Returns 0, or -1 after replying 400 naming the parameter. The dispatcher calls it with
+ * the route's parameters from the routing table (http.c). */
 int srv_query_parse(srv_t *srv, srv_req_t *req, const char *const *allowed, srv_query_t *q);
 void srv_query_free(srv_query_t *q);
 const char *srv_query_get(const srv_query_t *q, const char *name);
@@ -410,20 +417,36 @@ void srv_reply_events(srv_t *srv, srv_req_t *req, stele_reader_t *reader);
  * strings point into q. Returns 0 or -1 after replying. */
 int srv_filter_from_query(srv_t *srv, srv_req_t *req, const srv_query_t *q, stele_filter_t *f);
 
-void srv_route_streams(srv_t *srv, srv_req_t *req, char **segs, size_t nsegs);
-void srv_route_commits(srv_t *srv, srv_req_t *req);
-void srv_route_all(srv_t *srv, srv_req_t *req);
-/* GET /events/{id}: one event by its id. */
-void srv_route_event(srv_t *srv, srv_req_t *req, const char *id_text);
-void srv_route_health(srv_t *srv, srv_req_t *req);
-void srv_route_info(srv_t *srv, srv_req_t *req);
-void srv_route_stats(srv_t *srv, srv_req_t *req);
-void srv_route_admin(srv_t *srv, srv_req_t *req, const char *what);
+/* What the dispatcher (http.c) hands a route: the parsed query, holding only the parameters the
+ * route declares in the routing table, each at most once (anything else was answered 400 before
+ * the handler ran), and the decoded path segments. Borrowed until the handler returns. */
+typedef struct srv_args {
+    const srv_query_t *q;
+    const char *stream; /* the {s} segment of /streams/{s}..., never empty; NULL elsewhere */
+    const char *last;   /* the last path segment (admin: "verify" or "reindex") */
+} srv_args_t;
+
+/* The handlers of the routing table (http.c). GET handlers also answer HEAD. */
+void srv_route_stream_list(srv_t *srv, srv_req_t *req, const srv_args_t *a);
+void srv_route_stream_read(srv_t *srv, srv_req_t *req, const srv_args_t *a);
+void srv_route_stream_append(srv_t *srv, srv_req_t *req, const srv_args_t *a);
+void srv_route_stream_delete(srv_t *srv, srv_req_t *req, const srv_args_t *a);
+void srv_route_stream_info(srv_t *srv, srv_req_t *req, const srv_args_t *a);
+void srv_route_metadata_get(srv_t *srv, srv_req_t *req, const srv_args_t *a);
+void srv_route_metadata_put(srv_t *srv, srv_req_t *req, const srv_args_t *a);
+void srv_route_commits(srv_t *srv, srv_req_t *req, const srv_args_t *a);
+void srv_route_all(srv_t *srv, srv_req_t *req, const srv_args_t *a);
+/* GET /events/{id}: one event by its id (a->last). */
+void srv_route_event(srv_t *srv, srv_req_t *req, const srv_args_t *a);
+void srv_route_health(srv_t *srv, srv_req_t *req, const srv_args_t *a);
+void srv_route_info(srv_t *srv, srv_req_t *req, const srv_args_t *a);
+void srv_route_stats(srv_t *srv, srv_req_t *req, const srv_args_t *a);
+void srv_route_admin(srv_t *srv, srv_req_t *req, const srv_args_t *a);
 
 /* ---- sse.c ---------------------------------------------------------------------------------- */
 
 int srv_sse_init(srv_t *srv);
-void srv_route_subscribe(srv_t *srv, srv_req_t *req);
+void srv_route_subscribe(srv_t *srv, srv_req_t *req, const srv_args_t *a);
 /* The store's commit hook woke the loop: feed every subscriber. */
 void srv_sse_pump_all(srv_t *srv);
 /* The connection of sub closed. */
@@ -456,6 +479,15 @@ void srv_auth_free(srv_auth_t *auth);
 bool srv_access_check(srv_t *srv, srv_req_t *req, srv_role_t role, const stele_filter_t *names);
 /* srv_access_check() for exactly one stream. */
 bool srv_access_stream(srv_t *srv, srv_req_t *req, srv_role_t role, const char *stream);
+/* POST /subscribe/ticket: a single-use ticket, valid SRV_TICKET_MS, carrying the identity (role
+ * and prefixes) of the request's token, that GET /subscribe takes as ?ticket= (req->ticket) in
+ * place of a token: EventSource cannot send headers, and a long-lived token must never be put in
+ * a URL. At most SRV_MAX_TICKETS are outstanding (SRV_TICKETS_PER_TOKEN per token). */
+#define SRV_TICKET_MS 30000u
+#define SRV_MAX_TICKETS 1024u
+#define SRV_TICKETS_PER_TOKEN 64u
+void srv_route_ticket(srv_t *srv, srv_req_t *req, const srv_args_t *a);
+void srv_tickets_free(srv_t *srv);
 
 /* ---- metrics.c ------------------------------------------------------------------------------ */
 

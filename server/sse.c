@@ -20,6 +20,8 @@
  * that it is dropped with a final `event: dropped` naming the reason, so the server never buffers
  * more than about the bound (plus one event) per subscriber, and writers never wait.
  *
+ * HEAD /subscribe checks the request as GET does and answers the headers alone.
+ *
  * Wire format: `id: <position>` and `data: <event JSON>` per event; `event: caught-up` once the
  * history is delivered; `: heartbeat` comment lines every --heartbeat-ms while idle.
  */
@@ -307,28 +309,24 @@ static int parse_position(const char *text, uint64_t *out) {
     return 0;
 }
 
-void srv_route_subscribe(srv_t *srv, srv_req_t *req) {
-    static const char *const allowed[] = {"stream", "from",  "type",  "type_prefix", "category",
-                                          "prefix", "since", "until", "system",      NULL};
-    srv_query_t q;
-    if (srv_query_parse(srv, req, allowed, &q) != 0) {
-        return;
-    }
+void srv_route_subscribe(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
+    const srv_query_t *q = a->q;
+    /* A ticket (auth.c) stands for the token that asked for it: the access rule redeems it. */
+    req->ticket = srv_query_get(q, "ticket");
     stele_subscribe_options_t opts;
     stele_subscribe_options_init(&opts);
-    const char *stream = srv_query_get(&q, "stream");
+    const char *stream = srv_query_get(q, "stream");
     /* The filter names what the subscription can deliver (filter.stream is the stream). */
-    if (srv_filter_from_query(srv, req, &q, &opts.filter) != 0 ||
+    if (srv_filter_from_query(srv, req, q, &opts.filter) != 0 ||
         !srv_access_check(srv, req, SRV_ROLE_READ, &opts.filter)) {
-        srv_query_free(&q);
         return;
     }
+    req->ticket = NULL; /* it points into the query, which the request outlives */
     if (stream != NULL) {
         stele_filter_t none;
         memset(&none, 0, sizeof(none));
         none.stream = opts.filter.stream;
         if (memcmp(&none, &opts.filter, sizeof(none)) != 0) {
-            srv_query_free(&q);
             srv_reply_error(srv, req, "bad_request", NULL,
                             "filters apply to $all subscriptions: give stream or filters");
             return;
@@ -337,11 +335,10 @@ void srv_route_subscribe(srv_t *srv, srv_req_t *req) {
         opts.stream = stream;
     }
     const char *last_id = srv_req_header(req, "Last-Event-ID");
-    const char *from = srv_query_get(&q, "from");
+    const char *from = srv_query_get(q, "from");
     uint64_t pos = 0;
     if (last_id != NULL) {
         if (parse_position(last_id, &pos) != 0) {
-            srv_query_free(&q);
             srv_reply_error(srv, req, "invalid_argument", NULL, "Last-Event-ID must be a position");
             return;
         }
@@ -350,7 +347,6 @@ void srv_route_subscribe(srv_t *srv, srv_req_t *req) {
         opts.from_end = true;
     } else if (from != NULL) {
         if (parse_position(from, &pos) != 0) {
-            srv_query_free(&q);
             srv_reply_error(srv, req, "invalid_argument", json_pack("{s:s}", "parameter", "from"),
                             "from must be a position or \"end\"");
             return;
@@ -365,7 +361,6 @@ void srv_route_subscribe(srv_t *srv, srv_req_t *req) {
         uint8_t hash[32];
         stele_head_digest(srv->store, &head, hash);
         if (opts.after_position > head) {
-            srv_query_free(&q);
             json_t *extra =
                 json_pack("{s:s, s:I}", "parameter", last_id != NULL ? "Last-Event-ID" : "from",
                           "head_position", (json_int_t)head);
@@ -382,8 +377,14 @@ void srv_route_subscribe(srv_t *srv, srv_req_t *req) {
             return;
         }
     }
+    if (req->method == SRV_HEAD) {
+        /* The headers a GET would start its stream with; no body, no subscription. */
+        srv_req_add_header(req, "Cache-Control", "no-cache");
+        srv_req_add_header(req, "X-Accel-Buffering", "no");
+        srv_reply_buffer(srv, req, 200, NULL, "text/event-stream");
+        return;
+    }
     if (srv->sub_count >= srv->cfg->max_subscribers) {
-        srv_query_free(&q);
         srv_reply_error(srv, req, "too_many_requests", NULL, "too many subscribers (limit %llu)",
                         (unsigned long long)srv->cfg->max_subscribers);
         return;
@@ -392,12 +393,10 @@ void srv_route_subscribe(srv_t *srv, srv_req_t *req) {
     srv_sub_t *s = calloc(1, sizeof(*s));
     if (conn == NULL || s == NULL) {
         free(s);
-        srv_query_free(&q);
         srv_reply_error(srv, req, "internal", NULL, "out of memory");
         return;
     }
     int rc = stele_subscribe(srv->store, &opts, &s->sub);
-    srv_query_free(&q); /* the subscription copied the filter strings */
     if (rc != 0) {
         free(s);
         srv_reply_stele_error(srv, req, rc, NULL, NULL);

@@ -571,10 +571,12 @@ static int check_delete(stele_store_t *s, stele_store_req_t *r, stele_stream_t *
     /* Found, not inserted: deleting a stream never seen must not leave an entry behind. */
     stele_stream_t *t =
         stele__catalogue_find(&s->cat, d->target, len, stele__index_hash(d->target, len));
-    *target = t;
+    *target = d->metadata ? NULL : t;
     int rc = 0;
     int64_t cur = t != NULL ? t->pending_version : -1, e = d->expected;
-    if (t == NULL || (cur < 0 && t->pending_state == STELE_STREAM_ACTIVE))
+    if (d->metadata)
+        rc = t != NULL && t->pending_state == STELE_STREAM_TOMBSTONED ? STELE_ETOMBSTONED : 0;
+    else if (t == NULL || (cur < 0 && t->pending_state == STELE_STREAM_ACTIVE))
         rc = STELE_ENOTFOUND;
     else if (t->pending_state == STELE_STREAM_TOMBSTONED)
         rc = STELE_ETOMBSTONED;
@@ -592,8 +594,9 @@ static int check_delete(stele_store_t *s, stele_store_req_t *r, stele_stream_t *
         snprintf(r->detail, sizeof r->detail, "stream '%.64s' %s", d->target,
                  rc == STELE_ENOTFOUND  ? "does not exist"
                  : rc == STELE_EDELETED ? "is already deleted"
+                 : d->metadata          ? "is tombstoned: its metadata cannot change"
                                         : "is already tombstoned");
-    } else if (!d->tombstone) {
+    } else if (!d->tombstone && !d->metadata) {
         stele__delete_data(d->data, cur + 1);
     }
     return rc;

@@ -17,7 +17,8 @@ typedef struct stele_delete_check {
     const char *target; /* the stream deleted */
     int64_t expected;   /* its expected version (STELE_EXPECT_* or >= 0) */
     bool tombstone;
-    char *data; /* the event's data: rewritten with the exact truncate_before, same length */
+    bool metadata; /* not a delete but a metadata write: refused only when target is tombstoned */
+    char *data;    /* the event's data: rewritten with the exact truncate_before, same length */
 } stele_delete_check_t;
 
 struct stele_store_req {

@@ -57,6 +57,19 @@ static int64_t created_of(stele_store_t *s, uint64_t hash, const char *name, siz
     return t;
 }
 
+/* The version of "$$name", which holds the stream's metadata, delete and tombstone events: -1
+ * when it has none. The caller holds the catalogue lock. */
+static int64_t metadata_version_of(stele_store_t *s, const char *name, size_t len) {
+    char meta[STELE_MAX_STREAM_NAME_BYTES + 3];
+    if (len + 2 > STELE_MAX_STREAM_NAME_BYTES)
+        return -1;
+    memcpy(meta, STELE_META_PREFIX, 2);
+    memcpy(meta + 2, name, len);
+    stele_stream_t *m =
+        stele__catalogue_find(&s->cat, meta, len + 2, stele__index_hash(meta, len + 2));
+    return m ? m->last_version : -1;
+}
+
 static void fill_info(const stele_stream_t *st, stele_stream_info_t *out) {
     out->state = (stele_stream_state_t)st->state;
     out->first_version = st->first_version;
@@ -82,8 +95,10 @@ int stele_stream_info(stele_store_t *s, const char *stream, stele_stream_info_t 
     pthread_rwlock_rdlock(&s->cat.lock);
     stele_stream_t *st = stele__catalogue_find(&s->cat, stream, len, hash);
     bool found = st && (st->last_version >= 0 || st->state != STELE_STREAM_ACTIVE);
-    if (found)
+    if (found) {
         fill_info(st, out);
+        out->metadata_version = metadata_version_of(s, stream, len);
+    }
     pthread_rwlock_unlock(&s->cat.lock);
     if (!found)
         return stele__fail(STELE_ENOTFOUND, "stream '%.64s' does not exist", stream);
@@ -140,6 +155,7 @@ int stele_stream_list(stele_store_t *s, const char *prefix, const char *after, s
             memcpy(l->names + off, st->name, st->name_len + 1u);
             l->items[k].name = l->names + off;
             fill_info(st, &l->items[k]);
+            l->items[k].metadata_version = metadata_version_of(s, st->name, st->name_len);
             off += st->name_len + 1u;
             k++;
         }
@@ -200,10 +216,11 @@ int stele_stream_metadata_get(stele_store_t *s, const char *stream, char **json_
     return 0;
 }
 
-/* Append one system event about stream to "$$stream"; del (or NULL) is checked against stream
- * on the writer thread. */
+/* Append one system event about stream to "$$stream" with the expected version of "$$stream";
+ * del (or NULL) is checked against stream on the writer thread. *version_out (may be NULL) is
+ * the version of "$$stream" written, or its actual version after STELE_ECONFLICT. */
 static int system_event(stele_store_t *s, const char *stream, const char *type, const char *data,
-                        const stele_delete_check_t *del) {
+                        int64_t expected, const stele_delete_check_t *del, int64_t *version_out) {
     size_t len = strlen(stream);
     if (len + 2 > STELE_MAX_STREAM_NAME_BYTES)
         return stele__fail(STELE_ENAME, "stream name too long for its metadata stream");
@@ -215,12 +232,24 @@ static int system_event(stele_store_t *s, const char *stream, const char *type, 
     ev.data = data;
     ev.data_len = strlen(data);
     stele_append_part_t part = {
-        .stream = meta_stream, .expected_version = STELE_EXPECT_ANY, .events = &ev, .count = 1};
-    return stele__store_submit(s, &part, 1, true, del, NULL);
+        .stream = meta_stream, .expected_version = expected, .events = &ev, .count = 1};
+    int rc = stele__store_submit(s, &part, 1, true, del, NULL);
+    if (version_out)
+        *version_out = rc == 0 ? part.result.last_version : part.result.actual_version;
+    return rc;
 }
 
 int stele_stream_metadata_set(stele_store_t *s, const char *stream, const char *json) {
+    return stele_stream_metadata_set_expect(s, stream, json, STELE_EXPECT_ANY, NULL);
+}
+
+/* The tombstone check and the expected version run on the writer thread with the write's own
+ * commit (like a delete's), so no delete or other metadata write can come between them. */
+int stele_stream_metadata_set_expect(stele_store_t *s, const char *stream, const char *json,
+                                     int64_t expected_version, int64_t *version_out) {
     stele__error_clear();
+    if (version_out)
+        *version_out = -1;
     if (!s || !json)
         return stele__fail(STELE_EINVAL, "store or metadata is NULL");
     int rc = stele__check_stream_name(stream, false);
@@ -234,7 +263,25 @@ int stele_stream_metadata_set(stele_store_t *s, const char *stream, const char *
     if (strlen(json) > STELE_MAX_METADATA_BYTES)
         return stele__fail(STELE_ETOOBIG, "stream metadata is over %u bytes",
                            STELE_MAX_METADATA_BYTES);
-    return system_event(s, stream, STELE_TYPE_METADATA, json, NULL);
+    stele_delete_check_t check = {.target = stream, .expected = STELE_EXPECT_ANY, .metadata = true};
+    int64_t version = -1;
+    rc = system_event(s, stream, STELE_TYPE_METADATA, json, expected_version, &check, &version);
+    if (version_out)
+        *version_out = version;
+    if (rc == STELE_ECONFLICT) {
+        char want[32];
+        if (expected_version == STELE_EXPECT_NO_STREAM)
+            snprintf(want, sizeof want, "none written yet");
+        else if (expected_version == STELE_EXPECT_STREAM_EXISTS)
+            snprintf(want, sizeof want, "some written");
+        else
+            snprintf(want, sizeof want, "version %" PRId64, expected_version);
+        return stele__fail(rc,
+                           "the metadata of stream '%.64s' is at version %" PRId64
+                           " (-1: none written), but the write expected %s",
+                           stream, version, want);
+    }
+    return rc;
 }
 
 /* The checks (existence, state, expected version) run on the writer thread with the delete's
@@ -255,5 +302,5 @@ int stele_stream_delete(stele_store_t *s, const char *stream, int64_t expected_v
     stele_delete_check_t del = {
         .target = stream, .expected = expected_version, .tombstone = tombstone, .data = data};
     return system_event(s, stream, tombstone ? STELE_TYPE_TOMBSTONE : STELE_TYPE_DELETED,
-                        tombstone ? "{}" : data, &del);
+                        tombstone ? "{}" : data, STELE_EXPECT_ANY, &del, NULL);
 }

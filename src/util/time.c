@@ -158,6 +158,10 @@ int stele_time_parse(const char *text, int64_t *unix_ns) {
             if (off_minute < 0 || off_hour > 23 || off_minute > 59)
                 return bad_time(text, "expected an offset +hh:mm or -hh:mm");
             offset_sec = sign * (off_hour * 3600 + off_minute * 60);
+        } else if (*p == ' ' && p[1] >= '0' && p[1] <= '9') {
+            /* "+01:00" sent unencoded in a URL query string arrives as " 01:00". */
+            return bad_time(text, "a space where the offset's sign should be: a '+' in a query "
+                                  "string must be written %2B (an unencoded '+' means a space)");
         } else {
             return bad_time(text, "expected 'Z' or an offset");
         }

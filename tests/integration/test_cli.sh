@@ -205,7 +205,7 @@ names=$(st streams | pyq '[r["name"] for r in rows]')
 eq "streams sorted by name" "$names" \
     '["bin-1","cart-1","file-1","multi-1","num-1","order-1","seq-1","timed-1","uni-1"]'
 eq "streams line keys" "$(st streams --limit 1 | pyq '",".join(rows[0].keys())')" \
-    "name,state,first_version,last_version,event_count,last_position,created,updated"
+    "name,state,first_version,last_version,event_count,last_position,created,updated,metadata_version"
 eq "streams --prefix" "$(st streams --prefix o | pyq '[r["name"] for r in rows]')" '["order-1"]'
 eq "streams --limit" "$(st streams --limit 2 | pyq '[r["name"] for r in rows]')" '["bin-1","cart-1"]'
 eq "streams --after (paging)" "$(st streams --after cart-1 --limit 2 | pyq '[r["name"] for r in rows]')" \
@@ -226,6 +226,16 @@ eq "bad meta changes nothing" "$(st meta seq-1 | pyq 'rows[0]["owner"]')" ops
 expect_exit 3 "meta of a missing stream" st meta nope-1
 eq "metadata events are hidden from read-all" "$(st read-all --type '$metadata' | pyq 'len(rows)')" 0
 eq "--system shows them" "$(st read-all --system --type '$metadata' | pyq 'len(rows)')" 1
+# --expect is checked against the metadata version (info's metadata_version).
+eq "info names the metadata version" "$(st info seq-1 | pyq 'rows[0]["metadata_version"]')" 0
+expect_exit 2 "meta --expect a wrong version" st meta seq-1 '{"owner":"x"}' --expect 5
+contains "the conflict names the actual version" "$(cat "$WORK/err")" "is at version 0"
+expect_exit 2 "meta --expect no-stream once written" st meta seq-1 '{"owner":"x"}' --expect no-stream
+eq "a refused meta changes nothing" "$(st meta seq-1 | pyq 'rows[0]["owner"]')" ops
+eq "meta --expect the version prints the next one" \
+    "$(st meta seq-1 '{"max_count":100,"owner":"ops"}' --expect 0)" '{"stream":"seq-1","metadata_version":1}'
+expect_exit 1 "meta --expect without JSON" st meta seq-1 --expect 0
+expect_exit 1 "meta --expect not a version" st meta seq-1 '{}' --expect soon
 
 # --- delete and tombstone ----------------------------------------------------------------------
 expect_exit 2 "delete with a wrong expected version" st delete seq-1 --expect 0
@@ -245,6 +255,8 @@ eq "tombstoned state" "$(st info grave-1 | pyq 'rows[0]["state"]')" tombstoned
 before=$(count_all)
 expect_exit 3 "append to a tombstoned stream" st append grave-1 Again
 expect_exit 3 "read a tombstoned stream" st read grave-1
+expect_exit 3 "the metadata of a tombstoned stream is closed" st meta grave-1 '{"a":1}'
+contains "the metadata refusal says why" "$(cat "$WORK/err")" "tombstoned"
 eq "tombstone refuses writes" "$(count_all)" "$before"
 expect_exit 3 "delete a missing stream" st delete nope-1
 

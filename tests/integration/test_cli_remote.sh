@@ -232,6 +232,13 @@ eq "remote meta keeps its text" "$(r meta seq-1)" '{"max_count":100,"owner":"ops
 both "meta set with bad JSON" meta seq-1 '{"x":'
 both "meta set with a non-object" meta seq-1 '[]'
 both "meta of a missing stream" meta nope-1
+both "meta --expect a wrong version" meta seq-1 '{"owner":"x"}' --expect 5
+rexit 2 "remote meta conflict exits 2" meta seq-1 '{"owner":"x"}' --expect 5
+contains "remote meta conflict names the version" "$(cat "$WORK/err")" "metadata of stream 'seq-1' is at version 0"
+both "meta --expect no-stream once written" meta seq-1 '{"owner":"x"}' --expect no-stream
+both "meta --expect the version" meta seq-1 '{"max_count":100,"owner":"ops","ratio":0.10}' --expect 0
+both "meta --expect without JSON" meta seq-1 --expect 0
+both "info names the metadata version" info seq-1
 both "--system shows metadata events" read-all --system --type '$metadata'
 both "delete with a wrong expected version" delete seq-1 --expect 0
 rexit 2 "remote delete conflict exits 2" delete seq-1 --expect 0
@@ -247,6 +254,8 @@ r append grave-1 Born >/dev/null
 both "tombstone" delete grave-1 --tombstone
 both "tombstoned state" info grave-1
 both "append to a tombstoned stream" append grave-1 Again
+both "metadata of a tombstoned stream" meta grave-1 '{"a":1}'
+rexit 3 "remote metadata of a tombstoned stream exits 3" meta grave-1 '{"a":1}'
 rexit 3 "remote append to a tombstoned stream exits 3" append grave-1 Again
 both "read a tombstoned stream" read grave-1
 both "delete a missing stream" delete nope-1

@@ -175,7 +175,7 @@ eq "until filter" "$(json 'len(b["events"])')" 0
 
 # --- streams, info, metadata, delete ------------------------------------------------------------
 expect 200 "stream info" GET /streams/order-1/info
-eq "info keys" "$(json '",".join(b.keys())')" "name,state,first_version,last_version,event_count,last_position,created,updated"
+eq "info keys" "$(json '",".join(b.keys())')" "name,state,first_version,last_version,event_count,last_position,created,updated,metadata_version"
 eq "info values" "$(json '[b["name"],b["state"],b["last_version"],b["event_count"]]')" '["order-1","active",2,3]'
 expect 404 "info of a missing stream" GET /streams/missing-1/info
 expect 200 "stream list" GET /streams
@@ -187,7 +187,7 @@ eq "second page" "$(json '[s["name"] for s in b["streams"]]')" '["acct-2"]'
 expect 200 "metadata unset" GET /streams/order-1/metadata
 eq "empty metadata" "$(cat "$WORK/body")" "{}"
 expect 200 "metadata put" PUT /streams/order-1/metadata "${JSON_CT[@]}" -d '{"max_count":10,"owner":"team-a"}'
-eq "put answers {}" "$(cat "$WORK/body")" "{}"
+eq "put answers the metadata version" "$(cat "$WORK/body")" '{"metadata_version":0}'
 expect 200 "metadata get" GET /streams/order-1/metadata
 eq "metadata value" "$(json 'b["owner"]')" team-a
 expect 400 "metadata not an object" PUT /streams/order-1/metadata "${JSON_CT[@]}" -d '[1]'

@@ -3,9 +3,10 @@
  * after and limit (paging and byte order), hidden reserved and deleted streams, metadata set and
  * get, soft delete (hidden, recreated by an append with versions continuing, old versions gone
  * from the stream but kept in $all), tombstones, and all of it after reopening (also without the
- * catalogue snapshot, so that the log replay must rebuild it); the retention keys of metadata
- * (max_count, truncate_before, max_age) hiding events from reads of the stream and subscriptions to
- * it, while $all keeps them.
+ * catalogue snapshot, so that the log replay must rebuild it); metadata under an expected
+ * version and closed by a tombstone; the retention keys of metadata (max_count,
+ * truncate_before, max_age) hiding events from reads of the stream and subscriptions to it, while
+ * $all keeps them.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -386,6 +387,61 @@ static void test_tombstone(void **state) {
     }
 }
 
+/* Metadata under optimistic concurrency: the expected version is that of "$$<stream>" (every
+ * metadata write, soft delete and tombstone advances it), a mismatch writes nothing and reports
+ * the actual version, and a tombstoned stream's metadata cannot change; all of it after reopen. */
+static void test_metadata_expect(void **state) {
+    tu_fixture_t *f = *state;
+    int64_t v = 99;
+    assert_int_equal(
+        stele_stream_metadata_set_expect(f->s, "mx-1", "{\"a\":1}", STELE_EXPECT_NO_STREAM, &v), 0);
+    assert_int_equal(v, 0);
+    uint64_t head = tu_head(f->s);
+    v = 99;
+    assert_int_equal(
+        stele_stream_metadata_set_expect(f->s, "mx-1", "{\"a\":2}", STELE_EXPECT_NO_STREAM, &v),
+        STELE_ECONFLICT);
+    assert_int_equal(v, 0);
+    assert_non_null(strstr(stele_errdetail(), "metadata"));
+    assert_int_equal(stele_stream_metadata_set_expect(f->s, "mx-1", "{\"a\":2}", 5, &v),
+                     STELE_ECONFLICT);
+    assert_int_equal(v, 0);
+    assert_int_equal(tu_head(f->s), head);
+    char *json = NULL;
+    assert_int_equal(stele_stream_metadata_get(f->s, "mx-1", &json), 0);
+    assert_string_equal(json, "{\"a\":1}");
+    stele_free(json);
+    assert_int_equal(stele_stream_metadata_set_expect(f->s, "mx-1", "{\"a\":2}", 0, &v), 0);
+    assert_int_equal(v, 1);
+    assert_int_equal(
+        stele_stream_metadata_set_expect(f->s, "mx-1", "{}", STELE_EXPECT_STREAM_EXISTS, NULL), 0);
+    assert_int_equal(stele_stream_metadata_set_expect(f->s, "mx-1", "{}", -7, &v), STELE_EINVAL);
+    /* The stream's info names the version; a delete advances it. */
+    append_n(f->s, "mx-1", 2);
+    stele_stream_info_t info;
+    assert_int_equal(stele_stream_info(f->s, "mx-1", &info), 0);
+    assert_int_equal(info.metadata_version, 2);
+    assert_int_equal(stele_stream_delete(f->s, "mx-1", STELE_EXPECT_ANY, false), 0);
+    assert_int_equal(stele_stream_info(f->s, "mx-1", &info), 0);
+    assert_int_equal(info.metadata_version, 3);
+    append_n(f->s, "plain-1", 1);
+    assert_int_equal(stele_stream_info(f->s, "plain-1", &info), 0);
+    assert_int_equal(info.metadata_version, -1);
+    /* A tombstoned stream's metadata is closed, whatever the expected version. */
+    assert_int_equal(stele_stream_delete(f->s, "mx-1", STELE_EXPECT_ANY, true), 0);
+    for (int round = 0; round < 2; round++) {
+        head = tu_head(f->s);
+        assert_int_equal(stele_stream_metadata_set(f->s, "mx-1", "{\"b\":1}"), STELE_ETOMBSTONED);
+        assert_non_null(strstr(stele_errdetail(), "tombstoned"));
+        assert_int_equal(stele_stream_metadata_set_expect(f->s, "mx-1", "{}", 4, &v),
+                         STELE_ETOMBSTONED);
+        assert_int_equal(tu_head(f->s), head);
+        assert_int_equal(stele_stream_info(f->s, "mx-1", &info), 0);
+        assert_int_equal(info.metadata_version, 4);
+        reopen(f, round);
+    }
+}
+
 /* ---- retention --------------------------------------------------------------------------- */
 
 /* The versions of `stream` that a read (forward and backward) and a subscription to the stream
@@ -506,6 +562,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_metadata, tu_store_setup, tu_store_teardown),
         cmocka_unit_test_setup_teardown(test_soft_delete, tu_store_setup, tu_store_teardown),
         cmocka_unit_test_setup_teardown(test_tombstone, tu_store_setup, tu_store_teardown),
+        cmocka_unit_test_setup_teardown(test_metadata_expect, tu_store_setup, tu_store_teardown),
         cmocka_unit_test_setup_teardown(test_retention, tu_store_setup, tu_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,7 @@
 /*
  * test_time.c -- RFC 3339 formatting of known instants (the epoch, before it, a leap day, the
- * limits of int64 nanoseconds), parsing of every accepted form, rejection of malformed text, and a
- * random round trip.
+ * limits of int64 nanoseconds), parsing of every accepted form, rejection of malformed text (a '+'
+ * that arrived as a space named as such), and a random round trip.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -104,6 +104,18 @@ static void test_rejects(void **state) {
     }
 }
 
+/* A '+' sent unencoded in a URL query string arrives as a space: the error says how to send it. */
+static void test_plus_as_space(void **state) {
+    (void)state;
+    int64_t ns = 0;
+    assert_int_equal(stele_time_parse("2026-01-01T00:00:00 01:00", &ns), STELE_ETIME);
+    assert_non_null(strstr(stele_errdetail(), "%2B"));
+    assert_int_equal(stele_time_parse("2026-01-01T00:00:00.5 01:00", &ns), STELE_ETIME);
+    assert_non_null(strstr(stele_errdetail(), "%2B"));
+    assert_int_equal(stele_time_parse("2026-01-01T00:00:00x", &ns), STELE_ETIME);
+    assert_null(strstr(stele_errdetail(), "%2B"));
+}
+
 static void test_round_trip(void **state) {
     (void)state;
     const char *env = getenv("STELE_TEST_SEED");
@@ -128,6 +140,7 @@ int main(void) {
         cmocka_unit_test(test_format),
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_rejects),
+        cmocka_unit_test(test_plus_as_space),
         cmocka_unit_test(test_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
