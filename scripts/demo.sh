@@ -19,7 +19,7 @@ else
     where=(-d "$data")
     echo "Stele demo on $data (stele -d $data ...)"
 fi
-n=$(date +%s)
+n=$(date +%s)-$$ # a new stream each run, also two runs in one second
 run "$stele" "${where[@]}" append "order-$n" OrderPlaced '{"sku":"A-7","qty":2}' \
     --expect no-stream --meta '{"actor":"demo"}'
 run "$stele" "${where[@]}" append "order-$n" OrderPaid '{"amount":19.90,"currency":"EUR"}' --expect 0
