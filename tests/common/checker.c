@@ -113,7 +113,7 @@ void chk_rmtree(const char *path) {
 static int copy_file(const char *from, const char *to) {
     int in = open(from, O_RDONLY | O_CLOEXEC);
     if (in < 0)
-        return -errno;
+        return errno == ENOENT ? 0 : -errno; /* removed by a live store meanwhile: not copied */
     int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (out < 0) {
         int e = -errno;
@@ -149,7 +149,7 @@ static int copy_file(const char *from, const char *to) {
 int chk_copytree(const char *from, const char *to) {
     struct stat st;
     if (lstat(from, &st) < 0)
-        return -errno;
+        return errno == ENOENT ? 0 : -errno; /* removed by a live store meanwhile: not copied */
     if (!S_ISDIR(st.st_mode))
         return copy_file(from, to);
     if (mkdir(to, 0755) < 0)

@@ -53,7 +53,9 @@ uint64_t chk_env_u64(const char *name, uint64_t def);
 void chk_tmpdir(char *out, size_t size, const char *tag);
 /* rm -rf path (no error when missing). */
 void chk_rmtree(const char *path);
-/* cp -r from to (to must not exist): plain byte copies, no reflinks. Returns 0 or -errno. */
+/* cp -r from to (to must not exist): plain byte copies, no reflinks. A file that vanishes meanwhile
+ * (a live store removed it, as a merge or a segment preparation does) is not copied, as a crash at
+ * that moment would not leave it. Returns 0 or -errno. */
 int chk_copytree(const char *from, const char *to);
 /* Whole file into a malloc'd buffer; returns 0 or -errno. */
 int chk_read_file(const char *path, uint8_t **buf, size_t *len);
