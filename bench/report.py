@@ -418,7 +418,8 @@ def expand(res, expr):
     got = figure_ref(res, expr)
     if got is None:
         return None
-    return fmt(got[0]) + (" " + got[1] if got[1] else "")
+    unit = "" if got[1] == "fraction" else got[1]  # a ratio needs no unit in a sentence
+    return fmt(got[0]) + (" " + unit if unit else "")
 
 
 def fill_notes(res, notes):
