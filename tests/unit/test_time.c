@@ -137,10 +137,8 @@ static void test_round_trip(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_format),
-        cmocka_unit_test(test_parse),
-        cmocka_unit_test(test_rejects),
-        cmocka_unit_test(test_plus_as_space),
+        cmocka_unit_test(test_format),     cmocka_unit_test(test_parse),
+        cmocka_unit_test(test_rejects),    cmocka_unit_test(test_plus_as_space),
         cmocka_unit_test(test_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
