@@ -9,6 +9,43 @@
 #include "cli.h"
 #include "remote.h"
 
+/* Open the local store, open a reader on it with open_reader(store, arg, &reader), print its
+ * events and close both: the local half of `read` and `event`. */
+typedef int (*reader_open_fn)(stele_store_t *store, const void *arg, stele_reader_t **out);
+
+static int print_local(cli_ctx_t *ctx, reader_open_fn open_reader, const void *arg) {
+    stele_store_t *store = NULL;
+    int status = cli_store_open(ctx, false, &store);
+    if (status != EXIT_OK) {
+        return status;
+    }
+    stele_reader_t *reader = NULL;
+    int rc = open_reader(store, arg, &reader);
+    if (rc != 0) {
+        status = cli_fail(ctx, rc);
+    } else {
+        status = cli_print_reader(ctx, reader);
+        stele_reader_close(reader);
+    }
+    return cli_store_close(ctx, store, status);
+}
+
+typedef struct stream_read {
+    const char *stream;
+    int64_t from_version;
+    stele_direction_t dir;
+    uint64_t limit;
+} stream_read_t;
+
+static int open_stream_reader(stele_store_t *store, const void *arg, stele_reader_t **out) {
+    const stream_read_t *r = arg;
+    return stele_read_stream(store, r->stream, r->from_version, r->dir, r->limit, out);
+}
+
+static int open_event_reader(stele_store_t *store, const void *arg, stele_reader_t **out) {
+    return stele_event_by_id(store, arg, out);
+}
+
 int cmd_read(cli_ctx_t *ctx, int argc, char **argv) {
     const char *from_text = NULL, *limit_text = NULL;
     bool backward = false;
@@ -42,20 +79,11 @@ int cmd_read(cli_ctx_t *ctx, int argc, char **argv) {
         return remote_read(ctx, pos[0], from_version, backward, limit);
     }
 
-    stele_store_t *store = NULL;
-    if ((status = cli_store_open(ctx, false, &store)) != EXIT_OK) {
-        return status;
-    }
-    stele_reader_t *reader = NULL;
-    int rc = stele_read_stream(store, pos[0], from_version,
-                               backward ? STELE_BACKWARD : STELE_FORWARD, limit, &reader);
-    if (rc != 0) {
-        status = cli_fail(ctx, rc);
-    } else {
-        status = cli_print_reader(ctx, reader);
-        stele_reader_close(reader);
-    }
-    return cli_store_close(ctx, store, status);
+    stream_read_t r = {.stream = pos[0],
+                       .from_version = from_version,
+                       .dir = backward ? STELE_BACKWARD : STELE_FORWARD,
+                       .limit = limit};
+    return print_local(ctx, open_stream_reader, &r);
 }
 
 int cmd_read_all(cli_ctx_t *ctx, int argc, char **argv) {
@@ -129,17 +157,5 @@ int cmd_event(cli_ctx_t *ctx, int argc, char **argv) {
     if (ctx->url != NULL) {
         return remote_event(ctx, pos[0]);
     }
-    stele_store_t *store = NULL;
-    if ((status = cli_store_open(ctx, false, &store)) != EXIT_OK) {
-        return status;
-    }
-    stele_reader_t *reader = NULL;
-    int rc = stele_event_by_id(store, &id, &reader);
-    if (rc != 0) {
-        status = cli_fail(ctx, rc);
-    } else {
-        status = cli_print_reader(ctx, reader);
-        stele_reader_close(reader);
-    }
-    return cli_store_close(ctx, store, status);
+    return print_local(ctx, open_event_reader, &id);
 }
