@@ -25,6 +25,7 @@
 #include "os/alloc.h"
 #include "stele.h"
 #include "util/error.h"
+#include "util/path.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -107,10 +108,7 @@ uint64_t stele__index_hash(const char *name, size_t len) {
  * ------------------------------------------------------------------------------------------- */
 
 static int join(char out[PATH_MAX], const char *dir, const char *name) {
-    int n = snprintf(out, PATH_MAX, "%s/%s", dir, name);
-    if (n < 0 || n >= PATH_MAX)
-        return stele__fail(-ENAMETOOLONG, "index: path too long in %s", dir);
-    return 0;
+    return stele__path_join(out, PATH_MAX, dir, name);
 }
 
 static int table_path(const stele_index_t *idx, uint64_t seq, char out[PATH_MAX]) {

@@ -38,6 +38,7 @@
 #include "index/entry.h"
 #include "os/alloc.h"
 #include "stele.h"
+#include "util/bytes.h"
 #include "util/crc32c.h"
 #include "util/error.h"
 

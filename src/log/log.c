@@ -18,7 +18,9 @@
 #include "log/recovery.h"
 #include "os/alloc.h"
 #include "os/clock.h"
+#include "util/bytes.h"
 #include "util/error.h"
+#include "util/path.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -34,11 +36,6 @@
  * writer: a segment that is not ready in time is made with reserved space instead. */
 #define ZERO_FILL_BYTES_PER_SEC ((uint64_t)96 << 20)
 #define ZERO_CHUNK ((size_t)1 << 20)
-
-static int path_join(char *out, size_t size, const char *dir, const char *name) {
-    int n = snprintf(out, size, "%s/%s", dir, name);
-    return (n < 0 || (size_t)n >= size) ? stele__fail(STELE_EINVAL, "path too long: %s", dir) : 0;
-}
 
 /* Nominal size of the next segment: the first one's size for a new log, else twice the size of
  * the active segment, never above the maximum. Writer thread (or open) only. */
@@ -88,9 +85,9 @@ static int zero_fill(stele_log_t *log, stele_file_t *f, uint64_t size, bool pace
  * and renamed when complete, so a next.tmp found at open is whole and reusable. */
 static int prepare_file(stele_log_t *log, uint64_t size) {
     char partial[4200], path[4200];
-    int rc = path_join(partial, sizeof partial, log->dir, PREP_PARTIAL);
+    int rc = stele__path_join(partial, sizeof partial, log->dir, PREP_PARTIAL);
     if (rc == 0)
-        rc = path_join(path, sizeof path, log->dir, PREP_NAME);
+        rc = stele__path_join(path, sizeof path, log->dir, PREP_NAME);
     if (rc < 0)
         return rc;
     stele_file_t *f = NULL;
@@ -166,11 +163,11 @@ static int prep_take(stele_log_t *log, const char **name, uint64_t *size, bool *
         }
         /* Made for the segment before, which the writer filled before it was ready: the next
          * preparation makes one of the right size. */
-        if (ready && path_join(path, sizeof path, log->dir, PREP_NAME) == 0)
+        if (ready && stele__path_join(path, sizeof path, log->dir, PREP_NAME) == 0)
             (void)log->vfs->unlink(log->vfs, path);
     }
     *name = ROLL_NAME;
-    if ((rc = path_join(path, sizeof path, log->dir, ROLL_NAME)) < 0)
+    if ((rc = stele__path_join(path, sizeof path, log->dir, ROLL_NAME)) < 0)
         return rc;
     stele_file_t *f = NULL;
     if ((rc = log->vfs->open(log->vfs, path, STELE_VFS_RDWR | STELE_VFS_CREATE, &f)) < 0)
@@ -210,7 +207,7 @@ static stele_segment_t *segment_new(const char *dir, uint64_t first) {
     stele_segment_t *seg = stele__calloc(1, sizeof(*seg) + plen);
     if (!seg)
         return NULL;
-    snprintf(seg->path, plen, "%s/%s", dir, name);
+    stele__path_join(seg->path, plen, dir, name); /* plen fits exactly */
     seg->first_position = first;
     seg->last_position = first - 1;
     seg->end_offset = STELE_SEGMENT_HEADER_BYTES;
@@ -232,7 +229,7 @@ static int segment_create(stele_log_t *log, uint64_t first) {
         rc = STELE_ENOMEM;
         goto fail_seg;
     }
-    if ((rc = path_join(tmp, sizeof tmp, log->dir, name)) < 0)
+    if ((rc = stele__path_join(tmp, sizeof tmp, log->dir, name)) < 0)
         goto fail_seg;
     if ((rc = log->vfs->open(log->vfs, tmp, STELE_VFS_RDWR, &seg->file)) < 0)
         goto fail_seg;
@@ -265,7 +262,8 @@ fail_seg:
     stele__segment_free(seg);
     /* A roll.tmp is made for this roll only (a next.tmp stays: it is whole and reused): on a full
      * disk it would keep a segment's worth of space from the user. */
-    if (!renamed && strcmp(name, ROLL_NAME) == 0 && path_join(tmp, sizeof tmp, log->dir, name) == 0)
+    if (!renamed && strcmp(name, ROLL_NAME) == 0 &&
+        stele__path_join(tmp, sizeof tmp, log->dir, name) == 0)
         (void)log->vfs->unlink(log->vfs, tmp);
     return rc;
 }
@@ -490,10 +488,10 @@ int stele__log_open_ex(const stele_vfs_t *vfs, const char *dir, const stele_log_
 
     if (!readonly) {
         char tmp[4200];
-        if ((rc = path_join(tmp, sizeof tmp, dir, PREP_PARTIAL)) < 0)
+        if ((rc = stele__path_join(tmp, sizeof tmp, dir, PREP_PARTIAL)) < 0)
             goto fail;
         (void)vfs->unlink(vfs, tmp); /* a half-made one from before a crash */
-        if ((rc = path_join(tmp, sizeof tmp, dir, PREP_NAME)) < 0)
+        if ((rc = stele__path_join(tmp, sizeof tmp, dir, PREP_NAME)) < 0)
             goto fail;
         stele_file_t *f = NULL;
         uint64_t size = 0;

@@ -7,6 +7,7 @@
  */
 #include "log/record.h"
 
+#include "util/bytes.h"
 #include "util/crc32c.h"
 #include "util/error.h"
 

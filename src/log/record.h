@@ -108,25 +108,4 @@ void stele__record_parse_own(const uint8_t *buf, stele_record_t *rec);
  */
 void stele__record_hash_update(stele_sha256_t *sha, const uint8_t *buf, const stele_record_t *rec);
 
-/* Little-endian helpers shared by the on-disk codecs. */
-static inline void stele__put_u16(uint8_t *p, uint16_t v) {
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-static inline void stele__put_u32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static inline void stele__put_u64(uint8_t *p, uint64_t v) {
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static inline uint16_t stele__get_u16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
-static inline uint32_t stele__get_u32(const uint8_t *p) {
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-static inline uint64_t stele__get_u64(const uint8_t *p) {
-    return (uint64_t)stele__get_u32(p) | ((uint64_t)stele__get_u32(p + 4) << 32);
-}
-
 #endif

@@ -5,6 +5,7 @@
 #include "log/recovery.h"
 
 #include "os/alloc.h"
+#include "util/bytes.h"
 #include "util/error.h"
 
 #include <inttypes.h>

@@ -5,8 +5,10 @@
 
 #include "log/record.h"
 #include "os/alloc.h"
+#include "util/bytes.h"
 #include "util/crc32c.h"
 #include "util/error.h"
+#include "util/path.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -100,10 +102,12 @@ int stele__segment_sparse_save(const stele_vfs_t *vfs, const char *dir, stele_se
 int stele__segment_sparse_load(const stele_vfs_t *vfs, const char *dir, stele_segment_t *seg) {
     char name[64], path[4200];
     stele__segment_name(seg->first_position, "sidx", name, sizeof name);
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int rc = stele__path_join(path, sizeof path, dir, name);
+    if (rc < 0)
+        return rc;
     void *data = NULL;
     size_t len = 0;
-    int rc = stele__file_read_all(vfs, path, (size_t)1 << 30, &data, &len);
+    rc = stele__file_read_all(vfs, path, (size_t)1 << 30, &data, &len);
     if (rc < 0)
         return rc;
     const uint8_t *buf = data;

@@ -12,8 +12,10 @@
 #include "index/index.h"
 #include "log/record.h"
 #include "os/alloc.h"
+#include "util/bytes.h"
 #include "util/crc32c.h"
 #include "util/error.h"
+#include "util/path.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -213,10 +215,12 @@ int stele__catalogue_save(stele_catalogue_t *cat, const stele_vfs_t *vfs, const 
 
 int stele__catalogue_load(stele_catalogue_t *cat, const stele_vfs_t *vfs, const char *dir) {
     char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, SNAP_NAME);
+    int rc = stele__path_join(path, sizeof path, dir, SNAP_NAME);
+    if (rc < 0)
+        return rc;
     void *data = NULL;
     size_t len = 0;
-    int rc = stele__file_read_all(vfs, path, (size_t)4 << 30, &data, &len);
+    rc = stele__file_read_all(vfs, path, (size_t)4 << 30, &data, &len);
     if (rc == STELE_ENOMEM)
         return rc;
     if (rc < 0)

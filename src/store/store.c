@@ -16,6 +16,7 @@
 #include "log/record.h"
 #include "os/alloc.h"
 #include "util/error.h"
+#include "util/path.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -40,8 +41,10 @@ void stele_options_init(stele_options_t *o) {
 static char *join(const char *a, const char *b) {
     size_t n = strlen(a) + 1 + strlen(b) + 1;
     char *p = stele__malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s", a, b);
+    if (p && stele__path_join(p, n, a, b) < 0) { /* cannot happen: n fits both */
+        stele__free(p);
+        p = NULL;
+    }
     return p;
 }
 

@@ -19,6 +19,7 @@
 #include "checker.h"
 
 #include "log/record.h"
+#include "util/bytes.h"
 #include "log/segment.h"
 
 #include <setjmp.h>

@@ -21,6 +21,7 @@
 #include "checker.h"
 
 #include "log/record.h"
+#include "util/bytes.h"
 #include "log/segment.h"
 
 #include <setjmp.h>

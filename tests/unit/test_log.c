@@ -16,6 +16,7 @@
 
 #include "log/log.h"
 #include "log/record.h"
+#include "util/bytes.h"
 #include "os/vfs.h"
 #include "test_util.h"
 
