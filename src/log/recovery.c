@@ -4,6 +4,7 @@
  */
 #include "log/recovery.h"
 
+#include "log/cursor.h"
 #include "os/alloc.h"
 #include "util/bytes.h"
 #include "util/error.h"

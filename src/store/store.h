@@ -8,6 +8,7 @@
 #define STELE_STORE_STORE_H
 
 #include "index/index.h"
+#include "log/cursor.h"
 #include "log/log.h"
 #include "log/writer.h"
 #include "store/catalogue.h"

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "log/cursor.h"
 #include "log/log.h"
 #include "log/record.h"
 #include "util/bytes.h"

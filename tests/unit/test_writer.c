@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "log/cursor.h"
 #include "log/log.h"
 #include "log/writer.h"
 #include "os/vfs.h"
