@@ -148,61 +148,6 @@ static int check_options(const stele_options_t *o) {
     return 0;
 }
 
-int stele__store_replay(stele_store_t *s, uint64_t from, stele_progress_fn progress, void *arg) {
-    uint64_t head = s->log->head_position;
-    if (from == 0)
-        from = 1;
-    if (from > head)
-        return 0;
-    uint64_t ckpt = stele__index_checkpoint(s->index);
-    uint64_t ids_ckpt = stele__index_checkpoint(s->ids);
-    stele_log_cursor_t c;
-    int rc = stele__cursor_init(&c, s->log, (size_t)1 << 20);
-    if (rc < 0)
-        return rc;
-    if ((rc = stele__cursor_seek(&c, from)) < 0)
-        goto out;
-    size_t count = 0, nids = 0;
-    for (uint64_t pos = from; pos <= head; pos++) {
-        stele_record_t rec;
-        rc = stele__cursor_next(&c, &rec, NULL);
-        if (rc == 0)
-            rc = stele__fail(STELE_ECORRUPT, "the log ends at %" PRIu64 " before its head", pos);
-        if (rc < 0)
-            goto out;
-        uint64_t hash = stele__index_hash(rec.stream, rec.stream_len);
-        if (pos > s->cat.position && (rc = stele__store_apply(s, &rec, hash, false)) < 0)
-            goto out;
-        if (pos > ckpt) {
-            stele_index_entry_t *e = &s->entries[count++];
-            e->hash = hash;
-            e->version = rec.version;
-            e->position = rec.position;
-            if (count == s->entries_cap) {
-                if ((rc = stele__index_add(s->index, s->entries, count)) < 0)
-                    goto out;
-                count = 0;
-            }
-        }
-        if (pos > ids_ckpt) {
-            stele__idindex_entry(&rec.id, rec.position, &s->id_entries[nids++]);
-            if (nids == s->entries_cap) {
-                if ((rc = stele__index_add(s->ids, s->id_entries, nids)) < 0)
-                    goto out;
-                nids = 0;
-            }
-        }
-        if (progress && (pos % 65536 == 0 || pos == head))
-            progress(arg, pos - from + 1, head - from + 1);
-    }
-    rc = count ? stele__index_add(s->index, s->entries, count) : 0;
-    if (rc == 0 && nids)
-        rc = stele__index_add(s->ids, s->id_entries, nids);
-out:
-    stele__cursor_free(&c);
-    return rc < 0 ? rc : 0;
-}
-
 static void store_free(stele_store_t *s) {
     stele__snapshotter_stop(&s->snap);
     stele__cursor_free(&s->wcursor);

@@ -90,20 +90,16 @@ static inline int stele__store_derived_check(stele_store_t *s) {
                        stele_strerror(e));
 }
 
-/* append.c: the writer hooks. */
+/* The writer hooks: encode.c decides and encodes a batch; publish.c publishes it. */
 void stele__store_encode(void *ctx, stele_wreq_t **reqs, size_t n, stele_commit_buf_t *cb);
 void stele__store_publish(void *ctx, stele_wreq_t **reqs, size_t n, const stele_commit_buf_t *cb,
                           int err);
 /* After the batch's callers are completed: a catalogue snapshot when one is due. */
 void stele__store_after(void *ctx);
 
-/* Apply one record of the log to the catalogue (replay and publish share it); hash is its stream
- * name's stele__index_hash, which the callers also need for the index. Writer or open;
- * locked: the caller holds cat.lock exclusively. */
-int stele__store_apply(stele_store_t *s, const stele_record_t *rec, uint64_t hash, bool locked);
-
-/* Replay the log from position `from` to the head into the catalogue (positions above its
- * position) and the index (above its checkpoint). progress may be NULL. */
+/* fold.c: replay the log from position `from` to the head into the catalogue (positions above
+ * its position) and the indexes (above their checkpoints), through the same fold as publication.
+ * progress may be NULL. */
 int stele__store_replay(stele_store_t *s, uint64_t from, stele_progress_fn progress, void *arg);
 
 /* limits.c: validation of names and types. allow_reserved: the name is one the store may already
