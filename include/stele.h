@@ -287,9 +287,61 @@ int stele_commit_async(stele_store_t *store, stele_append_part_t *parts, size_t 
 
 /* Called on the writer thread each time new events become visible, with the new head position:
  * for event loops that serve subscriptions without a thread each (stele_subscription_next with
- * timeout 0). The same rules as for stele_append_cb. Set it once, before any append; fn NULL
- * removes it. */
+ * timeout 0). The same rules as for a commit observer (below), of which it is one that looks only
+ * at the head. Set it once, before any append; fn NULL removes it. */
 void stele_store_on_commit(stele_store_t *store, void (*fn)(void *arg, uint64_t head), void *arg);
+
+/* ---- Commit observers ----------------------------------------------------------------------
+ * An observer follows the log as it grows: it receives each batch of events the moment the batch
+ * becomes visible (readable), with the positions and the (stream, version) of every event in it.
+ * Meant for code that must follow commits without polling: a projection waiting for a position,
+ * consumer groups, replication, a cache of aggregate state. */
+
+#define STELE_MAX_OBSERVERS 64u /* observers registered at once on one store */
+
+/* One event of a visible batch. */
+typedef struct stele_commit_entry {
+    const char *stream; /* borrowed; NOT NUL-terminated: stream_len bytes */
+    size_t stream_len;
+    int64_t version;   /* its version in the stream */
+    uint64_t position; /* its position in $all */
+} stele_commit_entry_t;
+
+/* A batch: the events of one or more commits, written and synced together, visible together. */
+typedef struct stele_commit_batch {
+    uint64_t first_position;             /* first position of the batch */
+    uint64_t last_position;              /* last position: the new visible head */
+    size_t count;                        /* = last_position - first_position + 1 */
+    const stele_commit_entry_t *entries; /* count entries in position order; borrowed */
+} stele_commit_batch_t;
+
+/* batch and everything it points to are borrowed for the duration of the call only: copy what
+ * you keep. */
+typedef void (*stele_observer_fn)(void *arg, const stele_commit_batch_t *batch);
+
+/* Register fn(arg, batch) for every batch that becomes visible after the registration: exactly
+ * once each, in position order, with no gap (the first batch it sees starts at *head + 1).
+ * *id (required) receives the handle for stele_store_unobserve(); *head (may be NULL) the visible
+ * head at registration, so a caller can read everything up to it and then follow the observer.
+ * Returns 0, STELE_EINVAL (a NULL argument), STELE_ETOOBIG (STELE_MAX_OBSERVERS already
+ * registered), STELE_ENOMEM. A store opened read-only commits nothing: its observers are never
+ * called.
+ *
+ * Threads: observe and unobserve are thread-safe. fn runs on the store's writer thread, one batch
+ * at a time, after the batch is visible to readers and before the writer takes the next batch, so
+ * a slow observer slows every append: it must be quick and must not block. From fn you may read the
+ * store (stele_read_*, stele_stream_info, ...: the batch is visible); you must not append or commit
+ * (stele_append, stele_commit, stele_commit_async), observe, unobserve, set stele_store_on_commit
+ * or close the store (each would wait for the writer thread, which is running fn). Observers that
+ * need to do more hand the batch to a thread or event loop of their own. */
+int stele_store_observe(stele_store_t *store, stele_observer_fn fn, void *arg, uint64_t *id,
+                        uint64_t *head);
+
+/* Remove observer id. When it returns, fn is not running and will never be called again, so arg
+ * may be freed. Returns 0, or STELE_ENOTFOUND when no observer has that id (already removed).
+ * Thread-safe, but never from an observer (see above). Observers still registered at
+ * stele_store_close() are dropped with the store. */
+int stele_store_unobserve(stele_store_t *store, uint64_t id);
 
 /* ---------------------------------------------------------------------------------------------
  * Reading

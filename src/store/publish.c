@@ -1,8 +1,8 @@
 /*
  * publish.c -- what the writer thread does once a batch is in the log (and synced in SYNC mode):
- * fold it into the catalogue and indexes (fold.c), move the visible head, wake subscribers and tell
- * the commit hook; or, when the write failed, forget what the batch planned. Also the catalogue
- * snapshot offered after a batch (stele__store_after). Writer thread only.
+ * fold it into the catalogue and indexes (fold.c), move the visible head, wake subscribers and call
+ * the commit observers (observe.c); or, when the write failed, forget what the batch planned. Also
+ * the catalogue snapshot offered after a batch (stele__store_after). Writer thread only.
  */
 #include "store/append.h"
 #include "store/fold.h"
@@ -71,8 +71,7 @@ void stele__store_publish(void *ctx, stele_wreq_t **reqs, size_t n, const stele_
     atomic_store_explicit(&s->visible, s->log->head_position, memory_order_release);
     pthread_cond_broadcast(&s->notify_cv);
     pthread_mutex_unlock(&s->notify_mu);
-    if (s->on_commit)
-        s->on_commit(s->on_commit_arg, s->log->head_position);
+    stele__observers_notify(s, cb);
 }
 
 void stele__store_after(void *ctx) {
@@ -85,11 +84,4 @@ void stele__store_after(void *ctx) {
     if (stele__catalogue_serialize(&s->cat, &buf, &len) == 0 &&
         !stele__snapshotter_offer(&s->snap, buf, len, head))
         stele__free(buf);
-}
-
-void stele_store_on_commit(stele_store_t *store, void (*fn)(void *arg, uint64_t head), void *arg) {
-    if (!store)
-        return;
-    store->on_commit_arg = arg;
-    store->on_commit = fn;
 }

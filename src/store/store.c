@@ -160,6 +160,7 @@ static void store_free(stele_store_t *s) {
     stele__file_close(s->lock_file);
     pthread_mutex_destroy(&s->notify_mu);
     pthread_cond_destroy(&s->notify_cv);
+    stele__observers_free(s);
     stele__free(s->entries);
     stele__free(s->id_entries);
     stele__free(s->batch_ids);
@@ -197,6 +198,7 @@ int stele_store_open(const char *dir, const stele_options_t *opts, stele_store_t
         return STELE_ENOMEM;
     pthread_mutex_init(&s->notify_mu, NULL);
     pthread_cond_init(&s->notify_cv, NULL);
+    stele__observers_init(s);
     s->opts = o;
     s->vfs = o.vfs ? o.vfs : stele__vfs_posix();
     s->dir = stele__strdup(dir);

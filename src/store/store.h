@@ -27,6 +27,16 @@
 #define STELE_TYPE_DELETED "$deleted"
 #define STELE_TYPE_TOMBSTONE "$tombstone"
 
+/* A commit observer (observe.c). The public ones, plus one slot kept for stele_store_on_commit. */
+#define STELE__OBSERVER_SLOTS (STELE_MAX_OBSERVERS + 1u)
+typedef struct stele_observer {
+    uint64_t id; /* 0: the slot is free */
+    stele_observer_fn fn;
+    void *arg;
+    uint64_t after; /* the visible head at registration: batches at or below it are not its own */
+    bool entries;   /* it reads the entries (the on_commit hook looks only at the head) */
+} stele_observer_t;
+
 struct stele_store {
     char *dir;
     char *log_dir;
@@ -42,8 +52,17 @@ struct stele_store {
     stele_catalogue_t cat;
     stele_writer_t *writer;
     stele_snapshotter_t snap;
-    void (*on_commit)(void *arg, uint64_t head); /* stele_store_on_commit */
+    /* Commit observers (observe.c). The writer holds obs_mu while it calls them, so unobserve,
+     * which takes it, returns only once the observer is not running. Lock order: obs_mu, then
+     * what an observer's reads take (cat.lock, notify_mu). */
+    pthread_mutex_t obs_mu;
+    stele_observer_t observers[STELE__OBSERVER_SLOTS]; /* id 0: a free slot */
+    _Atomic uint32_t nobservers; /* slots in use: the writer looks without obs_mu */
+    uint64_t next_observer_id;
+    stele_commit_entry_t *obs_entries; /* entries_cap, allocated by the first public observer */
+    void (*on_commit)(void *arg, uint64_t head); /* stele_store_on_commit, an observer */
     void *on_commit_arg;
+    uint64_t on_commit_id;
 
     /* Published head: readers see positions <= visible. */
     _Atomic uint64_t visible;
@@ -101,6 +120,12 @@ void stele__store_after(void *ctx);
  * its position) and the indexes (above their checkpoints), through the same fold as publication.
  * progress may be NULL. */
 int stele__store_replay(stele_store_t *s, uint64_t from, stele_progress_fn progress, void *arg);
+
+/* observe.c: set up and free the observer registry (open and close); tell the observers about a
+ * batch that just became visible (publish, writer thread). */
+void stele__observers_init(stele_store_t *s);
+void stele__observers_free(stele_store_t *s);
+void stele__observers_notify(stele_store_t *s, const stele_commit_buf_t *cb);
 
 /* limits.c: validation of names and types. allow_reserved: the name is one the store may already
  * hold (a look-up, or the store's own write): '$' names are accepted, and so are invisible or
