@@ -14,6 +14,8 @@
 #include <string.h>
 
 #define STELE__INDEX_ENTRY_BYTES 24u
+/* hash u64, version u64, position u64 */
+_Static_assert(STELE__INDEX_ENTRY_BYTES == 3 * sizeof(uint64_t), "index entry: three u64");
 
 static inline int stele__entry_cmp(const stele_index_entry_t *a, const stele_index_entry_t *b) {
     if (a->hash != b->hash)

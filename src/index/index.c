@@ -27,6 +27,7 @@
 #include "index/table.h"
 #include "os/alloc.h"
 #include "stele.h"
+#include "util/assert.h"
 #include "util/error.h"
 #include "util/path.h"
 
@@ -646,6 +647,8 @@ int stele__index_add(stele_index_t *idx, const stele_index_entry_t *entries, siz
         if (rc != 0)
             break;
     }
+    /* every entry added: the index has reached the last position given, in order */
+    STELE_ASSERT(rc != 0 || atomic_load(&idx->last_position) == last);
 done:
     pthread_mutex_unlock(&idx->add_mu);
     return rc;

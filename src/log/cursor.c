@@ -6,6 +6,7 @@
 #include "log/cursor.h"
 
 #include "os/alloc.h"
+#include "util/assert.h"
 #include "util/bytes.h"
 #include "util/error.h"
 
@@ -69,6 +70,7 @@ static bool cursor_skip(stele_log_cursor_t *c) {
 
 int stele__cursor_seek(stele_log_cursor_t *c, uint64_t position) {
     stele_log_t *log = c->log;
+    STELE_ASSERT(log->nsegs >= 1);
     pthread_rwlock_rdlock(&log->lock);
     size_t lo = 0, hi = log->nsegs;
     while (hi - lo > 1) { /* last segment whose first position <= position */
@@ -108,6 +110,8 @@ int stele__cursor_seek(stele_log_cursor_t *c, uint64_t position) {
                           : stele__fail(STELE_ECORRUPT, "position %" PRIu64 " not found in the log",
                                         position);
     }
+    /* never before the position asked for (after it only when the log starts later) */
+    STELE_ASSERT(c->next_position >= position);
     return 0;
 }
 
@@ -203,6 +207,7 @@ int stele__cursor_next(stele_log_cursor_t *c, stele_record_t *rec, const uint8_t
                                    seg->path, c->offset, c->next_position, rec->position);
             if (bytes)
                 *bytes = p;
+            STELE_ASSERT(rec->padded_length % STELE_RECORD_ALIGN == 0 && rec->position >= 1);
             c->offset += rec->padded_length;
             c->next_position = rec->position + 1;
             return 1;

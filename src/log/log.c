@@ -9,6 +9,7 @@
 #include "log/recovery.h"
 #include "os/alloc.h"
 #include "os/clock.h"
+#include "util/assert.h"
 #include "util/bytes.h"
 #include "util/error.h"
 #include "util/path.h"
@@ -345,6 +346,8 @@ void stele__log_close(stele_log_t *log) {
 
 /* Seal the active segment and start a new one at first. */
 static int roll(stele_log_t *log, uint64_t first) {
+    STELE_ASSERT(!log->readonly && log->nsegs >= 1);
+    STELE_ASSERT(first == log->head_position + 1); /* a segment starts right after the head */
     stele_segment_t *old = log->segs[log->nsegs - 1];
     int rc = stele__file_sync(old->file);
     if (rc < 0)
@@ -356,11 +359,19 @@ static int roll(stele_log_t *log, uint64_t first) {
     old->sealed = true;
     pthread_rwlock_unlock(&log->lock);
     (void)stele__segment_sparse_save(log->vfs, log->dir, old); /* a cache: rebuilt if lost */
+    STELE_ASSERT(log->segs[log->nsegs - 1]->first_position == first);
     return 0;
 }
 
 int stele__log_write_commit(stele_log_t *log, const uint8_t *buf, size_t len,
                             uint64_t last_position, const uint8_t hash[32], int64_t last_time_ns) {
+    /* A whole commit of whole 8-aligned records, after the head, not earlier in time. */
+    STELE_ASSERT(!log->readonly && log->nsegs >= 1);
+    STELE_ASSERT(len >= STELE_RECORD_HEADER_BYTES && len % STELE_RECORD_ALIGN == 0);
+    STELE_ASSERT(len <= STELE_LOG_MAX_COMMIT_BYTES);
+    STELE_ASSERT(last_position > log->head_position);
+    STELE_ASSERT(stele__get_u64(buf + STELE_REC_OFF_POSITION) == log->head_position + 1);
+    STELE_ASSERT(last_time_ns >= log->head_time_ns);
     stele_segment_t *seg = log->segs[log->nsegs - 1];
     uint64_t limit =
         seg->nominal_bytes < log->segment_size ? seg->nominal_bytes : log->segment_size;
@@ -376,7 +387,7 @@ int stele__log_write_commit(stele_log_t *log, const uint8_t *buf, size_t len,
     /* Sparse entries for the records of this commit. */
     bool locked = false;
     for (size_t off = 0; off < len;) {
-        uint64_t pos = stele__get_u64(buf + off + 16);
+        uint64_t pos = stele__get_u64(buf + off + STELE_REC_OFF_POSITION);
         if (pos % STELE_SPARSE_STRIDE == 1 || pos == seg->first_position) {
             if (!locked) {
                 pthread_rwlock_wrlock(&log->lock);
@@ -385,7 +396,7 @@ int stele__log_write_commit(stele_log_t *log, const uint8_t *buf, size_t len,
             if ((rc = stele__segment_sparse_add(seg, pos, seg->end_offset + off)) < 0)
                 break;
         }
-        off += (stele__get_u32(buf + off + 4) + 7u) & ~7u;
+        off += (stele__get_u32(buf + off + STELE_REC_OFF_LENGTH) + 7u) & ~7u;
     }
     if (locked)
         pthread_rwlock_unlock(&log->lock);
@@ -399,6 +410,7 @@ int stele__log_write_commit(stele_log_t *log, const uint8_t *buf, size_t len,
     memcpy(log->head_hash, hash, 32);
     log->head_time_ns = last_time_ns;
     log->bytes += len;
+    STELE_ASSERT(log->head_position == seg->last_position && seg->end_offset <= seg->size_bytes);
     return 0;
 }
 

@@ -7,6 +7,7 @@
 
 #include "os/alloc.h"
 #include "os/clock.h"
+#include "util/assert.h"
 #include "util/error.h"
 
 #include <errno.h>
@@ -165,6 +166,7 @@ static int do_sync(stele_writer_t *w) {
 static void run_batch(stele_writer_t *w, stele_wreq_t **reqs, size_t n) {
     stele_commit_buf_t *cb = &w->cb;
     stele_log_t *log = w->log;
+    STELE_ASSERT(n >= 1 && n <= MAX_BATCH_REQUESTS);
     int64_t now = stele__clock_realtime_ns();
     /* times never decrease */
     stele__commit_begin(cb, log->head_position + 1,
@@ -177,12 +179,17 @@ static void run_batch(stele_writer_t *w, stele_wreq_t **reqs, size_t n) {
         return;
     }
     w->hooks.encode(w->hooks.ctx, reqs, n, cb);
+    /* encoding numbers records from the head on, and a commit holds at least one */
+    STELE_ASSERT(cb->first_position == log->head_position + 1);
+    STELE_ASSERT(cb->len == 0 ? cb->next_position == cb->first_position
+                              : cb->next_position > cb->first_position);
     int err = 0;
     if (cb->len > 0) {
         uint8_t hash[32];
         stele__commit_seal(cb, log->head_hash, hash);
         uint64_t last_pos = cb->next_position - 1;
         err = stele__log_write_commit(log, cb->buf, cb->len, last_pos, hash, cb->time_ns);
+        STELE_ASSERT(err != 0 || log->head_position == last_pos);
         atomic_fetch_add(&w->commits, 1);
         if (err == 0) {
             w->unsynced_bytes += cb->len;
@@ -257,6 +264,7 @@ static void *writer_main(void *arg) {
                 w->tail = NULL;
             w->batch[n++] = r;
         }
+        STELE_ASSERT(n >= 1 && n <= w->queued);
         w->queued -= (uint32_t)n;
         atomic_fetch_sub_explicit(&w->submitted, (uint32_t)n, memory_order_relaxed);
         pthread_cond_broadcast(&w->space_cv);
@@ -379,6 +387,7 @@ int stele__writer_submit(stele_writer_t *w, stele_wreq_t *req) {
         w->head = req;
     w->tail = req;
     w->queued++;
+    STELE_ASSERT(w->queued <= w->capacity); /* the queue is bounded */
     bool alone = w->queued == 1; /* nobody else waits: spinning buys latency, costs no one */
     atomic_fetch_add_explicit(&w->submitted, 1, memory_order_release);
     pthread_cond_signal(&w->work_cv);
@@ -421,6 +430,7 @@ int stele__writer_submit_async(stele_writer_t *w, stele_wreq_t *req) {
             w->head = req;
         w->tail = req;
         w->queued++;
+        STELE_ASSERT(w->queued <= w->capacity);
         atomic_fetch_add_explicit(&w->submitted, 1, memory_order_release);
         pthread_cond_signal(&w->work_cv);
     }

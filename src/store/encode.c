@@ -10,6 +10,7 @@
 #include "index/idindex.h"
 #include "os/alloc.h"
 #include "store/retention.h"
+#include "util/assert.h"
 #include "util/error.h"
 #include "util/json.h"
 
@@ -444,6 +445,8 @@ static int encode_request(stele_store_t *s, stele_store_req_t *r, uint32_t ri,
     for (size_t i = 0; i < r->nparts; i++) {
         stele_append_part_t *p = &r->parts[i];
         stele_stream_t *st = sts[i];
+        /* the writer's view of a stream is never behind what is published */
+        STELE_ASSERT(st->pending_version >= st->last_version);
         int64_t version = st->pending_version + 1;
         p->result.first_version = version;
         p->result.first_position = cb->next_position;
@@ -473,6 +476,7 @@ static int encode_request(stele_store_t *s, stele_store_req_t *r, uint32_t ri,
             *last = rec;
         }
         ids += p->count;
+        STELE_ASSERT(version - p->result.first_version == (int64_t)p->count);
         p->result.last_version = version - 1;
         p->result.last_position = cb->next_position - 1;
         p->result.actual_version = version - 1;

@@ -11,6 +11,7 @@
 #include "index/idindex.h"
 #include "os/alloc.h"
 #include "store/retention.h"
+#include "util/assert.h"
 #include "util/error.h"
 
 #include <inttypes.h>
@@ -52,6 +53,8 @@ static int apply(stele_store_t *s, const stele_record_t *rec, uint64_t hash, boo
     int rc = stele__catalogue_get(&s->cat, rec->stream, rec->stream_len, hash, locked, &st);
     if (rc < 0)
         return rc;
+    /* the catalogue moves forward only, one record at a time */
+    STELE_ASSERT(rec->position > s->cat.position);
     st->last_version = (int64_t)rec->version;
     if (st->pending_version < st->last_version)
         st->pending_version = st->last_version;
@@ -75,6 +78,7 @@ void stele__fold_begin(stele_fold_t *f, stele_store_t *s, bool locked) {
     f->index_after = stele__index_checkpoint(s->index);
     f->ids_after = stele__index_checkpoint(s->ids);
     f->count = f->nids = 0;
+    f->last = 0;
 }
 
 /* Hand the staged entries to the indexes. */
@@ -91,6 +95,9 @@ static int flush_ids(stele_fold_t *f) {
 
 int stele__fold_record(stele_fold_t *f, const stele_record_t *rec) {
     stele_store_t *s = f->s;
+    /* records come in position order, without gaps */
+    STELE_ASSERT(rec->position >= 1 && (f->last == 0 || rec->position == f->last + 1));
+    f->last = rec->position;
     uint64_t hash = stele__index_hash(rec->stream, rec->stream_len);
     int rc;
     if (rec->position > f->cat_after && (rc = apply(s, rec, hash, f->locked)) < 0)

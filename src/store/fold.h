@@ -28,6 +28,7 @@ typedef struct stele_fold {
     uint64_t index_after; /* ... in the stream index */
     uint64_t ids_after;   /* ... in the event-id index */
     size_t count, nids;   /* entries staged in s->entries and s->id_entries */
+    uint64_t last;        /* position of the last record folded (0: none yet) */
 } stele_fold_t;
 
 void stele__fold_begin(stele_fold_t *f, stele_store_t *s, bool locked);

@@ -8,6 +8,7 @@
 #include "store/fold.h"
 
 #include "os/alloc.h"
+#include "util/assert.h"
 #include "util/error.h"
 
 #include <stdio.h>
@@ -35,6 +36,10 @@ void stele__store_publish(void *ctx, stele_wreq_t **reqs, size_t n, const stele_
         pthread_rwlock_unlock(&s->cat.lock);
         return;
     }
+    /* the batch starts right after the visible head, which it moves to its end */
+    STELE_ASSERT(cb->len > 0 && cb->next_position > cb->first_position);
+    STELE_ASSERT(cb->first_position == atomic_load(&s->visible) + 1);
+    STELE_ASSERT(s->log->head_position == cb->next_position - 1);
     int rc = 0;
     stele_fold_t fold;
     pthread_rwlock_wrlock(&s->cat.lock);
@@ -71,6 +76,7 @@ void stele__store_publish(void *ctx, stele_wreq_t **reqs, size_t n, const stele_
     atomic_store_explicit(&s->visible, s->log->head_position, memory_order_release);
     pthread_cond_broadcast(&s->notify_cv);
     pthread_mutex_unlock(&s->notify_mu);
+    STELE_ASSERT(atomic_load(&s->visible) == cb->next_position - 1);
     stele__observers_notify(s, cb);
 }
 
