@@ -254,7 +254,7 @@ static int reindex_on_writer(stele_store_t *s, stele_store_req_t *r) {
      * cut short leaves it half made: refuse appends until reopen, as after a failed publish. */
     atomic_store(&s->derived_error, rc);
     if (rc == 0) {
-        stele__snapshotter_idle(&s->snap); /* one writer of streams.snap at a time */
+        stele__catsnap_idle(&s->snap); /* one writer of catalogue.snap at a time */
         rc = stele__catalogue_save(&s->cat, s->vfs, s->dir);
         s->snap.position = s->log->head_position;
     }

@@ -83,11 +83,11 @@ void stele__store_publish(void *ctx, stele_wreq_t **reqs, size_t n, const stele_
 void stele__store_after(void *ctx) {
     stele_store_t *s = ctx;
     uint64_t head = s->log->head_position;
-    if (atomic_load(&s->derived_error) || !stele__snapshot_due(&s->snap, head, s->cat.count))
+    if (atomic_load(&s->derived_error) || !stele__catsnap_due(&s->snap, head, s->cat.count))
         return;
     uint8_t *buf = NULL;
     size_t len = 0;
     if (stele__catalogue_serialize(&s->cat, &buf, &len) == 0 &&
-        !stele__snapshotter_offer(&s->snap, buf, len, head))
+        !stele__catsnap_offer(&s->snap, buf, len, head))
         stele__free(buf);
 }

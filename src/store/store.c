@@ -8,7 +8,7 @@
  *   log/           segments (the only source of truth)
  *   index/         the stream index (derived)
  *   ids/           the event-id index (derived)
- *   streams.snap   the catalogue snapshot (derived)
+ *   catalogue.snap the catalogue snapshot (derived; "streams.snap" in older stores)
  */
 #include "store/store.h"
 
@@ -71,8 +71,13 @@ static int sync_parent(const stele_vfs_t *vfs, const char *dir) {
 /* Entries a directory may hold before it has its marker (a creation cut short by a crash). */
 static int foreign_entry(void *arg, const char *name) {
     (void)arg;
-    static const char *const ours[] = {"LOCK", "log",          "index",
-                                       "ids",  "streams.snap", MARKER_NAME ".tmp"};
+    static const char *const ours[] = {"LOCK",
+                                       "log",
+                                       "index",
+                                       "ids",
+                                       STELE_CATALOGUE_SNAP_NAME,
+                                       STELE_CATALOGUE_SNAP_OLD_NAME,
+                                       MARKER_NAME ".tmp"};
     for (size_t i = 0; i < sizeof ours / sizeof ours[0]; i++)
         if (strcmp(name, ours[i]) == 0)
             return 0;
@@ -149,7 +154,7 @@ static int check_options(const stele_options_t *o) {
 }
 
 static void store_free(stele_store_t *s) {
-    stele__snapshotter_stop(&s->snap);
+    stele__catsnap_stop(&s->snap);
     stele__cursor_free(&s->wcursor);
     if (s->index)
         stele__index_close(s->index);
@@ -246,7 +251,8 @@ int stele_store_open(const char *dir, const stele_options_t *opts, stele_store_t
                                 .readonly = readonly,
                                 .tolerant = verifying,
                                 .durable_floor = s->cat.loaded_durable ? s->cat.position : 0,
-                                .floor_source = "the catalogue snapshot (streams.snap)"};
+                                .floor_source =
+                                    "the catalogue snapshot (" STELE_CATALOGUE_SNAP_NAME ")"};
     if ((rc = stele__log_open_ex(s->vfs, s->log_dir, &lo, &s->log)) < 0)
         goto fail;
     s->wcursor.log = s->log;
@@ -290,7 +296,7 @@ int stele_store_open(const char *dir, const stele_options_t *opts, stele_store_t
     memcpy(s->head_hash, s->log->head_hash, 32);
     atomic_store(&s->visible, head);
     if (!readonly) {
-        if ((rc = stele__snapshotter_start(&s->snap, s->vfs, s->dir, head)) < 0)
+        if ((rc = stele__catsnap_start(&s->snap, s->vfs, s->dir, head)) < 0)
             goto fail;
         stele_writer_hooks_t hooks = {.ctx = s,
                                       .encode = stele__store_encode,
@@ -326,7 +332,7 @@ int stele_store_close(stele_store_t *s) {
     pthread_mutex_unlock(&s->notify_mu);
     int rc = stele__writer_stop(s->writer);
     s->writer = NULL;
-    stele__snapshotter_stop(&s->snap); /* writes a pending one: before the final save below */
+    stele__catsnap_stop(&s->snap); /* writes a pending one: before the final save below */
     if (atomic_load(&s->derived_error) && !(s->opts.flags & STELE_OPEN_READONLY)) {
         /* The index and catalogue missed a commit that is in the log: persist neither, so that
          * the next open rebuilds both from the log. */
@@ -334,11 +340,7 @@ int stele_store_close(stele_store_t *s) {
         int r4 = stele__index_reset(s->ids);
         if (r2 == 0)
             r2 = r4;
-        char *snap = join(s->dir, "streams.snap");
-        if (snap) {
-            (void)s->vfs->unlink(s->vfs, snap);
-            stele__free(snap);
-        }
+        stele__catalogue_remove(s->vfs, s->dir);
         if (rc == 0)
             rc = r2;
     } else if (!(s->opts.flags & STELE_OPEN_READONLY) && rc == 0) {

@@ -12,7 +12,7 @@
 #include "log/log.h"
 #include "log/writer.h"
 #include "store/catalogue.h"
-#include "store/snapshot.h"
+#include "store/catalogue_snap.h"
 #include "stele.h"
 #include "util/error.h"
 
@@ -51,7 +51,7 @@ struct stele_store {
     stele_index_t *ids; /* the event-id index (index/idindex.h) */
     stele_catalogue_t cat;
     stele_writer_t *writer;
-    stele_snapshotter_t snap;
+    stele_catsnap_t snap;
     /* Commit observers (observe.c). The writer holds obs_mu while it calls them, so unobserve,
      * which takes it, returns only once the observer is not running. Lock order: obs_mu, then
      * what an observer's reads take (cat.lock, notify_mu). */

@@ -747,7 +747,7 @@ static void after_op(ctx_t *x) {
     if (x->ph->kind == PH_REINDEX && x->f && stele__fault_injected(x->fv) > 0) {
         /* a failed reindex leaves the index half made: appends are refused until reopen, unless
          * only the snapshot (a cache written last) failed */
-        if (!st.poisoned && !strstr(x->f->path, "streams.snap"))
+        if (!st.poisoned && !strstr(x->f->path, "catalogue.snap"))
             trial_fail(x, "a failed reindex did not poison the store");
         /* reads through the half-made index: the right events, or an error, never fewer */
         for (int w = R_STREAM_FWD; w <= R_STREAM_BWD; w++) {

@@ -1,6 +1,6 @@
 /*
  * test_index_flips.c -- bit rot in the derived files: random single-bit flips and 4 KiB overwrites
- * in the index table files, the index manifest and the catalogue snapshot (streams.snap)
+ * in the index table files, the index manifest and the catalogue snapshot (catalogue.snap)
  * (TESTING.md, "index behind or damaged" and "bit rot"; test_bitflip.c does the segments,
  * test_index_rebuild.c deletes, truncates and swaps whole files).
  *
@@ -40,7 +40,7 @@
 #define NSTREAMS 48
 
 typedef struct dfile {
-    char name[300]; /* relative to the store: "index/..." or "streams.snap" */
+    char name[300]; /* relative to the store: "index/..." or "catalogue.snap" */
     uint8_t *bytes;
     size_t len;
     bool table;
@@ -149,7 +149,7 @@ static void load_derived(env_t *e) {
         f->table = strncmp(de->d_name, "table-", 6) == 0;
     }
     closedir(d);
-    snprintf(e->files[e->nfiles++].name, sizeof e->files[0].name, "streams.snap");
+    snprintf(e->files[e->nfiles++].name, sizeof e->files[0].name, "catalogue.snap");
     size_t tables = 0;
     for (size_t i = 0; i < e->nfiles; i++) {
         char p[4500];
@@ -292,7 +292,7 @@ static void trial(env_t *e, bool overwrite, bool check_after) {
     e->verify_corrupt += rc == STELE_ECORRUPT;
     e->read_corrupt += corrupt_read;
     e->rebuilt_index += rebuilt && !after_open;
-    e->unchanged += !rebuilt && !after_open && !strstr(what, "streams.snap");
+    e->unchanged += !rebuilt && !after_open && !strstr(what, "catalogue.snap");
     (void)stele_store_close(s); /* may report the damaged table */
     if (check_after) {
         /* the store the damage left behind opens, takes an append and holds everything */
@@ -335,7 +335,7 @@ static void test_index_flips(void **state) {
         tables += e->files[i].table;
     printf("index_flips: %" PRIu64 " trials (%" PRIu64 " bit flips, %" PRIu64
            " 4 KiB overwrites; %" PRIu64 " after the open) over %zu table files, the manifest and "
-           "streams.snap: index rebuilt at open %" PRIu64 ", unchanged answers %" PRIu64
+           "catalogue.snap: index rebuilt at open %" PRIu64 ", unchanged answers %" PRIu64
            ", reads refused with STELE_ECORRUPT in %" PRIu64 ", verify reported damage in %" PRIu64
            ", %" PRIu64 " reopened and checked; 0 wrong answers\n",
            e->trials, e->flips, e->overwrites, e->after_open, tables, e->rebuilt_index,

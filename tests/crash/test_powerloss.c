@@ -12,7 +12,7 @@
  *   - roll: the nth operation on the files of a segment roll (next.tmp, roll.tmp, next.partial,
  *     the sparse index) or the nth sync of the log directory;
  *   - close: the nth operation of stele_store_close (index table and manifest writes, the
- *     catalogue snapshot), any file, or only index/, or only streams.snap;
+ *     catalogue snapshot), any file, or only index/, or only catalogue.snap;
  *   - creation: the nth operation from the start (the store being created);
  *   - on demand: a cut from the test thread while the appenders run.
  * The table then rewrites the files as a disk could have kept them (each unsynced sector kept,
@@ -166,7 +166,7 @@ static void make_plan(uint64_t seed, plan_t *p) {
     case SC_CLOSE: {
         uint64_t k = chk_below(&r, 4);
         p->arm_ops = STELE_PL_ALL;
-        p->arm_sub = k == 0 ? "index/" : k == 1 ? "streams.snap" : NULL;
+        p->arm_sub = k == 0 ? "index/" : k == 1 ? "catalogue.snap" : NULL;
         p->nth = pick(&r, 1, k == 0 ? 14 : k == 1 ? 7 : 26);
         break;
     }
@@ -459,7 +459,7 @@ enum {
 };
 static const char *const wh_names[WH_COUNT] = {"segment",      "next.tmp/next.partial", "roll.tmp",
                                                "sparse index", "log directory",         "index",
-                                               "streams.snap", "STELE marker",          "other"};
+                                               "catalogue.snap", "STELE marker",          "other"};
 #define KINDS 7
 
 typedef struct totals {
@@ -486,7 +486,7 @@ static void count_lost_at(totals_t *tot, stele_powerloss_vfs_t *pv) {
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
     int w = strstr(path, "/index") || strstr(path, "/ids") ? WH_INDEX
-            : strstr(base, "streams.snap")                 ? WH_SNAP
+            : strstr(base, "catalogue.snap")                 ? WH_SNAP
             : strstr(base, "STELE")                        ? WH_MARKER
             : strstr(base, ".sidx")                        ? WH_SIDX
             : strstr(base, "next.")                        ? WH_NEXT

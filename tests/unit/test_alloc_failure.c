@@ -141,7 +141,7 @@ static void test_open_existing_store(void **state) {
             break;
         if (n % 2 == 0) {
             char p[PATH_MAX];
-            tu_join(p, sizeof p, dir, "streams.snap");
+            tu_join(p, sizeof p, dir, "catalogue.snap");
             tu_rmtree(p);
         }
     }

@@ -657,7 +657,7 @@ static void test_positions_reopen_digest(void **state) {
         assert_int_equal(stele_store_close(s), 0);
         char p[PATH_MAX];
         if (mode & 1) {
-            tu_join(p, sizeof p, f->dir, "streams.snap");
+            tu_join(p, sizeof p, f->dir, "catalogue.snap");
             assert_true(tu_exists(p));
             tu_rmtree(p);
         }

@@ -28,7 +28,7 @@ static void reopen(tu_fixture_t *f, int mode) {
     assert_int_equal(stele_store_close(f->s), 0);
     if (mode == 1) {
         char p[PATH_MAX];
-        tu_join(p, sizeof p, f->dir, "streams.snap");
+        tu_join(p, sizeof p, f->dir, "catalogue.snap");
         assert_true(tu_exists(p));
         tu_rmtree(p);
     }
