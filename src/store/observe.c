@@ -3,10 +3,12 @@
  * observer with each batch the writer publishes. stele_store_on_commit is one of them.
  *
  * Exactly once and no gap: observe registers under obs_mu, counts itself in nobservers and then
- * reads the visible head as its starting point; the writer stores the new visible head and then
- * reads nobservers (both sequentially consistent). So either the writer sees the new observer and
- * hands it the batch if it lies after its starting point, or the observer's starting point already
- * includes the batch. A visible head is always the end of a batch, so no batch is cut in two.
+ * reads the visible head as its starting point (both sequentially consistent); the writer stores
+ * the new visible head, then, after a sequentially consistent fence, reads nobservers. So either
+ * the writer sees the new observer and hands it the batch if it lies after its starting point, or
+ * the observer's starting point already includes the batch. A visible head is always the end of a
+ * batch, so no batch is cut in two. The writer calls the observers under obs_mu: unobserve, which
+ * takes it, returns only when its observer is not running.
  */
 #include "store/store.h"
 
