@@ -279,9 +279,9 @@ int stele__log_recover_tail(stele_log_t *log) {
     if (intact &&
         (rc = stele__log_problem(
              log, good_last + 1, seg->first_position, good_end,
-             "corruption in the middle of the log: %s; an intact commit follows at offset "
-             "%" PRIu64 " of %s, so nothing was cut (run stele verify)",
-             why[0] ? why : "damaged record", intact_at, seg->path)) < 0)
+             "corruption in the middle of the log at position %" PRIu64 ": %s; an intact "
+             "commit follows at offset %" PRIu64 " of %s, so nothing was cut (run stele verify)",
+             good_last + 1, why[0] ? why : "damaged record", intact_at, seg->path)) < 0)
         goto out;
     /* Proofs that more than the last commit was durable: then this is no torn tail, and nothing
      * is cut (docs/design/recovery.md, "Lost or torn?"). */
