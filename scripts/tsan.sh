@@ -30,6 +30,7 @@ tests=(
     unit_test_subscribe
     unit_test_store_read
     unit_test_index
+    unit_test_maintenance
     crash_test_kill9
 )
 
