@@ -7,6 +7,7 @@
 #include "os/alloc.h"
 #include "util/error.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -171,6 +172,48 @@ static int find_intact_commit(stele_file_t *f, uint64_t from, uint64_t to, uint6
     return rc;
 }
 
+/* list_dir callback: is there a segment file after *(uint64_t *)arg? */
+static int later_segment(void *arg, const char *name) {
+    uint64_t first = 0;
+    if (strlen(name) != 24 || strcmp(name + 20, ".seg") != 0)
+        return 0;
+    for (int i = 0; i < 20; i++) {
+        if (name[i] < '0' || name[i] > '9')
+            return 0;
+        first = first * 10 + (uint64_t)(name[i] - '0');
+    }
+    return first > *(const uint64_t *)arg ? 1 : 0;
+}
+
+/* A live log (another process is writing it, log.h): is a finding of recover_tail explained by
+ * the writer moving on while it was read? Then the open reads again (-EAGAIN) rather than report
+ * damage that is not there. Two findings can be: an intact commit right where the scan met damage
+ * (the scan caught that commit half-written, and the writer finished it and went on), and a sealed
+ * last segment (the writer rolled after the segments were listed: the next one exists now). Real
+ * damage is found again by the next read, and reported (the store bounds the retries). */
+static int live_recheck(stele_log_t *log, const stele_segment_t *seg, bool intact,
+                        uint64_t intact_at, uint64_t good_end, bool was_sealed) {
+    if (!log->live)
+        return 0;
+    if (intact && intact_at == good_end)
+        return stele__fail(-EAGAIN,
+                           "%s: the commit at offset %" PRIu64
+                           " was completed while the log was read (a live writer)",
+                           seg->path, good_end);
+    if (was_sealed) {
+        uint64_t first = seg->first_position;
+        int rc = log->vfs->list_dir(log->vfs, log->dir, later_segment, &first);
+        if (rc < 0)
+            return rc;
+        if (rc > 0)
+            return stele__fail(-EAGAIN,
+                               "%s was sealed while the log was read (a live writer rolled to "
+                               "the next segment)",
+                               seg->path);
+    }
+    return 0;
+}
+
 int stele__log_recover_tail(stele_log_t *log) {
     size_t li = log->nsegs - 1;
     stele_segment_t *seg = log->segs[li];
@@ -275,6 +318,8 @@ int stele__log_recover_tail(stele_log_t *log) {
     uint64_t intact_at = 0;
     if (dirty && (rc = find_intact_commit(seg->file, good_end, file_size, good_last, &intact,
                                           &intact_at)) < 0)
+        goto out;
+    if ((rc = live_recheck(log, seg, intact, intact_at, good_end, was_sealed)) < 0)
         goto out;
     if (intact &&
         (rc = stele__log_problem(
