@@ -670,8 +670,7 @@ static int load_readonly_once(stele_index_t *idx, stele__manifest_t *m, tableset
     *m = (stele__manifest_t){0, 1, 0, NULL};
     int rc = join(path, idx->dir, STELE__MANIFEST_NAME);
     if (rc == 0)
-        rc = stele__file_read_all(idx->vfs, path, stele__manifest_max_bytes(), (void **)&buf,
-                                  &len);
+        rc = stele__file_read_all(idx->vfs, path, stele__manifest_max_bytes(), (void **)&buf, &len);
     if (rc == -ENOENT) /* no manifest (or no index directory): an empty index */
         rc = 0;
     else if (rc == 0)

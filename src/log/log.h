@@ -85,9 +85,9 @@ typedef struct stele_log_open_opts {
     uint64_t durable_floor;
     const char *floor_source;
     /* Another process (a writer holding the store's lock) may be appending and rolling while this
-     * read-only open reads (requires readonly): a finding that a writer caught in the middle of a
-     * commit or a roll explains is re-checked, and open returns -EAGAIN (read again) instead of
-     * STELE_ECORRUPT when the log changed under it (recovery.c, docs/design/recovery.md). */
+     * read-only open reads (requires readonly): the two findings a writer caught in the middle of
+     * a commit or a roll explains are checked again, and when the log moved on under the open they
+     * are no damage: the log simply ends at its last good commit (recovery.c live_recheck). */
     bool live;
 } stele_log_open_opts_t;
 

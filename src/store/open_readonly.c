@@ -22,9 +22,10 @@
  * an index checkpoint, a sealed segment's offset index) only after the log holds that position. So
  * each derived file read before the log's end claims no more than the log then holds, and a writer
  * appending between the two cannot make a complete log look truncated. The two findings a writer
- * caught in the middle of a commit or a roll can explain (log.h, live) make the log report -EAGAIN,
- * and the whole open is done again, a bounded number of times; real damage is found again each
- * time and reported as STELE_ECORRUPT like any open would.
+ * caught in the middle of a commit or a roll can explain (a half-written commit the writer has
+ * finished since, and a last segment sealed after the listing) are checked again by the log
+ * (log.h, live); real damage is still there when checked again, and is reported as
+ * STELE_ECORRUPT like any open would.
  *
  * The entries of the log's tail after the index checkpoints go to memtables that stay in memory,
  * and the catalogue is brought up to date in memory. The store then serves reads and
@@ -36,28 +37,9 @@
 #include "os/alloc.h"
 #include "util/error.h"
 
-#include <errno.h>
-#include <stdio.h>
 #include <string.h>
-#include <time.h>
 
-/* Opens done again after the log changed under one (each costs a scan of the last segment). */
-#define READONLY_OPEN_ATTEMPTS 10
-
-/* Undo one attempt (before the next one, or on failure): everything but the store object. */
-static void attempt_undo(stele_store_t *s) {
-    stele__index_close(s->index);
-    s->index = NULL;
-    stele__index_close(s->ids);
-    s->ids = NULL;
-    stele__log_close(s->log);
-    s->log = NULL;
-    s->wcursor.log = NULL;
-    s->cat.synced_position = NULL;
-    stele__catalogue_clear(&s->cat);
-}
-
-static int attempt_open(stele_store_t *s) {
+int stele__store_open_readonly(stele_store_t *s) {
     /* 1: the catalogue snapshot, before the log (see the banner). */
     int rc = stele__catalogue_load(&s->cat, s->vfs, s->dir);
     if (rc < 0)
@@ -99,23 +81,4 @@ static int attempt_open(stele_store_t *s) {
     memcpy(s->head_hash, s->log->head_hash, 32);
     atomic_store(&s->visible, head);
     return 0;
-}
-
-int stele__store_open_readonly(stele_store_t *s) {
-    int rc = 0;
-    for (int attempt = 1; attempt <= READONLY_OPEN_ATTEMPTS; attempt++) {
-        rc = attempt_open(s);
-        if (rc == 0)
-            return 0;
-        attempt_undo(s);
-        if (rc != -EAGAIN)
-            return rc;
-        /* The writer is in the middle of a commit or a roll: give it a moment. */
-        struct timespec ts = {0, 1000000L * attempt};
-        nanosleep(&ts, NULL);
-    }
-    char detail[400];
-    snprintf(detail, sizeof detail, "%s", stele_errdetail());
-    return stele__fail(rc, "%s: the log kept changing while it was read (%d attempts): %s",
-                       s->dir, READONLY_OPEN_ATTEMPTS, detail);
 }
