@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "index/index.h"
 #include "os/vfs.h"
 #include "test_util.h"
 
@@ -726,6 +727,67 @@ static void test_table_vanishes(void **state) {
     writer_free(&w);
 }
 
+/* The index on its own: a read-only index keeps a tail far larger than its memtable in memory
+ * (the memtable grows instead of being written), answers from tables and memory together, forgets
+ * them in memory on reset, and touches no file, also when its directory does not exist. */
+static void add_entries(stele_index_t *idx, uint64_t from, uint64_t to, int64_t *versions) {
+    for (uint64_t p = from; p <= to; p++) {
+        stele_index_entry_t e = {
+            .hash = 1000 + p % 5, .version = (uint64_t)++versions[p % 5], .position = p};
+        assert_int_equal(stele__index_add(idx, &e, 1), 0);
+    }
+}
+
+static void expect_versions(stele_index_t *idx, uint64_t hash, size_t want) {
+    stele_index_entry_t out[2000];
+    size_t n = 0;
+    assert_int_equal(stele__index_lookup(idx, hash, 0, false, out, 2000, &n), 0);
+    assert_int_equal(n, want);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(out[i].version, i);
+}
+
+static void test_index_readonly(void **state) {
+    (void)state;
+    char dir[4096], missing[4200];
+    tu_tmpdir(dir, sizeof dir, "ro-index");
+    int64_t versions[5] = {-1, -1, -1, -1, -1};
+    stele_index_options_t wo = {.memtable_entries = 64, .merge_fanout = 2};
+    stele_index_t *idx = NULL;
+    assert_int_equal(stele__index_open(NULL, dir, &wo, &idx), 0);
+    add_entries(idx, 1, 1000, versions);
+    assert_int_equal(stele__index_close(idx), 0);
+
+    tree_t before, after;
+    tree_take(&before, dir);
+    ro_reset();
+    stele_index_options_t ro = {.memtable_entries = 16, .readonly = true};
+    assert_int_equal(stele__index_open(&RO_VFS, dir, &ro, &idx), 0);
+    assert_int_equal(stele__index_checkpoint(idx), 1000);
+    add_entries(idx, 1001, 3000, versions); /* 2000 entries through a 16-entry memtable */
+    for (uint64_t h = 1000; h < 1005; h++)
+        expect_versions(idx, h, 600);
+    stele_index_stats_t st;
+    stele__index_stats(idx, &st);
+    assert_int_equal(st.entries, 3000);
+    assert_int_equal(stele__index_flush(idx), STELE_EREADONLY);
+    assert_int_equal(stele__index_reset(idx), 0);
+    assert_int_equal(stele__index_checkpoint(idx), 0);
+    expect_versions(idx, 1000, 0);
+    assert_int_equal(stele__index_close(idx), 0);
+    assert_nothing_written("read-only index");
+    tree_take(&after, dir);
+    tree_same(&before, &after);
+
+    tu_join(missing, sizeof missing, dir, "none");
+    assert_int_equal(stele__index_open(&RO_VFS, missing, &ro, &idx), 0);
+    assert_int_equal(stele__index_checkpoint(idx), 0);
+    assert_int_equal(stele__index_close(idx), 0);
+    assert_nothing_written("read-only index of a missing directory");
+    assert_false(tu_exists(missing));
+    tu_rmtree(dir);
+}
+
 int main(void) {
     X = calloc(MAX_POSITIONS + 1, sizeof *X);
     assert_non_null(X);
@@ -734,6 +796,7 @@ int main(void) {
         cmocka_unit_test(test_roll_during_open),
         cmocka_unit_test(test_commit_finished_during_open),
         cmocka_unit_test(test_table_vanishes),
+        cmocka_unit_test(test_index_readonly),
         cmocka_unit_test(test_live_writer),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
