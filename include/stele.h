@@ -141,11 +141,20 @@ typedef enum stele_durability {
 } stele_durability_t;
 
 #define STELE_OPEN_CREATE 0x1u   /* create the store if the directory holds none */
-#define STELE_OPEN_READONLY 0x2u /* no appends; no recovery writes (a torn tail only reported) */
+/* Read-only, next to a writer: takes no lock (the store may be open for writing in another process,
+ * e.g. a running steled) and writes, creates, renames, truncates and removes nothing in the store
+ * directory; starts no thread. The store shows the log as it was at the open, up to its last whole,
+ * checksummed commit (every commit acknowledged before the open began; a torn or half-written tail
+ * is where it ends, never an error and never repaired); the head does not move afterwards. The
+ * index entries of the log's tail stay in memory. Appends, metadata, deletes and stele_reindex()
+ * return STELE_EREADONLY. What it sees and costs: docs/limits.md, "What a read-only open sees". */
+#define STELE_OPEN_READONLY 0x2u
 /* For stele_verify() on a damaged store: read-only, and damage in the middle of the log or a
  * proven loss of acknowledged events (which make a normal open fail with STELE_ECORRUPT) does not
  * fail the open. The store then ends at the last good commit before the damage, reads see that
- * prefix, and stele_verify() reports the damage as its first bad record. Implies READONLY. */
+ * prefix, and stele_verify() reports the damage as its first bad record. Implies READONLY, but
+ * takes the store's lock (STELE_ELOCKED while a writer holds it): its verdicts are for a store no
+ * one is writing. */
 #define STELE_OPEN_VERIFY 0x4u
 
 struct stele_vfs; /* the file table (src/os/vfs.h); NULL selects the POSIX one */
@@ -179,7 +188,8 @@ void stele_options_init(stele_options_t *o);
  * explain (a truncated or missing file, proven by the catalogue snapshot, a sealed segment's
  * offset index, a later segment or a segment's size): open fails with STELE_ECORRUPT naming the
  * position the log ends at and how many acknowledged events are missing (docs/design/recovery.md).
- * STELE_OPEN_VERIFY opens such a store for stele_verify(). opts may be NULL for the defaults. On
+ * STELE_OPEN_VERIFY opens such a store for stele_verify(). STELE_OPEN_READONLY recovers nothing
+ * and takes no lock (above). opts may be NULL for the defaults. On
  * success *out owns the store until stele_store_close(). Returns STELE_ENOTSTORE, STELE_EVERSION,
  * STELE_ELOCKED, STELE_ECORRUPT, STELE_EINVAL, STELE_ENOMEM or -errno. Thread-safe. */
 int stele_store_open(const char *dir, const stele_options_t *opts, stele_store_t **out);

@@ -35,6 +35,7 @@ struct stele_index {
     uint32_t memtable_entries;
     bool unique_keys; /* memtables are lazy (memtable.h) */
     uint32_t fanout;
+    bool readonly; /* index.h: stele_index_options_t.readonly */
 
     pthread_mutex_t add_mu;      /* one add, flush or reset at a time */
     pthread_mutex_t manifest_mu; /* held from computing a new table set to installing it */

@@ -4,7 +4,8 @@
  *
  * Directory layout:
  *   STELE          marker: "stele-store\nformat 1\n" (written last when a store is created)
- *   LOCK           held with an exclusive lock while the store is open
+ *   LOCK           held with an exclusive lock while the store is open for writing (or verify);
+ *                  a read-only open takes no lock and writes nothing (open_readonly.c)
  *   log/           segments (the only source of truth)
  *   index/         the stream index (derived)
  *   ids/           the event-id index (derived)
@@ -223,6 +224,12 @@ int stele_store_open(const char *dir, const stele_options_t *opts, stele_store_t
     if (creating < 0) {
         rc = creating;
         goto fail;
+    }
+    if (readonly && !verifying) {
+        if ((rc = stele__store_open_readonly(s)) < 0)
+            goto fail;
+        *out = s;
+        return 0;
     }
     char *lock_path = join(dir, "LOCK");
     if (!lock_path) {

@@ -127,6 +127,11 @@ void stele__observers_init(stele_store_t *s);
 void stele__observers_free(stele_store_t *s);
 void stele__observers_notify(stele_store_t *s, const stele_commit_buf_t *cb);
 
+/* open_readonly.c: the rest of stele_store_open() for STELE_OPEN_READONLY without
+ * STELE_OPEN_VERIFY (no lock, no writes, no threads). s holds its options, vfs, paths and an
+ * empty catalogue; on failure s is left for store_free(). */
+int stele__store_open_readonly(stele_store_t *s);
+
 /* limits.c: validation of names and types. allow_reserved: the name is one the store may already
  * hold (a look-up, or the store's own write): '$' names are accepted, and so are invisible or
  * confusable code points (refused in the names and types users write, but a store written before
