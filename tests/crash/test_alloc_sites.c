@@ -21,7 +21,7 @@
 #include "checker.h"
 #include "test_util.h"
 
-#include "os/alloc.h"
+#include "alloc_hooks.h"
 #include "store/store.h"
 
 #include <setjmp.h>

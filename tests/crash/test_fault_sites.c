@@ -29,7 +29,7 @@
 #include "checker.h"
 #include "test_util.h"
 
-#include "os/vfs_fault.h"
+#include "vfs_fault.h"
 #include "store/store.h"
 
 #include <setjmp.h>

@@ -19,7 +19,7 @@
  */
 #include "checker.h"
 
-#include "os/vfs_fault.h"
+#include "vfs_fault.h"
 #include "store/store.h"
 
 #include <setjmp.h>

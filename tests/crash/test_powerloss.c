@@ -53,7 +53,7 @@
  */
 #include "checker.h"
 
-#include "os/vfs_powerloss.h"
+#include "vfs_powerloss.h"
 #include "store/store.h"
 
 #include <setjmp.h>

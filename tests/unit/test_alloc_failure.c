@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "os/alloc.h"
+#include "alloc_hooks.h"
 #include "test_util.h"
 
 #include <inttypes.h>
