@@ -33,6 +33,21 @@
  * queued to one writer thread that batches them under one fdatasync (group commit). Readers,
  * subscriptions and stream lists are per-thread objects: one object must not be used by two threads
  * at the same time, but any number of them may be open on one store.
+ *
+ * Structs that grow
+ * -----------------
+ * The options structs (stele_options_t, stele_read_options_t, stele_subscribe_options_t) carry
+ * their size in struct_size, set by their _init() function, so that fields can be added without
+ * breaking programs built against an older header. The output structs that may grow
+ * (stele_stats_t, stele_stream_info_t, stele_verify_report_t) carry it as their first field too:
+ * the caller sets it to sizeof before the call, e.g. `stele_stats_t st = {.struct_size = sizeof
+ * st};`. The library fills min(the caller's size, its own) bytes and sets struct_size to that, so
+ * a program built against an older stele.h never has bytes written past its struct, and one built
+ * against a newer stele.h learns from struct_size which fields an older library filled. A
+ * struct_size below the struct's first version (0: not set) is STELE_EINVAL and nothing is filled.
+ * stele_event_t and stele_append_result_t are fixed: an event is filled once per event on the
+ * read path, and results live in arrays of stele_append_part_t; a new field of theirs would come
+ * with a new call.
  */
 #ifndef STELE_H
 #define STELE_H
@@ -414,6 +429,9 @@ typedef enum stele_stream_state {
 } stele_stream_state_t;
 
 typedef struct stele_stream_info {
+    /* Set to sizeof(stele_stream_info_t) before calling stele_stream_info(); see "Output structs"
+     * above. In a list's entries the library sets it to its own size. */
+    size_t struct_size;
     const char *name; /* borrowed (see each function) */
     stele_stream_state_t state;
     int64_t first_version;  /* first readable version (after a soft delete: the next version) */
@@ -551,6 +569,7 @@ STELE_API int stele_head_digest(stele_store_t *store, uint64_t *position, uint8_
 typedef void (*stele_progress_fn)(void *arg, uint64_t done, uint64_t total);
 
 typedef struct stele_verify_report {
+    size_t struct_size;    /* set to sizeof(stele_verify_report_t) before the call */
     uint64_t events;       /* records checked */
     uint64_t commits;      /* commits whose chain hash was recomputed */
     uint64_t segments;     /* segment files checked */
@@ -582,6 +601,7 @@ STELE_API int stele_reindex(stele_store_t *store, stele_progress_fn progress, vo
 #define STELE_SYNC_BUCKET_MIN_US 64
 
 typedef struct stele_stats {
+    size_t struct_size;     /* set to sizeof(stele_stats_t) before the call */
     uint64_t head_position; /* last visible position */
     uint64_t streams;       /* streams in the catalogue (including reserved and deleted) */
     uint64_t segments;      /* segment files */
