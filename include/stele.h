@@ -226,8 +226,12 @@ STELE_API void stele_options_init(stele_options_t *o);
 STELE_API int stele_store_open(const char *dir, const stele_options_t *opts, stele_store_t **out);
 
 /* Finish the appends already queued, stop the writer, persist the index and close. Open readers,
- * lists and subscriptions must be closed first. NULL is a no-op. Returns 0 or the first error met
- * while closing (the log is intact either way). */
+ * lists and subscriptions must be closed first (subscribers waiting in stele_subscription_next()
+ * are woken with STELE_ECLOSED and waited for). NULL is a no-op. Returns 0 or the first error met
+ * while closing: -errno (-EIO, -ENOSPC) from writing or syncing the index tables, the manifest or
+ * the catalogue snapshot, or STELE_ENOMEM; the log is intact either way, and the next open
+ * rebuilds what was not written. A poisoned store closes with 0. The handle is freed in every
+ * case. Not to be called while another thread still uses the store. */
 STELE_API int stele_store_close(stele_store_t *store);
 
 /* ---------------------------------------------------------------------------------------------
@@ -305,9 +309,12 @@ typedef struct stele_append_part {
 
 /* Append to several streams in one atomic commit: all parts are written or none. A stream may
  * appear in one part only. On failure *failed_part (if not NULL) holds the index of the part at
- * fault, or count when no single part is. Same errors as stele_append(). Idempotency is decided
- * per part as for stele_append(): a commit whose parts are all retries answers the first results;
- * one where some parts are retries and others are not is STELE_EIDREUSE. Thread-safe. */
+ * fault, or count when no single part is. Errors: those of stele_append(), and STELE_EEMPTY for
+ * count 0 or a NULL parts array, STELE_ETOOBIG for more than STELE_MAX_COMMIT_STREAMS parts,
+ * STELE_EINVAL for a stream in two parts or an expected version that is none of the above.
+ * Idempotency is decided per part as for stele_append(): a commit whose parts are all retries
+ * answers the first results; one where some parts are retries and others are not is STELE_EIDREUSE.
+ * Thread-safe. */
 STELE_API int stele_commit(stele_store_t *store, stele_append_part_t *parts, size_t count,
                            size_t *failed_part);
 
@@ -379,8 +386,10 @@ typedef struct stele_reader stele_reader_t;
 
 /* Read one stream, from version from_version (inclusive) in direction dir, at most limit events
  * (0 = no limit). Backward reads with from_version < 0 start at the last event. Versions before
- * a soft delete are not returned. Returns STELE_ENOTFOUND for a stream that never existed,
- * STELE_EDELETED / STELE_ETOMBSTONED for deleted ones, STELE_ENAME, STELE_ENOMEM. The reader
+ * a soft delete are not returned. Returns 0, STELE_ENOTFOUND for a stream that never existed,
+ * STELE_EDELETED / STELE_ETOMBSTONED for deleted ones, STELE_ENAME, STELE_EINVAL (NULL store or
+ * out, a direction that is neither), STELE_EPOISONED (the index is known to miss commits),
+ * STELE_ENOMEM or -errno. The reader
  * sees the events visible when it was opened. Thread-safe; the reader belongs to the caller until
  * stele_reader_close(). */
 STELE_API int stele_read_stream(stele_store_t *store, const char *stream, int64_t from_version,
@@ -398,7 +407,10 @@ typedef struct stele_read_options {
 STELE_API void stele_read_options_init(stele_read_options_t *o);
 
 /* Read $all with filters. Sees the events visible when it was opened. opts may be NULL (forward
- * from the start, no filter). Thread-safe; the reader belongs to the caller. */
+ * from the start, no filter). Returns 0, STELE_EINVAL (NULL store or out, an unknown
+ * opts->struct_size, a direction that is neither, until_ns not after since_ns), STELE_ENOMEM or
+ * -errno (-EIO from a read). Works on a poisoned store. Thread-safe; the reader belongs to the
+ * caller until stele_reader_close(). */
 STELE_API int stele_read_all(stele_store_t *store, const stele_read_options_t *opts,
                              stele_reader_t **out);
 
@@ -429,8 +441,8 @@ typedef enum stele_stream_state {
 } stele_stream_state_t;
 
 typedef struct stele_stream_info {
-    /* Set to sizeof(stele_stream_info_t) before calling stele_stream_info(); see "Output structs"
-     * above. In a list's entries the library sets it to its own size. */
+    /* Set to sizeof(stele_stream_info_t) before calling stele_stream_info(); see "Structs that
+     * grow" above. In a list's entries the library sets it to its own size. */
     size_t struct_size;
     const char *name; /* borrowed (see each function) */
     stele_stream_state_t state;
@@ -445,15 +457,19 @@ typedef struct stele_stream_info {
     int64_t metadata_version;
 } stele_stream_info_t;
 
-/* Info about one stream; out->name points at the stream argument. Returns 0 (also for deleted and
- * tombstoned streams: see out->state) or STELE_ENOTFOUND, STELE_ENAME. Thread-safe. */
+/* Info about one stream; out->name points at the stream argument. Set out->struct_size first
+ * (see "Structs that grow"). Returns 0 (also for deleted and tombstoned streams: see out->state),
+ * STELE_ENOTFOUND, STELE_ENAME, STELE_EINVAL (NULL store or out, or out->struct_size not set),
+ * STELE_EPOISONED (the catalogue is known to miss commits). Thread-safe. */
 STELE_API int stele_stream_info(stele_store_t *store, const char *stream, stele_stream_info_t *out);
 
 typedef struct stele_stream_list stele_stream_list_t;
 
 /* The streams whose names start with prefix (NULL or "" = all) and sort after `after` (NULL = from
  * the first), in byte order, at most limit (0 = all). Soft-deleted streams and reserved '$' streams
- * are left out unless include_hidden. The list is a snapshot owned by the caller. Thread-safe. */
+ * are left out unless include_hidden. The list is a snapshot owned by the caller until
+ * stele_stream_list_free(); each entry's struct_size is the library's sizeof(stele_stream_info_t).
+ * Returns 0, STELE_EINVAL (NULL store or out), STELE_EPOISONED or STELE_ENOMEM. Thread-safe. */
 STELE_API int stele_stream_list(stele_store_t *store, const char *prefix, const char *after,
                                 size_t limit, bool include_hidden, stele_stream_list_t **out);
 STELE_API size_t stele_stream_list_count(const stele_stream_list_t *list);
@@ -467,13 +483,15 @@ STELE_API void stele_stream_list_free(stele_stream_list_t *list);
  * versions, N >= 1), max_age (keep the events recorded in the last N seconds, N >= 1),
  * truncate_before (versions below N are hidden, N >= 0); null unsets a key. Any other keys are
  * free. *json_out is NUL-terminated, owned by the caller, freed with stele_free(); "{}"
- * when none was set. Returns 0, STELE_ENOTFOUND, STELE_ENAME. Thread-safe. */
+ * when none was set. Returns 0, STELE_ENOTFOUND, STELE_ENAME, STELE_EINVAL (a NULL argument),
+ * STELE_EPOISONED or STELE_ENOMEM. Thread-safe. */
 STELE_API int stele_stream_metadata_get(stele_store_t *store, const char *stream, char **json_out);
 
 /* Replace the stream's metadata with the JSON object json (recorded as an event of type
  * "$metadata" in the reserved stream "$$<stream>"). Durable like an append. A retention key whose
  * value is not a whole number in its range is STELE_EINVAL, naming the key; a tombstoned stream
- * is STELE_ETOMBSTONED. Thread-safe. */
+ * is STELE_ETOMBSTONED. Errors as for stele_stream_metadata_set_expect() with
+ * STELE_EXPECT_ANY. Thread-safe. */
 STELE_API int stele_stream_metadata_set(stele_store_t *store, const char *stream, const char *json);
 
 /* stele_stream_metadata_set() under optimistic concurrency: expected_version is checked against
@@ -494,7 +512,10 @@ STELE_API int stele_stream_metadata_set_expect(stele_store_t *store, const char 
  * readable through it; a later append recreates it and versions continue. Tombstone: closed for
  * ever, appends fail with STELE_ETOMBSTONED. Both are recorded in the log as events of the reserved
  * stream "$$<stream>" ($all still holds the original events). expected_version is checked as for
- * an append. Returns 0, STELE_ENOTFOUND, STELE_ECONFLICT, STELE_ETOMBSTONED, ... Thread-safe. */
+ * an append, but STELE_EXPECT_NO_STREAM is STELE_EINVAL (there is nothing to delete). Returns 0,
+ * STELE_ENOTFOUND (no such stream), STELE_ECONFLICT, STELE_ETOMBSTONED (already tombstoned),
+ * STELE_ENAME, STELE_EINVAL, or an append's errors (STELE_EREADONLY, STELE_EPOISONED,
+ * STELE_ECLOSED, STELE_ENOMEM, -errno). Thread-safe. */
 STELE_API int stele_stream_delete(stele_store_t *store, const char *stream,
                                   int64_t expected_version, bool tombstone);
 
@@ -519,6 +540,22 @@ typedef struct stele_subscribe_options {
 
 STELE_API void stele_subscribe_options_init(stele_subscribe_options_t *o);
 
+/* Subscribe to $all (opts->stream NULL: every event passing opts->filter, in position order) or
+ * to one stream (opts->stream: its events in version order through the index; the filter is not
+ * used, and events its retention metadata hides are skipped). Delivery starts after
+ * opts->after_position (a $all position for both kinds; a position past the head counts as the
+ * head), or after the head at the call with opts->from_end. The subscription first delivers the
+ * history up to the head, then STELE_SUB_CAUGHT_UP once, then live events as commits become
+ * visible, with no gap and no duplicate at the switch; only whole commits are ever seen. It reads
+ * from the log: it holds no events in memory, and a subscriber that falls behind never slows the
+ * writer. A stream that does not exist yet is no error: its first events are delivered when they
+ * come. opts may be NULL (all of $all from the start, no filter); set it up with
+ * stele_subscribe_options_init(). The strings in opts are copied. Returns 0 with *out owned by
+ * the caller until stele_subscription_close(), STELE_EINVAL (NULL store or out, an unknown
+ * opts->struct_size), STELE_ENAME (opts->stream), STELE_ENOMEM. Errors met later (STELE_ECORRUPT,
+ * -EIO, STELE_EPOISONED for a one-stream subscription while the index misses commits) come from
+ * stele_subscription_next() and stele_subscription_poll(). Thread-safe; each subscription is
+ * used by one thread at a time (stele_subscription_cancel() excepted). */
 STELE_API int stele_subscribe(stele_store_t *store, const stele_subscribe_options_t *opts,
                               stele_subscription_t **out);
 
@@ -562,7 +599,8 @@ STELE_API void stele_subscription_close(stele_subscription_t *sub);
  * ------------------------------------------------------------------------------------------- */
 
 /* The head: position of the last visible event (0 for an empty store) and the chained SHA-256 hash
- * of the last commit (32 zero bytes for an empty store). Thread-safe. */
+ * of the last commit (32 zero bytes for an empty store), read together. Returns 0 or
+ * STELE_EINVAL (a NULL argument). Thread-safe. */
 STELE_API int stele_head_digest(stele_store_t *store, uint64_t *position, uint8_t hash[32]);
 
 /* Progress callback for long work: done and total in the unit of the work (bytes or events). */
@@ -583,15 +621,23 @@ typedef struct stele_verify_report {
 
 /* Recompute every checksum and the hash chain over the whole log, and check every index entry
  * against the log. Returns 0 when good, STELE_ECORRUPT with report->message naming the first bad
- * record, or another error when the check could not run. On a store opened with
- * STELE_OPEN_VERIFY, damage or a loss that open found is reported here (bad_position: the first
- * position bad or missing) when the log before it checks out. progress may be NULL. Thread-safe
- * (runs beside appends; checks the log up to the head at the call). */
+ * record, or another error when the check could not run (STELE_EINVAL: NULL store or report, or
+ * report->struct_size not set; STELE_ENOMEM; -errno from a read). Set report->struct_size first
+ * (see "Structs that grow"); the report is filled on 0 and on STELE_ECORRUPT. On a store opened
+ * with STELE_OPEN_VERIFY, damage or a loss that open found is reported here (bad_position: the
+ * first position bad or missing) when the log before it checks out. progress may be NULL.
+ * Thread-safe (runs beside appends; checks the log up to the head at the call). */
 STELE_API int stele_verify(stele_store_t *store, stele_progress_fn progress, void *arg,
                            stele_verify_report_t *report);
 
 /* Rebuild the index and the stream catalogue from the log (invariant: everything but the log can
- * be rebuilt). Appends wait while it runs. Returns 0 or an error. Thread-safe. */
+ * be rebuilt). Runs on the writer thread: appends wait while it runs. A successful rebuild clears
+ * the poisoning left by a failed index update; a failed one poisons the store (one-stream reads,
+ * stream info and lists then return STELE_EPOISONED until a reopen or a successful reindex).
+ * progress (may be NULL) is called on the writer thread as the log is replayed. Returns
+ * 0, STELE_EINVAL (NULL store), STELE_EREADONLY, STELE_EPOISONED (a failed write or sync: reopen
+ * first), STELE_ECLOSED, STELE_ECORRUPT (a record fails its check), STELE_ENOMEM or -errno
+ * (-EIO, -ENOSPC writing the index). Thread-safe. */
 STELE_API int stele_reindex(stele_store_t *store, stele_progress_fn progress, void *arg);
 
 /* Sync latency histogram of stele_stats: bucket i counts the fdatasync calls that took at most
@@ -617,6 +663,11 @@ typedef struct stele_stats {
     stele_durability_t durability;
 } stele_stats_t;
 
+/* Figures of the store now: sizes, counters since open and the sync latency histogram (what
+ * steled's /stats and /metrics show). Set out->struct_size first (see "Structs that grow"). The
+ * counters are read one by one without stopping the writer, so two of them may be one batch
+ * apart. Does not wait for queued appends; works on a poisoned or read-only store (poisoned tells).
+ * Returns 0 or STELE_EINVAL (NULL store or out, or out->struct_size not set). Thread-safe. */
 STELE_API int stele_stats(stele_store_t *store, stele_stats_t *out);
 
 #ifdef __cplusplus
