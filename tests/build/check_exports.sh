@@ -29,7 +29,8 @@ exported=$(nm -D --defined-only "$lib" | awk 'NF >= 3 { print $3 }' |
 missing=$(comm -23 <(echo "$declared") <(echo "$exported"))
 extra=$(comm -13 <(echo "$declared") <(echo "$exported"))
 for f in $missing; do
-    echo "declared in $(basename "$header") but not exported by $(basename "$lib"): $f (STELE_API missing, or no definition)"
+    echo "declared in $(basename "$header") but not exported by $(basename "$lib"): $f" \
+        "(STELE_API missing, or no definition)"
 done
 for f in $extra; do
     echo "exported by $(basename "$lib") but not declared in $(basename "$header"): $f"
