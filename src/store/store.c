@@ -18,6 +18,7 @@
 #include "os/alloc.h"
 #include "util/error.h"
 #include "util/path.h"
+#include "util/struct_size.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -384,9 +385,7 @@ int stele_head_digest(stele_store_t *s, uint64_t *position, uint8_t hash[32]) {
     return 0;
 }
 
-int stele_stats(stele_store_t *s, stele_stats_t *out) {
-    if (!s || !out)
-        return stele__fail(STELE_EINVAL, "argument is NULL");
+static void stats_fill(stele_store_t *s, stele_stats_t *out) {
     memset(out, 0, sizeof(*out));
     out->head_position = atomic_load(&s->visible);
     pthread_rwlock_rdlock(&s->cat.lock);
@@ -409,5 +408,18 @@ int stele_stats(stele_store_t *s, stele_stats_t *out) {
         out->poisoned = stele__writer_poison(s->writer) != 0 || atomic_load(&s->derived_error) != 0;
     }
     out->durability = s->opts.durability;
+}
+
+int stele_stats(stele_store_t *s, stele_stats_t *out) {
+    if (!s || !out)
+        return stele__fail(STELE_EINVAL, "argument is NULL");
+    size_t copy;
+    int rc = stele__struct_size_check(out->struct_size, STELE__SIZE_V1(stele_stats_t, durability),
+                                      sizeof(stele_stats_t), "stele_stats_t", &copy);
+    if (rc < 0)
+        return rc;
+    stele_stats_t full;
+    stats_fill(s, &full);
+    stele__struct_size_copy(out, &full, copy);
     return 0;
 }

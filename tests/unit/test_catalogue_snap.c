@@ -54,7 +54,7 @@ static void test_snapshot_while_running(void **state) {
     stele_store_t *c = NULL;
     assert_int_equal(stele_store_open(copy, &o, &c), 0);
     for (unsigned i = 0; i < STREAMS; i++) {
-        stele_stream_info_t a, b;
+        stele_stream_info_t a = {.struct_size = sizeof a}, b = {.struct_size = sizeof b};
         snprintf(stream, sizeof stream, "clock-%u", i);
         assert_int_equal(stele_stream_info(s, stream, &a), 0);
         assert_int_equal(stele_stream_info(c, stream, &b), 0);
@@ -105,7 +105,7 @@ static void test_older_store_name(void **state) {
     assert_int_equal(snapshot_position(dir, &streams), head);
     assert_int_equal(streams, 4); /* named-0..2 and the metadata stream $$named-1 */
     s = tu_open(dir);
-    stele_stream_info_t info;
+    stele_stream_info_t info = {.struct_size = sizeof info};
     assert_int_equal(stele_stream_info(s, "named-0", &info), 0);
     assert_int_equal(info.last_version, 9);
     char *meta = NULL;

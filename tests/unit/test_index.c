@@ -15,7 +15,7 @@
 #include "index/index.h"
 #include "os/alloc.h"
 #include "os/vfs.h"
-#include "os/vfs_fault.h"
+#include "vfs_fault.h"
 #include "stele.h"
 
 #include <errno.h>

@@ -81,7 +81,7 @@ static void test_verify_reports(void **state) {
     size_t segments = segment_count(f->dir);
     assert_true(segments >= 2);
     progress_t p = {0};
-    stele_verify_report_t rep;
+    stele_verify_report_t rep = {.struct_size = sizeof rep};
     assert_int_equal(stele_verify(f->s, on_progress, &p, &rep), 0);
     assert_int_equal(rep.error, 0);
     assert_int_equal(rep.events, events);
@@ -196,7 +196,7 @@ static void test_reindex_rebuilds_what_users_see(void **state) {
     assert_int_equal(tu_append1(s, "closed", STELE_EXPECT_ANY, "E", "{}", &res), STELE_ETOMBSTONED);
     assert_int_equal(tu_append1(s, "gone", 4, "E", "{}", &res), 0);
     assert_int_equal(res.first_version, 5);
-    stele_verify_report_t rep;
+    stele_verify_report_t rep = {.struct_size = sizeof rep};
     assert_int_equal(stele_verify(s, NULL, NULL, &rep), 0);
     free(before);
     free(after);
@@ -268,7 +268,7 @@ static void test_reindex_beside_appends(void **state) {
             tu_events_free(&ev);
         }
     }
-    stele_verify_report_t rep;
+    stele_verify_report_t rep = {.struct_size = sizeof rep};
     assert_int_equal(stele_verify(f->s, NULL, NULL, &rep), 0);
     /* and the rebuilt files are right on disk */
     f->s = tu_reopen(f->s, f->dir);
@@ -285,7 +285,7 @@ static void test_readonly(void **state) {
     f->s = NULL;
     assert_int_equal(stele_store_open(f->dir, &o, &f->s), 0);
     assert_int_equal(stele_reindex(f->s, NULL, NULL), STELE_EREADONLY);
-    stele_verify_report_t rep;
+    stele_verify_report_t rep = {.struct_size = sizeof rep};
     assert_int_equal(stele_verify(f->s, NULL, NULL, &rep), 0);
     assert_int_equal(rep.events, events);
 }

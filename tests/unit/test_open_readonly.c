@@ -513,7 +513,7 @@ static void put_file(const char *dir, const char *rel, const void *bytes, size_t
 }
 
 static uint64_t store_stat(stele_store_t *s, int which) {
-    stele_stats_t st;
+    stele_stats_t st = {.struct_size = sizeof st};
     assert_int_equal(stele_stats(s, &st), 0);
     return which == 0 ? st.segments : which == 1 ? st.log_bytes : st.index_tables;
 }
@@ -572,7 +572,7 @@ static void test_changes_nothing(void **state) {
     assert_int_equal(head, atomic_load(&w.acked));
     check_view(s, head, &rng, "idle writer");
     check_view(s, head, &rng, "idle writer, again");
-    stele_stream_info_t info;
+    stele_stream_info_t info = {.struct_size = sizeof info};
     assert_int_equal(stele_stream_info(s, "ro-1", &info), 0);
     /* Appends and maintenance are refused, and change nothing either. */
     stele_event_in_t ev = tu_event("T", "{}");
