@@ -5,8 +5,8 @@
  *
  * Each cmd_* function parses and checks its arguments exactly as in local mode, then hands the
  * parsed values to its remote_* twin when ctx->url is set. The remote functions print the same
- * stdout lines as local mode and return the same exit statuses: HTTP errors map to them
- * (409 wrong_expected_version -> 2, 404/410 -> 3, anything else -> 4).
+ * stdout lines as local mode and return the same exit statuses: the server's JSON error codes map
+ * to them through the one error table (common/error_map.h), the table local mode uses too.
  */
 #ifndef STELE_CLI_REMOTE_H
 #define STELE_CLI_REMOTE_H
