@@ -119,7 +119,6 @@ void remote_append_body(json_out_t *b, int64_t expect, const stele_event_in_t *e
 
 /* ---- remote_*.c: the commands ---------------------------------------------------------------- */
 
-int remote_init(cli_ctx_t *ctx);
 int remote_append(cli_ctx_t *ctx, const char *stream, int64_t expect,
                   const stele_event_in_t *events, size_t count);
 int remote_read(cli_ctx_t *ctx, const char *stream, int64_t from_version, bool backward,
@@ -133,10 +132,6 @@ int remote_info(cli_ctx_t *ctx, const char *stream);
 int remote_event(cli_ctx_t *ctx, const char *id);
 int remote_meta(cli_ctx_t *ctx, const char *stream, const char *set_json, int64_t expect);
 int remote_delete(cli_ctx_t *ctx, const char *stream, int64_t expect, bool tombstone);
-int remote_stats(cli_ctx_t *ctx);
-int remote_digest(cli_ctx_t *ctx);
-int remote_verify(cli_ctx_t *ctx);
-int remote_reindex(cli_ctx_t *ctx);
 
 /* import: one run of events of one stream (expect as in the export; a conflict retries with
  * any). Prints the error naming the lines. *idempotent tells how the server took it. */
