@@ -21,7 +21,7 @@
 typedef enum cli_open {
     CLI_OPEN_READ,     /* an existing store, only read (none: "no store at DIR", exit 3) */
     CLI_OPEN_WRITE,    /* created when missing (writing commands) */
-    CLI_OPEN_MAINTAIN, /* an existing store, written by maintenance (reindex) */
+    CLI_OPEN_MAINTAIN, /* an existing store, written but never created (delete, reindex) */
     CLI_OPEN_VERIFY,   /* an existing store, even a damaged one (verify) */
 } cli_open_t;
 
@@ -42,16 +42,38 @@ typedef struct cli_backend_ops {
     int (*verify)(cli_backend_t *b, json_t **report);
     /* Rebuild the indexes and the catalogue from the log. Failure is always EXIT_ERROR. */
     int (*reindex)(cli_backend_t *b);
+
+    /* Check a stream name before anything is written (local: stele_stream_name_check, so that a
+     * rejected write creates no store; remote: the server checks it and answers in its words). */
+    int (*check_name)(cli_backend_t *b, const char *stream);
+    /* One stream's info as the object `info` prints (info_json keys); *out is a new reference. */
+    int (*info)(cli_backend_t *b, const char *stream, json_t **out);
+    /* Each stream's info (info_json keys) in name order, prefix / after / limit (0: all) / all
+     * as stele_stream_list(); each(arg, info) takes the reference and returns an exit status,
+     * which ends the listing when not EXIT_OK. */
+    int (*streams)(cli_backend_t *b, const char *prefix, const char *after, uint64_t limit,
+                   bool all, int (*each)(void *arg, json_t *info), void *arg);
+    /* A stream's metadata JSON text (malloc, NUL-terminated; the caller frees) in *out. */
+    int (*meta_get)(cli_backend_t *b, const char *stream, char **out);
+    /* Replace a stream's metadata under expect (against its metadata version); *version is the
+     * new metadata version. */
+    int (*meta_set)(cli_backend_t *b, const char *stream, const char *json, int64_t expect,
+                    int64_t *version);
+    /* Delete (soft, or tombstone) a stream under expect. */
+    int (*delete_stream)(cli_backend_t *b, const char *stream, int64_t expect, bool tombstone);
 } cli_backend_ops_t;
 
 struct cli_backend {
     const cli_backend_ops_t *ops;
     cli_ctx_t *ctx;
-    stele_store_t *store; /* local backend: the open store */
+    cli_open_t how;       /* local backend: how the store is to be opened */
+    stele_store_t *store; /* local backend: the store, opened by the first operation */
 };
 
-/* Open ctx's backend: the server when ctx->url is set, else the store at ctx->dir opened as how
- * says. Returns EXIT_OK, or the exit status after printing why (then nothing is to be closed). */
+/* Set up ctx's backend: the server when ctx->url is set, else the store at ctx->dir, opened as how
+ * says by the first operation that needs it (so its failure is that operation's: "no store at
+ * DIR" is exit 3). Returns EXIT_OK, or the exit status after printing why (then nothing is to be
+ * closed). */
 int cli_backend_open(cli_ctx_t *ctx, cli_open_t how, cli_backend_t *b);
 /* Close it; returns status unchanged, or EXIT_ERROR if it was EXIT_OK and closing failed. */
 int cli_backend_close(cli_backend_t *b, int status);

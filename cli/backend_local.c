@@ -3,6 +3,7 @@
  * libstele call, and a failure is printed with its error name and detail (cli_fail). See
  * backend.h.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "backend.h"
@@ -22,7 +23,28 @@ int cli_backend_close(cli_backend_t *b, int status) {
     return status;
 }
 
+/* Open the store at the first operation that needs it, so that a command can have its input
+ * checked first (a rejected write must not create a store). */
+static int need_store(cli_backend_t *b) {
+    if (b->store != NULL) {
+        return EXIT_OK;
+    }
+    switch (b->how) {
+    case CLI_OPEN_WRITE: return cli_store_open(b->ctx, true, &b->store);
+    case CLI_OPEN_VERIFY:
+        /* A damaged store is opened all the same, so that verify can say where it is damaged. */
+        return cli_store_open_flags(b->ctx, STELE_OPEN_VERIFY, &b->store);
+    case CLI_OPEN_READ:
+    case CLI_OPEN_MAINTAIN: break;
+    }
+    return cli_store_open(b->ctx, false, &b->store);
+}
+
 static int local_ready(cli_backend_t *b) {
+    int status = need_store(b);
+    if (status != EXIT_OK) {
+        return status;
+    }
     if (b->ctx->verbose) {
         fprintf(stderr, "stele: store ready at %s\n", b->ctx->dir);
     }
@@ -30,6 +52,10 @@ static int local_ready(cli_backend_t *b) {
 }
 
 static int local_stats(cli_backend_t *b, json_t **out) {
+    int status = need_store(b);
+    if (status != EXIT_OK) {
+        return status;
+    }
     stele_stats_t s;
     memset(&s, 0, sizeof(s));
     int rc = stele_stats(b->store, &s);
@@ -41,6 +67,10 @@ static int local_stats(cli_backend_t *b, json_t **out) {
 }
 
 static int local_digest(cli_backend_t *b, uint64_t *position, char hash_hex[65]) {
+    int status = need_store(b);
+    if (status != EXIT_OK) {
+        return status;
+    }
     uint8_t hash[32];
     int rc = stele_head_digest(b->store, position, hash);
     if (rc != 0) {
@@ -53,6 +83,10 @@ static int local_digest(cli_backend_t *b, uint64_t *position, char hash_hex[65])
 }
 
 static int local_verify(cli_backend_t *b, json_t **report) {
+    int status = need_store(b);
+    if (status != EXIT_OK) {
+        return status;
+    }
     stele_verify_report_t r;
     memset(&r, 0, sizeof(r));
     cli_progress_t progress;
@@ -68,6 +102,10 @@ static int local_verify(cli_backend_t *b, json_t **report) {
 }
 
 static int local_reindex(cli_backend_t *b) {
+    int status = need_store(b);
+    if (status != EXIT_OK) {
+        return status;
+    }
     cli_progress_t progress;
     cli_progress_init(&progress, "reindex", NULL);
     int rc = stele_reindex(b->store, cli_progress_update, &progress);
@@ -79,24 +117,102 @@ static int local_reindex(cli_backend_t *b) {
     return EXIT_OK;
 }
 
+static int local_check_name(cli_backend_t *b, const char *stream) {
+    int rc = stele_stream_name_check(stream);
+    return rc != 0 ? cli_fail(b->ctx, rc) : EXIT_OK;
+}
+
+static int local_info(cli_backend_t *b, const char *stream, json_t **out) {
+    int status = need_store(b);
+    if (status != EXIT_OK) {
+        return status;
+    }
+    stele_stream_info_t info;
+    memset(&info, 0, sizeof(info));
+    int rc = stele_stream_info(b->store, stream, &info);
+    if (rc != 0) {
+        return cli_fail(b->ctx, rc);
+    }
+    info.name = stream;
+    *out = info_json(&info);
+    return EXIT_OK;
+}
+
+static int local_streams(cli_backend_t *b, const char *prefix, const char *after, uint64_t limit,
+                         bool all, int (*each)(void *arg, json_t *info), void *arg) {
+    int status = need_store(b);
+    if (status != EXIT_OK) {
+        return status;
+    }
+    stele_stream_list_t *list = NULL;
+    int rc = stele_stream_list(b->store, prefix, after, (size_t)limit, all, &list);
+    if (rc != 0) {
+        return cli_fail(b->ctx, rc);
+    }
+    size_t count = stele_stream_list_count(list);
+    for (size_t i = 0; i < count && status == EXIT_OK; i++) {
+        status = each(arg, info_json(stele_stream_list_get(list, i)));
+    }
+    stele_stream_list_free(list);
+    return status;
+}
+
+static int local_meta_get(cli_backend_t *b, const char *stream, char **out) {
+    int status = need_store(b);
+    if (status != EXIT_OK) {
+        return status;
+    }
+    char *json = NULL;
+    int rc = stele_stream_metadata_get(b->store, stream, &json);
+    if (rc != 0) {
+        return cli_fail(b->ctx, rc);
+    }
+    *out = strdup(json);
+    stele_free(json);
+    if (*out == NULL) {
+        cli_errorf(b->ctx, "out of memory");
+        return EXIT_ERROR;
+    }
+    return EXIT_OK;
+}
+
+static int local_meta_set(cli_backend_t *b, const char *stream, const char *json, int64_t expect,
+                          int64_t *version) {
+    int status = need_store(b);
+    if (status != EXIT_OK) {
+        return status;
+    }
+    int rc = stele_stream_metadata_set_expect(b->store, stream, json, expect, version);
+    return rc != 0 ? cli_fail(b->ctx, rc) : EXIT_OK;
+}
+
+static int local_delete(cli_backend_t *b, const char *stream, int64_t expect, bool tombstone) {
+    int status = need_store(b);
+    if (status != EXIT_OK) {
+        return status;
+    }
+    int rc = stele_stream_delete(b->store, stream, expect, tombstone);
+    return rc != 0 ? cli_fail(b->ctx, rc) : EXIT_OK;
+}
+
 static const cli_backend_ops_t local_ops = {
     .ready = local_ready,
     .stats = local_stats,
     .digest = local_digest,
     .verify = local_verify,
     .reindex = local_reindex,
+    .check_name = local_check_name,
+    .info = local_info,
+    .streams = local_streams,
+    .meta_get = local_meta_get,
+    .meta_set = local_meta_set,
+    .delete_stream = local_delete,
 };
 
 int cli_backend_local_open(cli_ctx_t *ctx, cli_open_t how, cli_backend_t *b) {
     b->ops = &local_ops;
     b->ctx = ctx;
-    switch (how) {
-    case CLI_OPEN_WRITE: return cli_store_open(ctx, true, &b->store);
-    case CLI_OPEN_VERIFY:
-        /* A damaged store is opened all the same, so that verify can say where it is damaged. */
-        return cli_store_open_flags(ctx, STELE_OPEN_VERIFY, &b->store);
-    case CLI_OPEN_READ:
-    case CLI_OPEN_MAINTAIN: break;
-    }
-    return cli_store_open(ctx, false, &b->store);
+    b->how = how;
+    b->store = NULL;
+    return EXIT_OK;
 }

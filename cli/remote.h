@@ -67,6 +67,9 @@ void http_escape_into(json_out_t *b, const char *text);
 /* ---- remote.c: the connection, calls with error mapping, JSON output --------------------------
  */
 
+/* Lists are read in pages of at most this many items (read, read-all, streams). */
+#define REMOTE_PAGE 1000u
+
 /* The outcome of one call. */
 typedef struct remote_reply {
     long status;        /* HTTP status, 0 when the server could not be reached */
@@ -126,12 +129,8 @@ int remote_read(cli_ctx_t *ctx, const char *stream, int64_t from_version, bool b
 int remote_read_all(cli_ctx_t *ctx, const stele_read_options_t *ro);
 int remote_tail(cli_ctx_t *ctx, const stele_subscribe_options_t *so, bool caught_up_exit,
                 bool verbose);
-int remote_streams(cli_ctx_t *ctx, const char *prefix, const char *after, uint64_t limit, bool all);
-int remote_info(cli_ctx_t *ctx, const char *stream);
 /* `event ID`: GET /events/{id}, printed as one NDJSON line like a read. */
 int remote_event(cli_ctx_t *ctx, const char *id);
-int remote_meta(cli_ctx_t *ctx, const char *stream, const char *set_json, int64_t expect);
-int remote_delete(cli_ctx_t *ctx, const char *stream, int64_t expect, bool tombstone);
 
 /* import: one run of events of one stream (expect as in the export; a conflict retries with
  * any). Prints the error naming the lines. *idempotent tells how the server took it. */
