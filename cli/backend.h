@@ -61,6 +61,19 @@ typedef struct cli_backend_ops {
                     int64_t *version);
     /* Delete (soft, or tombstone) a stream under expect. */
     int (*delete_stream)(cli_backend_t *b, const char *stream, int64_t expect, bool tombstone);
+
+    /* The read operations print the events they read as event lines on stdout (cli_print_event
+     * for the store's events, remote_print_event for the server's, byte for byte the same lines),
+     * since each backend has the events in its own form: records, or the server's JSON text,
+     * whose data is printed as sent. */
+    /* The events of one stream from from_version (-1: the last one, backward) up to limit (0: no
+     * limit). */
+    int (*read_stream)(cli_backend_t *b, const char *stream, int64_t from_version, bool backward,
+                       uint64_t limit);
+    /* The events of $all that ro selects. */
+    int (*read_all)(cli_backend_t *b, const stele_read_options_t *ro);
+    /* The event with this id (id_text is its text, as given). */
+    int (*event)(cli_backend_t *b, const stele_uuid_t *id, const char *id_text);
 } cli_backend_ops_t;
 
 struct cli_backend {

@@ -195,6 +195,49 @@ static int local_delete(cli_backend_t *b, const char *stream, int64_t expect, bo
     return rc != 0 ? cli_fail(b->ctx, rc) : EXIT_OK;
 }
 
+/* Print every event of the reader that opened (rc) and close it. */
+static int print_reader(cli_backend_t *b, int rc, stele_reader_t *reader) {
+    if (rc != 0) {
+        return cli_fail(b->ctx, rc);
+    }
+    int status = cli_print_reader(b->ctx, reader);
+    stele_reader_close(reader);
+    return status;
+}
+
+static int local_read_stream(cli_backend_t *b, const char *stream, int64_t from_version,
+                             bool backward, uint64_t limit) {
+    int status = need_store(b);
+    if (status != EXIT_OK) {
+        return status;
+    }
+    stele_reader_t *reader = NULL;
+    int rc = stele_read_stream(b->store, stream, from_version,
+                               backward ? STELE_BACKWARD : STELE_FORWARD, limit, &reader);
+    return print_reader(b, rc, reader);
+}
+
+static int local_read_all(cli_backend_t *b, const stele_read_options_t *ro) {
+    int status = need_store(b);
+    if (status != EXIT_OK) {
+        return status;
+    }
+    stele_reader_t *reader = NULL;
+    int rc = stele_read_all(b->store, ro, &reader);
+    return print_reader(b, rc, reader);
+}
+
+static int local_event(cli_backend_t *b, const stele_uuid_t *id, const char *id_text) {
+    (void)id_text;
+    int status = need_store(b);
+    if (status != EXIT_OK) {
+        return status;
+    }
+    stele_reader_t *reader = NULL;
+    int rc = stele_event_by_id(b->store, id, &reader);
+    return print_reader(b, rc, reader);
+}
+
 static const cli_backend_ops_t local_ops = {
     .ready = local_ready,
     .stats = local_stats,
@@ -207,6 +250,9 @@ static const cli_backend_ops_t local_ops = {
     .meta_get = local_meta_get,
     .meta_set = local_meta_set,
     .delete_stream = local_delete,
+    .read_stream = local_read_stream,
+    .read_all = local_read_all,
+    .event = local_event,
 };
 
 int cli_backend_local_open(cli_ctx_t *ctx, cli_open_t how, cli_backend_t *b) {

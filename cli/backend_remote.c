@@ -282,6 +282,22 @@ static int remote_delete(cli_backend_t *b, const char *stream, int64_t expect, b
     return status;
 }
 
+/* Reading (remote_read.c: paged GETs printed as they come). */
+
+static int remote_read_stream_op(cli_backend_t *b, const char *stream, int64_t from_version,
+                                 bool backward, uint64_t limit) {
+    return remote_read(b->ctx, stream, from_version, backward, limit);
+}
+
+static int remote_read_all_op(cli_backend_t *b, const stele_read_options_t *ro) {
+    return remote_read_all(b->ctx, ro);
+}
+
+static int remote_event_op(cli_backend_t *b, const stele_uuid_t *id, const char *id_text) {
+    (void)id;
+    return remote_event(b->ctx, id_text);
+}
+
 static const cli_backend_ops_t remote_ops = {
     .ready = remote_ready,
     .stats = remote_stats,
@@ -294,6 +310,9 @@ static const cli_backend_ops_t remote_ops = {
     .meta_get = remote_meta_get,
     .meta_set = remote_meta_set,
     .delete_stream = remote_delete,
+    .read_stream = remote_read_stream_op,
+    .read_all = remote_read_all_op,
+    .event = remote_event_op,
 };
 
 int cli_backend_remote_open(cli_ctx_t *ctx, cli_backend_t *b) {
