@@ -74,6 +74,25 @@ typedef struct cli_backend_ops {
     int (*read_all)(cli_backend_t *b, const stele_read_options_t *ro);
     /* The event with this id (id_text is its text, as given). */
     int (*event)(cli_backend_t *b, const stele_uuid_t *id, const char *id_text);
+
+    /* Append events[0..count) to stream under expect, all or none; *result (a new reference) is
+     * the object `append` prints ({"stream","first_version","last_version","first_position",
+     * "last_position","idempotent"}). The input is checked before the store is opened. */
+    int (*append)(cli_backend_t *b, const char *stream, int64_t expect,
+                  const stele_event_in_t *events, size_t count, json_t **result);
+    /* import: one run of one stream's events (lines first_line..last_line of source), under
+     * expect, or at the stream's end when that conflicts. *idempotent: the run was already there;
+     * *last_position: of its last event (0 when the backend does not say). The error names the
+     * lines. */
+    int (*import_run)(cli_backend_t *b, const char *source, const char *stream, int64_t expect,
+                      const stele_event_in_t *events, size_t count, uint64_t first_line,
+                      uint64_t last_line, bool *idempotent, uint64_t *last_position);
+    /* import: replay an event of the reserved stream name ("$$target", line of source): set
+     * target's metadata to data (unless already equal) or delete it (soft or tombstone; already
+     * deleted is fine). The error names the line. */
+    int (*import_system)(cli_backend_t *b, const char *source, uint64_t line, const char *name,
+                         const char *target, bool is_meta, bool is_tombstone, const char *data,
+                         size_t data_len);
 } cli_backend_ops_t;
 
 struct cli_backend {

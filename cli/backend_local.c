@@ -238,6 +238,114 @@ static int local_event(cli_backend_t *b, const stele_uuid_t *id, const char *id_
     return print_reader(b, rc, reader);
 }
 
+/* ---- writing ------------------------------------------------------------------------------- */
+
+static int local_append(cli_backend_t *b, const char *stream, int64_t expect,
+                        const stele_event_in_t *events, size_t count, json_t **out) {
+    int rc = stele_append_check(stream, events, count);
+    if (rc != 0) {
+        return cli_fail(b->ctx, rc); /* before the store is opened, and so created */
+    }
+    int status = need_store(b);
+    if (status != EXIT_OK) {
+        return status;
+    }
+    stele_append_result_t r;
+    memset(&r, 0, sizeof(r));
+    rc = stele_append(b->store, stream, expect, events, count, &r);
+    if (rc == STELE_ECONFLICT) {
+        /* the library's detail names the expected and the actual version */
+        cli_errorf(b->ctx, "%s: %s", stele_strerror(rc), stele_errdetail());
+        return EXIT_CONFLICT;
+    }
+    if (rc != 0) {
+        return cli_fail(b->ctx, rc);
+    }
+    json_t *o = json_object();
+    if (o != NULL) {
+        json_object_set_new(o, "stream", json_string(stream));
+        json_object_set_new(o, "first_version", json_integer((json_int_t)r.first_version));
+        json_object_set_new(o, "last_version", json_integer((json_int_t)r.last_version));
+        json_object_set_new(o, "first_position", json_integer((json_int_t)r.first_position));
+        json_object_set_new(o, "last_position", json_integer((json_int_t)r.last_position));
+        json_object_set_new(o, "idempotent", json_boolean(r.idempotent));
+    }
+    *out = o;
+    return EXIT_OK;
+}
+
+static int local_import_run(cli_backend_t *b, const char *source, const char *stream,
+                            int64_t expect, const stele_event_in_t *events, size_t count,
+                            uint64_t first_line, uint64_t last_line, bool *idempotent,
+                            uint64_t *last_position) {
+    int status = need_store(b);
+    if (status != EXIT_OK) {
+        return status;
+    }
+    stele_append_result_t result;
+    memset(&result, 0, sizeof(result));
+    int rc = stele_append(b->store, stream, expect, events, count, &result);
+    if (rc == STELE_ECONFLICT && expect != STELE_EXPECT_ANY) {
+        /* The target stream has another history: append at its end. */
+        memset(&result, 0, sizeof(result));
+        rc = stele_append(b->store, stream, STELE_EXPECT_ANY, events, count, &result);
+    }
+    if (rc != 0) {
+        const char *detail = stele_errdetail();
+        cli_errorf(b->ctx, "%s lines %llu-%llu (stream %s): %s%s%s", source,
+                   (unsigned long long)first_line, (unsigned long long)last_line, stream,
+                   stele_strerror(rc), detail[0] != '\0' ? ": " : "", detail);
+        return cli_exit_for(rc);
+    }
+    *idempotent = result.idempotent;
+    *last_position = result.idempotent ? 0 : result.last_position;
+    return EXIT_OK;
+}
+
+/* True when the metadata of stream already equals json (so a re-import writes nothing). */
+static bool metadata_equal(cli_backend_t *b, const char *stream, const char *json, size_t len) {
+    char *current = NULL;
+    if (stele_stream_metadata_get(b->store, stream, &current) != 0) {
+        return false;
+    }
+    json_t *x = json_loads(current, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, NULL);
+    json_t *y = json_loadb(json, len, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, NULL);
+    bool equal = x != NULL && y != NULL && json_equal(x, y);
+    json_decref(x);
+    json_decref(y);
+    stele_free(current);
+    return equal;
+}
+
+static int local_import_system(cli_backend_t *b, const char *source, uint64_t line,
+                               const char *name, const char *target, bool is_meta,
+                               bool is_tombstone, const char *data, size_t data_len) {
+    int status = need_store(b);
+    if (status != EXIT_OK) {
+        return status;
+    }
+    int rc = 0;
+    if (is_meta) {
+        if (!metadata_equal(b, target, data, data_len)) {
+            rc = stele_stream_metadata_set(b->store, target, data);
+        }
+    } else {
+        rc = stele_stream_delete(b->store, target, STELE_EXPECT_ANY, is_tombstone);
+        /* Imported a second time: the stream is already deleted. */
+        if (rc == STELE_EDELETED || rc == STELE_ETOMBSTONED ||
+            (rc == STELE_ENOTFOUND && !is_tombstone)) {
+            rc = 0;
+        }
+    }
+    if (rc != 0) {
+        const char *detail = stele_errdetail();
+        cli_errorf(b->ctx, "%s line %llu (stream %s): %s%s%s", source, (unsigned long long)line,
+                   name, stele_strerror(rc), detail[0] != '\0' ? ": " : "", detail);
+        return cli_exit_for(rc);
+    }
+    return EXIT_OK;
+}
+
 static const cli_backend_ops_t local_ops = {
     .ready = local_ready,
     .stats = local_stats,
@@ -253,6 +361,9 @@ static const cli_backend_ops_t local_ops = {
     .read_stream = local_read_stream,
     .read_all = local_read_all,
     .event = local_event,
+    .append = local_append,
+    .import_run = local_import_run,
+    .import_system = local_import_system,
 };
 
 int cli_backend_local_open(cli_ctx_t *ctx, cli_open_t how, cli_backend_t *b) {

@@ -9,28 +9,6 @@
 #include "backend.h"
 #include "remote.h"
 
-/* The members keys[0..n) of the JSON object text, present ones only, in that order, as a new
- * object in *out. Returns EXIT_OK, or EXIT_ERROR after printing why. */
-static int pick_object(cli_ctx_t *ctx, const char *text, size_t len, const char *const *keys,
-                       size_t n, json_t **out) {
-    json_t *root = text != NULL ? json_loadb(text, len, 0, NULL) : NULL;
-    if (!json_is_object(root)) {
-        cli_errorf(ctx, "the server's answer is not a JSON object");
-        json_decref(root);
-        return EXIT_ERROR;
-    }
-    json_t *o = json_object();
-    for (size_t i = 0; i < n && o != NULL; i++) {
-        json_t *v = json_object_get(root, keys[i]);
-        if (v != NULL) {
-            json_object_set(o, keys[i], v);
-        }
-    }
-    json_decref(root);
-    *out = o;
-    return EXIT_OK;
-}
-
 static int remote_ready(cli_backend_t *b) {
     remote_reply_t reply;
     remote_call(b->ctx, "GET", "/health", NULL, 0, &reply);
@@ -47,8 +25,8 @@ static int remote_stats(cli_backend_t *b, json_t **out) {
     remote_reply_t reply;
     int status = remote_call(b->ctx, "GET", "/stats", NULL, 0, &reply);
     if (status == EXIT_OK) {
-        status = pick_object(b->ctx, reply.body.data, reply.body.len, keys,
-                             sizeof(keys) / sizeof(keys[0]), out);
+        status = remote_pick_object(b->ctx, reply.body.data, reply.body.len, keys,
+                                    sizeof(keys) / sizeof(keys[0]), out);
     } else {
         status = remote_report(b->ctx, &reply);
     }
@@ -92,8 +70,8 @@ static int remote_verify(cli_backend_t *b, json_t **report) {
         reply.body.data != NULL ? json_loadb(reply.body.data, reply.body.len, 0, NULL) : NULL;
     if (json_is_boolean(json_object_get(root, "ok"))) {
         /* A report, whatever the status (a corrupt store is answered with an error status). */
-        status = pick_object(b->ctx, reply.body.data, reply.body.len, keys,
-                             sizeof(keys) / sizeof(keys[0]), report);
+        status = remote_pick_object(b->ctx, reply.body.data, reply.body.len, keys,
+                                    sizeof(keys) / sizeof(keys[0]), report);
     } else if (status != EXIT_OK) {
         remote_report(b->ctx, &reply);
         status = EXIT_ERROR;
@@ -135,8 +113,8 @@ static int remote_info(cli_backend_t *b, const char *stream, json_t **out) {
     remote_reply_t reply;
     int status = remote_call_path(b->ctx, "GET", &path, NULL, 0, &reply);
     if (status == EXIT_OK) {
-        status =
-            pick_object(b->ctx, reply.body.data, reply.body.len, info_keys, INFO_KEY_COUNT, out);
+        status = remote_pick_object(b->ctx, reply.body.data, reply.body.len, info_keys,
+                                    INFO_KEY_COUNT, out);
     } else {
         status = remote_report(b->ctx, &reply);
     }
@@ -298,6 +276,29 @@ static int remote_event_op(cli_backend_t *b, const stele_uuid_t *id, const char 
     return remote_event(b->ctx, id_text);
 }
 
+/* Writing (remote_append.c). */
+
+static int remote_append_op(cli_backend_t *b, const char *stream, int64_t expect,
+                            const stele_event_in_t *events, size_t count, json_t **result) {
+    return remote_append(b->ctx, stream, expect, events, count, result);
+}
+
+static int remote_import_run_op(cli_backend_t *b, const char *source, const char *stream,
+                                int64_t expect, const stele_event_in_t *events, size_t count,
+                                uint64_t first_line, uint64_t last_line, bool *idempotent,
+                                uint64_t *last_position) {
+    *last_position = 0; /* the server's answer is not read for it */
+    return remote_import_run(b->ctx, source, stream, expect, events, count, first_line, last_line,
+                             idempotent);
+}
+
+static int remote_import_system_op(cli_backend_t *b, const char *source, uint64_t line,
+                                   const char *name, const char *target, bool is_meta,
+                                   bool is_tombstone, const char *data, size_t data_len) {
+    return remote_import_system(b->ctx, source, line, name, target, is_meta, is_tombstone, data,
+                                data_len);
+}
+
 static const cli_backend_ops_t remote_ops = {
     .ready = remote_ready,
     .stats = remote_stats,
@@ -313,6 +314,9 @@ static const cli_backend_ops_t remote_ops = {
     .read_stream = remote_read_stream_op,
     .read_all = remote_read_all_op,
     .event = remote_event_op,
+    .append = remote_append_op,
+    .import_run = remote_import_run_op,
+    .import_system = remote_import_system_op,
 };
 
 int cli_backend_remote_open(cli_ctx_t *ctx, cli_backend_t *b) {

@@ -325,10 +325,9 @@ int remote_print_event(const cli_ctx_t *ctx, const char *text, size_t len, uint6
     return EXIT_OK;
 }
 
-int remote_print_object(const cli_ctx_t *ctx, const char *text, size_t len, const char *const *keys,
-                        size_t n) {
-    json_error_t jerr;
-    json_t *root = text != NULL ? json_loadb(text, len, 0, &jerr) : NULL;
+int remote_pick_object(const cli_ctx_t *ctx, const char *text, size_t len, const char *const *keys,
+                       size_t n, json_t **out) {
+    json_t *root = text != NULL ? json_loadb(text, len, 0, NULL) : NULL;
     if (!json_is_object(root)) {
         cli_errorf(ctx, "the server's answer is not a JSON object");
         json_decref(root);
@@ -342,11 +341,8 @@ int remote_print_object(const cli_ctx_t *ctx, const char *text, size_t len, cons
         }
     }
     json_decref(root);
-    int status = cli_print_json(o);
-    if (status != EXIT_OK) {
-        cli_errorf(ctx, "writing the output failed");
-    }
-    return status;
+    *out = o;
+    return EXIT_OK;
 }
 
 void remote_append_body(json_out_t *b, int64_t expect, const stele_event_in_t *events,

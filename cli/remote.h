@@ -111,10 +111,11 @@ bool remote_json_array_next(const char *s, size_t len, size_t *cursor, size_t *o
  * Sets *position (when not NULL) to its position. Returns EXIT_OK or EXIT_ERROR. */
 int remote_print_event(const cli_ctx_t *ctx, const char *text, size_t len, uint64_t *position);
 
-/* Print the members keys[0..n) of the JSON object text, present ones only, in that order, as one
- * compact line. Returns EXIT_OK or EXIT_ERROR (bad JSON or stdout failed). */
-int remote_print_object(const cli_ctx_t *ctx, const char *text, size_t len, const char *const *keys,
-                        size_t n);
+/* The members keys[0..n) of the JSON object text, present ones only, in that order, as a new
+ * object in *out (NULL when out of memory). Returns EXIT_OK, or EXIT_ERROR after printing that
+ * the answer is not a JSON object. */
+int remote_pick_object(const cli_ctx_t *ctx, const char *text, size_t len, const char *const *keys,
+                       size_t n, json_t **out);
 
 /* The JSON body of an append of events[0..count) with the expected version. */
 void remote_append_body(json_out_t *b, int64_t expect, const stele_event_in_t *events,
@@ -122,8 +123,9 @@ void remote_append_body(json_out_t *b, int64_t expect, const stele_event_in_t *e
 
 /* ---- remote_*.c: the commands ---------------------------------------------------------------- */
 
+/* append: POST the events; *result (a new reference) holds the answer's append keys. */
 int remote_append(cli_ctx_t *ctx, const char *stream, int64_t expect,
-                  const stele_event_in_t *events, size_t count);
+                  const stele_event_in_t *events, size_t count, json_t **result);
 int remote_read(cli_ctx_t *ctx, const char *stream, int64_t from_version, bool backward,
                 uint64_t limit);
 int remote_read_all(cli_ctx_t *ctx, const stele_read_options_t *ro);
