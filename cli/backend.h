@@ -93,6 +93,12 @@ typedef struct cli_backend_ops {
     int (*import_system)(cli_backend_t *b, const char *source, uint64_t line, const char *name,
                          const char *target, bool is_meta, bool is_tombstone, const char *data,
                          size_t data_len);
+
+    /* tail: follow the subscription so describes, printing its events as the read operations do
+     * (live ones flushed one by one), until SIGINT or SIGTERM, or once caught up when
+     * caught_up_exit; "caught up at P" goes to stderr when verbose or stderr is a terminal. */
+    int (*tail)(cli_backend_t *b, const stele_subscribe_options_t *so, bool caught_up_exit,
+                bool verbose);
 } cli_backend_ops_t;
 
 struct cli_backend {

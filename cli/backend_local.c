@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backend.h"
 
@@ -346,6 +347,65 @@ static int local_import_system(cli_backend_t *b, const char *source, uint64_t li
     return EXIT_OK;
 }
 
+/* ---- tail ---------------------------------------------------------------------------------- */
+
+/* The signal handler only sets a flag; the loop waits for events in short slices and checks it,
+ * so the store is always closed cleanly. Live events are flushed one by one so that a pipe
+ * reader sees each as it happens. */
+#define WAIT_SLICE_MS 200
+
+static int follow(const cli_ctx_t *ctx, stele_subscription_t *sub, bool caught_up_exit,
+                  bool verbose) {
+    bool live = false;
+    stele_event_t ev;
+    while (!cli_stop_requested()) {
+        int rc = stele_subscription_next(sub, &ev, WAIT_SLICE_MS);
+        if (rc == STELE_SUB_EVENT) {
+            if (cli_print_event(&ev) != EXIT_OK) {
+                cli_errorf(ctx, "writing the output failed");
+                return EXIT_ERROR;
+            }
+            if (live) {
+                fflush(stdout);
+            }
+        } else if (rc == STELE_SUB_CAUGHT_UP) {
+            live = true;
+            fflush(stdout);
+            if (verbose || isatty(STDERR_FILENO) == 1) {
+                fprintf(stderr, "caught up at %llu\n",
+                        (unsigned long long)stele_subscription_position(sub));
+            }
+            if (caught_up_exit) {
+                return EXIT_OK;
+            }
+        } else if (rc == STELE_SUB_TIMEOUT) {
+            fflush(stdout);
+        } else if (rc == STELE_ECLOSED && cli_stop_requested()) {
+            break;
+        } else {
+            return cli_fail(ctx, rc < 0 ? rc : STELE_EINVAL);
+        }
+    }
+    return EXIT_OK;
+}
+
+static int local_tail(cli_backend_t *b, const stele_subscribe_options_t *so, bool caught_up_exit,
+                      bool verbose) {
+    int status = need_store(b);
+    if (status != EXIT_OK) {
+        return status;
+    }
+    cli_stop_on_signals();
+    stele_subscription_t *sub = NULL;
+    int rc = stele_subscribe(b->store, so, &sub);
+    if (rc != 0) {
+        return cli_fail(b->ctx, rc);
+    }
+    status = follow(b->ctx, sub, caught_up_exit, verbose);
+    stele_subscription_close(sub);
+    return status;
+}
+
 static const cli_backend_ops_t local_ops = {
     .ready = local_ready,
     .stats = local_stats,
@@ -364,6 +424,7 @@ static const cli_backend_ops_t local_ops = {
     .append = local_append,
     .import_run = local_import_run,
     .import_system = local_import_system,
+    .tail = local_tail,
 };
 
 int cli_backend_local_open(cli_ctx_t *ctx, cli_open_t how, cli_backend_t *b) {

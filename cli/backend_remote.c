@@ -299,6 +299,12 @@ static int remote_import_system_op(cli_backend_t *b, const char *source, uint64_
                                 data_len);
 }
 
+/* tail (remote_tail.c: GET /subscribe, Server-Sent Events, resumed with Last-Event-ID). */
+static int remote_tail_op(cli_backend_t *b, const stele_subscribe_options_t *so,
+                          bool caught_up_exit, bool verbose) {
+    return remote_tail(b->ctx, so, caught_up_exit, verbose);
+}
+
 static const cli_backend_ops_t remote_ops = {
     .ready = remote_ready,
     .stats = remote_stats,
@@ -317,6 +323,7 @@ static const cli_backend_ops_t remote_ops = {
     .append = remote_append_op,
     .import_run = remote_import_run_op,
     .import_system = remote_import_system_op,
+    .tail = remote_tail_op,
 };
 
 int cli_backend_remote_open(cli_ctx_t *ctx, cli_backend_t *b) {
