@@ -9,8 +9,8 @@
  * code's both come from the one error table (include/stele_errors.h), so the two backends exit
  * alike.
  *
- * Commands not yet moved onto the backend call their remote_* twins (remote.h) when ctx->url is
- * set.
+ * A new command is written once in a cmd_*.c over these operations; what it needs that no
+ * operation gives becomes a new operation, implemented by both backends.
  */
 #ifndef STELE_CLI_BACKEND_H
 #define STELE_CLI_BACKEND_H

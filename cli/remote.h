@@ -1,12 +1,12 @@
 /*
  * remote.h -- the `stele` tool against a server (`--url URL`, `--token T`): the HTTP client
- * (http_client.c, libcurl), the shared request and output helpers (remote.c) and one function
- * per command (remote_*.c).
+ * (http_client.c, libcurl), the shared request and output helpers (remote.c) and the longer
+ * operations of the server backend (remote_*.c), which backend_remote.c puts behind the backend
+ * interface (backend.h) with its shorter ones.
  *
- * Each cmd_* function parses and checks its arguments exactly as in local mode, then hands the
- * parsed values to its remote_* twin when ctx->url is set. The remote functions print the same
- * stdout lines as local mode and return the same exit statuses: the server's JSON error codes map
- * to them through the one error table (common/error_map.h), the table local mode uses too.
+ * The remote operations print the same stdout lines as local mode and return the same exit
+ * statuses: the server's JSON error codes map to them through the one error table
+ * (common/error_map.h), the table local mode uses too.
  */
 #ifndef STELE_CLI_REMOTE_H
 #define STELE_CLI_REMOTE_H
@@ -121,7 +121,8 @@ int remote_pick_object(const cli_ctx_t *ctx, const char *text, size_t len, const
 void remote_append_body(json_out_t *b, int64_t expect, const stele_event_in_t *events,
                         size_t count);
 
-/* ---- remote_*.c: the commands ---------------------------------------------------------------- */
+/* ---- remote_*.c: operations of the server backend
+ * ---------------------------------------------------------------- */
 
 /* append: POST the events; *result (a new reference) holds the answer's append keys. */
 int remote_append(cli_ctx_t *ctx, const char *stream, int64_t expect,
