@@ -42,8 +42,7 @@ static int local_stats(cli_backend_t *b, json_t **out) {
     if (status != EXIT_OK) {
         return status;
     }
-    stele_stats_t s;
-    memset(&s, 0, sizeof(s));
+    stele_stats_t s = {.struct_size = sizeof s};
     int rc = stele_stats(b->store, &s);
     if (rc != 0) {
         return cli_fail(b->ctx, rc);
@@ -73,8 +72,7 @@ static int local_verify(cli_backend_t *b, json_t **report) {
     if (status != EXIT_OK) {
         return status;
     }
-    stele_verify_report_t r;
-    memset(&r, 0, sizeof(r));
+    stele_verify_report_t r = {.struct_size = sizeof r};
     cli_progress_t progress;
     cli_progress_init(&progress, "verify", NULL);
     int rc = stele_verify(b->store, cli_progress_update, &progress, &r);
@@ -113,8 +111,7 @@ static int local_info(cli_backend_t *b, const char *stream, json_t **out) {
     if (status != EXIT_OK) {
         return status;
     }
-    stele_stream_info_t info;
-    memset(&info, 0, sizeof(info));
+    stele_stream_info_t info = {.struct_size = sizeof info};
     int rc = stele_stream_info(b->store, stream, &info);
     if (rc != 0) {
         return cli_fail(b->ctx, rc);

@@ -139,8 +139,7 @@ void srv_route_metrics(srv_t *srv, srv_req_t *req) {
         srv_reply_error(srv, req, "internal", NULL, "out of memory");
         return;
     }
-    stele_stats_t s;
-    memset(&s, 0, sizeof(s));
+    stele_stats_t s = {.struct_size = sizeof s};
     stele_stats(srv->store, &s);
     write_counter(out, "stele_appends_total", "counter", "appends acknowledged over HTTP",
                   m->appends);

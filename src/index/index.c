@@ -56,6 +56,7 @@ struct stele_index {
     uint32_t memtable_entries;
     bool unique_keys; /* memtables are lazy (memtable.h) */
     uint32_t fanout;
+    bool readonly; /* index.h: stele_index_options_t.readonly */
 
     pthread_mutex_t add_mu;      /* one add, flush or reset at a time */
     pthread_mutex_t manifest_mu; /* held from computing a new table set to installing it */
@@ -650,6 +651,137 @@ static void free_index(stele_index_t *idx) {
     stele__free(idx);
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Read-only indexes (an unlocked reader of a store whose writer may be running: index.h)
+ * ------------------------------------------------------------------------------------------- */
+
+/* Reading the manifest again when a table it names has vanished: the writer's merges remove
+ * tables right after installing the manifest that no longer names them, so one more read almost
+ * always succeeds; this bounds a reader racing a writer that merges without pause. */
+#define READONLY_LOAD_ATTEMPTS 8
+
+/* One read of the manifest and its tables into *out (checkpoint and next number in *m). -ENOENT
+ * when a table it names is missing; STELE_ENOMEM; another error when the index is damaged. */
+static int load_readonly_once(stele_index_t *idx, stele__manifest_t *m, tableset_t **out) {
+    char path[PATH_MAX];
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    tableset_t *set = NULL;
+    *m = (stele__manifest_t){0, 1, 0, NULL};
+    int rc = join(path, idx->dir, STELE__MANIFEST_NAME);
+    if (rc == 0)
+        rc = stele__file_read_all(idx->vfs, path, stele__manifest_max_bytes(), (void **)&buf, &len);
+    if (rc == -ENOENT) /* no manifest (or no index directory): an empty index */
+        rc = 0;
+    else if (rc == 0)
+        rc = stele__manifest_decode(buf, len, m);
+    stele__free(buf);
+    if (rc == 0 && !(set = set_alloc(m->ntables)))
+        rc = stele__fail(STELE_ENOMEM, "index: no memory for a table set");
+    if (rc == 0)
+        set->count = 0;
+    for (uint32_t i = 0; i < m->ntables && rc == 0; i++) {
+        const stele__manifest_table_t *mt = &m->tables[i];
+        stele__table_t *t = NULL;
+        rc = table_path(idx, mt->seq, path);
+        if (rc == 0)
+            rc = stele__table_open(idx->vfs, path, mt->seq, &t);
+        if (rc == 0)
+            set->t[set->count++] = t;
+        if (rc == 0 && (t->level != mt->level || t->count != mt->count ||
+                        t->min_position != mt->min_position || t->max_position != mt->max_position))
+            rc = stele__fail(STELE_ECORRUPT, "index: table %s does not match the manifest", path);
+    }
+    stele__free(m->tables);
+    m->tables = NULL;
+    if (rc != 0) {
+        set_close_all(set);
+        return rc;
+    }
+    qsort(set->t, set->count, sizeof set->t[0], cmp_table);
+    *out = set;
+    return 0;
+}
+
+static int load_readonly(stele_index_t *idx) {
+    stele__manifest_t m = {0, 1, 0, NULL};
+    tableset_t *set = NULL;
+    int rc = 0;
+    for (int attempt = 1; attempt <= READONLY_LOAD_ATTEMPTS; attempt++) {
+        rc = load_readonly_once(idx, &m, &set);
+        if (rc != -ENOENT)
+            break;
+    }
+    if (rc == STELE_ENOMEM)
+        return rc;
+    if (rc != 0) {
+        /* Damaged, or changing faster than it can be read: the store indexes the whole log in
+         * memory instead, and the writer's next open repairs the files. */
+        stele__error_clear();
+        m = (stele__manifest_t){0, 1, 0, NULL};
+        if (!(set = set_alloc(0)))
+            return stele__fail(STELE_ENOMEM, "index: no memory for a table set");
+    }
+    idx->tables = set;
+    idx->next_seq = m.next_seq;
+    atomic_store(&idx->checkpoint, m.checkpoint);
+    atomic_store(&idx->last_position, m.checkpoint);
+    return 0;
+}
+
+/* Read-only: no thread writes a full memtable out, so it is replaced by one twice as large holding
+ * the same entries (each entry is copied about once in all). */
+static int grow_active(stele_index_t *idx) {
+    stele__memtable_t *old = idx->active, *mt = NULL;
+    if (old->capacity >= STELE__MEMTABLE_MAX_ENTRIES)
+        return stele__fail(STELE_ETOOBIG,
+                           "index: a read-only open holds at most %u entries of the log's tail in "
+                           "memory (open the store for writing once to index them)",
+                           STELE__MEMTABLE_MAX_ENTRIES);
+    uint64_t cap = (uint64_t)old->capacity * 2;
+    if (cap > STELE__MEMTABLE_MAX_ENTRIES)
+        cap = STELE__MEMTABLE_MAX_ENTRIES;
+    int rc = stele__memtable_new((uint32_t)cap, &mt);
+    if (rc != 0)
+        return rc;
+    mt->lazy = old->lazy;
+    size_t added = 0;
+    rc = stele__memtable_add(mt, old->entries, old->count, &added);
+    if (rc != 0) {
+        stele__memtable_free(mt);
+        return rc;
+    }
+    pthread_mutex_lock(&idx->mu);
+    pthread_rwlock_wrlock(&idx->state);
+    idx->active = mt;
+    pthread_rwlock_unlock(&idx->state);
+    pthread_mutex_unlock(&idx->mu);
+    stele__memtable_free(old);
+    return 0;
+}
+
+/* Read-only reset: the index forgets its tables and entries; the files stay. */
+static int reset_in_memory(stele_index_t *idx) {
+    tableset_t *empty = set_alloc(0);
+    if (!empty)
+        return stele__fail(STELE_ENOMEM, "index: no memory for a table set");
+    pthread_mutex_lock(&idx->add_mu);
+    pthread_mutex_lock(&idx->mu);
+    pthread_rwlock_wrlock(&idx->state);
+    tableset_t *old = idx->tables;
+    stele__memtable_t *active = idx->active;
+    idx->tables = empty;
+    idx->active = NULL;
+    pthread_rwlock_unlock(&idx->state);
+    atomic_store(&idx->checkpoint, 0);
+    atomic_store(&idx->last_position, 0);
+    pthread_mutex_unlock(&idx->mu);
+    pthread_mutex_unlock(&idx->add_mu);
+    stele__memtable_free(active);
+    set_close_all(old);
+    return 0;
+}
+
 int stele__index_open(const stele_vfs_t *vfs, const char *dir, const stele_index_options_t *opts,
                       stele_index_t **out) {
     uint64_t mt_entries =
@@ -680,6 +812,13 @@ int stele__index_open(const stele_vfs_t *vfs, const char *dir, const stele_index
         stele__free(idx->dir);
         stele__free(idx);
         return stele__fail(rc, "index: cannot create locks");
+    }
+    idx->readonly = opts && opts->readonly;
+    if (idx->readonly) {
+        if ((rc = load_readonly(idx)) != 0)
+            goto fail;
+        *out = idx; /* no background thread: nothing is ever written */
+        return 0;
     }
     rc = vfs->mkdir(vfs, dir);
     if (rc == -EEXIST)
@@ -719,6 +858,10 @@ fail:
 int stele__index_close(stele_index_t *idx) {
     if (!idx)
         return 0;
+    if (idx->readonly) {
+        free_index(idx);
+        return 0;
+    }
     int rc = stele__index_flush(idx);
     pthread_mutex_lock(&idx->mu);
     idx->stopping = true;
@@ -791,7 +934,8 @@ int stele__index_add(stele_index_t *idx, const stele_index_entry_t *entries, siz
         last = entries[i].position;
     }
     while (n > 0) {
-        if (idx->active && stele__memtable_full(idx->active) && (rc = retire_active(idx)) != 0)
+        if (idx->active && stele__memtable_full(idx->active) &&
+            (rc = idx->readonly ? grow_active(idx) : retire_active(idx)) != 0)
             break;
         if (!idx->active && (rc = new_active(idx)) != 0)
             break;
@@ -810,6 +954,8 @@ done:
 }
 
 int stele__index_flush(stele_index_t *idx) {
+    if (idx->readonly)
+        return stele__fail(STELE_EREADONLY, "index: %s was opened read-only", idx->dir);
     int rc = 0;
     pthread_mutex_lock(&idx->add_mu);
     if (idx->active && idx->active->count > 0)
@@ -827,6 +973,8 @@ int stele__index_flush(stele_index_t *idx) {
 }
 
 int stele__index_reset(stele_index_t *idx) {
+    if (idx->readonly)
+        return reset_in_memory(idx);
     pthread_mutex_lock(&idx->add_mu);
     pthread_mutex_lock(&idx->mu);
     idx->paused = true;

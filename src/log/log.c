@@ -373,6 +373,7 @@ int stele__log_open_ex(const stele_vfs_t *vfs, const char *dir, const stele_log_
     log->segment_size = segment_size;
     log->readonly = readonly;
     log->tolerant = opts->tolerant && readonly;
+    log->live = opts->live && readonly;
     stele__log_set_floor(log, opts->durable_floor,
                          opts->floor_source ? opts->floor_source : "a derived file");
     pthread_rwlock_init(&log->lock, NULL);

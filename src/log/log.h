@@ -58,6 +58,7 @@ typedef struct stele_log {
 
     /* Open options that recovery reads (see stele_log_open_opts_t). */
     bool tolerant;
+    bool live;
     bool view_cut; /* segments after the last one kept were left out (damage or loss found) */
     uint64_t durable_floor;
     char floor_source[200];
@@ -83,6 +84,11 @@ typedef struct stele_log_open_opts {
      * position: if the log ends before it, events were lost (0 = no such proof). */
     uint64_t durable_floor;
     const char *floor_source;
+    /* Another process (a writer holding the store's lock) may be appending and rolling while this
+     * read-only open reads (requires readonly): the two findings a writer caught in the middle of
+     * a commit or a roll explains are checked again, and when the log moved on under the open they
+     * are no damage: the log simply ends at its last good commit (recovery.c live_recheck). */
+    bool live;
 } stele_log_open_opts_t;
 
 /* Nominal size of the first segment of a new log (a quarter of the maximum when that is smaller);

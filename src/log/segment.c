@@ -111,24 +111,35 @@ int stele__segment_sparse_load(const stele_vfs_t *vfs, const char *dir, stele_se
     if (len < SIDX_HEADER + 4 || memcmp(buf, SIDX_MAGIC, 8) != 0 ||
         stele__get_u32(buf + len - 4) != stele__crc32c(0, buf, len - 4))
         goto out;
+    /* The count is checked against the length by division: a count times 16 could wrap around
+     * to the length (a tampered file whose checksum was recomputed). */
     uint64_t count = stele__get_u64(buf + 40);
     if (stele__get_u32(buf + 8) != 1 || stele__get_u64(buf + 16) != seg->first_position ||
-        len != SIDX_HEADER + count * 16 + 4 || count == 0)
+        count == 0 || count != (len - SIDX_HEADER - 4) / 16 || (len - SIDX_HEADER - 4) % 16 != 0)
         goto out;
     stele_sparse_entry_t *sp = stele__malloc(count * sizeof(*sp));
     if (!sp) {
         rc = STELE_ENOMEM;
         goto out;
     }
+    uint64_t last = stele__get_u64(buf + 24), end = stele__get_u64(buf + 32);
     for (uint64_t i = 0; i < count; i++) {
         sp[i].position = stele__get_u64(buf + SIDX_HEADER + i * 16);
         sp[i].offset = stele__get_u64(buf + SIDX_HEADER + i * 16 + 8);
+        /* Entries start at the first record and ascend inside the segment: a seek trusts them. */
+        bool ok = i == 0 ? sp[i].position == seg->first_position &&
+                               sp[i].offset == STELE_SEGMENT_HEADER_BYTES
+                         : sp[i].position > sp[i - 1].position && sp[i].offset > sp[i - 1].offset;
+        if (!ok || sp[i].position > last || sp[i].offset >= end) {
+            stele__free(sp);
+            goto out;
+        }
     }
     stele__free(seg->sparse);
     seg->sparse = sp;
     seg->sparse_count = seg->sparse_cap = count;
-    seg->last_position = stele__get_u64(buf + 24);
-    seg->end_offset = stele__get_u64(buf + 32);
+    seg->last_position = last;
+    seg->end_offset = end;
     rc = 0;
 out:
     stele__free(data);

@@ -251,6 +251,12 @@ int stele__catalogue_load(stele_catalogue_t *cat, const stele_vfs_t *vfs, const 
         p += 28;
         if ((size_t)(end - p) < mlen || state > STELE_STREAM_TOMBSTONED)
             goto bad;
+        /* Values no store writes (a tampered file whose checksum was recomputed): the readers
+         * and the writer's expected-version checks rely on -1 <= last, 0 <= first <= last + 1,
+         * and on no stream being ahead of the snapshot. */
+        if (s->last_version < -1 || s->first_version < 0 ||
+            s->first_version - 1 > s->last_version || s->last_position > stele__get_u64(buf + 16))
+            goto bad;
         if (mlen && memchr(p, 0, mlen))
             goto bad; /* metadata is JSON text: a NUL would cut it short (and change on save) */
         if (mlen) {

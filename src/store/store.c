@@ -4,7 +4,8 @@
  *
  * Directory layout:
  *   STELE          marker: "stele-store\nformat 1\n" (written last when a store is created)
- *   LOCK           held with an exclusive lock while the store is open
+ *   LOCK           held with an exclusive lock while the store is open for writing (or verify);
+ *                  a read-only open takes no lock and writes nothing (open_readonly.c)
  *   log/           segments (the only source of truth)
  *   index/         the stream index (derived)
  *   ids/           the event-id index (derived)
@@ -16,6 +17,7 @@
 #include "log/record.h"
 #include "os/alloc.h"
 #include "util/error.h"
+#include "util/struct_size.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -269,6 +271,12 @@ int stele_store_open(const char *dir, const stele_options_t *opts, stele_store_t
         rc = creating;
         goto fail;
     }
+    if (readonly && !verifying) {
+        if ((rc = stele__store_open_readonly(s)) < 0)
+            goto fail;
+        *out = s;
+        return 0;
+    }
     char *lock_path = join(dir, "LOCK");
     if (!lock_path) {
         rc = STELE_ENOMEM;
@@ -425,9 +433,7 @@ int stele_head_digest(stele_store_t *s, uint64_t *position, uint8_t hash[32]) {
     return 0;
 }
 
-int stele_stats(stele_store_t *s, stele_stats_t *out) {
-    if (!s || !out)
-        return stele__fail(STELE_EINVAL, "argument is NULL");
+static void stats_fill(stele_store_t *s, stele_stats_t *out) {
     memset(out, 0, sizeof(*out));
     out->head_position = atomic_load(&s->visible);
     pthread_rwlock_rdlock(&s->cat.lock);
@@ -450,5 +456,18 @@ int stele_stats(stele_store_t *s, stele_stats_t *out) {
         out->poisoned = stele__writer_poison(s->writer) != 0 || atomic_load(&s->derived_error) != 0;
     }
     out->durability = s->opts.durability;
+}
+
+int stele_stats(stele_store_t *s, stele_stats_t *out) {
+    if (!s || !out)
+        return stele__fail(STELE_EINVAL, "argument is NULL");
+    size_t copy;
+    int rc = stele__struct_size_check(out->struct_size, STELE__SIZE_V1(stele_stats_t, durability),
+                                      sizeof(stele_stats_t), "stele_stats_t", &copy);
+    if (rc < 0)
+        return rc;
+    stele_stats_t full;
+    stats_fill(s, &full);
+    stele__struct_size_copy(out, &full, copy);
     return 0;
 }

@@ -105,6 +105,11 @@ int stele__store_apply(stele_store_t *s, const stele_record_t *rec, uint64_t has
  * position) and the index (above its checkpoint). progress may be NULL. */
 int stele__store_replay(stele_store_t *s, uint64_t from, stele_progress_fn progress, void *arg);
 
+/* open_readonly.c: the rest of stele_store_open() for STELE_OPEN_READONLY without
+ * STELE_OPEN_VERIFY (no lock, no writes, no threads). s holds its options, vfs, paths and an
+ * empty catalogue; on failure s is left for store_free(). */
+int stele__store_open_readonly(stele_store_t *s);
+
 /* limits.c: validation of names and types. allow_reserved: the name is one the store may already
  * hold (a look-up, or the store's own write): '$' names are accepted, and so are invisible or
  * confusable code points (refused in the names and types users write, but a store written before

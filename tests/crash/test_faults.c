@@ -19,7 +19,7 @@
  */
 #include "checker.h"
 
-#include "os/vfs_fault.h"
+#include "vfs_fault.h"
 #include "store/store.h"
 
 #include <setjmp.h>
@@ -154,7 +154,7 @@ static void reopen_and_check(ctx_t *x, const char *name) {
     open_store(x, false);
     if (chk_verify(x->c, x->s) < 0)
         fail_msg("%s: after reopen: %s (seed %" PRIu64 ")", name, chk_last_error(x->c), x->seed);
-    stele_stats_t st;
+    stele_stats_t st = {.struct_size = sizeof st};
     assert_int_equal(stele_stats(x->s, &st), 0);
     assert_false(st.poisoned);
     int rc = append1(x, SMALL, "after");
@@ -192,7 +192,7 @@ static bool append_until_failure(ctx_t *x, const scenario_t *sc, size_t size, in
                 fail_msg("%s: append after a failed one returned %s, not STELE_EPOISONED", sc->name,
                          stele_strerror(rc));
         }
-        stele_stats_t st;
+        stele_stats_t st = {.struct_size = sizeof st};
         assert_int_equal(stele_stats(x->s, &st), 0);
         assert_true(st.poisoned);
         return true;

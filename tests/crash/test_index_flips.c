@@ -126,9 +126,10 @@ static void record_reference(env_t *e) {
     for (int i = 0; i <= NSTREAMS; i++) {
         assert_int_equal(read_stream(s, e->names[i], false, &e->fwd[i]), 0);
         assert_int_equal(read_stream(s, e->names[i], true, &e->bwd[i]), 0);
+        e->info[i].struct_size = sizeof e->info[i];
         assert_int_equal(stele_stream_info(s, e->names[i], &e->info[i]), 0);
     }
-    stele_stats_t st;
+    stele_stats_t st = {.struct_size = sizeof st};
     assert_int_equal(stele_stats(s, &st), 0);
     assert_true(st.index_tables >= 2);
     assert_int_equal(stele_store_close(s), 0);
@@ -237,7 +238,7 @@ static void trial(env_t *e, bool overwrite, bool check_after) {
             fail_msg("%s: open failed: %s (%s) (seed %" PRIu64 ")", what, stele_strerror(rc),
                      stele_errdetail(), e->seed);
     }
-    stele_stats_t st;
+    stele_stats_t st = {.struct_size = sizeof st};
     assert_int_equal(stele_stats(s, &st), 0);
     bool rebuilt = st.index_tables == 0;
     if (after_open) {
@@ -267,7 +268,7 @@ static void trial(env_t *e, bool overwrite, bool check_after) {
             }
             tu_events_free(&got);
         }
-        stele_stream_info_t info;
+        stele_stream_info_t info = {.struct_size = sizeof info};
         rc = stele_stream_info(s, e->names[i], &info);
         const stele_stream_info_t *ri = &e->info[i];
         if (rc != 0 || info.state != ri->state || info.first_version != ri->first_version ||
@@ -280,7 +281,7 @@ static void trial(env_t *e, bool overwrite, bool check_after) {
     if (stele_stream_metadata_get(s, "acct-1", &meta) != 0 || strcmp(meta, "{\"tier\":60}") != 0)
         fail_msg("%s: the metadata of acct-1 differs (seed %" PRIu64 ")", what, e->seed);
     stele_free(meta);
-    stele_verify_report_t rep;
+    stele_verify_report_t rep = {.struct_size = sizeof rep};
     rc = stele_verify(s, NULL, NULL, &rep);
     if (rc != 0 && rc != STELE_ECORRUPT)
         fail_msg("%s: verify returned %s (seed %" PRIu64 ")", what, stele_strerror(rc), e->seed);

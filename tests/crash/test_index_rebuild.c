@@ -236,7 +236,7 @@ static void test_index_rebuild(void **state) {
                      rc ? stele_errdetail() : "opened");
         o.flags = STELE_OPEN_VERIFY;
         assert_int_equal(stele_store_open(e->work, &o, &s), 0);
-        stele_verify_report_t rep;
+        stele_verify_report_t rep = {.struct_size = sizeof rep};
         uint64_t head = 0;
         uint8_t hash[32];
         assert_int_equal(stele_head_digest(s, &head, hash), 0);

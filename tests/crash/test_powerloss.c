@@ -53,7 +53,7 @@
  */
 #include "checker.h"
 
-#include "os/vfs_powerloss.h"
+#include "vfs_powerloss.h"
 #include "store/store.h"
 
 #include <setjmp.h>
@@ -407,7 +407,7 @@ static int check_streams(stele_store_t *s, const worker_t *ws, int nw, char *err
         for (int d = 0; d < w->ndel; d++) {
             if (!w->del_acked[d])
                 continue;
-            stele_stream_info_t info;
+            stele_stream_info_t info = {.struct_size = sizeof info};
             int rc = stele_stream_info(s, w->del_names[d], &info);
             if (rc < 0 || info.state != STELE_STREAM_DELETED) {
                 snprintf(err, size,
@@ -513,7 +513,7 @@ static int lose_more(const char *dir, int how, totals_t *tot, char *err, size_t 
  * but the log must check out and open again the same way. Closes s. */
 static int check_weak(const char *dir, stele_store_t *s, const plan_t *p, totals_t *tot, char *err,
                       size_t size) {
-    stele_verify_report_t report;
+    stele_verify_report_t report = {.struct_size = sizeof report};
     int rc = stele_verify(s, NULL, NULL, &report);
     uint64_t head1 = 0, head2 = 0;
     uint8_t hash1[32], hash2[32];
@@ -591,7 +591,7 @@ static int check_after(const char *dir, const plan_t *p, chk_t *c, uint64_t acks
         return check_weak(dir, s, p, tot, err, size);
     tot->cut_bytes += s->log->recovered_cut_bytes;
     tot->cut_tails += s->log->recovered_cut_bytes > 0;
-    stele_stats_t ss;
+    stele_stats_t ss = {.struct_size = sizeof ss};
     if (stele_stats(s, &ss) == 0) {
         tot->segments += ss.segments;
         tot->rolled += ss.segments > 1;
@@ -757,7 +757,7 @@ static int lose_more(const char *dir, int how, totals_t *tot, char *err, size_t 
     uint64_t head = 0;
     uint8_t hash[32];
     stele_head_digest(s, &head, hash);
-    stele_verify_report_t report;
+    stele_verify_report_t report = {.struct_size = sizeof report};
     rc = stele_verify(s, NULL, NULL, &report);
     stele_store_close(s);
     if (rc != STELE_ECORRUPT || report.bad_position != head + 1) {

@@ -254,7 +254,7 @@ static void check_refused(const ref_t *r, const char *dir, const char *seg, size
     uint8_t hash[32];
     assert_int_equal(stele_head_digest(s, &head, hash), 0);
     assert_int_equal(head, want_head);
-    stele_verify_report_t rep;
+    stele_verify_report_t rep = {.struct_size = sizeof rep};
     rc = stele_verify(s, NULL, NULL, &rep);
     if (rc != STELE_ECORRUPT || rep.bad_position != want_head + 1 || !strstr(rep.message, needle))
         fail_msg("%s: verify gave %s at position %" PRIu64 " (%s), want the loss at %" PRIu64, what,
@@ -358,7 +358,7 @@ static void test_torn_tail(void **state) {
                 assert_int_equal(stele_append(s, "z", STELE_EXPECT_ANY, &e, 1, &res), 0);
                 uint64_t want_head = want ? r->commits[want - 1].head : 0;
                 assert_int_equal(res.first_position, want_head + 1);
-                stele_verify_report_t rep;
+                stele_verify_report_t rep = {.struct_size = sizeof rep};
                 if (stele_verify(s, NULL, NULL, &rep) != 0)
                     fail_msg("%s: verify after an append: %s", what, rep.message);
                 assert_int_equal(stele_store_close(s), 0);

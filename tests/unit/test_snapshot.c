@@ -50,7 +50,7 @@ static void test_snapshot_while_running(void **state) {
     stele_store_t *c = NULL;
     assert_int_equal(stele_store_open(copy, &o, &c), 0);
     for (unsigned i = 0; i < STREAMS; i++) {
-        stele_stream_info_t a, b;
+        stele_stream_info_t a = {.struct_size = sizeof a}, b = {.struct_size = sizeof b};
         snprintf(stream, sizeof stream, "clock-%u", i);
         assert_int_equal(stele_stream_info(s, stream, &a), 0);
         assert_int_equal(stele_stream_info(c, stream, &b), 0);

@@ -14,7 +14,7 @@
 #include "log/log.h"
 #include "log/writer.h"
 #include "os/vfs.h"
-#include "os/vfs_fault.h"
+#include "vfs_fault.h"
 #include "test_util.h"
 
 #include <errno.h>
