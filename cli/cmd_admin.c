@@ -1,12 +1,12 @@
 /*
  * cmd_admin.c -- store-wide commands: `stele init`, `stats`, `digest` (the tamper-evident head),
  * `verify` (every checksum and the hash chain, with a progress bar) and `reindex` (rebuild
- * everything but the log, with a progress bar).
+ * everything but the log, with a progress bar). Each is written once over the backend (backend.h):
+ * the local store, or the server at --url.
  */
 #include <string.h>
 
-#include "cli.h"
-#include "remote.h"
+#include "backend.h"
 
 /* Commands that take no arguments at all. */
 static int no_args(cli_ctx_t *ctx, int argc, char **argv) {
@@ -21,17 +21,12 @@ int cmd_init(cli_ctx_t *ctx, int argc, char **argv) {
     if (status != EXIT_OK) {
         return status < 0 ? EXIT_OK : status;
     }
-    if (ctx->url != NULL) {
-        return remote_init(ctx);
-    }
-    stele_store_t *store = NULL;
-    if ((status = cli_store_open(ctx, true, &store)) != EXIT_OK) {
+    cli_backend_t b;
+    if ((status = cli_backend_open(ctx, CLI_OPEN_WRITE, &b)) != EXIT_OK) {
         return status;
     }
-    if (ctx->verbose) {
-        fprintf(stderr, "stele: store ready at %s\n", ctx->dir);
-    }
-    return cli_store_close(ctx, store, EXIT_OK);
+    status = b.ops->ready(&b);
+    return cli_backend_close(&b, status);
 }
 
 int cmd_stats(cli_ctx_t *ctx, int argc, char **argv) {
@@ -39,22 +34,15 @@ int cmd_stats(cli_ctx_t *ctx, int argc, char **argv) {
     if (status != EXIT_OK) {
         return status < 0 ? EXIT_OK : status;
     }
-    if (ctx->url != NULL) {
-        return remote_stats(ctx);
-    }
-    stele_store_t *store = NULL;
-    if ((status = cli_store_open(ctx, false, &store)) != EXIT_OK) {
+    cli_backend_t b;
+    if ((status = cli_backend_open(ctx, CLI_OPEN_READ, &b)) != EXIT_OK) {
         return status;
     }
-    stele_stats_t s = {.struct_size = sizeof s};
-    int rc = stele_stats(store, &s);
-    if (rc != 0) {
-        status = cli_fail(ctx, rc);
-    } else {
-        json_t *o = stats_json(&s);
-        status = cli_print_json(o);
+    json_t *stats = NULL;
+    if ((status = b.ops->stats(&b, &stats)) == EXIT_OK) {
+        status = cli_print_json(stats);
     }
-    return cli_store_close(ctx, store, status);
+    return cli_backend_close(&b, status);
 }
 
 int cmd_digest(cli_ctx_t *ctx, int argc, char **argv) {
@@ -62,23 +50,13 @@ int cmd_digest(cli_ctx_t *ctx, int argc, char **argv) {
     if (status != EXIT_OK) {
         return status < 0 ? EXIT_OK : status;
     }
-    if (ctx->url != NULL) {
-        return remote_digest(ctx);
-    }
-    stele_store_t *store = NULL;
-    if ((status = cli_store_open(ctx, false, &store)) != EXIT_OK) {
+    cli_backend_t b;
+    if ((status = cli_backend_open(ctx, CLI_OPEN_READ, &b)) != EXIT_OK) {
         return status;
     }
     uint64_t position = 0;
-    uint8_t hash[32];
-    int rc = stele_head_digest(store, &position, hash);
-    if (rc != 0) {
-        status = cli_fail(ctx, rc);
-    } else {
-        char hex[65];
-        for (size_t i = 0; i < sizeof(hash); i++) {
-            snprintf(hex + 2 * i, 3, "%02x", hash[i]);
-        }
+    char hex[65];
+    if ((status = b.ops->digest(&b, &position, hex)) == EXIT_OK) {
         json_t *o = json_object();
         if (o != NULL) {
             json_object_set_new(o, "position", json_integer((json_int_t)position));
@@ -86,7 +64,7 @@ int cmd_digest(cli_ctx_t *ctx, int argc, char **argv) {
         }
         status = cli_print_json(o);
     }
-    return cli_store_close(ctx, store, status);
+    return cli_backend_close(&b, status);
 }
 
 int cmd_verify(cli_ctx_t *ctx, int argc, char **argv) {
@@ -94,33 +72,25 @@ int cmd_verify(cli_ctx_t *ctx, int argc, char **argv) {
     if (status != EXIT_OK) {
         return status < 0 ? EXIT_OK : status;
     }
-    if (ctx->url != NULL) {
-        return remote_verify(ctx);
-    }
-    stele_store_t *store = NULL;
-    /* A damaged store is opened all the same, so that verify can say where it is damaged */
-    if ((status = cli_store_open_flags(ctx, STELE_OPEN_VERIFY, &store)) != EXIT_OK) {
+    cli_backend_t b;
+    if ((status = cli_backend_open(ctx, CLI_OPEN_VERIFY, &b)) != EXIT_OK) {
         return status;
     }
-    stele_verify_report_t report = {.struct_size = sizeof report};
-    cli_progress_t progress;
-    cli_progress_init(&progress, "verify", NULL);
-    int rc = stele_verify(store, cli_progress_update, &progress, &report);
-    cli_progress_finish(&progress);
-    if (rc == 0 || rc == STELE_ECORRUPT) {
-        status = cli_print_json(verify_json(rc, &report));
-        if (rc != 0) {
-            char message[sizeof(report.message) + 1];
-            memcpy(message, report.message, sizeof(report.message));
-            message[sizeof(report.message)] = '\0';
-            cli_errorf(ctx, "%s: %s", stele_strerror(rc), message);
+    json_t *report = NULL;
+    if ((status = b.ops->verify(&b, &report)) == EXIT_OK) {
+        /* A corrupt store: the report names the first bad record; stderr says so, exit 4. */
+        json_incref(report); /* cli_print_json() releases one reference */
+        status = cli_print_json(report);
+        if (report != NULL && !json_is_true(json_object_get(report, "ok"))) {
+            const char *error = json_string_value(json_object_get(report, "error"));
+            const char *message = json_string_value(json_object_get(report, "message"));
+            cli_errorf(ctx, "%s: %s", error != NULL ? error : "corrupt data",
+                       message != NULL ? message : "");
             status = EXIT_ERROR;
         }
-    } else {
-        status = cli_fail(ctx, rc);
-        status = EXIT_ERROR;
+        json_decref(report);
     }
-    return cli_store_close(ctx, store, status);
+    return cli_backend_close(&b, status);
 }
 
 int cmd_reindex(cli_ctx_t *ctx, int argc, char **argv) {
@@ -128,20 +98,10 @@ int cmd_reindex(cli_ctx_t *ctx, int argc, char **argv) {
     if (status != EXIT_OK) {
         return status < 0 ? EXIT_OK : status;
     }
-    if (ctx->url != NULL) {
-        return remote_reindex(ctx);
-    }
-    stele_store_t *store = NULL;
-    if ((status = cli_store_open(ctx, false, &store)) != EXIT_OK) {
+    cli_backend_t b;
+    if ((status = cli_backend_open(ctx, CLI_OPEN_MAINTAIN, &b)) != EXIT_OK) {
         return status;
     }
-    cli_progress_t progress;
-    cli_progress_init(&progress, "reindex", NULL);
-    int rc = stele_reindex(store, cli_progress_update, &progress);
-    cli_progress_finish(&progress);
-    if (rc != 0) {
-        cli_fail(ctx, rc);
-        status = EXIT_ERROR;
-    }
-    return cli_store_close(ctx, store, status);
+    status = b.ops->reindex(&b);
+    return cli_backend_close(&b, status);
 }

@@ -10,8 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "remote.h"
+#include "backend.h"
 
 /* Parse every non-blank line of buf into *out (grown as needed). */
 static int parse_file(const cli_ctx_t *ctx, const char *source, char *buf, size_t len,
@@ -66,48 +65,19 @@ static int parse_file(const cli_ctx_t *ctx, const char *source, char *buf, size_
     return EXIT_OK;
 }
 
-static int print_result(const char *stream, const stele_append_result_t *r) {
-    json_t *o = json_object();
-    if (o == NULL) {
-        return cli_print_json(NULL);
-    }
-    json_object_set_new(o, "stream", json_string(stream));
-    json_object_set_new(o, "first_version", json_integer((json_int_t)r->first_version));
-    json_object_set_new(o, "last_version", json_integer((json_int_t)r->last_version));
-    json_object_set_new(o, "first_position", json_integer((json_int_t)r->first_position));
-    json_object_set_new(o, "last_position", json_integer((json_int_t)r->last_position));
-    json_object_set_new(o, "idempotent", json_boolean(r->idempotent));
-    return cli_print_json(o);
-}
-
 /* Append and report; shared by the one-event and the file forms. */
 static int do_append(cli_ctx_t *ctx, const char *stream, int64_t expect,
                      const stele_event_in_t *events, size_t count) {
-    if (ctx->url != NULL) {
-        return remote_append(ctx, stream, expect, events, count);
-    }
-    int rc = stele_append_check(stream, events, count);
-    if (rc != 0) {
-        return cli_fail(ctx, rc);
-    }
-    stele_store_t *store = NULL;
-    int status = cli_store_open(ctx, true, &store);
+    cli_backend_t b;
+    int status = cli_backend_open(ctx, CLI_OPEN_WRITE, &b);
     if (status != EXIT_OK) {
         return status;
     }
-    stele_append_result_t result;
-    memset(&result, 0, sizeof(result));
-    rc = stele_append(store, stream, expect, events, count, &result);
-    if (rc == STELE_ECONFLICT) {
-        /* the library's detail names the expected and the actual version */
-        cli_errorf(ctx, "%s: %s", stele_strerror(rc), stele_errdetail());
-        status = EXIT_CONFLICT;
-    } else if (rc != 0) {
-        status = cli_fail(ctx, rc);
-    } else {
-        status = print_result(stream, &result);
+    json_t *result = NULL;
+    if ((status = b.ops->append(&b, stream, expect, events, count, &result)) == EXIT_OK) {
+        status = cli_print_json(result);
     }
-    return cli_store_close(ctx, store, status);
+    return cli_backend_close(&b, status);
 }
 
 int cmd_append(cli_ctx_t *ctx, int argc, char **argv) {

@@ -24,8 +24,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cli.h"
-#include "remote.h"
+#include "backend.h"
 
 #define IMPORT_MAX_EVENTS 1000u
 #define IMPORT_MAX_BYTES (8u * 1024u * 1024u)
@@ -56,7 +55,7 @@ int cmd_export(cli_ctx_t *ctx, int argc, char **argv) {
 typedef struct importer {
     cli_ctx_t *ctx;
     const char *source;
-    stele_store_t *store;  /* opened at the first write */
+    cli_backend_t backend; /* the store (opened at the first write) or the server */
     cli_event_buf_t *run;  /* consecutive events of one stream */
     stele_event_in_t *ins; /* run[i].in, contiguous for stele_append() */
     size_t run_count;
@@ -71,10 +70,6 @@ typedef struct importer {
     uint64_t failed_line;   /* the first line of what failed to be written */
 } importer_t;
 
-static int ensure_store(importer_t *im) {
-    return im->store != NULL ? EXIT_OK : cli_store_open(im->ctx, true, &im->store);
-}
-
 static void clear_run(importer_t *im) {
     for (size_t i = 0; i < im->run_count; i++) {
         cli_event_buf_free(&im->run[i]);
@@ -87,76 +82,33 @@ static int flush_run(importer_t *im) {
     if (im->run_count == 0) {
         return EXIT_OK;
     }
-    int status = im->ctx->url != NULL ? EXIT_OK : ensure_store(im);
-    if (status != EXIT_OK) {
-        return status;
-    }
     for (size_t i = 0; i < im->run_count; i++) {
         im->ins[i] = im->run[i].in;
     }
-    stele_append_result_t result;
-    memset(&result, 0, sizeof(result));
     const char *stream = im->run[0].stream;
     /* Expect the stream to be where it was in the export: a second import of the same file is
      * then recognised as a retry (the store compares the ids at those versions). A target stream
-     * with another history conflicts: append at its end instead. */
+     * with another history conflicts: the backend appends at its end instead. */
     int64_t first_version = im->run[0].version;
     int64_t expect = first_version < 0    ? STELE_EXPECT_ANY
                      : first_version == 0 ? STELE_EXPECT_NO_STREAM
                                           : first_version - 1;
-    if (im->ctx->url != NULL) {
-        bool idempotent = false;
-        status = remote_import_run(im->ctx, im->source, stream, expect, im->ins, im->run_count,
-                                   im->run[0].line, im->run[im->run_count - 1].line, &idempotent);
-        if (status == EXIT_OK) {
-            *(idempotent ? &im->idempotent : &im->appended) += im->run_count;
-            im->done_line = im->run[im->run_count - 1].line;
-        } else {
-            im->failed_line = im->run[0].line;
+    bool idempotent = false;
+    uint64_t last_position = 0;
+    int status = im->backend.ops->import_run(
+        &im->backend, im->source, stream, expect, im->ins, im->run_count, im->run[0].line,
+        im->run[im->run_count - 1].line, &idempotent, &last_position);
+    if (status == EXIT_OK) {
+        *(idempotent ? &im->idempotent : &im->appended) += im->run_count;
+        if (last_position != 0) {
+            im->last_position = last_position;
         }
-        clear_run(im);
-        return status;
-    }
-    int rc = stele_append(im->store, stream, expect, im->ins, im->run_count, &result);
-    if (rc == STELE_ECONFLICT && expect != STELE_EXPECT_ANY) {
-        memset(&result, 0, sizeof(result));
-        rc = stele_append(im->store, stream, STELE_EXPECT_ANY, im->ins, im->run_count, &result);
-    }
-    if (rc != 0) {
-        const char *detail = stele_errdetail();
-        cli_errorf(im->ctx, "%s lines %llu-%llu (stream %s): %s%s%s", im->source,
-                   (unsigned long long)im->run[0].line,
-                   (unsigned long long)im->run[im->run_count - 1].line, stream, stele_strerror(rc),
-                   detail[0] != '\0' ? ": " : "", detail);
-        status = cli_exit_for(rc);
-    } else if (result.idempotent) {
-        im->idempotent += im->run_count;
-    } else {
-        im->appended += im->run_count;
-        im->last_position = result.last_position;
-    }
-    if (rc == 0) {
         im->done_line = im->run[im->run_count - 1].line;
     } else {
         im->failed_line = im->run[0].line;
     }
     clear_run(im);
     return status;
-}
-
-/* True when the metadata of stream already equals json (so a re-import writes nothing). */
-static bool metadata_equal(importer_t *im, const char *stream, const char *json, size_t len) {
-    char *current = NULL;
-    if (stele_stream_metadata_get(im->store, stream, &current) != 0) {
-        return false;
-    }
-    json_t *a = json_loads(current, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, NULL);
-    json_t *b = json_loadb(json, len, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, NULL);
-    bool equal = a != NULL && b != NULL && json_equal(a, b);
-    json_decref(a);
-    json_decref(b);
-    stele_free(current);
-    return equal;
 }
 
 /* Replay one event of a reserved stream. */
@@ -174,48 +126,16 @@ static int replay_system(importer_t *im, cli_event_buf_t *ev) {
         im->skipped++;
         return EXIT_OK;
     }
-    if (im->ctx->url != NULL) {
-        if (is_meta && (ev->in.flags & STELE_EVENT_BINARY) != 0) {
-            im->skipped++;
-            return EXIT_OK;
-        }
-        int status = remote_import_system(im->ctx, im->source, ev->line, name, target, is_meta,
-                                          is_tombstone, ev->data, ev->data_len);
-        if (status == EXIT_OK) {
-            im->system++;
-        }
-        return status;
+    if (is_meta && (ev->in.flags & STELE_EVENT_BINARY) != 0) {
+        im->skipped++;
+        return EXIT_OK;
     }
-    int status = ensure_store(im);
-    if (status != EXIT_OK) {
-        return status;
+    int status = im->backend.ops->import_system(&im->backend, im->source, ev->line, name, target,
+                                                is_meta, is_tombstone, ev->data, ev->data_len);
+    if (status == EXIT_OK) {
+        im->system++;
     }
-    int rc = 0;
-    if (is_meta) {
-        if ((ev->in.flags & STELE_EVENT_BINARY) != 0) {
-            im->skipped++;
-            return EXIT_OK;
-        }
-        if (!metadata_equal(im, target, ev->data, ev->data_len)) {
-            rc = stele_stream_metadata_set(im->store, target, ev->data);
-        }
-    } else {
-        rc = stele_stream_delete(im->store, target, STELE_EXPECT_ANY, is_tombstone);
-        /* Imported a second time: the stream is already deleted. */
-        if (rc == STELE_EDELETED || rc == STELE_ETOMBSTONED ||
-            (rc == STELE_ENOTFOUND && !is_tombstone)) {
-            rc = 0;
-        }
-    }
-    if (rc != 0) {
-        const char *detail = stele_errdetail();
-        cli_errorf(im->ctx, "%s line %llu (stream %s): %s%s%s", im->source,
-                   (unsigned long long)ev->line, name, stele_strerror(rc),
-                   detail[0] != '\0' ? ": " : "", detail);
-        return cli_exit_for(rc);
-    }
-    im->system++;
-    return EXIT_OK;
+    return status;
 }
 
 /* Take one parsed event (ownership moves to the importer). */
@@ -304,8 +224,13 @@ int cmd_import(cli_ctx_t *ctx, int argc, char **argv) {
     memset(&im, 0, sizeof(im));
     im.ctx = ctx;
     im.source = is_stdin ? "stdin" : pos[0];
+    /* The local store is opened (created) at the first write. */
+    status = cli_backend_open(ctx, CLI_OPEN_WRITE, &im.backend);
     im.run = calloc(IMPORT_MAX_EVENTS, sizeof(*im.run));
     im.ins = calloc(IMPORT_MAX_EVENTS, sizeof(*im.ins));
+    if (status != EXIT_OK) {
+        goto done;
+    }
     if (im.run == NULL || im.ins == NULL) {
         cli_errorf(ctx, "out of memory");
         status = EXIT_ERROR;
@@ -402,5 +327,5 @@ done:
     if (!is_stdin) {
         fclose(f);
     }
-    return cli_store_close(ctx, im.store, status);
+    return cli_backend_close(&im.backend, status);
 }

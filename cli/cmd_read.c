@@ -1,50 +1,13 @@
 /*
  * cmd_read.c -- `stele read` (one stream), `stele read-all` (the global log, with filters) and
  * `stele event` (one event by its id): the events as NDJSON on stdout, one per line, in the order
- * asked for.
+ * asked for. Each is written once over the backend (backend.h): the local store, or the server
+ * at --url.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "remote.h"
-
-/* Open the local store, open a reader on it with open_reader(store, arg, &reader), print its
- * events and close both: the local half of `read` and `event`. */
-typedef int (*reader_open_fn)(stele_store_t *store, const void *arg, stele_reader_t **out);
-
-static int print_local(cli_ctx_t *ctx, reader_open_fn open_reader, const void *arg) {
-    stele_store_t *store = NULL;
-    int status = cli_store_open(ctx, false, &store);
-    if (status != EXIT_OK) {
-        return status;
-    }
-    stele_reader_t *reader = NULL;
-    int rc = open_reader(store, arg, &reader);
-    if (rc != 0) {
-        status = cli_fail(ctx, rc);
-    } else {
-        status = cli_print_reader(ctx, reader);
-        stele_reader_close(reader);
-    }
-    return cli_store_close(ctx, store, status);
-}
-
-typedef struct stream_read {
-    const char *stream;
-    int64_t from_version;
-    stele_direction_t dir;
-    uint64_t limit;
-} stream_read_t;
-
-static int open_stream_reader(stele_store_t *store, const void *arg, stele_reader_t **out) {
-    const stream_read_t *r = arg;
-    return stele_read_stream(store, r->stream, r->from_version, r->dir, r->limit, out);
-}
-
-static int open_event_reader(stele_store_t *store, const void *arg, stele_reader_t **out) {
-    return stele_event_by_id(store, arg, out);
-}
+#include "backend.h"
 
 int cmd_read(cli_ctx_t *ctx, int argc, char **argv) {
     const char *from_text = NULL, *limit_text = NULL;
@@ -75,15 +38,12 @@ int cmd_read(cli_ctx_t *ctx, int argc, char **argv) {
         return status;
     }
     int64_t from_version = from_text != NULL ? (int64_t)from : (backward ? -1 : 0);
-    if (ctx->url != NULL) {
-        return remote_read(ctx, pos[0], from_version, backward, limit);
+    cli_backend_t b;
+    if ((status = cli_backend_open(ctx, CLI_OPEN_READ, &b)) != EXIT_OK) {
+        return status;
     }
-
-    stream_read_t r = {.stream = pos[0],
-                       .from_version = from_version,
-                       .dir = backward ? STELE_BACKWARD : STELE_FORWARD,
-                       .limit = limit};
-    return print_local(ctx, open_stream_reader, &r);
+    status = b.ops->read_stream(&b, pos[0], from_version, backward, limit);
+    return cli_backend_close(&b, status);
 }
 
 int cmd_read_all(cli_ctx_t *ctx, int argc, char **argv) {
@@ -121,23 +81,13 @@ int cmd_read_all(cli_ctx_t *ctx, int argc, char **argv) {
 }
 
 int cli_print_all(cli_ctx_t *ctx, const stele_read_options_t *ro) {
-    if (ctx->url != NULL) {
-        return remote_read_all(ctx, ro);
-    }
-    stele_store_t *store = NULL;
-    int status = cli_store_open(ctx, false, &store);
+    cli_backend_t b;
+    int status = cli_backend_open(ctx, CLI_OPEN_READ, &b);
     if (status != EXIT_OK) {
         return status;
     }
-    stele_reader_t *reader = NULL;
-    int rc = stele_read_all(store, ro, &reader);
-    if (rc != 0) {
-        status = cli_fail(ctx, rc);
-    } else {
-        status = cli_print_reader(ctx, reader);
-        stele_reader_close(reader);
-    }
-    return cli_store_close(ctx, store, status);
+    status = b.ops->read_all(&b, ro);
+    return cli_backend_close(&b, status);
 }
 
 int cmd_event(cli_ctx_t *ctx, int argc, char **argv) {
@@ -154,8 +104,10 @@ int cmd_event(cli_ctx_t *ctx, int argc, char **argv) {
     if ((status = cli_parse_uuid(ctx, "ID", pos[0], &id)) != EXIT_OK) {
         return status;
     }
-    if (ctx->url != NULL) {
-        return remote_event(ctx, pos[0]);
+    cli_backend_t b;
+    if ((status = cli_backend_open(ctx, CLI_OPEN_READ, &b)) != EXIT_OK) {
+        return status;
     }
-    return print_local(ctx, open_event_reader, &id);
+    status = b.ops->event(&b, &id, pos[0]);
+    return cli_backend_close(&b, status);
 }

@@ -1,11 +1,18 @@
 /*
  * cmd_streams.c -- the stream catalogue: `stele streams` (list, paged by name), `stele info`,
- * `stele meta` (get or replace a stream's metadata) and `stele delete` (soft or tombstone).
+ * `stele meta` (get or replace a stream's metadata) and `stele delete` (soft or tombstone). Each
+ * is written once over the backend (backend.h): the local store, or the server at --url.
  */
+#include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "remote.h"
+#include "backend.h"
+
+/* Print one stream's info line (the reference is stolen). */
+static int print_info(void *arg, json_t *info) {
+    (void)arg;
+    return cli_print_json(info);
+}
 
 int cmd_streams(cli_ctx_t *ctx, int argc, char **argv) {
     const char *prefix = NULL, *after = NULL, *limit_text = NULL;
@@ -30,25 +37,12 @@ int cmd_streams(cli_ctx_t *ctx, int argc, char **argv) {
     if (limit > SIZE_MAX) {
         return cli_usage_errorf(ctx, "--limit: '%s' is too large", limit_text);
     }
-    if (ctx->url != NULL) {
-        return remote_streams(ctx, prefix, after, limit, all);
-    }
-    stele_store_t *store = NULL;
-    if ((status = cli_store_open(ctx, false, &store)) != EXIT_OK) {
+    cli_backend_t b;
+    if ((status = cli_backend_open(ctx, CLI_OPEN_READ, &b)) != EXIT_OK) {
         return status;
     }
-    stele_stream_list_t *list = NULL;
-    int rc = stele_stream_list(store, prefix, after, (size_t)limit, all, &list);
-    if (rc != 0) {
-        status = cli_fail(ctx, rc);
-    } else {
-        size_t count = stele_stream_list_count(list);
-        for (size_t i = 0; i < count && status == EXIT_OK; i++) {
-            status = cli_print_json(info_json(stele_stream_list_get(list, i)));
-        }
-        stele_stream_list_free(list);
-    }
-    return cli_store_close(ctx, store, status);
+    status = b.ops->streams(&b, prefix, after, limit, all, print_info, NULL);
+    return cli_backend_close(&b, status);
 }
 
 /* Parse the single STREAM positional (plus an optional second one when max_pos is 2). */
@@ -71,22 +65,15 @@ int cmd_info(cli_ctx_t *ctx, int argc, char **argv) {
     if (status != EXIT_OK) {
         return status < 0 ? EXIT_OK : status;
     }
-    if (ctx->url != NULL) {
-        return remote_info(ctx, pos[0]);
-    }
-    stele_store_t *store = NULL;
-    if ((status = cli_store_open(ctx, false, &store)) != EXIT_OK) {
+    cli_backend_t b;
+    if ((status = cli_backend_open(ctx, CLI_OPEN_READ, &b)) != EXIT_OK) {
         return status;
     }
-    stele_stream_info_t info = {.struct_size = sizeof info};
-    int rc = stele_stream_info(store, pos[0], &info);
-    if (rc != 0) {
-        status = cli_fail(ctx, rc);
-    } else {
-        info.name = pos[0];
-        status = cli_print_json(info_json(&info));
+    json_t *info = NULL;
+    if ((status = b.ops->info(&b, pos[0], &info)) == EXIT_OK) {
+        status = cli_print_json(info);
     }
-    return cli_store_close(ctx, store, status);
+    return cli_backend_close(&b, status);
 }
 
 int cmd_meta(cli_ctx_t *ctx, int argc, char **argv) {
@@ -112,38 +99,27 @@ int cmd_meta(cli_ctx_t *ctx, int argc, char **argv) {
     if (set && (status = cli_check_json(ctx, "metadata", pos[1], strlen(pos[1]), true)) != 0) {
         return status;
     }
-    if (ctx->url != NULL) {
-        return remote_meta(ctx, pos[0], set ? pos[1] : NULL, expect);
-    }
-    int rc = set ? stele_stream_name_check(pos[0]) : 0;
-    if (rc != 0) {
-        return cli_fail(ctx, rc); /* before the store is opened, and so created */
-    }
-    stele_store_t *store = NULL;
-    if ((status = cli_store_open(ctx, set, &store)) != EXIT_OK) {
+    cli_backend_t b;
+    if ((status = cli_backend_open(ctx, set ? CLI_OPEN_WRITE : CLI_OPEN_READ, &b)) != EXIT_OK) {
         return status;
     }
     if (set) {
         int64_t version = -1;
-        rc = stele_stream_metadata_set_expect(store, pos[0], pos[1], expect, &version);
-        if (rc != 0) {
-            status = cli_fail(ctx, rc);
-        } else {
+        /* The name is checked before the store is opened, and so created. */
+        if ((status = b.ops->check_name(&b, pos[0])) == EXIT_OK &&
+            (status = b.ops->meta_set(&b, pos[0], pos[1], expect, &version)) == EXIT_OK) {
             status = cli_print_json(
                 json_pack("{s:s, s:I}", "stream", pos[0], "metadata_version", (json_int_t)version));
         }
     } else {
         char *json = NULL;
-        rc = stele_stream_metadata_get(store, pos[0], &json);
-        if (rc != 0) {
-            status = cli_fail(ctx, rc);
-        } else {
+        if ((status = b.ops->meta_get(&b, pos[0], &json)) == EXIT_OK) {
             cli_write_compact_json(stdout, json, strlen(json));
             fputc('\n', stdout);
-            stele_free(json);
+            free(json);
         }
     }
-    return cli_store_close(ctx, store, status);
+    return cli_backend_close(&b, status);
 }
 
 int cmd_delete(cli_ctx_t *ctx, int argc, char **argv) {
@@ -165,18 +141,12 @@ int cmd_delete(cli_ctx_t *ctx, int argc, char **argv) {
         (status = cli_parse_expect(ctx, "--expect", expect_text, &expect)) != EXIT_OK) {
         return status;
     }
-    if (ctx->url != NULL) {
-        return remote_delete(ctx, pos[0], expect, tombstone);
-    }
     /* A store that does not exist holds no stream to delete: never create one. */
-    stele_store_t *store = NULL;
-    if ((status = cli_store_open(ctx, false, &store)) != EXIT_OK) {
+    cli_backend_t b;
+    if ((status = cli_backend_open(ctx, CLI_OPEN_MAINTAIN, &b)) != EXIT_OK) {
         return status;
     }
-    int rc = stele_stream_delete(store, pos[0], expect, tombstone);
-    if (rc != 0) {
-        status = cli_fail(ctx, rc);
-    } else {
+    if ((status = b.ops->delete_stream(&b, pos[0], expect, tombstone)) == EXIT_OK) {
         json_t *o = json_object();
         if (o != NULL) {
             json_object_set_new(o, "stream", json_string(pos[0]));
@@ -184,5 +154,5 @@ int cmd_delete(cli_ctx_t *ctx, int argc, char **argv) {
         }
         status = cli_print_json(o);
     }
-    return cli_store_close(ctx, store, status);
+    return cli_backend_close(&b, status);
 }

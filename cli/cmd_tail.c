@@ -3,52 +3,12 @@
  * history, then live events as they are committed, until SIGINT or SIGTERM (or, with
  * --caught-up-exit, as soon as the history is printed: handy for scripts and tests).
  *
- * The signal handler only sets a flag; the loop waits for events in short slices and checks it,
- * so the store is always closed cleanly. Live events are flushed one by one so that a pipe
- * reader sees each as it happens.
+ * Written once over the backend (backend.h): a subscription of the local store
+ * (backend_local.c), or the server's Server-Sent Events (remote_tail.c).
  */
 #include <string.h>
-#include <unistd.h>
 
-#include "cli.h"
-#include "remote.h"
-
-#define WAIT_SLICE_MS 200
-
-static int follow(const cli_ctx_t *ctx, stele_subscription_t *sub, bool caught_up_exit,
-                  bool verbose) {
-    bool live = false;
-    stele_event_t ev;
-    while (!cli_stop_requested()) {
-        int rc = stele_subscription_next(sub, &ev, WAIT_SLICE_MS);
-        if (rc == STELE_SUB_EVENT) {
-            if (cli_print_event(&ev) != EXIT_OK) {
-                cli_errorf(ctx, "writing the output failed");
-                return EXIT_ERROR;
-            }
-            if (live) {
-                fflush(stdout);
-            }
-        } else if (rc == STELE_SUB_CAUGHT_UP) {
-            live = true;
-            fflush(stdout);
-            if (verbose || isatty(STDERR_FILENO) == 1) {
-                fprintf(stderr, "caught up at %llu\n",
-                        (unsigned long long)stele_subscription_position(sub));
-            }
-            if (caught_up_exit) {
-                return EXIT_OK;
-            }
-        } else if (rc == STELE_SUB_TIMEOUT) {
-            fflush(stdout);
-        } else if (rc == STELE_ECLOSED && cli_stop_requested()) {
-            break;
-        } else {
-            return cli_fail(ctx, rc < 0 ? rc : STELE_EINVAL);
-        }
-    }
-    return EXIT_OK;
-}
+#include "backend.h"
 
 int cmd_tail(cli_ctx_t *ctx, int argc, char **argv) {
     const char *from_text = NULL, *after_text = NULL;
@@ -93,22 +53,10 @@ int cmd_tail(cli_ctx_t *ctx, int argc, char **argv) {
     if ((status = cli_filter_build(ctx, &fa, &so.filter)) != EXIT_OK) {
         return status;
     }
-    if (ctx->url != NULL) {
-        return remote_tail(ctx, &so, caught_up_exit, verbose);
-    }
-
-    stele_store_t *store = NULL;
-    if ((status = cli_store_open(ctx, false, &store)) != EXIT_OK) {
+    cli_backend_t b;
+    if ((status = cli_backend_open(ctx, CLI_OPEN_READ, &b)) != EXIT_OK) {
         return status;
     }
-    cli_stop_on_signals();
-    stele_subscription_t *sub = NULL;
-    int rc = stele_subscribe(store, &so, &sub);
-    if (rc != 0) {
-        status = cli_fail(ctx, rc);
-    } else {
-        status = follow(ctx, sub, caught_up_exit, verbose);
-        stele_subscription_close(sub);
-    }
-    return cli_store_close(ctx, store, status);
+    status = b.ops->tail(&b, &so, caught_up_exit, verbose);
+    return cli_backend_close(&b, status);
 }

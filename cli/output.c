@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "error_map.h"
 #include "json_out.h"
 
 #define JSON_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY)
@@ -52,16 +53,9 @@ int cli_usage_errorf(const cli_ctx_t *ctx, const char *fmt, ...) {
     return EXIT_USAGE;
 }
 
-int cli_exit_for(int code) {
-    switch (code) {
-    case STELE_OK: return EXIT_OK;
-    case STELE_ECONFLICT: return EXIT_CONFLICT;
-    case STELE_ENOTFOUND:
-    case STELE_EDELETED:
-    case STELE_ETOMBSTONED: return EXIT_NOTFOUND;
-    default: return EXIT_ERROR;
-    }
-}
+/* The exit status comes from the one error table, the same one remote mode maps the server's
+ * errors with, so both modes exit alike. */
+int cli_exit_for(int code) { return errmap_exit(code); }
 
 int cli_fail(const cli_ctx_t *ctx, int code) {
     const char *detail = stele_errdetail();

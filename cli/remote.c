@@ -2,9 +2,11 @@
  * remote.c -- what the remote commands of the `stele` tool share: the connection to the server,
  * calls whose HTTP errors become the tool's messages and exit statuses, and output.
  *
- * Exit statuses match local mode: 2xx -> 0; 409 wrong_expected_version -> 2; 404 (not found,
- * deleted) and 410 (tombstoned) -> 3; everything else -> 4, including an unreachable server
- * ("cannot connect to URL") and 401/403 (named, with a hint about the token).
+ * Exit statuses match local mode: 2xx -> 0; a server's error code -> the exit status the one error
+ * table (common/error_map.h) gives it, which is the one local mode gives the library error behind
+ * it (wrong_expected_version -> 2; not_found, stream_deleted, stream_tombstoned -> 3); everything
+ * else -> 4, including an unreachable server ("cannot connect to URL") and 401/403 (named, with a
+ * hint about the token).
  *
  * Events come back as the server's event JSON, whose keys are the ones `read` prints. They are
  * printed from the raw response text rather than re-encoded by jansson, so that data keeps its
@@ -15,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "error_map.h"
 #include "json_scan.h"
 #include "remote.h"
 
@@ -44,47 +47,24 @@ void remote_cleanup(void) {
 
 /* ---- errors ---------------------------------------------------------------------------------- */
 
-/* The words local mode prints for the same failure (stele_strerror), by the server's code. */
-static const struct {
-    const char *code;
-    const char *phrase;
-} phrases[] = {
-    {"wrong_expected_version", "wrong expected version"},
-    {"not_found", "not found"},
-    {"stream_deleted", "stream deleted"},
-    {"stream_tombstoned", "stream tombstoned"},
-    {"id_reuse", "event id reused for a different event"},
-    {"invalid_json", "invalid JSON"},
-    {"invalid_name", "invalid stream name"},
-    {"invalid_type", "invalid event type"},
-    {"reserved_name", "reserved name"},
-    {"empty_append", "no events to append"},
-    {"invalid_argument", "invalid argument"},
-    {"bad_request", "bad request"},
-    {"unauthorized", "unauthorized"},
-    {"forbidden", "forbidden"},
-    {"method_not_allowed", "method not allowed"},
-    {"payload_too_large", "limit exceeded"},
-    {"unsupported_media_type", "unsupported media type"},
-    {"too_many_requests", "too many requests"},
-    {"unavailable", "server unavailable"},
-    {"internal", "internal server error"},
-};
-
+/* The words local mode prints for the same failure (stele_strerror), by the server's code, from
+ * the one error table; a code the table does not know is printed as it is. */
 static const char *phrase_for(const char *code) {
-    for (size_t i = 0; i < sizeof(phrases) / sizeof(phrases[0]); i++) {
-        if (strcmp(phrases[i].code, code) == 0) {
-            return phrases[i].phrase;
-        }
-    }
-    return code;
+    const char *phrase = errmap_json_phrase(code);
+    return phrase != NULL ? phrase : code;
 }
 
+/* The exit status of the server's code in the error table (the one local mode uses for the same
+ * library error); without a known code, by the HTTP status alone. */
 static int exit_for_http(long status, const char *code) {
     if (status / 100 == 2) {
         return EXIT_OK;
     }
-    if (status == 409 && (code[0] == '\0' || strcmp(code, "wrong_expected_version") == 0)) {
+    int from_table = errmap_json_exit(code);
+    if (from_table >= 0) {
+        return from_table;
+    }
+    if (status == 409 && code[0] == '\0') {
         return EXIT_CONFLICT;
     }
     if (status == 404 || status == 410) {
@@ -345,10 +325,9 @@ int remote_print_event(const cli_ctx_t *ctx, const char *text, size_t len, uint6
     return EXIT_OK;
 }
 
-int remote_print_object(const cli_ctx_t *ctx, const char *text, size_t len, const char *const *keys,
-                        size_t n) {
-    json_error_t jerr;
-    json_t *root = text != NULL ? json_loadb(text, len, 0, &jerr) : NULL;
+int remote_pick_object(const cli_ctx_t *ctx, const char *text, size_t len, const char *const *keys,
+                       size_t n, json_t **out) {
+    json_t *root = text != NULL ? json_loadb(text, len, 0, NULL) : NULL;
     if (!json_is_object(root)) {
         cli_errorf(ctx, "the server's answer is not a JSON object");
         json_decref(root);
@@ -362,11 +341,8 @@ int remote_print_object(const cli_ctx_t *ctx, const char *text, size_t len, cons
         }
     }
     json_decref(root);
-    int status = cli_print_json(o);
-    if (status != EXIT_OK) {
-        cli_errorf(ctx, "writing the output failed");
-    }
-    return status;
+    *out = o;
+    return EXIT_OK;
 }
 
 void remote_append_body(json_out_t *b, int64_t expect, const stele_event_in_t *events,

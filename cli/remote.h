@@ -1,12 +1,12 @@
 /*
  * remote.h -- the `stele` tool against a server (`--url URL`, `--token T`): the HTTP client
- * (http_client.c, libcurl), the shared request and output helpers (remote.c) and one function
- * per command (remote_*.c).
+ * (http_client.c, libcurl), the shared request and output helpers (remote.c) and the longer
+ * operations of the server backend (remote_*.c), which backend_remote.c puts behind the backend
+ * interface (backend.h) with its shorter ones.
  *
- * Each cmd_* function parses and checks its arguments exactly as in local mode, then hands the
- * parsed values to its remote_* twin when ctx->url is set. The remote functions print the same
- * stdout lines as local mode and return the same exit statuses: HTTP errors map to them
- * (409 wrong_expected_version -> 2, 404/410 -> 3, anything else -> 4).
+ * The remote operations print the same stdout lines as local mode and return the same exit
+ * statuses: the server's JSON error codes map to them through the one error table
+ * (common/error_map.h), the table local mode uses too.
  */
 #ifndef STELE_CLI_REMOTE_H
 #define STELE_CLI_REMOTE_H
@@ -67,6 +67,9 @@ void http_escape_into(json_out_t *b, const char *text);
 /* ---- remote.c: the connection, calls with error mapping, JSON output --------------------------
  */
 
+/* Lists are read in pages of at most this many items (read, read-all, streams). */
+#define REMOTE_PAGE 1000u
+
 /* The outcome of one call. */
 typedef struct remote_reply {
     long status;        /* HTTP status, 0 when the server could not be reached */
@@ -108,35 +111,29 @@ bool remote_json_array_next(const char *s, size_t len, size_t *cursor, size_t *o
  * Sets *position (when not NULL) to its position. Returns EXIT_OK or EXIT_ERROR. */
 int remote_print_event(const cli_ctx_t *ctx, const char *text, size_t len, uint64_t *position);
 
-/* Print the members keys[0..n) of the JSON object text, present ones only, in that order, as one
- * compact line. Returns EXIT_OK or EXIT_ERROR (bad JSON or stdout failed). */
-int remote_print_object(const cli_ctx_t *ctx, const char *text, size_t len, const char *const *keys,
-                        size_t n);
+/* The members keys[0..n) of the JSON object text, present ones only, in that order, as a new
+ * object in *out (NULL when out of memory). Returns EXIT_OK, or EXIT_ERROR after printing that
+ * the answer is not a JSON object. */
+int remote_pick_object(const cli_ctx_t *ctx, const char *text, size_t len, const char *const *keys,
+                       size_t n, json_t **out);
 
 /* The JSON body of an append of events[0..count) with the expected version. */
 void remote_append_body(json_out_t *b, int64_t expect, const stele_event_in_t *events,
                         size_t count);
 
-/* ---- remote_*.c: the commands ---------------------------------------------------------------- */
+/* ---- remote_*.c: operations of the server backend
+ * ---------------------------------------------------------------- */
 
-int remote_init(cli_ctx_t *ctx);
+/* append: POST the events; *result (a new reference) holds the answer's append keys. */
 int remote_append(cli_ctx_t *ctx, const char *stream, int64_t expect,
-                  const stele_event_in_t *events, size_t count);
+                  const stele_event_in_t *events, size_t count, json_t **result);
 int remote_read(cli_ctx_t *ctx, const char *stream, int64_t from_version, bool backward,
                 uint64_t limit);
 int remote_read_all(cli_ctx_t *ctx, const stele_read_options_t *ro);
 int remote_tail(cli_ctx_t *ctx, const stele_subscribe_options_t *so, bool caught_up_exit,
                 bool verbose);
-int remote_streams(cli_ctx_t *ctx, const char *prefix, const char *after, uint64_t limit, bool all);
-int remote_info(cli_ctx_t *ctx, const char *stream);
 /* `event ID`: GET /events/{id}, printed as one NDJSON line like a read. */
 int remote_event(cli_ctx_t *ctx, const char *id);
-int remote_meta(cli_ctx_t *ctx, const char *stream, const char *set_json, int64_t expect);
-int remote_delete(cli_ctx_t *ctx, const char *stream, int64_t expect, bool tombstone);
-int remote_stats(cli_ctx_t *ctx);
-int remote_digest(cli_ctx_t *ctx);
-int remote_verify(cli_ctx_t *ctx);
-int remote_reindex(cli_ctx_t *ctx);
 
 /* import: one run of events of one stream (expect as in the export; a conflict retries with
  * any). Prints the error naming the lines. *idempotent tells how the server took it. */

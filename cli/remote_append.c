@@ -32,12 +32,12 @@ static int post_events(cli_ctx_t *ctx, const char *stream, int64_t expect,
 }
 
 int remote_append(cli_ctx_t *ctx, const char *stream, int64_t expect,
-                  const stele_event_in_t *events, size_t count) {
+                  const stele_event_in_t *events, size_t count, json_t **result) {
     remote_reply_t reply;
     int status = post_events(ctx, stream, expect, events, count, &reply);
     if (status == EXIT_OK) {
-        status = remote_print_object(ctx, reply.body.data, reply.body.len, append_keys,
-                                     sizeof(append_keys) / sizeof(append_keys[0]));
+        status = remote_pick_object(ctx, reply.body.data, reply.body.len, append_keys,
+                                    sizeof(append_keys) / sizeof(append_keys[0]), result);
     } else {
         status = remote_report(ctx, &reply);
     }

@@ -1,8 +1,8 @@
 /*
  * remote_read.c -- reading through the server: `read` (GET /streams/{stream}), `read-all` and
- * `export` (GET /all), `event` (GET /events/{id}) and `streams` (GET /streams).
+ * `export` (GET /all) and `event` (GET /events/{id}).
  *
- * The server caps the events (or streams) of one answer, so reads are paged: each request asks
+ * The server caps the events of one answer, so reads are paged: each request asks
  * for at most REMOTE_PAGE items and the next one continues after the last item seen, until the
  * --limit is reached or a page comes back short without "more" (the server also ends a page at
  * its answer's size limit). The output is the same as one local read.
@@ -11,8 +11,6 @@
 #include <string.h>
 
 #include "remote.h"
-
-#define REMOTE_PAGE 1000u
 
 /* Print the events of one page ({"events":[...]}): *count, the last event's position and version,
  * and *more: the server stopped early at its answer's size limit ("more":true), so a short page
@@ -144,85 +142,6 @@ int remote_read_all(cli_ctx_t *ctx, const stele_read_options_t *ro) {
     if (status == EXIT_OK) {
         fflush(stdout);
     }
-    return status;
-}
-
-static const char *const info_keys[] = {
-    "name",          "state",   "first_version", "last_version",     "event_count",
-    "last_position", "created", "updated",       "metadata_version",
-};
-#define INFO_KEY_COUNT (sizeof(info_keys) / sizeof(info_keys[0]))
-
-int remote_streams(cli_ctx_t *ctx, const char *prefix, const char *after, uint64_t limit,
-                   bool all) {
-    uint64_t done = 0;
-    char *next_after = after != NULL ? strdup(after) : NULL;
-    int status = EXIT_OK;
-    for (;;) {
-        uint64_t want = page_size(limit, done);
-        json_out_t path = {0};
-        jout_str(&path, "/streams");
-        http_query_add(&path, "prefix", prefix);
-        http_query_add(&path, "after", next_after);
-        http_query_add_u64(&path, "limit", want);
-        http_query_add(&path, "all", all ? "true" : NULL);
-        remote_reply_t reply;
-        status = remote_call_path(ctx, "GET", &path, NULL, 0, &reply);
-        if (status != EXIT_OK) {
-            status = remote_report(ctx, &reply);
-            remote_reply_free(&reply);
-            break;
-        }
-        json_t *root =
-            reply.body.data != NULL ? json_loadb(reply.body.data, reply.body.len, 0, NULL) : NULL;
-        remote_reply_free(&reply);
-        json_t *list = json_object_get(root, "streams");
-        if (!json_is_array(list)) {
-            cli_errorf(ctx, "the server's answer has no \"streams\" array");
-            json_decref(root);
-            status = EXIT_ERROR;
-            break;
-        }
-        size_t count = json_array_size(list);
-        for (size_t i = 0; i < count && status == EXIT_OK; i++) {
-            json_t *info = json_array_get(list, i);
-            json_t *o = json_object();
-            for (size_t k = 0; k < INFO_KEY_COUNT && o != NULL; k++) {
-                json_t *v = json_object_get(info, info_keys[k]);
-                if (v != NULL) {
-                    json_object_set(o, info_keys[k], v);
-                }
-            }
-            status = cli_print_json(o);
-        }
-        const char *last =
-            count > 0 ? json_string_value(json_object_get(json_array_get(list, count - 1), "name"))
-                      : NULL;
-        free(next_after);
-        next_after = last != NULL ? strdup(last) : NULL;
-        json_decref(root);
-        done += count;
-        if (status != EXIT_OK || count < want || (limit != 0 && done >= limit) ||
-            next_after == NULL) {
-            break;
-        }
-    }
-    free(next_after);
-    return status;
-}
-
-int remote_info(cli_ctx_t *ctx, const char *stream) {
-    json_out_t path = {0};
-    remote_stream_path(&path, stream, "/info");
-    remote_reply_t reply;
-    int status = remote_call_path(ctx, "GET", &path, NULL, 0, &reply);
-    if (status == EXIT_OK) {
-        status =
-            remote_print_object(ctx, reply.body.data, reply.body.len, info_keys, INFO_KEY_COUNT);
-    } else {
-        status = remote_report(ctx, &reply);
-    }
-    remote_reply_free(&reply);
     return status;
 }
 

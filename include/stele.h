@@ -19,7 +19,9 @@
  * Fallible functions return int: 0 (STELE_OK) on success, a negative code on failure. Codes in
  * [-4095, -1] are negated errno values from the operating system (-EIO, -ENOSPC, ...); codes at or
  * below STELE_ERR_BASE are Stele's own. stele_strerror() names every code, and stele_errdetail()
- * returns a sentence naming the exact problem of the last failure on the calling thread.
+ * returns a sentence naming the exact problem of the last failure on the calling thread. The
+ * table of every code (its text, and the HTTP status, CLI exit status and gRPC status Stele's
+ * programs give it) is stele_errors.h.
  *
  * STELE_EPOISONED: after a failed write or sync every append fails until the store is reopened.
  * After the derived state failed to follow the log (an index update or a reindex failed), appends

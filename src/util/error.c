@@ -1,10 +1,12 @@
 /*
  * error.c -- names of the error codes (stele_strerror) and the per-thread detail sentence
- * (stele_errdetail) that says exactly what went wrong in the last failed call.
+ * (stele_errdetail) that says exactly what went wrong in the last failed call. The names come from
+ * the one error table, include/stele_errors.h.
  */
 #include "util/error.h"
 
 #include "stele.h"
+#include "stele_errors.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,32 +18,19 @@ static _Thread_local char detail[DETAIL_BYTES];
 /* Holds strerror_r's text for errno values the C library has no fixed string for. */
 static _Thread_local char errno_text[64];
 
+/* stele.h keeps its #defines (their numbers are ABI); each must agree with its line of the list. */
+#define CHECK_NUMBER(sym, number, message, json_code, grpc) \
+    _Static_assert(STELE_##sym == (number), "STELE_" #sym " differs from stele_errors.h");
+STELE_ERROR_LIST(CHECK_NUMBER)
+#undef CHECK_NUMBER
+
 const char *stele_strerror(int code) {
     switch (code) {
     case STELE_OK: return "success";
-    case STELE_EINVAL: return "invalid argument";
-    case STELE_ENAME: return "invalid stream name";
-    case STELE_ETYPE: return "invalid event type";
-    case STELE_EJSON: return "invalid JSON";
-    case STELE_ETOOBIG: return "limit exceeded";
-    case STELE_EEMPTY: return "no events to append";
-    case STELE_ECONFLICT: return "wrong expected version";
-    case STELE_ENOTFOUND: return "stream not found";
-    case STELE_EDELETED: return "stream deleted";
-    case STELE_ETOMBSTONED: return "stream tombstoned";
-    case STELE_EIDREUSE: return "event id reused for a different event";
-    case STELE_ECORRUPT: return "corrupt data";
-    case STELE_ENOTSTORE: return "not a Stele store";
-    case STELE_EVERSION: return "store format too new";
-    case STELE_EPOISONED: return "store poisoned by an earlier write failure";
-    case STELE_ECLOSED: return "store closing";
-    case STELE_ENOMEM: return "out of memory";
-    case STELE_ELOCKED: return "store locked by another process";
-    case STELE_ERESERVED: return "reserved name";
-    case STELE_EUUID: return "invalid UUID";
-    case STELE_EREADONLY: return "store is read-only";
-    case STELE_ETIME: return "invalid time";
-    case STELE_EBUSY: return "append queue full";
+#define MESSAGE_CASE(sym, number, message, json_code, grpc) \
+    case number: return message;
+        STELE_ERROR_LIST(MESSAGE_CASE)
+#undef MESSAGE_CASE
     default: break;
     }
     if (code < 0 && code >= -4095) {

@@ -20,7 +20,8 @@ foreach(name ${STELE_FUZZ_TARGETS})
     # The CLI's line parser and the messages it prints (cli/event_in.c, cli/output.c).
     list(APPEND sources ${CMAKE_SOURCE_DIR}/cli/event_in.c ${CMAKE_SOURCE_DIR}/cli/output.c
          ${CMAKE_SOURCE_DIR}/common/json_scan.c ${CMAKE_SOURCE_DIR}/common/base64.c
-         ${CMAKE_SOURCE_DIR}/common/info_json.c ${CMAKE_SOURCE_DIR}/common/json_out.c)
+         ${CMAKE_SOURCE_DIR}/common/info_json.c ${CMAKE_SOURCE_DIR}/common/json_out.c
+         ${CMAKE_SOURCE_DIR}/common/error_map.c)
   endif()
   if(name STREQUAL "json")
     # What the programs write back (common/json_out.c).
