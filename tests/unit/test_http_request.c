@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "../../server/server.h"
+#include "../../server/http/request.h"
 
 #include <event2/buffer.h>
 

@@ -16,7 +16,11 @@
 
 #include <sys/eventfd.h>
 
-#include "server.h"
+#include "conn.h"
+#include "metrics.h"
+#include "wakeup.h"
+#include "../http/request.h"
+#include "../http/sse.h"
 
 /* Reset an eventfd; what it counted does not matter. */
 static void drain_eventfd(int fd) {
@@ -120,6 +124,28 @@ void srv_wakeup_free(srv_t *srv) {
         close(srv->commit_fd);
         srv->commit_fd = -1;
     }
+}
+
+/* ---- requests waiting for another thread --------------------------------------------------- */
+
+void srv_pending_attach(srv_t *srv, srv_pending_t *p, srv_req_t *req) {
+    p->req = req;
+    p->conn = req->conn;
+    p->start_ns = srv_now_ns();
+    if (p->conn != NULL) {
+        p->conn->pending = p;
+    }
+    srv->in_flight++;
+}
+
+srv_req_t *srv_pending_detach(srv_pending_t *p) {
+    if (p->conn != NULL) {
+        p->conn->pending = NULL;
+        p->conn = NULL;
+    }
+    srv_req_t *req = p->req;
+    p->req = NULL;
+    return req;
 }
 
 /* ---- worker jobs ---------------------------------------------------------------------------- */

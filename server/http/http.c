@@ -24,83 +24,14 @@
 
 #include <event2/buffer.h>
 
-#include "server.h"
-
-uint64_t srv_now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* ---- error codes ---------------------------------------------------------------------------- */
-
-typedef struct error_code {
-    const char *code;
-    int status;
-} error_code_t;
-
-static const error_code_t error_codes[] = {
-    {"bad_request", 400},
-    {"invalid_json", 400},
-    {"invalid_name", 400},
-    {"invalid_type", 400},
-    {"reserved_name", 400},
-    {"empty_append", 400},
-    {"invalid_argument", 400},
-    {"unauthorized", 401},
-    {"forbidden", 403},
-    {"not_found", 404},
-    {"stream_deleted", 404},
-    {"method_not_allowed", 405},
-    {"wrong_expected_version", 409},
-    {"id_reuse", 409},
-    {"stream_tombstoned", 410},
-    {"request_timeout", 408},
-    {"payload_too_large", 413},
-    {"unsupported_media_type", 415},
-    {"expectation_failed", 417},
-    {"too_many_requests", 429},
-    {"header_too_large", 431},
-    {"internal", 500},
-    {"unavailable", 503},
-};
-
-size_t srv_error_code_count(void) { return sizeof(error_codes) / sizeof(error_codes[0]); }
-
-const char *srv_error_code_name(size_t i) { return error_codes[i].code; }
-
-static int status_of(const char *code) {
-    for (size_t i = 0; i < sizeof(error_codes) / sizeof(error_codes[0]); i++) {
-        if (strcmp(error_codes[i].code, code) == 0) {
-            return error_codes[i].status;
-        }
-    }
-    return 500;
-}
-
-const char *srv_error_code(int rc) {
-    switch (rc) {
-    case STELE_EINVAL:
-    case STELE_EUUID:
-    case STELE_ETIME: return "invalid_argument";
-    case STELE_ENAME: return "invalid_name";
-    case STELE_ETYPE: return "invalid_type";
-    case STELE_EJSON: return "invalid_json";
-    case STELE_ETOOBIG: return "payload_too_large";
-    case STELE_EEMPTY: return "empty_append";
-    case STELE_ECONFLICT: return "wrong_expected_version";
-    case STELE_ENOTFOUND: return "not_found";
-    case STELE_EDELETED: return "stream_deleted";
-    case STELE_ETOMBSTONED: return "stream_tombstoned";
-    case STELE_EIDREUSE: return "id_reuse";
-    case STELE_ERESERVED: return "reserved_name";
-    case STELE_EBUSY: return "too_many_requests";
-    case STELE_EPOISONED:
-    case STELE_ECLOSED:
-    case STELE_EREADONLY: return "unavailable";
-    default: return "internal";
-    }
-}
+#include "../core/errors.h"
+#include "../core/log.h"
+#include "../core/metrics.h"
+#include "../core/wakeup.h"
+#include "../core/auth.h"
+#include "json_io.h"
+#include "routes.h"
+#include "sse.h"
 
 /* ---- replies -------------------------------------------------------------------------------- */
 
@@ -161,7 +92,7 @@ void srv_reply_empty(srv_t *srv, srv_req_t *req, int status) {
 
 static void reply_error_msg(srv_t *srv, srv_req_t *req, const char *code, json_t *extra,
                             const char *message) {
-    int status = status_of(code);
+    int status = srv_error_status(code);
     srv_metrics_error(srv, code);
     json_t *o = json_object();
     if (o != NULL) {
@@ -199,28 +130,6 @@ void srv_reply_stele_error(srv_t *srv, srv_req_t *req, int rc, const char *detai
         detail = stele_strerror(rc);
     }
     srv_reply_error(srv, req, srv_error_code(rc), extra, "%s", detail);
-}
-
-/* ---- requests waiting for another thread ----------------------------------------------------- */
-
-void srv_pending_attach(srv_t *srv, srv_pending_t *p, srv_req_t *req) {
-    p->req = req;
-    p->conn = req->conn;
-    p->start_ns = srv_now_ns();
-    if (p->conn != NULL) {
-        p->conn->pending = p;
-    }
-    srv->in_flight++;
-}
-
-srv_req_t *srv_pending_detach(srv_pending_t *p) {
-    if (p->conn != NULL) {
-        p->conn->pending = NULL;
-        p->conn = NULL;
-    }
-    srv_req_t *req = p->req;
-    p->req = NULL;
-    return req;
 }
 
 /* ---- requests ------------------------------------------------------------------------------- */

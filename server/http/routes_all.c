@@ -11,7 +11,11 @@
 #include <event2/buffer.h>
 
 #include "info_json.h"
-#include "server.h"
+#include "../core/auth.h"
+#include "../core/log.h"
+#include "../core/wakeup.h"
+#include "json_io.h"
+#include "routes.h"
 
 int srv_filter_from_query(srv_t *srv, srv_req_t *req, const srv_query_t *q, stele_filter_t *f) {
     memset(f, 0, sizeof(*f));

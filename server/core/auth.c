@@ -33,7 +33,9 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
-#include "server.h"
+#include "auth.h"
+#include "log.h"
+#include "../http/reply.h"
 
 #define MAX_TOKENS 1024
 #define MAX_PREFIXES 64

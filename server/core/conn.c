@@ -37,7 +37,12 @@
 #include <event2/listener.h>
 
 #include "json_out.h"
-#include "server.h"
+#include "conn.h"
+#include "log.h"
+#include "tls.h"
+#include "wakeup.h"
+#include "../http/reply.h"
+#include "../http/sse.h"
 
 /* Input buffered beyond the current request before reading pauses. */
 #define MAX_BUFFERED_INPUT (1024 * 1024)

@@ -13,7 +13,11 @@
 
 #include <event2/buffer.h>
 
-#include "server.h"
+#include "auth.h"
+#include "conn.h"
+#include "errors.h"
+#include "metrics.h"
+#include "../http/reply.h"
 
 #define LATENCY_BUCKETS 14
 static const double latency_bounds[LATENCY_BUCKETS] = {

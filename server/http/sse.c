@@ -32,7 +32,11 @@
 
 #include <event2/buffer.h>
 
-#include "server.h"
+#include "../core/auth.h"
+#include "../core/log.h"
+#include "../core/metrics.h"
+#include "json_io.h"
+#include "sse.h"
 
 /* Log records a subscriber may examine per visit, and all subscribers per turn of the loop: a
  * turn scans for about 0.2 ms (some 40 ns a record from the page cache), so the loop answers its

@@ -15,7 +15,12 @@
 #include <event2/buffer.h>
 
 #include "json_scan.h"
-#include "server.h"
+#include "../core/auth.h"
+#include "../core/metrics.h"
+#include "../core/wakeup.h"
+#include "json_io.h"
+#include "body_fast.h"
+#include "routes.h"
 
 #define DEFAULT_READ_LIMIT 1000u
 #define MAX_READ_LIMIT 10000u
