@@ -1,6 +1,8 @@
 /*
  * conn.h -- the connections of steled (conn.c): accepting, non-blocking I/O (plain or TLS),
- * keep-alive, limits, timeouts and closing.
+ * limits, idle sweeps and closing, behind a small protocol interface (srv_proto_t): the core
+ * tells a protocol that bytes came in, that the output drained, that the connection closed; the
+ * protocol (http/session.c, later grpc/) reads c->in, writes c->out and owns what they mean.
  */
 #ifndef STELE_SERVER_CONN_H
 #define STELE_SERVER_CONN_H
@@ -9,48 +11,75 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <event2/buffer.h>
 #include <sys/socket.h>
 
 #include "srv.h"
 
-typedef struct srv_req srv_req_t;
 typedef struct srv_pending srv_pending_t;
 
 /* Results of a non-blocking read or write besides a byte count (0 = end of stream). */
 #define SRV_IO_AGAIN (-2)
 #define SRV_IO_ERROR (-1)
 
+/* What a protocol does with its connections. Each callback runs on the loop thread, from the
+ * connection's own event callbacks or the sweep, where the core may free the connection after it
+ * returns; the protocol never frees one itself (it sets c->broken or c->close_after_write and
+ * pokes it). */
+typedef struct srv_proto {
+    const char *name;
+    /* A connection was accepted: set up c->proto_state. 0, or -1 to close it (no memory). */
+    int (*open)(srv_conn_t *c);
+    /* The connection's callback ran (bytes may have arrived in c->in, c->eof may be set): take
+     * what is complete and answer what can be answered now. */
+    void (*input)(srv_conn_t *c);
+    /* Everything that was waiting in c->out reached the socket: a stream may send more. */
+    void (*drained)(srv_conn_t *c);
+    /* The connection is being freed (its pending wait already cut): release c->proto_state. */
+    void (*closed)(srv_conn_t *c);
+    /* Does a request wait for its answer (from another thread)? Such a connection is not closed
+     * at the client's end of stream nor for idleness. */
+    bool (*busy)(const srv_conn_t *c);
+    /* Once a second: the protocol's timeouts (it may answer). false: close the connection now. */
+    bool (*sweep)(srv_conn_t *c, uint64_t now_ns);
+    /* Bytes held for the client besides c->in (request bodies being read), for the metrics. */
+    uint64_t (*held_bytes)(const srv_conn_t *c);
+    /* The bytes that refuse a connection the server does not take (code "too_many_requests" or
+     * "unavailable", and a message), written into out; their length, 0 for none. */
+    size_t (*refusal)(char *out, size_t cap, const char *code, const char *message);
+} srv_proto_t;
+
 struct srv_conn {
     srv_conn_t *prev, *next; /* every open connection */
     srv_t *srv;
+    const srv_proto_t *proto;
+    void *proto_state; /* the protocol's own (open() to closed()) */
     int fd;
-    void *tls; /* the TLS session, NULL for plain HTTP */
+    void *tls; /* the TLS session, NULL for plain TCP */
     struct event *rev, *wev;
     struct evbuffer *in, *out;
-    srv_req_t *req;         /* the request being read or answered */
     srv_pending_t *pending; /* its wait for another thread, if any */
-    srv_sub_t *sub;         /* the SSE stream this connection carries, or NULL */
     uint64_t last_active_ns;
     bool eof, broken, close_after_write, write_armed, read_paused, busy;
     bool output_paused; /* unsent output over --output-buffer-bytes: no new request is read */
-    bool over_limit;    /* beyond --max-connections: its first request gets 429 (conn.c) */
+    bool over_limit;    /* beyond --max-connections: the protocol refuses its first request */
     uint64_t accepted_ns;
     bool tls_read_wants_write, tls_write_wants_read;
 };
 
-int srv_conn_listen(srv_t *srv, const struct sockaddr *sa, int salen);
+/* Listen on sa; every accepted connection speaks proto. */
+int srv_conn_listen(srv_t *srv, const struct sockaddr *sa, int salen, const srv_proto_t *proto);
 int srv_conn_listen_fd(const srv_t *srv);
 void srv_conn_stop_accepting(srv_t *srv);
 /* Close every connection (shutdown), writing what each has pending first, best effort. */
 void srv_conn_close_all(srv_t *srv);
-/* Write the response to req (freed) on its connection; closes after it when it must. */
-void srv_conn_respond(srv_t *srv, srv_req_t *req, int status, const char *reason,
-                      const char *content_type, struct evbuffer *body);
-/* A streamed 200 response (SSE): headers now, then chunks, then the end (the connection closes
- * after it). req stays with its connection until the end. */
-int srv_conn_stream_start(srv_t *srv, srv_req_t *req, const char *content_type);
-void srv_conn_stream_write(srv_req_t *req, struct evbuffer *chunk);
-void srv_conn_stream_end(srv_req_t *req);
+/* Write what the socket takes of c->out now. Sets c->broken on an error. */
+void srv_conn_flush(srv_conn_t *c);
+/* Something outside c's callbacks (an answer, a stream's write) changed c: settle it from its
+ * read callback, where freeing it is safe (no-op while c's callback runs: it settles after). */
+void srv_conn_poke(srv_conn_t *c);
+/* Wait for the socket to take c->out (arms the write event once). */
+void srv_conn_want_write(srv_conn_t *c);
 size_t srv_conn_output_length(const srv_conn_t *c);
 /* No connection has output waiting for its socket (shutdown). */
 bool srv_conn_all_flushed(const srv_t *srv);

@@ -40,6 +40,7 @@ struct srv {
     bool closing; /* shutdown started: no new work */
 
     /* open connections (conn.c) */
+    const struct srv_proto *proto; /* what the listener's connections speak */
     srv_conn_t *conns;
     uint64_t conn_count;
     /* accepting (conn.c): a descriptor kept in reserve to refuse connections with when the

@@ -31,6 +31,7 @@
 #include "../core/auth.h"
 #include "json_io.h"
 #include "routes.h"
+#include "session.h"
 #include "sse.h"
 
 /* ---- replies -------------------------------------------------------------------------------- */
@@ -64,7 +65,7 @@ void srv_reply_buffer(srv_t *srv, srv_req_t *req, int status, struct evbuffer *b
     if (req == NULL) {
         return;
     }
-    srv_conn_respond(srv, req, status, reason_of(status), content_type, body);
+    srv_http_respond(srv, req, status, reason_of(status), content_type, body);
 }
 
 void srv_reply_json(srv_t *srv, srv_req_t *req, int status, json_t *body) {
@@ -548,7 +549,7 @@ int srv_http_start(srv_t *srv, const char *host, uint16_t port, uint16_t *bound_
                 json_pack("{s:s, s:s}", "host", host, "error", gai_strerror(gai)));
         return -1;
     }
-    int rc = srv_conn_listen(srv, ai->ai_addr, (int)ai->ai_addrlen);
+    int rc = srv_conn_listen(srv, ai->ai_addr, (int)ai->ai_addrlen, &srv_http_proto);
     freeaddrinfo(ai);
     if (rc != 0) {
         srv_log(SRV_LOG_ERROR, "cannot listen",

@@ -14,6 +14,8 @@
 #include "../core/config.h"
 #include "../core/conn.h"
 
+typedef struct srv_req srv_req_t;
+
 typedef enum srv_method {
     SRV_UNKNOWN = 0, /* a token that is no HTTP method: 405 */
     SRV_GET,

@@ -36,6 +36,7 @@
 #include "../core/log.h"
 #include "../core/metrics.h"
 #include "json_io.h"
+#include "session.h"
 #include "sse.h"
 
 /* Log records a subscriber may examine per visit, and all subscribers per turn of the loop: a
@@ -108,7 +109,7 @@ static void unlink_sub(srv_t *srv, srv_sub_t *s) {
     srv->sub_count--;
     srv->sub_catching_up -= !s->caught_up;
     if (s->conn != NULL) {
-        s->conn->sub = NULL;
+        srv_http_set_sub(s->conn, NULL);
     }
     stele_subscription_close(s->sub);
     free(s);
@@ -124,20 +125,20 @@ static void end_stream(srv_t *srv, srv_sub_t *s, const char *event, const char *
             srv_json_string(chunk, reason, strlen(reason));
             evbuffer_add_printf(chunk, ",\"position\":%" PRIu64 "}\n\n",
                                 stele_subscription_position(s->sub));
-            srv_conn_stream_write(s->req, chunk);
+            srv_http_stream_write(s->req, chunk);
             evbuffer_free(chunk);
         }
         srv_log(SRV_LOG_WARN, "subscriber ended",
                 json_pack("{s:s, s:s, s:I}", "event", event, "reason", reason, "position",
                           (json_int_t)stele_subscription_position(s->sub)));
     }
-    srv_conn_stream_end(s->req);
+    srv_http_stream_end(s->req);
     unlink_sub(srv, s);
 }
 
 static void send_chunk(srv_t *srv, srv_sub_t *s, struct evbuffer *chunk) {
     (void)srv;
-    srv_conn_stream_write(s->req, chunk);
+    srv_http_stream_write(s->req, chunk);
     s->last_write_ns = srv_now_ns();
 }
 
@@ -408,7 +409,7 @@ void srv_route_subscribe(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
     }
     s->conn = conn;
     s->req = req;
-    conn->sub = s;
+    srv_http_set_sub(conn, s);
     s->next = srv->subs;
     if (srv->subs != NULL) {
         srv->subs->prev = s;
@@ -419,7 +420,7 @@ void srv_route_subscribe(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
     srv_req_add_header(req, "Cache-Control", "no-cache");
     srv_req_add_header(req, "X-Accel-Buffering", "no");
     srv_metrics_request(srv, 200);
-    srv_conn_stream_start(srv, req, "text/event-stream");
+    srv_http_stream_start(srv, req, "text/event-stream");
     s->last_write_ns = srv_now_ns();
     schedule(srv, s);
 }
