@@ -25,7 +25,7 @@
 #include "tls.h"
 #include "wakeup.h"
 #include "../http/reply.h"
-#include "../http/sse.h"
+#include "feed.h"
 
 /* A secret file (the token file, the TLS key) that other users can read or change: warn, with
  * the mode and the fix, in the log's own format. The server still starts (the operator may have
@@ -131,7 +131,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
             json_pack("{s:s, s:I}", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", "in_flight",
                       (json_int_t)srv->in_flight));
     srv_http_stop_accepting(srv);
-    srv_sse_close_all(srv);
+    srv_feed_close_all(srv);
     drain_timer = evtimer_new(srv->base, drain_check, srv);
     if (drain_timer == NULL) {
         event_base_loopbreak(srv->base);
@@ -183,7 +183,7 @@ int main(int argc, char **argv) {
         event_config_free(ecfg);
     }
     if (srv.base == NULL || srv_wakeup_init(&srv) != 0 || srv_metrics_init(&srv) != 0 ||
-        srv_sse_init(&srv) != 0) {
+        srv_feed_init(&srv) != 0) {
         srv_log(SRV_LOG_ERROR, "out of memory at startup", NULL);
         goto done;
     }
@@ -241,7 +241,7 @@ done:
     if (sigint != NULL) {
         event_free(sigint);
     }
-    srv_sse_close_all(&srv);
+    srv_feed_close_all(&srv);
     srv_http_free(&srv);
     if (srv.store != NULL) {
         stele_store_on_commit(srv.store, NULL, NULL);
@@ -255,12 +255,7 @@ done:
     srv_tls_free(&srv);
     srv_wakeup_free(&srv);
     srv_metrics_free(&srv);
-    if (srv.sse_timer != NULL) {
-        event_free(srv.sse_timer);
-    }
-    if (srv.sse_work_ev != NULL) {
-        event_free(srv.sse_work_ev);
-    }
+    srv_feed_free(&srv);
     if (srv.base != NULL) {
         event_base_free(srv.base);
     }

@@ -25,7 +25,7 @@ typedef struct srv_conn srv_conn_t;
 typedef struct srv_completion srv_completion_t;
 typedef struct srv_metrics srv_metrics_t;
 typedef struct srv_auth srv_auth_t;
-typedef struct srv_sub srv_sub_t;
+typedef struct srv_feed srv_feed_t;
 
 struct srv {
     srv_config_t *cfg;
@@ -61,13 +61,13 @@ struct srv {
     uint64_t in_flight;          /* appends + jobs not yet completed (loop thread) */
     uint64_t jobs_running;
 
-    /* subscribers (sse.c) */
-    srv_sub_t *subs;
+    /* subscription feeds (feed.c) */
+    srv_feed_t *feeds;
     uint64_t sub_count;
-    uint64_t sub_catching_up; /* subscribers still reading their history */
-    struct event *sse_timer;
-    srv_sub_t *sse_work_head, *sse_work_tail; /* subscribers to pull from, in turn */
-    struct event *sse_work_ev;                /* serves one turn of that queue */
+    uint64_t sub_catching_up; /* feeds still reading their history */
+    struct event *feed_timer;
+    srv_feed_t *feed_work_head, *feed_work_tail; /* feeds to pull from, in turn */
+    struct event *feed_work_ev;                  /* serves one turn of that queue */
 };
 
 /* The monotonic clock in nanoseconds. */

@@ -9,8 +9,6 @@
 
 #include "srv.h"
 
-typedef struct srv_req srv_req_t;
-
 /* A completion handed from another thread to the loop. */
 struct srv_completion {
     struct srv_completion *next;
@@ -20,15 +18,16 @@ struct srv_completion {
 /* A request waiting for another thread (an append, a worker job). The connection may close before
  * the answer: then req and conn are cleared (conn.c) and the answer is dropped. */
 typedef struct srv_pending {
-    srv_req_t *req;
+    void *req; /* the protocol's request */
     srv_conn_t *conn;
     uint64_t start_ns; /* monotonic, for the latency histogram */
 } srv_pending_t;
 
-/* Attach a pending operation to the request's connection (see srv_pending_t). */
-void srv_pending_attach(srv_t *srv, srv_pending_t *p, srv_req_t *req);
+/* Attach a pending operation for req (the protocol's request) to its connection conn (NULL: none)
+ * (see srv_pending_t). */
+void srv_pending_attach(srv_t *srv, srv_pending_t *p, srv_conn_t *conn, void *req);
 /* Detach it when its answer is ready; returns the request to answer, or NULL if the client left. */
-srv_req_t *srv_pending_detach(srv_pending_t *p);
+void *srv_pending_detach(srv_pending_t *p);
 
 int srv_wakeup_init(srv_t *srv);
 void srv_wakeup_free(srv_t *srv);
@@ -43,13 +42,13 @@ struct srv_job {
     srv_completion_t c;
     srv_pending_t pending;
     int (*work)(srv_t *srv, srv_job_t *job); /* worker thread; returns 0 or a stele code */
-    void (*done)(srv_t *srv, srv_job_t *job, srv_req_t *req); /* loop; req may be NULL */
+    void (*done)(srv_t *srv, srv_job_t *job, void *req); /* loop; req NULL: the client left */
     srv_t *srv;
     int status;
     char detail[256];
     void *arg; /* the route's state, freed by done() */
 };
 /* Start job (heap-allocated; freed after done()). Replies 429 itself when too many run. */
-void srv_job_start(srv_t *srv, srv_req_t *req, srv_job_t *job);
+void srv_job_start(srv_t *srv, srv_conn_t *conn, void *req, srv_job_t *job);
 
 #endif /* STELE_SERVER_WAKEUP_H */

@@ -121,7 +121,8 @@ static int reindex_work(srv_t *srv, srv_job_t *job) {
     return stele_reindex(srv->store, NULL, NULL);
 }
 
-static void verify_done(srv_t *srv, srv_job_t *job, srv_req_t *req) {
+static void verify_done(srv_t *srv, srv_job_t *job, void *arg) {
+    srv_req_t *req = arg;
     stele_verify_report_t *r = job->arg;
     if (job->status != 0 && job->status != STELE_ECORRUPT) {
         srv_reply_stele_error(srv, req, job->status, job->detail, NULL);
@@ -132,7 +133,8 @@ static void verify_done(srv_t *srv, srv_job_t *job, srv_req_t *req) {
     free(r);
 }
 
-static void reindex_done(srv_t *srv, srv_job_t *job, srv_req_t *req) {
+static void reindex_done(srv_t *srv, srv_job_t *job, void *arg) {
+    srv_req_t *req = arg;
     if (job->status != 0) {
         srv_reply_stele_error(srv, req, job->status, job->detail, NULL);
     } else {
@@ -166,7 +168,7 @@ void srv_route_admin(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
         job->done = reindex_done;
     }
     srv_log(SRV_LOG_INFO, "admin call", json_pack("{s:s}", "what", what));
-    srv_job_start(srv, req, job);
+    srv_job_start(srv, req->conn, req, job);
 }
 
 void srv_route_event(srv_t *srv, srv_req_t *req, const srv_args_t *a) {

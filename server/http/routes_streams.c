@@ -159,7 +159,7 @@ static void submit(srv_t *srv, srv_req_t *req, append_op_t *op) {
         return;
     }
     op->srv = srv;
-    srv_pending_attach(srv, &op->pending, req);
+    srv_pending_attach(srv, &op->pending, req->conn, req);
     size_t failed_part = op->nparts;
     int rc = stele_commit_async(srv->store, op->parts, op->nparts, op_done, op, &failed_part);
     if (rc != 0) {
@@ -497,7 +497,8 @@ static int delete_work(srv_t *srv, srv_job_t *job) {
     return stele_stream_delete(srv->store, sj->stream, sj->expected, sj->tombstone);
 }
 
-static void stream_job_done(srv_t *srv, srv_job_t *job, srv_req_t *req) {
+static void stream_job_done(srv_t *srv, srv_job_t *job, void *arg) {
+    srv_req_t *req = arg;
     stream_job_t *sj = job->arg;
     if (job->status == 0 && sj->json != NULL) {
         srv_reply_json(srv, req, 200,
@@ -539,7 +540,7 @@ static void start_stream_job(srv_t *srv, srv_req_t *req, stream_job_t *sj,
     job->work = work;
     job->done = stream_job_done;
     job->arg = sj;
-    srv_job_start(srv, req, job);
+    srv_job_start(srv, req->conn, req, job);
 }
 
 void srv_route_metadata_put(srv_t *srv, srv_req_t *req, const srv_args_t *a) {

@@ -19,7 +19,7 @@
 #include "json_out.h"
 #include "reply.h"
 #include "session.h"
-#include "sse.h"
+#include "../core/feed.h"
 
 /* A connection beyond --max-connections (the core marks it over_limit) has this long to send its
  * first request, which gets 429; then it is answered 429 without one. */
@@ -27,8 +27,8 @@
 
 /* What HTTP keeps per connection. */
 typedef struct http_conn {
-    srv_req_t *req; /* the request being read or answered */
-    srv_sub_t *sub; /* the SSE stream this connection carries, or NULL */
+    srv_req_t *req;   /* the request being read or answered */
+    srv_feed_t *feed; /* the subscription feed (SSE) this connection carries, or NULL */
 } http_conn_t;
 
 static http_conn_t *HC(const srv_conn_t *c) { return c->proto_state; }
@@ -294,16 +294,16 @@ static int http_open(srv_conn_t *c) {
 }
 
 static void http_drained(srv_conn_t *c) {
-    if (HC(c)->sub != NULL) {
-        srv_sse_drained(c->srv, HC(c)->sub); /* pulls more history at the client's pace */
+    if (HC(c)->feed != NULL) {
+        srv_feed_drained(c->srv, HC(c)->feed); /* pulls more history at the client's pace */
     }
 }
 
 static void http_closed(srv_conn_t *c) {
     http_conn_t *h = HC(c);
-    if (h->sub != NULL) {
-        srv_sse_conn_closed(c->srv, h->sub);
-        h->sub = NULL;
+    if (h->feed != NULL) {
+        srv_feed_conn_closed(c->srv, h->feed);
+        h->feed = NULL;
     }
     if (h->req != NULL) {
         srv_req_free(h->req);
@@ -331,7 +331,7 @@ static size_t http_refusal(char *resp, size_t cap, const char *code, const char 
     return 0;
 }
 
-void srv_http_set_sub(srv_conn_t *c, srv_sub_t *sub) { HC(c)->sub = sub; }
+void srv_http_set_feed(srv_conn_t *c, srv_feed_t *feed) { HC(c)->feed = feed; }
 
 const srv_proto_t srv_http_proto = {
     .name = "http",

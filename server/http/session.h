@@ -10,8 +10,6 @@
 #include "../core/conn.h"
 #include "request.h"
 
-typedef struct srv_sub srv_sub_t;
-
 /* What the listener's connections speak (srv_conn_listen). */
 extern const srv_proto_t srv_http_proto;
 
@@ -23,7 +21,7 @@ void srv_http_respond(srv_t *srv, srv_req_t *req, int status, const char *reason
 int srv_http_stream_start(srv_t *srv, srv_req_t *req, const char *content_type);
 void srv_http_stream_write(srv_req_t *req, struct evbuffer *chunk);
 void srv_http_stream_end(srv_req_t *req);
-/* The SSE stream the connection carries (NULL: none). */
-void srv_http_set_sub(srv_conn_t *c, srv_sub_t *sub);
+/* The subscription feed the connection carries (NULL: none). */
+void srv_http_set_feed(srv_conn_t *c, srv_feed_t *feed);
 
 #endif /* STELE_SERVER_HTTP_SESSION_H */
