@@ -28,7 +28,7 @@
 #include "../core/log.h"
 #include "../core/metrics.h"
 #include "../core/wakeup.h"
-#include "../core/auth.h"
+#include "access.h"
 #include "json_io.h"
 #include "routes.h"
 #include "session.h"
@@ -313,9 +313,20 @@ static const char *const subscribe_params[] = {"stream",   "from",   "type",  "t
                                                "category", "prefix", "since", "until",
                                                "system",   "ticket", NULL};
 
+/* GET /metrics: the counters of core/metrics.c in the Prometheus text format. */
 static void route_metrics(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
     (void)a;
-    srv_route_metrics(srv, req);
+    if (!srv_access_check(srv, req, SRV_ROLE_READ, NULL)) {
+        return;
+    }
+    struct evbuffer *out = evbuffer_new();
+    if (out == NULL) {
+        srv_reply_error(srv, req, "internal", NULL, "out of memory");
+        return;
+    }
+    srv_metrics_write(srv, out);
+    srv_reply_buffer(srv, req, 200, out, "text/plain; version=0.0.4");
+    evbuffer_free(out);
 }
 
 typedef struct route {

@@ -11,7 +11,7 @@
 #include <event2/buffer.h>
 
 #include "info_json.h"
-#include "../core/auth.h"
+#include "access.h"
 #include "../core/log.h"
 #include "../core/wakeup.h"
 #include "json_io.h"

@@ -15,7 +15,7 @@
 #include <event2/buffer.h>
 
 #include "json_scan.h"
-#include "../core/auth.h"
+#include "access.h"
 #include "../core/metrics.h"
 #include "../core/wakeup.h"
 #include "json_io.h"

@@ -15,7 +15,7 @@
 
 #include <event2/buffer.h>
 
-#include "../core/auth.h"
+#include "access.h"
 #include "../core/feed.h"
 #include "../core/log.h"
 #include "../core/metrics.h"
