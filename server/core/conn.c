@@ -29,6 +29,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -444,6 +445,42 @@ int srv_conn_listen(srv_t *srv, const struct sockaddr *sa, int salen, const srv_
     struct timeval tv = {SWEEP_MS / 1000, SWEEP_MS % 1000 * 1000};
     if (srv->sweep_ev == NULL || event_add(srv->sweep_ev, &tv) != 0) {
         return -1;
+    }
+    return 0;
+}
+
+int srv_conn_listen_at(srv_t *srv, const char *host, uint16_t port, const srv_proto_t *proto,
+                       uint16_t *bound_port) {
+    char service[8];
+    snprintf(service, sizeof(service), "%u", (unsigned)port);
+    struct addrinfo hints, *ai = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    int gai = getaddrinfo(host, service, &hints, &ai);
+    if (gai != 0) {
+        srv_log(SRV_LOG_ERROR, "cannot resolve the listen address",
+                json_pack("{s:s, s:s}", "host", host, "error", gai_strerror(gai)));
+        return -1;
+    }
+    int rc = srv_conn_listen(srv, ai->ai_addr, (int)ai->ai_addrlen, proto);
+    freeaddrinfo(ai);
+    if (rc != 0) {
+        srv_log(SRV_LOG_ERROR, "cannot listen",
+                json_pack("{s:s, s:i, s:s}", "host", host, "port", (int)port, "error",
+                          strerror(errno)));
+        return -1;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    *bound_port = port;
+    if (getsockname(srv_conn_listen_fd(srv), (struct sockaddr *)&ss, &sl) == 0) {
+        if (ss.ss_family == AF_INET) {
+            *bound_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            *bound_port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+        }
     }
     return 0;
 }

@@ -69,6 +69,10 @@ struct srv_conn {
 
 /* Listen on sa; every accepted connection speaks proto. */
 int srv_conn_listen(srv_t *srv, const struct sockaddr *sa, int salen, const srv_proto_t *proto);
+/* Resolve host (numeric or a name) and listen on port (0: any free port; *bound_port is the
+ * port bound). Returns 0 or -1 after logging why. */
+int srv_conn_listen_at(srv_t *srv, const char *host, uint16_t port, const srv_proto_t *proto,
+                       uint16_t *bound_port);
 int srv_conn_listen_fd(const srv_t *srv);
 void srv_conn_stop_accepting(srv_t *srv);
 /* Close every connection (shutdown), writing what each has pending first, best effort. */

@@ -24,7 +24,7 @@
 #include "metrics.h"
 #include "tls.h"
 #include "wakeup.h"
-#include "../http/reply.h"
+#include "../http/session.h"
 #include "feed.h"
 
 /* A secret file (the token file, the TLS key) that other users can read or change: warn, with
@@ -130,7 +130,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
     srv_log(SRV_LOG_INFO, "shutting down",
             json_pack("{s:s, s:I}", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", "in_flight",
                       (json_int_t)srv->in_flight));
-    srv_http_stop_accepting(srv);
+    srv_conn_stop_accepting(srv);
     srv_feed_close_all(srv);
     drain_timer = evtimer_new(srv->base, drain_check, srv);
     if (drain_timer == NULL) {
@@ -192,7 +192,7 @@ int main(int argc, char **argv) {
     }
     /* Connections wait in the listen backlog until the loop runs, after the store is open. */
     uint16_t bound_port = 0;
-    if (srv_http_start(&srv, host, port, &bound_port) != 0) {
+    if (srv_conn_listen_at(&srv, host, port, &srv_http_proto, &bound_port) != 0) {
         goto done;
     }
 
@@ -242,7 +242,7 @@ done:
         event_free(sigint);
     }
     srv_feed_close_all(&srv);
-    srv_http_free(&srv);
+    srv_conn_close_all(&srv);
     if (srv.store != NULL) {
         stele_store_on_commit(srv.store, NULL, NULL);
         rc = stele_store_close(srv.store);

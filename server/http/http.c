@@ -9,18 +9,13 @@
  * Stream names travel percent-encoded in paths; each path segment is decoded on its own, so a
  * name may hold '/' as %2F. A decoded NUL is an invalid name.
  */
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
-#include <netdb.h>
 #include <sys/queue.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <event2/buffer.h>
 
@@ -543,44 +538,3 @@ void srv_http_dispatch(srv_t *srv, srv_req_t *req) {
         free(segs[i]);
     }
 }
-
-/* ---- setup ---------------------------------------------------------------------------------- */
-
-int srv_http_start(srv_t *srv, const char *host, uint16_t port, uint16_t *bound_port) {
-    char service[8];
-    snprintf(service, sizeof(service), "%u", (unsigned)port);
-    struct addrinfo hints, *ai = NULL;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    int gai = getaddrinfo(host, service, &hints, &ai);
-    if (gai != 0) {
-        srv_log(SRV_LOG_ERROR, "cannot resolve the listen address",
-                json_pack("{s:s, s:s}", "host", host, "error", gai_strerror(gai)));
-        return -1;
-    }
-    int rc = srv_conn_listen(srv, ai->ai_addr, (int)ai->ai_addrlen, &srv_http_proto);
-    freeaddrinfo(ai);
-    if (rc != 0) {
-        srv_log(SRV_LOG_ERROR, "cannot listen",
-                json_pack("{s:s, s:i, s:s}", "host", host, "port", (int)port, "error",
-                          strerror(errno)));
-        return -1;
-    }
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    *bound_port = port;
-    if (getsockname(srv_conn_listen_fd(srv), (struct sockaddr *)&ss, &sl) == 0) {
-        if (ss.ss_family == AF_INET) {
-            *bound_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-        } else if (ss.ss_family == AF_INET6) {
-            *bound_port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-        }
-    }
-    return 0;
-}
-
-void srv_http_stop_accepting(srv_t *srv) { srv_conn_stop_accepting(srv); }
-
-void srv_http_free(srv_t *srv) { srv_conn_close_all(srv); }

@@ -15,12 +15,7 @@
 
 #include "request.h"
 
-int srv_http_start(srv_t *srv, const char *host, uint16_t port, uint16_t *bound_port);
-/* Stop accepting connections (shutdown). */
-void srv_http_stop_accepting(srv_t *srv);
-void srv_http_free(srv_t *srv);
-
-/* A complete request read by conn.c: route it. Every route answers exactly once. */
+/* A complete request read by session.c: route it. Every route answers exactly once. */
 void srv_http_dispatch(srv_t *srv, srv_req_t *req);
 
 /* Replies. Each counts the request in the metrics. body is stolen. */
