@@ -1,6 +1,6 @@
 /*
  * http.c -- the HTTP side of steled above the connections: replies with their stable error codes,
- * query strings and bodies, and routing of a request read by conn.c to its handler.
+ * query strings and bodies, and routing of a request read by session.c to its handler.
  *
  * The routing table names each route's path, method and query parameters: the dispatcher answers
  * 404, 405 (with Allow), OPTIONS, and a 400 for any parameter the route does not take or that is
@@ -241,7 +241,7 @@ int srv_body_text(srv_t *srv, srv_req_t *req, char **text, size_t *len) {
                         "the body must be sent with Content-Type: application/json");
         return -1;
     }
-    /* The body is taken from the request (conn.c read it within --max-body-bytes). */
+    /* The body is taken from the request (session.c read it within --max-body-bytes). */
     size_t body_len = req->body_len;
     char *body = req->body != NULL ? req->body : strdup("");
     req->body = NULL;

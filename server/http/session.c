@@ -176,7 +176,7 @@ void srv_http_respond(srv_t *srv, srv_req_t *req, int status, const char *reason
     HC(c)->req = NULL;
     srv_req_free(req);
     if (c->busy) {
-        return; /* conn_process goes on with the next request, conn_settle writes */
+        return; /* http_input goes on with the next request; the core writes after it */
     }
     srv_conn_flush(c);
     if (c->broken || c->close_after_write || c->eof || c->read_paused ||
