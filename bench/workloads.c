@@ -98,7 +98,7 @@ static stele_store_t *open_store(const char *dir, stele_durability_t durability)
 
 /* Bytes per event record in the log (from stele_stats), or an estimate when unknown. */
 static double record_bytes(stele_store_t *store) {
-    stele_stats_t st;
+    stele_stats_t st = {.struct_size = sizeof st};
     if (stele_stats(store, &st) == 0 && st.head_position > 0 && st.log_bytes > 0) {
         return (double)st.log_bytes / (double)st.head_position;
     }

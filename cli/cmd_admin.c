@@ -46,8 +46,7 @@ int cmd_stats(cli_ctx_t *ctx, int argc, char **argv) {
     if ((status = cli_store_open(ctx, false, &store)) != EXIT_OK) {
         return status;
     }
-    stele_stats_t s;
-    memset(&s, 0, sizeof(s));
+    stele_stats_t s = {.struct_size = sizeof s};
     int rc = stele_stats(store, &s);
     if (rc != 0) {
         status = cli_fail(ctx, rc);
@@ -103,8 +102,7 @@ int cmd_verify(cli_ctx_t *ctx, int argc, char **argv) {
     if ((status = cli_store_open_flags(ctx, STELE_OPEN_VERIFY, &store)) != EXIT_OK) {
         return status;
     }
-    stele_verify_report_t report;
-    memset(&report, 0, sizeof(report));
+    stele_verify_report_t report = {.struct_size = sizeof report};
     cli_progress_t progress;
     cli_progress_init(&progress, "verify", NULL);
     int rc = stele_verify(store, cli_progress_update, &progress, &report);

@@ -78,8 +78,7 @@ int cmd_info(cli_ctx_t *ctx, int argc, char **argv) {
     if ((status = cli_store_open(ctx, false, &store)) != EXIT_OK) {
         return status;
     }
-    stele_stream_info_t info;
-    memset(&info, 0, sizeof(info));
+    stele_stream_info_t info = {.struct_size = sizeof info};
     int rc = stele_stream_info(store, pos[0], &info);
     if (rc != 0) {
         status = cli_fail(ctx, rc);

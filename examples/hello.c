@@ -25,7 +25,7 @@ int main(int argc, char **argv) {
         return fail("open", rc);
 
     /* A new stream per run, so the example can run again on the same store. */
-    stele_stream_info_t info;
+    stele_stream_info_t info = {.struct_size = sizeof info};
     char stream[64];
     for (int n = 1;; n++) {
         snprintf(stream, sizeof stream, "greeting-%d", n);

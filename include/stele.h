@@ -33,6 +33,21 @@
  * queued to one writer thread that batches them under one fdatasync (group commit). Readers,
  * subscriptions and stream lists are per-thread objects: one object must not be used by two threads
  * at the same time, but any number of them may be open on one store.
+ *
+ * Structs that grow
+ * -----------------
+ * The options structs (stele_options_t, stele_read_options_t, stele_subscribe_options_t) carry
+ * their size in struct_size, set by their _init() function, so that fields can be added without
+ * breaking programs built against an older header. The output structs that may grow
+ * (stele_stats_t, stele_stream_info_t, stele_verify_report_t) carry it as their first field too:
+ * the caller sets it to sizeof before the call, e.g. `stele_stats_t st = {.struct_size = sizeof
+ * st};`. The library fills min(the caller's size, its own) bytes and sets struct_size to that, so
+ * a program built against an older stele.h never has bytes written past its struct, and one built
+ * against a newer stele.h learns from struct_size which fields an older library filled. A
+ * struct_size below the struct's first version (0: not set) is STELE_EINVAL and nothing is filled.
+ * stele_event_t and stele_append_result_t are fixed: an event is filled once per event on the
+ * read path, and results live in arrays of stele_append_part_t; a new field of theirs would come
+ * with a new call.
  */
 #ifndef STELE_H
 #define STELE_H
@@ -45,10 +60,36 @@
 extern "C" {
 #endif
 
-#define STELE_VERSION_STRING "0.1.0"
+/* STELE_API marks the functions libstele exports. libstele is built with -fvisibility=hidden, so
+ * its internal stele__ functions stay inside it; libstele.so exports exactly the functions this
+ * header declares, and a test (build/exports) checks that. */
+#if defined(__GNUC__) || defined(__clang__)
+#define STELE_API __attribute__((visibility("default")))
+#else
+#define STELE_API
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+ * Version. The build checks that these match project(VERSION) in CMakeLists.txt; the calls below
+ * give the version of the library actually loaded, which may differ from the header a program was
+ * compiled with (a newer libstele.so keeps the calls and struct layouts of the older ones).
+ * ------------------------------------------------------------------------------------------- */
+
 #define STELE_VERSION_MAJOR 0
 #define STELE_VERSION_MINOR 1
 #define STELE_VERSION_PATCH 0
+#define STELE_VERSION_STRING "0.1.0"
+/* One number that orders versions: 0x00MMmmpp (major, minor, patch), e.g. 0x000100 for 0.1.0. */
+#define STELE_VERSION_NUMBER                                                    \
+    ((uint32_t)STELE_VERSION_MAJOR << 16 | (uint32_t)STELE_VERSION_MINOR << 8 | \
+     (uint32_t)STELE_VERSION_PATCH)
+
+/* The loaded library's version as "major.minor.patch" (STELE_VERSION_STRING when it was built).
+ * Never NULL; static storage. Thread-safe. */
+STELE_API const char *stele_version(void);
+/* The loaded library's version as STELE_VERSION_NUMBER was when it was built: compare it with the
+ * header's STELE_VERSION_NUMBER to find a library older than the program. Thread-safe. */
+STELE_API uint32_t stele_version_number(void);
 
 /* ---------------------------------------------------------------------------------------------
  * Error codes
@@ -81,12 +122,12 @@ extern "C" {
 #define STELE_EBUSY (-10023)       /* the append queue is full (asynchronous appends) */
 
 /* The name of an error code, e.g. "wrong expected version". Never NULL; static storage. */
-const char *stele_strerror(int code);
+STELE_API const char *stele_strerror(int code);
 
 /* A sentence naming the exact problem of the last failed call on this thread, e.g.
  * "event 3: type is empty". Empty string when none. Valid until the next libstele call on this
  * thread. */
-const char *stele_errdetail(void);
+STELE_API const char *stele_errdetail(void);
 
 /* ---------------------------------------------------------------------------------------------
  * Limits. Every limit is checked before anything is written; exceeding one is STELE_ETOOBIG (or
@@ -115,20 +156,20 @@ typedef struct stele_uuid {
 
 /* Parse "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" (case-insensitive, exactly 36 characters).
  * Returns 0 or STELE_EUUID. Thread-safe. */
-int stele_uuid_parse(const char *text, stele_uuid_t *out);
+STELE_API int stele_uuid_parse(const char *text, stele_uuid_t *out);
 /* Write the 36-character lower-case form plus NUL into out. Thread-safe. */
-void stele_uuid_format(const stele_uuid_t *id, char out[37]);
+STELE_API void stele_uuid_format(const stele_uuid_t *id, char out[37]);
 /* A new time-ordered random UUID (version 7). Thread-safe. */
-void stele_uuid_generate(stele_uuid_t *out);
+STELE_API void stele_uuid_generate(stele_uuid_t *out);
 /* True when all 16 bytes are zero ("no id given"). */
-bool stele_uuid_is_nil(const stele_uuid_t *id);
+STELE_API bool stele_uuid_is_nil(const stele_uuid_t *id);
 
 /* Format nanoseconds since the Unix epoch as RFC 3339 UTC with 9 fraction digits,
  * "2026-11-22T13:15:00.123456789Z", into out (at least 36 bytes). Thread-safe. */
-void stele_time_format(int64_t unix_ns, char out[36]);
+STELE_API void stele_time_format(int64_t unix_ns, char out[36]);
 /* Parse RFC 3339 ("2026-11-22T13:15:00Z", optional fraction up to 9 digits, "Z" or +hh:mm/-hh:mm,
  * or a date "2026-11-22" meaning its midnight UTC). Returns 0 or STELE_ETIME. Thread-safe. */
-int stele_time_parse(const char *text, int64_t *unix_ns);
+STELE_API int stele_time_parse(const char *text, int64_t *unix_ns);
 
 /* ---------------------------------------------------------------------------------------------
  * Opening a store
@@ -140,12 +181,21 @@ typedef enum stele_durability {
     STELE_DURABILITY_NONE,     /* never sync (tests, throwaway data) */
 } stele_durability_t;
 
-#define STELE_OPEN_CREATE 0x1u   /* create the store if the directory holds none */
-#define STELE_OPEN_READONLY 0x2u /* no appends; no recovery writes (a torn tail only reported) */
+#define STELE_OPEN_CREATE 0x1u /* create the store if the directory holds none */
+/* Read-only, next to a writer: takes no lock (the store may be open for writing in another process,
+ * e.g. a running steled) and writes, creates, renames, truncates and removes nothing in the store
+ * directory; starts no thread. The store shows the log as it was at the open, up to its last whole,
+ * checksummed commit (every commit acknowledged before the open began; a torn or half-written tail
+ * is where it ends, never an error and never repaired); the head does not move afterwards. The
+ * index entries of the log's tail stay in memory. Appends, metadata, deletes and stele_reindex()
+ * return STELE_EREADONLY. What it sees and costs: docs/limits.md, "What a read-only open sees". */
+#define STELE_OPEN_READONLY 0x2u
 /* For stele_verify() on a damaged store: read-only, and damage in the middle of the log or a
  * proven loss of acknowledged events (which make a normal open fail with STELE_ECORRUPT) does not
  * fail the open. The store then ends at the last good commit before the damage, reads see that
- * prefix, and stele_verify() reports the damage as its first bad record. Implies READONLY. */
+ * prefix, and stele_verify() reports the damage as its first bad record. Implies READONLY, but
+ * takes the store's lock (STELE_ELOCKED while a writer holds it): its verdicts are for a store no
+ * one is writing. */
 #define STELE_OPEN_VERIFY 0x4u
 
 struct stele_vfs; /* the file table (src/os/vfs.h); NULL selects the POSIX one */
@@ -170,7 +220,7 @@ typedef struct stele_options {
  * before makes the active segment roll sooner; each segment's own size is in its header). */
 
 /* Fill o with the defaults. Always call this before setting fields. */
-void stele_options_init(stele_options_t *o);
+STELE_API void stele_options_init(stele_options_t *o);
 
 /* Open (and with STELE_OPEN_CREATE, create) the store in directory dir. Recovers from any crash:
  * a torn tail of the log is cut back to the last whole commit, the index catches up from the log.
@@ -179,15 +229,20 @@ void stele_options_init(stele_options_t *o);
  * explain (a truncated or missing file, proven by the catalogue snapshot, a sealed segment's
  * offset index, a later segment or a segment's size): open fails with STELE_ECORRUPT naming the
  * position the log ends at and how many acknowledged events are missing (docs/design/recovery.md).
- * STELE_OPEN_VERIFY opens such a store for stele_verify(). opts may be NULL for the defaults. On
+ * STELE_OPEN_VERIFY opens such a store for stele_verify(). STELE_OPEN_READONLY recovers nothing
+ * and takes no lock (above). opts may be NULL for the defaults. On
  * success *out owns the store until stele_store_close(). Returns STELE_ENOTSTORE, STELE_EVERSION,
  * STELE_ELOCKED, STELE_ECORRUPT, STELE_EINVAL, STELE_ENOMEM or -errno. Thread-safe. */
-int stele_store_open(const char *dir, const stele_options_t *opts, stele_store_t **out);
+STELE_API int stele_store_open(const char *dir, const stele_options_t *opts, stele_store_t **out);
 
 /* Finish the appends already queued, stop the writer, persist the index and close. Open readers,
- * lists and subscriptions must be closed first. NULL is a no-op. Returns 0 or the first error met
- * while closing (the log is intact either way). */
-int stele_store_close(stele_store_t *store);
+ * lists and subscriptions must be closed first (subscribers waiting in stele_subscription_next()
+ * are woken with STELE_ECLOSED and waited for). NULL is a no-op. Returns 0 or the first error met
+ * while closing: -errno (-EIO, -ENOSPC) from writing or syncing the index tables, the manifest or
+ * the catalogue snapshot, or STELE_ENOMEM; the log is intact either way, and the next open
+ * rebuilds what was not written. A poisoned store closes with 0. The handle is freed in every
+ * case. Not to be called while another thread still uses the store. */
+STELE_API int stele_store_close(stele_store_t *store);
 
 /* ---------------------------------------------------------------------------------------------
  * Appending
@@ -235,8 +290,9 @@ typedef struct stele_append_result {
  * call; result may be NULL. Errors: STELE_ENAME, STELE_ERESERVED, STELE_ETYPE, STELE_EJSON,
  * STELE_ETOOBIG, STELE_EEMPTY, STELE_ECONFLICT, STELE_EIDREUSE, STELE_ETOMBSTONED, STELE_EPOISONED,
  * STELE_ECLOSED, STELE_EREADONLY, STELE_ENOMEM. Thread-safe. */
-int stele_append(stele_store_t *store, const char *stream, int64_t expected_version,
-                 const stele_event_in_t *events, size_t count, stele_append_result_t *result);
+STELE_API int stele_append(stele_store_t *store, const char *stream, int64_t expected_version,
+                           const stele_event_in_t *events, size_t count,
+                           stele_append_result_t *result);
 
 /* Check an append without a store, exactly as stele_append() checks its input before it reaches
  * the store: the stream name (a '$' name is STELE_ERESERVED), each event's type, sizes, flags and
@@ -246,12 +302,12 @@ int stele_append(stele_store_t *store, const char *stream, int64_t expected_vers
  * (STELE_ENAME, STELE_ERESERVED, STELE_ETYPE, STELE_EJSON, STELE_ETOOBIG, STELE_EEMPTY,
  * STELE_EINVAL), with stele_errdetail() naming the problem. The inputs are only borrowed.
  * Thread-safe. */
-int stele_append_check(const char *stream, const stele_event_in_t *events, size_t count);
+STELE_API int stele_append_check(const char *stream, const stele_event_in_t *events, size_t count);
 
 /* Check a stream name as appends, metadata writes and deletes check it, without a store: 0, or
  * STELE_ENAME (length, UTF-8, control characters, invisible or confusable code points) or
  * STELE_ERESERVED (a '$' name), with stele_errdetail() naming the problem. Thread-safe. */
-int stele_stream_name_check(const char *stream);
+STELE_API int stele_stream_name_check(const char *stream);
 
 typedef struct stele_append_part {
     const char *stream;             /* in */
@@ -263,11 +319,14 @@ typedef struct stele_append_part {
 
 /* Append to several streams in one atomic commit: all parts are written or none. A stream may
  * appear in one part only. On failure *failed_part (if not NULL) holds the index of the part at
- * fault, or count when no single part is. Same errors as stele_append(). Idempotency is decided
- * per part as for stele_append(): a commit whose parts are all retries answers the first results;
- * one where some parts are retries and others are not is STELE_EIDREUSE. Thread-safe. */
-int stele_commit(stele_store_t *store, stele_append_part_t *parts, size_t count,
-                 size_t *failed_part);
+ * fault, or count when no single part is. Errors: those of stele_append(), and STELE_EEMPTY for
+ * count 0 or a NULL parts array, STELE_ETOOBIG for more than STELE_MAX_COMMIT_STREAMS parts,
+ * STELE_EINVAL for a stream in two parts or an expected version that is none of the above.
+ * Idempotency is decided per part as for stele_append(): a commit whose parts are all retries
+ * answers the first results; one where some parts are retries and others are not is STELE_EIDREUSE.
+ * Thread-safe. */
+STELE_API int stele_commit(stele_store_t *store, stele_append_part_t *parts, size_t count,
+                           size_t *failed_part);
 
 /* Completion of an asynchronous append: status is 0 or an error (as for stele_commit()), detail
  * names the problem ("" on success), parts are the caller's, with their results filled, failed_part
@@ -282,14 +341,67 @@ typedef void (*stele_append_cb)(void *arg, int status, const char *detail,
  * (validation errors as for stele_commit(), STELE_EBUSY when queue_capacity appends are already
  * waiting, STELE_EPOISONED, STELE_ECLOSED; then cb is never called, and *failed_part, if not
  * NULL, holds the part at fault or count). Thread-safe. */
-int stele_commit_async(stele_store_t *store, stele_append_part_t *parts, size_t count,
-                       stele_append_cb cb, void *arg, size_t *failed_part);
+STELE_API int stele_commit_async(stele_store_t *store, stele_append_part_t *parts, size_t count,
+                                 stele_append_cb cb, void *arg, size_t *failed_part);
 
 /* Called on the writer thread each time new events become visible, with the new head position:
  * for event loops that serve subscriptions without a thread each (stele_subscription_next with
- * timeout 0). The same rules as for stele_append_cb. Set it once, before any append; fn NULL
- * removes it. */
-void stele_store_on_commit(stele_store_t *store, void (*fn)(void *arg, uint64_t head), void *arg);
+ * timeout 0). The same rules as for a commit observer (below), of which it is one that looks only
+ * at the head. Set it once, before any append; fn NULL removes it. */
+STELE_API void stele_store_on_commit(stele_store_t *store, void (*fn)(void *arg, uint64_t head),
+                                     void *arg);
+
+/* ---- Commit observers ----------------------------------------------------------------------
+ * An observer follows the log as it grows: it receives each batch of events the moment the batch
+ * becomes visible (readable), with the positions and the (stream, version) of every event in it.
+ * Meant for code that must follow commits without polling: a projection waiting for a position,
+ * consumer groups, replication, a cache of aggregate state. */
+
+#define STELE_MAX_OBSERVERS 64u /* observers registered at once on one store */
+
+/* One event of a visible batch. */
+typedef struct stele_commit_entry {
+    const char *stream; /* borrowed; NOT NUL-terminated: stream_len bytes */
+    size_t stream_len;
+    int64_t version;   /* its version in the stream */
+    uint64_t position; /* its position in $all */
+} stele_commit_entry_t;
+
+/* A batch: the events of one or more commits, written and synced together, visible together. */
+typedef struct stele_commit_batch {
+    uint64_t first_position;             /* first position of the batch */
+    uint64_t last_position;              /* last position: the new visible head */
+    size_t count;                        /* = last_position - first_position + 1 */
+    const stele_commit_entry_t *entries; /* count entries in position order; borrowed */
+} stele_commit_batch_t;
+
+/* batch and everything it points to are borrowed for the duration of the call only: copy what
+ * you keep. */
+typedef void (*stele_observer_fn)(void *arg, const stele_commit_batch_t *batch);
+
+/* Register fn(arg, batch) for every batch that becomes visible after the registration: exactly
+ * once each, in position order, with no gap (the first batch it sees starts at *head + 1).
+ * *id (required) receives the handle for stele_store_unobserve(); *head (may be NULL) the visible
+ * head at registration, so a caller can read everything up to it and then follow the observer.
+ * Returns 0, STELE_EINVAL (a NULL argument), STELE_ETOOBIG (STELE_MAX_OBSERVERS already
+ * registered), STELE_ENOMEM. A store opened read-only commits nothing: its observers are never
+ * called.
+ *
+ * Threads: observe and unobserve are thread-safe. fn runs on the store's writer thread, one batch
+ * at a time, after the batch is visible to readers and before the writer takes the next batch, so
+ * a slow observer slows every append: it must be quick and must not block. From fn you may read the
+ * store (stele_read_*, stele_stream_info, ...: the batch is visible); you must not append or commit
+ * (stele_append, stele_commit, stele_commit_async), observe, unobserve, set stele_store_on_commit
+ * or close the store (each would wait for the writer thread, which is running fn). Observers that
+ * need to do more hand the batch to a thread or event loop of their own. */
+STELE_API int stele_store_observe(stele_store_t *store, stele_observer_fn fn, void *arg,
+                                  uint64_t *id, uint64_t *head);
+
+/* Remove observer id. When it returns, fn is not running and will never be called again, so arg
+ * may be freed. Returns 0, or STELE_ENOTFOUND when no observer has that id (already removed).
+ * Thread-safe, but never from an observer (see above). Observers still registered at
+ * stele_store_close() are dropped with the store. */
+STELE_API int stele_store_unobserve(stele_store_t *store, uint64_t id);
 
 /* ---------------------------------------------------------------------------------------------
  * Reading
@@ -336,12 +448,14 @@ typedef struct stele_reader stele_reader_t;
 
 /* Read one stream, from version from_version (inclusive) in direction dir, at most limit events
  * (0 = no limit). Backward reads with from_version < 0 start at the last event. Versions before
- * a soft delete are not returned. Returns STELE_ENOTFOUND for a stream that never existed,
- * STELE_EDELETED / STELE_ETOMBSTONED for deleted ones, STELE_ENAME, STELE_ENOMEM. The reader
+ * a soft delete are not returned. Returns 0, STELE_ENOTFOUND for a stream that never existed,
+ * STELE_EDELETED / STELE_ETOMBSTONED for deleted ones, STELE_ENAME, STELE_EINVAL (NULL store or
+ * out, a direction that is neither), STELE_EPOISONED (the index is known to miss commits),
+ * STELE_ENOMEM or -errno. The reader
  * sees the events visible when it was opened. Thread-safe; the reader belongs to the caller until
  * stele_reader_close(). */
-int stele_read_stream(stele_store_t *store, const char *stream, int64_t from_version,
-                      stele_direction_t dir, uint64_t limit, stele_reader_t **out);
+STELE_API int stele_read_stream(stele_store_t *store, const char *stream, int64_t from_version,
+                                stele_direction_t dir, uint64_t limit, stele_reader_t **out);
 
 typedef struct stele_read_options {
     size_t struct_size;     /* sizeof(stele_read_options_t): set by stele_read_options_init() */
@@ -352,11 +466,15 @@ typedef struct stele_read_options {
     stele_filter_t filter; /* since/until are found by binary search, not by a scan */
 } stele_read_options_t;
 
-void stele_read_options_init(stele_read_options_t *o);
+STELE_API void stele_read_options_init(stele_read_options_t *o);
 
 /* Read $all with filters. Sees the events visible when it was opened. opts may be NULL (forward
- * from the start, no filter). Thread-safe; the reader belongs to the caller. */
-int stele_read_all(stele_store_t *store, const stele_read_options_t *opts, stele_reader_t **out);
+ * from the start, no filter). Returns 0, STELE_EINVAL (NULL store or out, an unknown
+ * opts->struct_size, a direction that is neither, until_ns not after since_ns), STELE_ENOMEM or
+ * -errno (-EIO from a read). Works on a poisoned store. Thread-safe; the reader belongs to the
+ * caller until stele_reader_close(). */
+STELE_API int stele_read_all(stele_store_t *store, const stele_read_options_t *opts,
+                             stele_reader_t **out);
 
 /* Look an event up by its id (the event-id index: no scan). Returns 0 with *out a reader that
  * yields exactly that event, system events and events of deleted streams included (the log keeps
@@ -365,14 +483,14 @@ int stele_read_all(stele_store_t *store, const stele_read_options_t *opts, stele
  * (reopen or reindex); STELE_ENOMEM. If an old store holds the id twice (written before ids were
  * checked), the first one is returned. Thread-safe; the reader belongs to the caller until
  * stele_reader_close(). */
-int stele_event_by_id(stele_store_t *store, const stele_uuid_t *id, stele_reader_t **out);
+STELE_API int stele_event_by_id(stele_store_t *store, const stele_uuid_t *id, stele_reader_t **out);
 
 /* Next event of a reader: returns 1 with *ev filled, 0 at the end, or an error (STELE_ECORRUPT when
  * a record fails its checksum: never wrong bytes; -EIO). Not thread-safe per reader. */
-int stele_reader_next(stele_reader_t *reader, stele_event_t *ev);
+STELE_API int stele_reader_next(stele_reader_t *reader, stele_event_t *ev);
 
 /* NULL is a no-op. */
-void stele_reader_close(stele_reader_t *reader);
+STELE_API void stele_reader_close(stele_reader_t *reader);
 
 /* ---------------------------------------------------------------------------------------------
  * Streams
@@ -385,6 +503,9 @@ typedef enum stele_stream_state {
 } stele_stream_state_t;
 
 typedef struct stele_stream_info {
+    /* Set to sizeof(stele_stream_info_t) before calling stele_stream_info(); see "Structs that
+     * grow" above. In a list's entries the library sets it to its own size. */
+    size_t struct_size;
     const char *name; /* borrowed (see each function) */
     stele_stream_state_t state;
     int64_t first_version;  /* first readable version (after a soft delete: the next version) */
@@ -398,35 +519,42 @@ typedef struct stele_stream_info {
     int64_t metadata_version;
 } stele_stream_info_t;
 
-/* Info about one stream; out->name points at the stream argument. Returns 0 (also for deleted and
- * tombstoned streams: see out->state) or STELE_ENOTFOUND, STELE_ENAME. Thread-safe. */
-int stele_stream_info(stele_store_t *store, const char *stream, stele_stream_info_t *out);
+/* Info about one stream; out->name points at the stream argument. Set out->struct_size first
+ * (see "Structs that grow"). Returns 0 (also for deleted and tombstoned streams: see out->state),
+ * STELE_ENOTFOUND, STELE_ENAME, STELE_EINVAL (NULL store or out, or out->struct_size not set),
+ * STELE_EPOISONED (the catalogue is known to miss commits). Thread-safe. */
+STELE_API int stele_stream_info(stele_store_t *store, const char *stream, stele_stream_info_t *out);
 
 typedef struct stele_stream_list stele_stream_list_t;
 
 /* The streams whose names start with prefix (NULL or "" = all) and sort after `after` (NULL = from
  * the first), in byte order, at most limit (0 = all). Soft-deleted streams and reserved '$' streams
- * are left out unless include_hidden. The list is a snapshot owned by the caller. Thread-safe. */
-int stele_stream_list(stele_store_t *store, const char *prefix, const char *after, size_t limit,
-                      bool include_hidden, stele_stream_list_t **out);
-size_t stele_stream_list_count(const stele_stream_list_t *list);
+ * are left out unless include_hidden. The list is a snapshot owned by the caller until
+ * stele_stream_list_free(); each entry's struct_size is the library's sizeof(stele_stream_info_t).
+ * Returns 0, STELE_EINVAL (NULL store or out), STELE_EPOISONED or STELE_ENOMEM. Thread-safe. */
+STELE_API int stele_stream_list(stele_store_t *store, const char *prefix, const char *after,
+                                size_t limit, bool include_hidden, stele_stream_list_t **out);
+STELE_API size_t stele_stream_list_count(const stele_stream_list_t *list);
 /* Borrowed, valid until stele_stream_list_free(). i < count. */
-const stele_stream_info_t *stele_stream_list_get(const stele_stream_list_t *list, size_t i);
-void stele_stream_list_free(stele_stream_list_t *list);
+STELE_API const stele_stream_info_t *stele_stream_list_get(const stele_stream_list_t *list,
+                                                           size_t i);
+STELE_API void stele_stream_list_free(stele_stream_list_t *list);
 
 /* The stream's metadata JSON object. Its retention keys hide events from stele_read_stream and
  * from subscriptions to the stream (the log, and so $all, keeps them): max_count (keep the last N
  * versions, N >= 1), max_age (keep the events recorded in the last N seconds, N >= 1),
  * truncate_before (versions below N are hidden, N >= 0); null unsets a key. Any other keys are
  * free. *json_out is NUL-terminated, owned by the caller, freed with stele_free(); "{}"
- * when none was set. Returns 0, STELE_ENOTFOUND, STELE_ENAME. Thread-safe. */
-int stele_stream_metadata_get(stele_store_t *store, const char *stream, char **json_out);
+ * when none was set. Returns 0, STELE_ENOTFOUND, STELE_ENAME, STELE_EINVAL (a NULL argument),
+ * STELE_EPOISONED or STELE_ENOMEM. Thread-safe. */
+STELE_API int stele_stream_metadata_get(stele_store_t *store, const char *stream, char **json_out);
 
 /* Replace the stream's metadata with the JSON object json (recorded as an event of type
  * "$metadata" in the reserved stream "$$<stream>"). Durable like an append. A retention key whose
  * value is not a whole number in its range is STELE_EINVAL, naming the key; a tombstoned stream
- * is STELE_ETOMBSTONED. Thread-safe. */
-int stele_stream_metadata_set(stele_store_t *store, const char *stream, const char *json);
+ * is STELE_ETOMBSTONED. Errors as for stele_stream_metadata_set_expect() with
+ * STELE_EXPECT_ANY. Thread-safe. */
+STELE_API int stele_stream_metadata_set(stele_store_t *store, const char *stream, const char *json);
 
 /* stele_stream_metadata_set() under optimistic concurrency: expected_version is checked against
  * the stream's metadata version (stele_stream_info_t.metadata_version, the version of
@@ -438,19 +566,23 @@ int stele_stream_metadata_set(stele_store_t *store, const char *stream, const ch
  * stream cannot change: STELE_ETOMBSTONED (stele_stream_metadata_set() too). Returns 0,
  * STELE_ECONFLICT, STELE_ETOMBSTONED, STELE_EINVAL, STELE_EJSON, STELE_ENAME, STELE_ETOOBIG, or
  * an append's errors. Thread-safe. */
-int stele_stream_metadata_set_expect(stele_store_t *store, const char *stream, const char *json,
-                                     int64_t expected_version, int64_t *version_out);
+STELE_API int stele_stream_metadata_set_expect(stele_store_t *store, const char *stream,
+                                               const char *json, int64_t expected_version,
+                                               int64_t *version_out);
 
 /* Delete a stream. Soft (tombstone = false): the stream is hidden and its events are no longer
  * readable through it; a later append recreates it and versions continue. Tombstone: closed for
  * ever, appends fail with STELE_ETOMBSTONED. Both are recorded in the log as events of the reserved
  * stream "$$<stream>" ($all still holds the original events). expected_version is checked as for
- * an append. Returns 0, STELE_ENOTFOUND, STELE_ECONFLICT, STELE_ETOMBSTONED, ... Thread-safe. */
-int stele_stream_delete(stele_store_t *store, const char *stream, int64_t expected_version,
-                        bool tombstone);
+ * an append, but STELE_EXPECT_NO_STREAM is STELE_EINVAL (there is nothing to delete). Returns 0,
+ * STELE_ENOTFOUND (no such stream), STELE_ECONFLICT, STELE_ETOMBSTONED (already tombstoned),
+ * STELE_ENAME, STELE_EINVAL, or an append's errors (STELE_EREADONLY, STELE_EPOISONED,
+ * STELE_ECLOSED, STELE_ENOMEM, -errno). Thread-safe. */
+STELE_API int stele_stream_delete(stele_store_t *store, const char *stream,
+                                  int64_t expected_version, bool tombstone);
 
 /* Free memory that libstele handed to the caller. NULL is a no-op. */
-void stele_free(void *p);
+STELE_API void stele_free(void *p);
 
 /* ---------------------------------------------------------------------------------------------
  * Subscriptions: history, then live events, in log order, no gap and no duplicate at the switch.
@@ -468,10 +600,26 @@ typedef struct stele_subscribe_options {
     stele_filter_t filter; /* for $all subscriptions */
 } stele_subscribe_options_t;
 
-void stele_subscribe_options_init(stele_subscribe_options_t *o);
+STELE_API void stele_subscribe_options_init(stele_subscribe_options_t *o);
 
-int stele_subscribe(stele_store_t *store, const stele_subscribe_options_t *opts,
-                    stele_subscription_t **out);
+/* Subscribe to $all (opts->stream NULL: every event passing opts->filter, in position order) or
+ * to one stream (opts->stream: its events in version order through the index; the filter is not
+ * used, and events its retention metadata hides are skipped). Delivery starts after
+ * opts->after_position (a $all position for both kinds; a position past the head counts as the
+ * head), or after the head at the call with opts->from_end. The subscription first delivers the
+ * history up to the head, then STELE_SUB_CAUGHT_UP once, then live events as commits become
+ * visible, with no gap and no duplicate at the switch; only whole commits are ever seen. It reads
+ * from the log: it holds no events in memory, and a subscriber that falls behind never slows the
+ * writer. A stream that does not exist yet is no error: its first events are delivered when they
+ * come. opts may be NULL (all of $all from the start, no filter); set it up with
+ * stele_subscribe_options_init(). The strings in opts are copied. Returns 0 with *out owned by
+ * the caller until stele_subscription_close(), STELE_EINVAL (NULL store or out, an unknown
+ * opts->struct_size), STELE_ENAME (opts->stream), STELE_ENOMEM. Errors met later (STELE_ECORRUPT,
+ * -EIO, STELE_EPOISONED for a one-stream subscription while the index misses commits) come from
+ * stele_subscription_next() and stele_subscription_poll(). Thread-safe; each subscription is
+ * used by one thread at a time (stele_subscription_cancel() excepted). */
+STELE_API int stele_subscribe(stele_store_t *store, const stele_subscribe_options_t *opts,
+                              stele_subscription_t **out);
 
 #define STELE_SUB_TIMEOUT 0   /* nothing new within the timeout */
 #define STELE_SUB_EVENT 1     /* *ev holds the next event */
@@ -481,7 +629,7 @@ int stele_subscribe(stele_store_t *store, const stele_subscribe_options_t *opts,
 /* Wait at most timeout_ms (-1 = for ever, 0 = do not wait) for the next event. Returns
  * STELE_SUB_EVENT, STELE_SUB_CAUGHT_UP (once), STELE_SUB_TIMEOUT, STELE_ECLOSED when the store is
  * closing or the subscription was cancelled, or an error. Not thread-safe per subscription. */
-int stele_subscription_next(stele_subscription_t *sub, stele_event_t *ev, int timeout_ms);
+STELE_API int stele_subscription_next(stele_subscription_t *sub, stele_event_t *ev, int timeout_ms);
 
 /* Like stele_subscription_next() with timeout 0, with a bound on the work done: for event loops
  * that serve many subscriptions on one thread, where a filter that matches nothing would
@@ -495,30 +643,33 @@ int stele_subscription_next(stele_subscription_t *sub, stele_event_t *ev, int ti
  * argument) or a read error. Never waits. With *budget == 0 it returns STELE_SUB_MORE at once when
  * anything is left to examine. The event's pointers are borrowed as for stele_subscription_next().
  * Not thread-safe per subscription. */
-int stele_subscription_poll(stele_subscription_t *sub, stele_event_t *ev, uint64_t *budget);
+STELE_API int stele_subscription_poll(stele_subscription_t *sub, stele_event_t *ev,
+                                      uint64_t *budget);
 
 /* Position of the last event delivered (or the start position). */
-uint64_t stele_subscription_position(const stele_subscription_t *sub);
+STELE_API uint64_t stele_subscription_position(const stele_subscription_t *sub);
 
 /* Make a waiting or future stele_subscription_next() return STELE_ECLOSED. Thread-safe: the one
  * call that may come from another thread. */
-void stele_subscription_cancel(stele_subscription_t *sub);
+STELE_API void stele_subscription_cancel(stele_subscription_t *sub);
 
 /* NULL is a no-op. */
-void stele_subscription_close(stele_subscription_t *sub);
+STELE_API void stele_subscription_close(stele_subscription_t *sub);
 
 /* ---------------------------------------------------------------------------------------------
  * Integrity and maintenance
  * ------------------------------------------------------------------------------------------- */
 
 /* The head: position of the last visible event (0 for an empty store) and the chained SHA-256 hash
- * of the last commit (32 zero bytes for an empty store). Thread-safe. */
-int stele_head_digest(stele_store_t *store, uint64_t *position, uint8_t hash[32]);
+ * of the last commit (32 zero bytes for an empty store), read together. Returns 0 or
+ * STELE_EINVAL (a NULL argument). Thread-safe. */
+STELE_API int stele_head_digest(stele_store_t *store, uint64_t *position, uint8_t hash[32]);
 
 /* Progress callback for long work: done and total in the unit of the work (bytes or events). */
 typedef void (*stele_progress_fn)(void *arg, uint64_t done, uint64_t total);
 
 typedef struct stele_verify_report {
+    size_t struct_size;    /* set to sizeof(stele_verify_report_t) before the call */
     uint64_t events;       /* records checked */
     uint64_t commits;      /* commits whose chain hash was recomputed */
     uint64_t segments;     /* segment files checked */
@@ -532,16 +683,24 @@ typedef struct stele_verify_report {
 
 /* Recompute every checksum and the hash chain over the whole log, and check every index entry
  * against the log. Returns 0 when good, STELE_ECORRUPT with report->message naming the first bad
- * record, or another error when the check could not run. On a store opened with
- * STELE_OPEN_VERIFY, damage or a loss that open found is reported here (bad_position: the first
- * position bad or missing) when the log before it checks out. progress may be NULL. Thread-safe
- * (runs beside appends; checks the log up to the head at the call). */
-int stele_verify(stele_store_t *store, stele_progress_fn progress, void *arg,
-                 stele_verify_report_t *report);
+ * record, or another error when the check could not run (STELE_EINVAL: NULL store or report, or
+ * report->struct_size not set; STELE_ENOMEM; -errno from a read). Set report->struct_size first
+ * (see "Structs that grow"); the report is filled on 0 and on STELE_ECORRUPT. On a store opened
+ * with STELE_OPEN_VERIFY, damage or a loss that open found is reported here (bad_position: the
+ * first position bad or missing) when the log before it checks out. progress may be NULL.
+ * Thread-safe (runs beside appends; checks the log up to the head at the call). */
+STELE_API int stele_verify(stele_store_t *store, stele_progress_fn progress, void *arg,
+                           stele_verify_report_t *report);
 
 /* Rebuild the index and the stream catalogue from the log (invariant: everything but the log can
- * be rebuilt). Appends wait while it runs. Returns 0 or an error. Thread-safe. */
-int stele_reindex(stele_store_t *store, stele_progress_fn progress, void *arg);
+ * be rebuilt). Runs on the writer thread: appends wait while it runs. A successful rebuild clears
+ * the poisoning left by a failed index update; a failed one poisons the store (one-stream reads,
+ * stream info and lists then return STELE_EPOISONED until a reopen or a successful reindex).
+ * progress (may be NULL) is called on the writer thread as the log is replayed. Returns
+ * 0, STELE_EINVAL (NULL store), STELE_EREADONLY, STELE_EPOISONED (a failed write or sync: reopen
+ * first), STELE_ECLOSED, STELE_ECORRUPT (a record fails its check), STELE_ENOMEM or -errno
+ * (-EIO, -ENOSPC writing the index). Thread-safe. */
+STELE_API int stele_reindex(stele_store_t *store, stele_progress_fn progress, void *arg);
 
 /* Sync latency histogram of stele_stats: bucket i counts the fdatasync calls that took at most
  * STELE_SYNC_BUCKET_MIN_US << i microseconds (and more than the bucket before); the last bucket
@@ -550,6 +709,7 @@ int stele_reindex(stele_store_t *store, stele_progress_fn progress, void *arg);
 #define STELE_SYNC_BUCKET_MIN_US 64
 
 typedef struct stele_stats {
+    size_t struct_size;     /* set to sizeof(stele_stats_t) before the call */
     uint64_t head_position; /* last visible position */
     uint64_t streams;       /* streams in the catalogue (including reserved and deleted) */
     uint64_t segments;      /* segment files */
@@ -565,7 +725,12 @@ typedef struct stele_stats {
     stele_durability_t durability;
 } stele_stats_t;
 
-int stele_stats(stele_store_t *store, stele_stats_t *out);
+/* Figures of the store now: sizes, counters since open and the sync latency histogram (what
+ * steled's /stats and /metrics show). Set out->struct_size first (see "Structs that grow"). The
+ * counters are read one by one without stopping the writer, so two of them may be one batch
+ * apart. Does not wait for queued appends; works on a poisoned or read-only store (poisoned tells).
+ * Returns 0 or STELE_EINVAL (NULL store or out, or out->struct_size not set). Thread-safe. */
+STELE_API int stele_stats(stele_store_t *store, stele_stats_t *out);
 
 #ifdef __cplusplus
 }

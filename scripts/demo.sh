@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo behind `make demo`: a few events appended and read with the stele CLI. While `make run`
-# serves ./data (a server answers at 127.0.0.1:2113), the CLI goes through it (--url), since a
-# store a server holds cannot be opened a second time; otherwise it works on ./data directly.
+# serves ./data (a server answers at 127.0.0.1:2113), the CLI goes through it (--url), since only
+# the server may write a store it holds (stele -d could read it, read-only, but not append);
+# otherwise it works on ./data directly.
 # STELE_URL names another server to try, STELE_DATA another directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."

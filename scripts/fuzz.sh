@@ -55,14 +55,15 @@ PKG_CFLAGS=$(pkg-config --cflags jansson libcrypto libevent)
 PKG_LIBS=$(pkg-config --libs jansson libcrypto)
 EVENT_LIBS=$(pkg-config --libs libevent)
 CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=all
-        -I$ROOT/include -I$ROOT/src -I$ROOT/common $PKG_CFLAGS"
+        -I$ROOT/include -I$ROOT/src -I$ROOT/common -I$ROOT/tests/support $PKG_CFLAGS"
 SAN=address,undefined
 
 # --- build ---------------------------------------------------------------------------------------
 mkdir -p "$OUT/obj"
 # Library objects are instrumented for coverage but have no main (fuzzer-no-link). An object is
 # rebuilt when its source or any header is newer.
-newest_header=$(find "$ROOT/src" "$ROOT/include" -name '*.h' -printf '%T@\n' | sort -n | tail -1)
+newest_header=$(find "$ROOT/src" "$ROOT/include" "$ROOT/tests/support" -name '*.h' -printf '%T@\n' |
+    sort -n | tail -1)
 build_obj() {
     local src=$1 obj=$2
     if [[ ! -f $obj || $src -nt $obj ]] ||
@@ -73,7 +74,8 @@ build_obj() {
 }
 export -f build_obj
 export CC CFLAGS SAN newest_header
-LIB_SRCS=$(ls "$ROOT"/src/*/*.c)
+# libstele and the test-support library (the fault tables and the allocator's hooks).
+LIB_SRCS=$(ls "$ROOT"/src/*/*.c "$ROOT"/tests/support/*.c)
 CLI_SRCS="$ROOT/cli/event_in.c $ROOT/cli/output.c $(ls "$ROOT"/common/*.c)"
 for src in $LIB_SRCS $CLI_SRCS "$FUZZ/fuzz_util.c"; do
     rel=${src#"$ROOT"/}

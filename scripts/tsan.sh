@@ -30,6 +30,9 @@ tests=(
     unit_test_subscribe
     unit_test_store_read
     unit_test_index
+    unit_test_observe
+    unit_test_maintenance
+    unit_test_open_readonly
     crash_test_kill9
 )
 

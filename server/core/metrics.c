@@ -136,8 +136,7 @@ static void write_counter(struct evbuffer *out, const char *name, const char *ty
 
 void srv_metrics_write(srv_t *srv, struct evbuffer *out) {
     srv_metrics_t *m = srv->metrics;
-    stele_stats_t s;
-    memset(&s, 0, sizeof(s));
+    stele_stats_t s = {.struct_size = sizeof s};
     stele_stats(srv->store, &s);
     write_counter(out, "stele_appends_total", "counter", "appends acknowledged over HTTP",
                   m->appends);

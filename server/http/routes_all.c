@@ -61,8 +61,7 @@ void srv_route_all(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
 
 void srv_route_health(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
     (void)a;
-    stele_stats_t s;
-    memset(&s, 0, sizeof(s));
+    stele_stats_t s = {.struct_size = sizeof s};
     int rc = stele_stats(srv->store, &s);
     if (rc != 0 || s.poisoned) {
         srv_reply_json(srv, req, 503, json_pack("{s:s}", "status", rc != 0 ? "error" : "poisoned"));
@@ -98,8 +97,7 @@ void srv_route_stats(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
     if (!srv_access_check(srv, req, SRV_ROLE_READ, NULL)) {
         return;
     }
-    stele_stats_t s;
-    memset(&s, 0, sizeof(s));
+    stele_stats_t s = {.struct_size = sizeof s};
     int rc = stele_stats(srv->store, &s);
     if (rc != 0) {
         srv_reply_stele_error(srv, req, rc, NULL, NULL);
@@ -113,6 +111,7 @@ void srv_route_stats(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
 
 static int verify_work(srv_t *srv, srv_job_t *job) {
     stele_verify_report_t *r = job->arg;
+    r->struct_size = sizeof *r;
     return stele_verify(srv->store, NULL, NULL, r);
 }
 

@@ -415,7 +415,7 @@ void srv_route_stream_info(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
     if (!srv_access_stream(srv, req, SRV_ROLE_READ, stream)) {
         return;
     }
-    stele_stream_info_t info;
+    stele_stream_info_t info = {.struct_size = sizeof info};
     int rc = stele_stream_info(srv->store, stream, &info);
     if (rc != 0) {
         srv_reply_stele_error(srv, req, rc, NULL, NULL);
@@ -482,7 +482,7 @@ static void stream_job_done(srv_t *srv, srv_job_t *job, void *arg) {
             extra = json_pack("{s:o, s:I}", "expected", srv_expected_to_json(sj->expected),
                               "actual", (json_int_t)sj->version);
         } else if (job->status == STELE_ECONFLICT) {
-            stele_stream_info_t info;
+            stele_stream_info_t info = {.struct_size = sizeof info};
             int64_t actual = -1;
             if (stele_stream_info(srv->store, sj->stream, &info) == 0) {
                 actual = info.last_version;

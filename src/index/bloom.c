@@ -10,8 +10,7 @@
 #include "index/bloom.h"
 
 #include "index/entry.h"
-
-#include <assert.h>
+#include "util/assert.h"
 
 uint64_t stele__bloom_blocks_for(uint64_t keys) {
     uint64_t bits = keys * STELE__BLOOM_BITS_PER_KEY;
@@ -25,7 +24,7 @@ static inline const uint64_t *block_of(const uint64_t *words, uint64_t blocks, u
 }
 
 void stele__bloom_add(uint64_t *words, uint64_t blocks, uint64_t hash) {
-    assert(blocks > 0 && blocks <= UINT32_MAX);
+    STELE_ASSERT(blocks > 0 && blocks <= UINT32_MAX);
     uint64_t g1 = stele__mix64(hash), g2 = stele__mix64(hash ^ 0x9e3779b97f4a7c15ull);
     uint64_t *w = (uint64_t *)block_of(words, blocks, g1);
     for (unsigned i = 0; i < STELE__BLOOM_K; i++) {

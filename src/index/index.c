@@ -1,14 +1,15 @@
 /*
- * index.c -- the per-event stream index: memtables, table files, the manifest and the two
- * background threads that write and merge tables (design in index.h and docs/design/index.md).
+ * index.c -- the per-event stream index: memtables, table files, the manifest and the flusher
+ * thread that writes tables; the merger thread is in compact.c (design in index.h and
+ * docs/design/index.md). The shared state is in state.h.
  *
  * Who does what:
  *   - the store's writer thread calls add: entries go into the active memtable; a full one is
  *     retired to the (at most two) immutable memtables waiting to be written;
  *   - the flusher thread writes the oldest immutable memtable as a level-0 table file, syncs it
  *     and the directory, then installs a manifest naming it with the new checkpoint;
- *   - the merger thread merges merge_fanout tables of one level into one of the next level, so
- *     a slow merge never holds up the flushes that add waits for;
+ *   - the merger thread (compact.c) merges merge_fanout tables of one level into one of the next
+ *     level, so a slow merge never holds up the flushes that add waits for;
  *   - readers look up from any thread, under the shared state lock, which the background threads
  *     take exclusively only to swap in a new table set or drop a written memtable. So no reader
  *     ever uses a memtable that was freed or a table file that was closed.
@@ -17,6 +18,8 @@
  */
 #include "index/index.h"
 
+#include "index/compact.h"
+#include "index/state.h"
 #include "index/entry.h"
 #include "index/lookup.h"
 #include "index/manifest.h"
@@ -24,7 +27,9 @@
 #include "index/table.h"
 #include "os/alloc.h"
 #include "stele.h"
+#include "util/assert.h"
 #include "util/error.h"
+#include "util/path.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -37,53 +42,9 @@
 
 #define DEFAULT_MEMTABLE_ENTRIES (UINT64_C(1) << 20)
 #define DEFAULT_FANOUT 4u
-#define MAX_FANOUT 64u
-#define MAX_IMMUTABLE 2u
 #define TABLE_PREFIX "table-"
 #define TABLE_SUFFIX ".sti"
 #define TABLE_NAME_LEN 26u /* "table-" + 16 hex digits + ".sti" */
-#define CANCEL_CHECK_ENTRIES 65536u
-#define DETAIL_BYTES 256u
-
-typedef struct tableset {
-    uint32_t count;
-    stele__table_t *t[]; /* ascending min_position: the order in which they were written */
-} tableset_t;
-
-struct stele_index {
-    const stele_vfs_t *vfs;
-    char *dir;
-    uint32_t memtable_entries;
-    bool unique_keys; /* memtables are lazy (memtable.h) */
-    uint32_t fanout;
-
-    pthread_mutex_t add_mu;      /* one add, flush or reset at a time */
-    pthread_mutex_t manifest_mu; /* held from computing a new table set to installing it */
-    pthread_mutex_t mu;          /* background coordination */
-    pthread_cond_t work_cv;      /* the background threads wait here for work */
-    pthread_cond_t done_cv;      /* add (back-pressure), flush and reset wait here */
-    pthread_rwlock_t state;      /* shared by readers while they use the four fields below */
-
-    /* Changed only with mu and state (exclusively) held; read with either held. The writer
-     * (holding add_mu) is the only one that changes active, so it may read it with add_mu. */
-    stele__memtable_t *active;
-    stele__memtable_t *imm[MAX_IMMUTABLE]; /* oldest first */
-    uint32_t nimm;
-    tableset_t *tables;
-
-    /* Under mu. */
-    uint64_t next_seq;
-    bool stopping, paused, flusher_busy, merger_busy;
-    int bg_error;
-    char bg_detail[DETAIL_BYTES];
-    pthread_t flusher, merger;
-    bool threads_started;
-
-    atomic_int bg_error_seen; /* copy of bg_error, read by add without mu */
-    atomic_bool cancel;       /* a merge in progress should give up (close, reset) */
-    _Atomic uint64_t checkpoint;
-    _Atomic uint64_t last_position;
-};
 
 /* ---------------------------------------------------------------------------------------------
  * The hash
@@ -107,13 +68,10 @@ uint64_t stele__index_hash(const char *name, size_t len) {
  * ------------------------------------------------------------------------------------------- */
 
 static int join(char out[PATH_MAX], const char *dir, const char *name) {
-    int n = snprintf(out, PATH_MAX, "%s/%s", dir, name);
-    if (n < 0 || n >= PATH_MAX)
-        return stele__fail(-ENAMETOOLONG, "index: path too long in %s", dir);
-    return 0;
+    return stele__path_join(out, PATH_MAX, dir, name);
 }
 
-static int table_path(const stele_index_t *idx, uint64_t seq, char out[PATH_MAX]) {
+int stele__index_table_path(const stele_index_t *idx, uint64_t seq, char out[PATH_MAX]) {
     char name[32];
     snprintf(name, sizeof name, TABLE_PREFIX "%016" PRIx64 TABLE_SUFFIX, seq);
     return join(out, idx->dir, name);
@@ -199,7 +157,7 @@ static int write_manifest(stele_index_t *idx, const tableset_t *set, uint64_t ch
 }
 
 /* Records the first background error, with its detail, and wakes everyone who waits. mu held. */
-static void set_error(stele_index_t *idx, int rc) {
+void stele__index_set_error(stele_index_t *idx, int rc) {
     if (idx->bg_error == 0) {
         idx->bg_error = rc;
         snprintf(idx->bg_detail, sizeof idx->bg_detail, "%s", stele_errdetail());
@@ -217,8 +175,8 @@ static int report_error(stele_index_t *idx) {
 /* Makes the table set old - remove + add current, durable in the manifest first. When flushed is
  * set, the oldest immutable memtable is dropped too and checkpoint recorded. On success the
  * removed tables and the flushed memtable are freed here (no reader can be using them). */
-static int install(stele_index_t *idx, stele__table_t *add, stele__table_t *const *remove,
-                   uint32_t nremove, stele__memtable_t *flushed, uint64_t checkpoint) {
+int stele__index_install(stele_index_t *idx, stele__table_t *add, stele__table_t *const *remove,
+                         uint32_t nremove, stele__memtable_t *flushed, uint64_t checkpoint) {
     tableset_t *next = NULL;
     pthread_mutex_lock(&idx->manifest_mu);
     pthread_mutex_lock(&idx->mu);
@@ -259,7 +217,8 @@ static int install(stele_index_t *idx, stele__table_t *add, stele__table_t *cons
 }
 
 /* After a table file is complete: make its name durable, then open (and so verify) it. */
-static int publish_table(stele_index_t *idx, const char *path, uint64_t seq, stele__table_t **out) {
+int stele__index_publish_table(stele_index_t *idx, const char *path, uint64_t seq,
+                               stele__table_t **out) {
     int rc = idx->vfs->sync_dir(idx->vfs, idx->dir);
     if (rc != 0)
         stele__fail(rc, "index: cannot sync directory %s", idx->dir);
@@ -282,7 +241,7 @@ static int write_memtable(stele_index_t *idx, const stele__memtable_t *mt, uint6
                           stele__table_t **out) {
     char path[PATH_MAX];
     stele__table_writer_t *w = NULL;
-    int rc = table_path(idx, seq, path);
+    int rc = stele__index_table_path(idx, seq, path);
     if (rc == 0)
         rc = stele__table_writer_open(idx->vfs, path, 0, mt->count,
                                       mt->lazy ? mt->count : mt->distinct, &w);
@@ -295,14 +254,14 @@ static int write_memtable(stele_index_t *idx, const stele__memtable_t *mt, uint6
     }
     rc = stele__table_writer_finish(w);
     if (rc == 0)
-        rc = publish_table(idx, path, seq, out);
+        rc = stele__index_publish_table(idx, path, seq, out);
     return rc;
 }
 
 /* The number of a new table file (mu held). Numbers only grow, and the manifest requires every
  * table's number below the next one, so the last number is never handed out: the flush or merge
  * fails instead of writing a manifest that would not read back. */
-static int take_seq(stele_index_t *idx, uint64_t *seq) {
+int stele__index_take_seq(stele_index_t *idx, uint64_t *seq) {
     if (idx->next_seq == UINT64_MAX)
         return stele__fail(STELE_ECORRUPT, "index: table numbers are exhausted");
     *seq = idx->next_seq++;
@@ -319,7 +278,7 @@ static void *flusher_main(void *arg) {
             break;
         stele__memtable_t *mt = idx->imm[0];
         uint64_t seq = 0;
-        int rc = take_seq(idx, &seq);
+        int rc = stele__index_take_seq(idx, &seq);
         idx->flusher_busy = true;
         pthread_mutex_unlock(&idx->mu);
 
@@ -327,7 +286,7 @@ static void *flusher_main(void *arg) {
         if (rc == 0)
             rc = write_memtable(idx, mt, seq, &t);
         if (rc == 0) {
-            rc = install(idx, t, NULL, 0, mt, mt->max_position);
+            rc = stele__index_install(idx, t, NULL, 0, mt, mt->max_position);
             /* The manifest may or may not name the file now: leave it for open to sort out. */
             if (rc != 0)
                 stele__table_close(t);
@@ -336,125 +295,9 @@ static void *flusher_main(void *arg) {
         pthread_mutex_lock(&idx->mu);
         idx->flusher_busy = false;
         if (rc != 0)
-            set_error(idx, rc);
+            stele__index_set_error(idx, rc);
         pthread_cond_broadcast(&idx->done_cv);
         pthread_cond_broadcast(&idx->work_cv);
-    }
-    pthread_mutex_unlock(&idx->mu);
-    return NULL;
-}
-
-/* The oldest fanout tables of the lowest level that has at least fanout of them. mu held. */
-static bool pick_merge(stele_index_t *idx, stele__table_t **in, uint32_t *level) {
-    const tableset_t *s = idx->tables;
-    bool found = false;
-    for (uint32_t i = 0; i < s->count; i++) {
-        uint32_t l = s->t[i]->level, n = 0;
-        if (found && l >= *level)
-            continue;
-        for (uint32_t j = 0; j < s->count; j++)
-            n += s->t[j]->level == l;
-        if (n >= idx->fanout && l < UINT32_MAX) {
-            *level = l;
-            found = true;
-        }
-    }
-    if (!found)
-        return false;
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < s->count && n < idx->fanout; i++)
-        if (s->t[i]->level == *level)
-            in[n++] = s->t[i];
-    return true;
-}
-
-static int merge_tables(stele_index_t *idx, stele__table_t *const *in, uint32_t n, uint32_t level,
-                        uint64_t seq, stele__table_t **out) {
-    stele__table_iter_t it[MAX_FANOUT];
-    const stele_index_entry_t *head[MAX_FANOUT];
-    stele__table_writer_t *w = NULL;
-    char path[PATH_MAX];
-    uint32_t opened = 0;
-    uint64_t count = 0, distinct = 0;
-    int rc = table_path(idx, seq, path);
-    for (uint32_t i = 0; i < n && rc == 0; i++) {
-        count += in[i]->count;
-        distinct += in[i]->distinct;
-        rc = stele__table_iter_init(&it[i], in[i]);
-        if (rc == 0)
-            opened++;
-        if (rc == 0) {
-            rc = stele__table_iter_next(&it[i], &head[i]);
-            if (rc == 1)
-                rc = 0;
-            else if (rc == 0)
-                head[i] = NULL;
-        }
-    }
-    if (rc == 0)
-        rc = stele__table_writer_open(idx->vfs, path, level, count, distinct, &w);
-    /* A k-way merge with a linear choice: k is small, and entries are mostly taken in runs. */
-    for (uint64_t done = 0; rc == 0; done++) {
-        int best = -1;
-        for (uint32_t i = 0; i < n; i++)
-            if (head[i] && (best < 0 || stele__entry_cmp(head[i], head[best]) < 0))
-                best = (int)i;
-        if (best < 0)
-            break;
-        rc = stele__table_writer_add(w, head[best]);
-        if (rc == 0) {
-            rc = stele__table_iter_next(&it[best], &head[best]);
-            if (rc == 1)
-                rc = 0;
-            else if (rc == 0)
-                head[best] = NULL;
-        }
-        if (rc == 0 && done % CANCEL_CHECK_ENTRIES == 0 && atomic_load(&idx->cancel))
-            rc = STELE_ECLOSED;
-    }
-    for (uint32_t i = 0; i < opened; i++)
-        stele__table_iter_free(&it[i]);
-    if (rc != 0) {
-        stele__table_writer_discard(w);
-        return rc;
-    }
-    rc = stele__table_writer_finish(w);
-    if (rc == 0)
-        rc = publish_table(idx, path, seq, out);
-    return rc;
-}
-
-static void *merger_main(void *arg) {
-    stele_index_t *idx = arg;
-    stele__table_t *in[MAX_FANOUT];
-    uint32_t level = 0;
-    pthread_mutex_lock(&idx->mu);
-    for (;;) {
-        while (!idx->stopping && idx->bg_error == 0 &&
-               (idx->paused || !pick_merge(idx, in, &level)))
-            pthread_cond_wait(&idx->work_cv, &idx->mu);
-        if (idx->stopping || idx->bg_error != 0)
-            break;
-        uint64_t seq = 0;
-        int rc = take_seq(idx, &seq);
-        uint32_t n = idx->fanout;
-        idx->merger_busy = true;
-        pthread_mutex_unlock(&idx->mu);
-
-        stele__table_t *t = NULL;
-        if (rc == 0)
-            rc = merge_tables(idx, in, n, level + 1, seq, &t);
-        if (rc == 0) {
-            rc = install(idx, t, in, n, NULL, 0);
-            if (rc != 0)
-                stele__table_close(t);
-        }
-
-        pthread_mutex_lock(&idx->mu);
-        idx->merger_busy = false;
-        if (rc != 0 && rc != STELE_ECLOSED)
-            set_error(idx, rc);
-        pthread_cond_broadcast(&idx->done_cv);
     }
     pthread_mutex_unlock(&idx->mu);
     return NULL;
@@ -573,7 +416,7 @@ static int load(stele_index_t *idx, bool *damaged) {
     for (uint32_t i = 0; i < m.ntables && rc == 0; i++) {
         const stele__manifest_table_t *mt = &m.tables[i];
         stele__table_t *t = NULL;
-        rc = table_path(idx, mt->seq, path);
+        rc = stele__index_table_path(idx, mt->seq, path);
         if (rc == 0)
             rc = stele__table_open(idx->vfs, path, mt->seq, &t);
         if (rc == 0)
@@ -650,6 +493,137 @@ static void free_index(stele_index_t *idx) {
     stele__free(idx);
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Read-only indexes (an unlocked reader of a store whose writer may be running: index.h)
+ * ------------------------------------------------------------------------------------------- */
+
+/* Reading the manifest again when a table it names has vanished: the writer's merges remove
+ * tables right after installing the manifest that no longer names them, so one more read almost
+ * always succeeds; this bounds a reader racing a writer that merges without pause. */
+#define READONLY_LOAD_ATTEMPTS 8
+
+/* One read of the manifest and its tables into *out (checkpoint and next number in *m). -ENOENT
+ * when a table it names is missing; STELE_ENOMEM; another error when the index is damaged. */
+static int load_readonly_once(stele_index_t *idx, stele__manifest_t *m, tableset_t **out) {
+    char path[PATH_MAX];
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    tableset_t *set = NULL;
+    *m = (stele__manifest_t){0, 1, 0, NULL};
+    int rc = join(path, idx->dir, STELE__MANIFEST_NAME);
+    if (rc == 0)
+        rc = stele__file_read_all(idx->vfs, path, stele__manifest_max_bytes(), (void **)&buf, &len);
+    if (rc == -ENOENT) /* no manifest (or no index directory): an empty index */
+        rc = 0;
+    else if (rc == 0)
+        rc = stele__manifest_decode(buf, len, m);
+    stele__free(buf);
+    if (rc == 0 && !(set = set_alloc(m->ntables)))
+        rc = stele__fail(STELE_ENOMEM, "index: no memory for a table set");
+    if (rc == 0)
+        set->count = 0;
+    for (uint32_t i = 0; i < m->ntables && rc == 0; i++) {
+        const stele__manifest_table_t *mt = &m->tables[i];
+        stele__table_t *t = NULL;
+        rc = stele__index_table_path(idx, mt->seq, path);
+        if (rc == 0)
+            rc = stele__table_open(idx->vfs, path, mt->seq, &t);
+        if (rc == 0)
+            set->t[set->count++] = t;
+        if (rc == 0 && (t->level != mt->level || t->count != mt->count ||
+                        t->min_position != mt->min_position || t->max_position != mt->max_position))
+            rc = stele__fail(STELE_ECORRUPT, "index: table %s does not match the manifest", path);
+    }
+    stele__free(m->tables);
+    m->tables = NULL;
+    if (rc != 0) {
+        set_close_all(set);
+        return rc;
+    }
+    qsort(set->t, set->count, sizeof set->t[0], cmp_table);
+    *out = set;
+    return 0;
+}
+
+static int load_readonly(stele_index_t *idx) {
+    stele__manifest_t m = {0, 1, 0, NULL};
+    tableset_t *set = NULL;
+    int rc = 0;
+    for (int attempt = 1; attempt <= READONLY_LOAD_ATTEMPTS; attempt++) {
+        rc = load_readonly_once(idx, &m, &set);
+        if (rc != -ENOENT)
+            break;
+    }
+    if (rc == STELE_ENOMEM)
+        return rc;
+    if (rc != 0) {
+        /* Damaged, or changing faster than it can be read: the store indexes the whole log in
+         * memory instead, and the writer's next open repairs the files. */
+        stele__error_clear();
+        m = (stele__manifest_t){0, 1, 0, NULL};
+        if (!(set = set_alloc(0)))
+            return stele__fail(STELE_ENOMEM, "index: no memory for a table set");
+    }
+    idx->tables = set;
+    idx->next_seq = m.next_seq;
+    atomic_store(&idx->checkpoint, m.checkpoint);
+    atomic_store(&idx->last_position, m.checkpoint);
+    return 0;
+}
+
+/* Read-only: no thread writes a full memtable out, so it is replaced by one twice as large holding
+ * the same entries (each entry is copied about once in all). */
+static int grow_active(stele_index_t *idx) {
+    stele__memtable_t *old = idx->active, *mt = NULL;
+    if (old->capacity >= STELE__MEMTABLE_MAX_ENTRIES)
+        return stele__fail(STELE_ETOOBIG,
+                           "index: a read-only open holds at most %u entries of the log's tail in "
+                           "memory (open the store for writing once to index them)",
+                           STELE__MEMTABLE_MAX_ENTRIES);
+    uint64_t cap = (uint64_t)old->capacity * 2;
+    if (cap > STELE__MEMTABLE_MAX_ENTRIES)
+        cap = STELE__MEMTABLE_MAX_ENTRIES;
+    int rc = stele__memtable_new((uint32_t)cap, &mt);
+    if (rc != 0)
+        return rc;
+    mt->lazy = old->lazy;
+    size_t added = 0;
+    rc = stele__memtable_add(mt, old->entries, old->count, &added);
+    if (rc != 0) {
+        stele__memtable_free(mt);
+        return rc;
+    }
+    pthread_mutex_lock(&idx->mu);
+    pthread_rwlock_wrlock(&idx->state);
+    idx->active = mt;
+    pthread_rwlock_unlock(&idx->state);
+    pthread_mutex_unlock(&idx->mu);
+    stele__memtable_free(old);
+    return 0;
+}
+
+/* Read-only reset: the index forgets its tables and entries; the files stay. */
+static int reset_in_memory(stele_index_t *idx) {
+    tableset_t *empty = set_alloc(0);
+    if (!empty)
+        return stele__fail(STELE_ENOMEM, "index: no memory for a table set");
+    pthread_mutex_lock(&idx->add_mu);
+    pthread_mutex_lock(&idx->mu);
+    pthread_rwlock_wrlock(&idx->state);
+    tableset_t *old = idx->tables;
+    stele__memtable_t *active = idx->active;
+    idx->tables = empty;
+    idx->active = NULL;
+    pthread_rwlock_unlock(&idx->state);
+    atomic_store(&idx->checkpoint, 0);
+    atomic_store(&idx->last_position, 0);
+    pthread_mutex_unlock(&idx->mu);
+    pthread_mutex_unlock(&idx->add_mu);
+    stele__memtable_free(active);
+    set_close_all(old);
+    return 0;
+}
+
 int stele__index_open(const stele_vfs_t *vfs, const char *dir, const stele_index_options_t *opts,
                       stele_index_t **out) {
     uint64_t mt_entries =
@@ -681,6 +655,13 @@ int stele__index_open(const stele_vfs_t *vfs, const char *dir, const stele_index
         stele__free(idx);
         return stele__fail(rc, "index: cannot create locks");
     }
+    idx->readonly = opts && opts->readonly;
+    if (idx->readonly) {
+        if ((rc = load_readonly(idx)) != 0)
+            goto fail;
+        *out = idx; /* no background thread: nothing is ever written */
+        return 0;
+    }
     rc = vfs->mkdir(vfs, dir);
     if (rc == -EEXIST)
         rc = 0;
@@ -697,7 +678,7 @@ int stele__index_open(const stele_vfs_t *vfs, const char *dir, const stele_index
         rc = stele__fail(-rc, "index: cannot start a thread");
         goto fail;
     }
-    rc = pthread_create(&idx->merger, NULL, merger_main, idx);
+    rc = pthread_create(&idx->merger, NULL, stele__compact_main, idx);
     if (rc != 0) {
         pthread_mutex_lock(&idx->mu);
         idx->stopping = true;
@@ -719,6 +700,10 @@ fail:
 int stele__index_close(stele_index_t *idx) {
     if (!idx)
         return 0;
+    if (idx->readonly) {
+        free_index(idx);
+        return 0;
+    }
     int rc = stele__index_flush(idx);
     pthread_mutex_lock(&idx->mu);
     idx->stopping = true;
@@ -791,7 +776,8 @@ int stele__index_add(stele_index_t *idx, const stele_index_entry_t *entries, siz
         last = entries[i].position;
     }
     while (n > 0) {
-        if (idx->active && stele__memtable_full(idx->active) && (rc = retire_active(idx)) != 0)
+        if (idx->active && stele__memtable_full(idx->active) &&
+            (rc = idx->readonly ? grow_active(idx) : retire_active(idx)) != 0)
             break;
         if (!idx->active && (rc = new_active(idx)) != 0)
             break;
@@ -804,12 +790,16 @@ int stele__index_add(stele_index_t *idx, const stele_index_entry_t *entries, siz
         if (rc != 0)
             break;
     }
+    /* every entry added: the index has reached the last position given, in order */
+    STELE_ASSERT(rc != 0 || atomic_load(&idx->last_position) == last);
 done:
     pthread_mutex_unlock(&idx->add_mu);
     return rc;
 }
 
 int stele__index_flush(stele_index_t *idx) {
+    if (idx->readonly)
+        return stele__fail(STELE_EREADONLY, "index: %s was opened read-only", idx->dir);
     int rc = 0;
     pthread_mutex_lock(&idx->add_mu);
     if (idx->active && idx->active->count > 0)
@@ -827,6 +817,8 @@ int stele__index_flush(stele_index_t *idx) {
 }
 
 int stele__index_reset(stele_index_t *idx) {
+    if (idx->readonly)
+        return reset_in_memory(idx);
     pthread_mutex_lock(&idx->add_mu);
     pthread_mutex_lock(&idx->mu);
     idx->paused = true;
@@ -862,7 +854,7 @@ int stele__index_reset(stele_index_t *idx) {
         rc = remove_files(idx, empty, &max_seq);
     pthread_mutex_lock(&idx->mu);
     if (rc != 0)
-        set_error(idx, rc);
+        stele__index_set_error(idx, rc);
 resume:
     idx->paused = false;
     atomic_store(&idx->cancel, false);

@@ -39,6 +39,10 @@ typedef struct stele_index_options {
     bool unique_keys; /* nearly every entry has a hash of its own (the event-id index): add only
                          appends to the memtable; look-ups build its hash table when they need it,
                          and flushes sort the entries directly (memtable.h, lazy) */
+    bool readonly;    /* an unlocked reader of a store a live writer may hold: open writes, creates
+                         and removes nothing and starts no thread; added entries stay in memory (a
+                         full memtable is replaced by a larger one, never written); flush refuses
+                         with STELE_EREADONLY and reset only empties the index in memory */
 } stele_index_options_t;
 
 typedef struct stele_index stele_index_t;
@@ -56,7 +60,11 @@ uint64_t stele__index_hash(const char *name, size_t len);
 /* Open the index in directory dir (created if missing), loading the manifest. A missing, damaged
  * or unknown-version manifest or table makes an empty index (checkpoint 0) after removing the index
  * files (it is rebuilt from the log), never an error, unless the directory itself cannot be used.
- * opts may be NULL. Starts the background thread. */
+ * opts may be NULL. Starts the background threads.
+ * Read-only (opts->readonly): nothing is created or removed. A table the manifest names that is
+ * missing was merged away by the live writer after the manifest was read: the manifest is read
+ * again (a bounded number of times); a damaged or still inconsistent index is empty in memory
+ * (checkpoint 0), the files left as they are. */
 int stele__index_open(const stele_vfs_t *vfs, const char *dir, const stele_index_options_t *opts,
                       stele_index_t **out);
 

@@ -3,7 +3,7 @@
  */
 #include "index/lookup.h"
 
-#include <assert.h>
+#include "util/assert.h"
 
 bool stele__lookup_merge(stele__lookup_t *lk, const stele_index_entry_t *chunk, size_t n) {
     if (n == 0)
@@ -38,7 +38,7 @@ bool stele__lookup_merge(stele__lookup_t *lk, const stele_index_entry_t *chunk, 
         else
             out[--w] = chunk[--j];
     }
-    assert(w == i);
+    STELE_ASSERT(w == i);
     lk->count = total;
     return stele__lookup_wants(lk, &chunk[n - 1]);
 }

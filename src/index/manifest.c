@@ -20,6 +20,7 @@
 #include "index/entry.h"
 #include "os/alloc.h"
 #include "stele.h"
+#include "util/bytes.h"
 #include "util/crc32c.h"
 #include "util/error.h"
 
@@ -27,6 +28,10 @@
 
 #define HEADER_BYTES 32u
 #define TABLE_BYTES 40u
+/* magic 8, version 4, count 4, checkpoint 8, next seq 8 | seq 8, level 4, 0 4, count 8, min 8,
+ * max 8 (the layout above) */
+_Static_assert(HEADER_BYTES == 8 + 4 + 4 + 8 + 8, "manifest: header size");
+_Static_assert(TABLE_BYTES == 8 + 4 + 4 + 8 + 8 + 8, "manifest: per-table size");
 #define FORMAT_VERSION 1u
 
 static const unsigned char magic[8] = {'S', 'T', 'E', 'L', 'E', 'I', 'X', 'M'};

@@ -6,9 +6,9 @@
 #include "index/entry.h"
 #include "os/alloc.h"
 #include "stele.h"
+#include "util/assert.h"
 #include "util/error.h"
 
-#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,7 +51,7 @@ static int set_slots(stele__memtable_t *mt, uint32_t nslots) {
 }
 
 int stele__memtable_new(uint32_t capacity, stele__memtable_t **out) {
-    assert(capacity >= 1 && capacity <= STELE__MEMTABLE_MAX_ENTRIES);
+    STELE_ASSERT(capacity >= 1 && capacity <= STELE__MEMTABLE_MAX_ENTRIES);
     int rc = STELE_ENOMEM;
     stele__memtable_t *mt = stele__calloc(1, sizeof *mt);
     if (!mt)
@@ -351,7 +351,7 @@ int stele__memtable_sorted(const stele__memtable_t *mt,
     for (uint32_t s = 0; s <= mt->slot_mask; s++)
         if (mt->slots[s].first != STELE__MT_NONE)
             keys[k++] = (keyed_t){mt->slots[s].hash, s};
-    assert(k == n);
+    STELE_ASSERT(k == n);
     radix_sort(keys, tmp, n);
 
     for (size_t g = 0; g < n && rc == 0; g++) {

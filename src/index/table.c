@@ -38,16 +38,23 @@
 #include "index/entry.h"
 #include "os/alloc.h"
 #include "stele.h"
+#include "util/bytes.h"
 #include "util/crc32c.h"
+#include "util/assert.h"
 #include "util/error.h"
 
-#include <assert.h>
 #include <errno.h>
 #include <string.h>
 
 #define HEADER_BYTES 64u
 #define FOOTER_BYTES 16u
 #define MID_BYTES 32u
+/* The layout in the banner: magic 8, version 4, level 4, N 8, D 8, min 8, max 8, stride 4,
+ * Bloom blocks 4, reserved 4, CRC 4. */
+_Static_assert(HEADER_BYTES == 8 + 4 + 4 + 8 + 8 + 8 + 8 + 4 + 4 + 4 + 4, "table: header size");
+_Static_assert(MID_BYTES == STELE__INDEX_ENTRY_BYTES + 4 + 4, "table: midpoint = entry, CRC, 0");
+_Static_assert(FOOTER_BYTES == 8 + 4 + 4, "table: footer = count, CRC, magic");
+_Static_assert(STELE__BLOOM_BLOCK_BYTES == 8 * sizeof(uint64_t), "table: Bloom block = 8 u64");
 #define FORMAT_VERSION 1u
 #define MAX_ENTRIES (UINT64_C(1) << 40)
 #define WRITE_BLOCKS 64u   /* blocks per write buffer */
@@ -230,7 +237,7 @@ static int put_bytes(stele__table_writer_t *w, const unsigned char *p, size_t le
 int stele__table_writer_finish(stele__table_writer_t *w) {
     int rc = 0;
     unsigned char tmp[MID_BYTES];
-    assert(w->count > 0);
+    STELE_ASSERT(w->count > 0);
     if (w->count % STELE__TABLE_BLOCK_ENTRIES != 0)
         end_block(w);
     uint64_t blocks = (w->count + STELE__TABLE_BLOCK_ENTRIES - 1) / STELE__TABLE_BLOCK_ENTRIES;

@@ -1,24 +1,18 @@
 /*
- * log.c -- the set of segments: opening them, the append path (write a commit, roll, sync), the
- * background preparation of zero-filled segments, and cursors that read records back.
- *
- * Why zero-filled segments: on ext4 the first write into a fallocated-only extent costs extra
- * synchronous metadata writes on every fdatasync (DESIGN.md measured 4.7k/s against 9.5k/s), so the
- * next segment is written full of zeros by a background thread before the writer needs it. The
- * zeros also mark the end of the log for recovery.
- *
- * Why segments grow: zero-filling costs the disk space up front, so a new store starts with a
- * small segment (STELE_LOG_FIRST_SEGMENT_BYTES, or a quarter of the maximum when that is smaller)
- * and each new segment doubles the nominal size of the one before, up to the maximum
- * (log->segment_size). A new store holds the first segment and the prepared second one, not two
- * segments of the maximum size. The nominal size of each segment is in its header.
+ * log.c -- the set of segments: opening them and the append path (write a commit, roll, sync).
+ * The files that become new segments are prepared in prep.c; cursors that read records back are in
+ * cursor.c.
  */
 #include "log/log.h"
 
+#include "log/prep.h"
 #include "log/recovery.h"
 #include "os/alloc.h"
 #include "os/clock.h"
+#include "util/assert.h"
+#include "util/bytes.h"
 #include "util/error.h"
+#include "util/path.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -26,169 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#define PREP_NAME "next.tmp"
-#define PREP_PARTIAL "next.partial"
-#define ROLL_NAME "roll.tmp"
-/* The background zero-fill writes at most this many bytes per second, leaving the disk to the
- * writer: a segment that is not ready in time is made with reserved space instead. */
-#define ZERO_FILL_BYTES_PER_SEC ((uint64_t)96 << 20)
-#define ZERO_CHUNK ((size_t)1 << 20)
-
-static int path_join(char *out, size_t size, const char *dir, const char *name) {
-    int n = snprintf(out, size, "%s/%s", dir, name);
-    return (n < 0 || (size_t)n >= size) ? stele__fail(STELE_EINVAL, "path too long: %s", dir) : 0;
-}
-
-/* Nominal size of the next segment: the first one's size for a new log, else twice the size of
- * the active segment, never above the maximum. Writer thread (or open) only. */
-static uint64_t next_segment_bytes(const stele_log_t *log) {
-    uint64_t max = log->segment_size;
-    uint64_t first =
-        max / 4 < STELE_LOG_FIRST_SEGMENT_BYTES ? max / 4 : STELE_LOG_FIRST_SEGMENT_BYTES;
-    uint64_t n = log->nsegs ? log->segs[log->nsegs - 1]->nominal_bytes : 0;
-    n = n > max / 2 ? max : n * 2;
-    return n < first ? first : n;
-}
-
-/* Write zeros over [0, size) of a new file and sync it; gives up with -ECANCELED when the log is
- * closing. */
-static int zero_fill(stele_log_t *log, stele_file_t *f, uint64_t size, bool paced) {
-    uint8_t *zeros = stele__calloc(1, ZERO_CHUNK);
-    if (!zeros)
-        return STELE_ENOMEM;
-    int rc = 0;
-    for (uint64_t off = 0; off < size && rc == 0;) {
-        size_t n = (size - off) < ZERO_CHUNK ? (size_t)(size - off) : ZERO_CHUNK;
-        rc = stele__file_pwrite(f, zeros, n, off);
-        off += n;
-        if (atomic_load_explicit(&log->prep_cancel, memory_order_relaxed))
-            rc = -ECANCELED;
-        if (paced) {
-            /* Pause while the writer is busy: under sustained load the zeros would halve its
-             * bandwidth, and a reserved-space segment costs little with large batches. */
-            for (int i = 0; i < 100 && rc == 0; i++) {
-                uint64_t before = atomic_load(&log->bytes);
-                struct timespec ts = {0, (long)(1000000000ull * n / ZERO_FILL_BYTES_PER_SEC)};
-                nanosleep(&ts, NULL);
-                if (atomic_load(&log->bytes) - before < n / 8)
-                    break;
-                if (atomic_load_explicit(&log->prep_cancel, memory_order_relaxed))
-                    rc = -ECANCELED;
-            }
-        }
-    }
-    if (rc == 0)
-        rc = stele__file_sync(f);
-    stele__free(zeros);
-    return rc;
-}
-
-/* Make "<dir>/next.tmp": a zero-filled, synced file of size bytes. It is written as next.partial
- * and renamed when complete, so a next.tmp found at open is whole and reusable. */
-static int prepare_file(stele_log_t *log, uint64_t size) {
-    char partial[4200], path[4200];
-    int rc = path_join(partial, sizeof partial, log->dir, PREP_PARTIAL);
-    if (rc == 0)
-        rc = path_join(path, sizeof path, log->dir, PREP_NAME);
-    if (rc < 0)
-        return rc;
-    stele_file_t *f = NULL;
-    rc = log->vfs->open(log->vfs, partial, STELE_VFS_RDWR | STELE_VFS_CREATE, &f);
-    if (rc < 0)
-        return rc;
-    rc = f->vfs->truncate(f, 0);
-    if (rc == 0)
-        rc = zero_fill(log, f, size, true);
-    int crc = stele__file_close(f);
-    if (rc == 0)
-        rc = crc;
-    if (rc == 0)
-        rc = log->vfs->rename(log->vfs, partial, path);
-    if (rc == 0)
-        rc = log->vfs->sync_dir(log->vfs, log->dir);
-    else
-        (void)log->vfs->unlink(log->vfs, partial); /* a disk full: give its space back */
-    return rc;
-}
-
-static void *prep_main(void *arg) {
-    stele_log_t *log = arg;
-    pthread_mutex_lock(&log->prep_mu);
-    for (;;) {
-        while (!log->prep_stop && !log->prep_wanted)
-            pthread_cond_wait(&log->prep_cv, &log->prep_mu);
-        if (log->prep_stop)
-            break;
-        uint64_t size = log->prep_size;
-        pthread_mutex_unlock(&log->prep_mu);
-        int rc = prepare_file(log, size);
-        pthread_mutex_lock(&log->prep_mu);
-        log->prep_wanted = false;
-        log->prep_ready = rc == 0;
-        log->prep_error = rc;
-        pthread_cond_broadcast(&log->prep_cv);
-    }
-    pthread_mutex_unlock(&log->prep_mu);
-    return NULL;
-}
-
-static void prep_request(stele_log_t *log) {
-    if (!log->prep_started)
-        return;
-    pthread_mutex_lock(&log->prep_mu);
-    if (!log->prep_ready && !log->prep_wanted) {
-        log->prep_wanted = true;
-        log->prep_size = next_segment_bytes(log);
-        pthread_cond_signal(&log->prep_cv);
-    }
-    pthread_mutex_unlock(&log->prep_mu);
-}
-
-/* A file for the next segment: the prepared zero-filled one when the background thread has it
- * ready, else (never waiting for it) a new file with the space only reserved. Sets *name, *size
- * (the segment's nominal size, the next one in the growth) and *preallocated (the file has that
- * size from the start: a shorter one later means lost bytes). */
-static int prep_take(stele_log_t *log, const char **name, uint64_t *size, bool *preallocated) {
-    *size = next_segment_bytes(log);
-    *preallocated = true;
-    char path[4200];
-    int rc;
-    if (log->prep_started) {
-        pthread_mutex_lock(&log->prep_mu);
-        bool ready = log->prep_ready;
-        log->prep_ready = false;
-        uint64_t ready_size = log->prep_size;
-        pthread_mutex_unlock(&log->prep_mu);
-        if (ready && ready_size == *size) {
-            *name = PREP_NAME;
-            return 0;
-        }
-        /* Made for the segment before, which the writer filled before it was ready: the next
-         * preparation makes one of the right size. */
-        if (ready && path_join(path, sizeof path, log->dir, PREP_NAME) == 0)
-            (void)log->vfs->unlink(log->vfs, path);
-    }
-    *name = ROLL_NAME;
-    if ((rc = path_join(path, sizeof path, log->dir, ROLL_NAME)) < 0)
-        return rc;
-    stele_file_t *f = NULL;
-    if ((rc = log->vfs->open(log->vfs, path, STELE_VFS_RDWR | STELE_VFS_CREATE, &f)) < 0)
-        return rc;
-    rc = f->vfs->truncate(f, 0);
-    if (rc == 0 && log->nsegs == 0)
-        rc = zero_fill(log, f, *size, false); /* the first segment of a new store */
-    else if (rc == 0 && (rc = f->vfs->allocate(f, 0, *size)) == -EOPNOTSUPP) {
-        rc = 0; /* the file grows as it is written */
-        *preallocated = false;
-    }
-    int crc = stele__file_close(f);
-    if (rc == 0)
-        rc = crc;
-    if (rc < 0)
-        (void)log->vfs->unlink(log->vfs, path); /* never leave a segment's worth of space taken */
-    return rc;
-}
 
 static int segs_push(stele_log_t *log, stele_segment_t *seg) {
     if (log->nsegs == log->segs_cap) {
@@ -210,7 +41,7 @@ static stele_segment_t *segment_new(const char *dir, uint64_t first) {
     stele_segment_t *seg = stele__calloc(1, sizeof(*seg) + plen);
     if (!seg)
         return NULL;
-    snprintf(seg->path, plen, "%s/%s", dir, name);
+    stele__path_join(seg->path, plen, dir, name); /* plen fits exactly */
     seg->first_position = first;
     seg->last_position = first - 1;
     seg->end_offset = STELE_SEGMENT_HEADER_BYTES;
@@ -222,7 +53,7 @@ static int segment_create(stele_log_t *log, uint64_t first) {
     const char *name = NULL;
     bool preallocated = false;
     uint64_t size = 0;
-    int rc = prep_take(log, &name, &size, &preallocated);
+    int rc = stele__prep_take(log, &name, &size, &preallocated);
     if (rc < 0)
         return rc;
     stele_segment_t *seg = segment_new(log->dir, first);
@@ -232,7 +63,7 @@ static int segment_create(stele_log_t *log, uint64_t first) {
         rc = STELE_ENOMEM;
         goto fail_seg;
     }
-    if ((rc = path_join(tmp, sizeof tmp, log->dir, name)) < 0)
+    if ((rc = stele__path_join(tmp, sizeof tmp, log->dir, name)) < 0)
         goto fail_seg;
     if ((rc = log->vfs->open(log->vfs, tmp, STELE_VFS_RDWR, &seg->file)) < 0)
         goto fail_seg;
@@ -259,14 +90,12 @@ static int segment_create(stele_log_t *log, uint64_t first) {
     pthread_rwlock_unlock(&log->lock);
     if (rc < 0)
         goto fail_seg;
-    prep_request(log);
+    stele__prep_request(log);
     return 0;
 fail_seg:
     stele__segment_free(seg);
-    /* A roll.tmp is made for this roll only (a next.tmp stays: it is whole and reused): on a full
-     * disk it would keep a segment's worth of space from the user. */
-    if (!renamed && strcmp(name, ROLL_NAME) == 0 && path_join(tmp, sizeof tmp, log->dir, name) == 0)
-        (void)log->vfs->unlink(log->vfs, tmp);
+    if (!renamed)
+        stele__prep_abandon(log, name);
     return rc;
 }
 
@@ -373,6 +202,7 @@ int stele__log_open_ex(const stele_vfs_t *vfs, const char *dir, const stele_log_
     log->segment_size = segment_size;
     log->readonly = readonly;
     log->tolerant = opts->tolerant && readonly;
+    log->live = opts->live && readonly;
     stele__log_set_floor(log, opts->durable_floor,
                          opts->floor_source ? opts->floor_source : "a derived file");
     pthread_rwlock_init(&log->lock, NULL);
@@ -489,25 +319,8 @@ int stele__log_open_ex(const stele_vfs_t *vfs, const char *dir, const stele_log_
     atomic_store(&log->synced_position, log->head_position);
 
     if (!readonly) {
-        char tmp[4200];
-        if ((rc = path_join(tmp, sizeof tmp, dir, PREP_PARTIAL)) < 0)
+        if ((rc = stele__prep_start(log)) < 0)
             goto fail;
-        (void)vfs->unlink(vfs, tmp); /* a half-made one from before a crash */
-        if ((rc = path_join(tmp, sizeof tmp, dir, PREP_NAME)) < 0)
-            goto fail;
-        stele_file_t *f = NULL;
-        uint64_t size = 0;
-        if (vfs->open(vfs, tmp, STELE_VFS_RDONLY, &f) == 0) {
-            log->prep_size = next_segment_bytes(log);
-            if (f->vfs->size(f, &size) == 0 && size == log->prep_size)
-                log->prep_ready = true; /* whole: it was renamed into place after its sync */
-            stele__file_close(f);
-        }
-        if (!log->prep_ready)
-            (void)vfs->unlink(vfs, tmp);
-        if (pthread_create(&log->prep_thread, NULL, prep_main, log) == 0)
-            log->prep_started = true;
-        prep_request(log);
     }
     stele__free(l.firsts);
     *out = log;
@@ -521,14 +334,7 @@ fail:
 void stele__log_close(stele_log_t *log) {
     if (!log)
         return;
-    if (log->prep_started) {
-        atomic_store(&log->prep_cancel, true);
-        pthread_mutex_lock(&log->prep_mu);
-        log->prep_stop = true;
-        pthread_cond_broadcast(&log->prep_cv);
-        pthread_mutex_unlock(&log->prep_mu);
-        pthread_join(log->prep_thread, NULL);
-    }
+    stele__prep_stop(log);
     for (size_t i = 0; i < log->nsegs; i++)
         stele__segment_free(log->segs[i]);
     stele__free(log->segs);
@@ -541,6 +347,8 @@ void stele__log_close(stele_log_t *log) {
 
 /* Seal the active segment and start a new one at first. */
 static int roll(stele_log_t *log, uint64_t first) {
+    STELE_ASSERT(!log->readonly && log->nsegs >= 1);
+    STELE_ASSERT(first == log->head_position + 1); /* a segment starts right after the head */
     stele_segment_t *old = log->segs[log->nsegs - 1];
     int rc = stele__file_sync(old->file);
     if (rc < 0)
@@ -552,11 +360,19 @@ static int roll(stele_log_t *log, uint64_t first) {
     old->sealed = true;
     pthread_rwlock_unlock(&log->lock);
     (void)stele__segment_sparse_save(log->vfs, log->dir, old); /* a cache: rebuilt if lost */
+    STELE_ASSERT(log->segs[log->nsegs - 1]->first_position == first);
     return 0;
 }
 
 int stele__log_write_commit(stele_log_t *log, const uint8_t *buf, size_t len,
                             uint64_t last_position, const uint8_t hash[32], int64_t last_time_ns) {
+    /* A whole commit of whole 8-aligned records, after the head, not earlier in time. */
+    STELE_ASSERT(!log->readonly && log->nsegs >= 1);
+    STELE_ASSERT(len >= STELE_RECORD_HEADER_BYTES && len % STELE_RECORD_ALIGN == 0);
+    STELE_ASSERT(len <= STELE_LOG_MAX_COMMIT_BYTES);
+    STELE_ASSERT(last_position > log->head_position);
+    STELE_ASSERT(stele__get_u64(buf + STELE_REC_OFF_POSITION) == log->head_position + 1);
+    STELE_ASSERT(last_time_ns >= log->head_time_ns);
     stele_segment_t *seg = log->segs[log->nsegs - 1];
     uint64_t limit =
         seg->nominal_bytes < log->segment_size ? seg->nominal_bytes : log->segment_size;
@@ -572,7 +388,7 @@ int stele__log_write_commit(stele_log_t *log, const uint8_t *buf, size_t len,
     /* Sparse entries for the records of this commit. */
     bool locked = false;
     for (size_t off = 0; off < len;) {
-        uint64_t pos = stele__get_u64(buf + off + 16);
+        uint64_t pos = stele__get_u64(buf + off + STELE_REC_OFF_POSITION);
         if (pos % STELE_SPARSE_STRIDE == 1 || pos == seg->first_position) {
             if (!locked) {
                 pthread_rwlock_wrlock(&log->lock);
@@ -581,7 +397,7 @@ int stele__log_write_commit(stele_log_t *log, const uint8_t *buf, size_t len,
             if ((rc = stele__segment_sparse_add(seg, pos, seg->end_offset + off)) < 0)
                 break;
         }
-        off += (stele__get_u32(buf + off + 4) + 7u) & ~7u;
+        off += (stele__get_u32(buf + off + STELE_REC_OFF_LENGTH) + 7u) & ~7u;
     }
     if (locked)
         pthread_rwlock_unlock(&log->lock);
@@ -595,6 +411,7 @@ int stele__log_write_commit(stele_log_t *log, const uint8_t *buf, size_t len,
     memcpy(log->head_hash, hash, 32);
     log->head_time_ns = last_time_ns;
     log->bytes += len;
+    STELE_ASSERT(log->head_position == seg->last_position && seg->end_offset <= seg->size_bytes);
     return 0;
 }
 
@@ -610,220 +427,4 @@ size_t stele__log_segment_count(stele_log_t *log) {
     size_t n = log->nsegs;
     pthread_rwlock_unlock(&log->lock);
     return n;
-}
-
-/* ---- cursors ------------------------------------------------------------------------------- */
-
-int stele__cursor_init(stele_log_cursor_t *c, stele_log_t *log, size_t buf_bytes) {
-    memset(c, 0, sizeof(*c));
-    c->log = log;
-    c->buf_cap = buf_bytes < 4096 ? 4096 : buf_bytes;
-    c->buf = stele__malloc(c->buf_cap);
-    c->buf_seg = SIZE_MAX;
-    return c->buf ? 0 : STELE_ENOMEM;
-}
-
-void stele__cursor_free(stele_log_cursor_t *c) {
-    stele__free(c->buf);
-    c->buf = NULL;
-}
-
-/* Segment i with its sealed state and end, read under the lock (the writer seals under it). */
-static stele_segment_t *cursor_segment(stele_log_cursor_t *c, size_t i, size_t *nsegs, bool *sealed,
-                                       uint64_t *end_offset) {
-    pthread_rwlock_rdlock(&c->log->lock);
-    *nsegs = c->log->nsegs;
-    stele_segment_t *seg = i < c->log->nsegs ? c->log->segs[i] : NULL;
-    if (seg) {
-        *sealed = seg->sealed;
-        *end_offset = seg->sealed ? seg->end_offset : UINT64_MAX;
-    }
-    pthread_rwlock_unlock(&c->log->lock);
-    return seg;
-}
-
-static int cursor_fill(stele_log_cursor_t *c, stele_segment_t *seg, uint64_t off, size_t need,
-                       size_t *avail, bool *did_read);
-
-/* Step over the record at the cursor reading only its header, when it plainly is the record
- * expected there (magic, length in range, position). Seeks pass over up to STELE_SPARSE_STRIDE - 1
- * records this way; the record a seek lands on is still fully checked by stele__cursor_next, and
- * so is anything the quick look does not like. Returns true when it stepped. */
-static bool cursor_skip(stele_log_cursor_t *c) {
-    size_t nsegs = 0, avail = 0;
-    bool sealed = false, fresh = false;
-    uint64_t end = 0;
-    stele_segment_t *seg = cursor_segment(c, c->seg_index, &nsegs, &sealed, &end);
-    if (!seg || c->offset + STELE_RECORD_HEADER_BYTES > end ||
-        cursor_fill(c, seg, c->offset, STELE_RECORD_HEADER_BYTES, &avail, &fresh) < 0 ||
-        avail < STELE_RECORD_HEADER_BYTES)
-        return false;
-    const uint8_t *p = c->buf + (c->offset - c->buf_off);
-    uint32_t length = stele__get_u32(p + 4);
-    if (stele__get_u32(p) != STELE_RECORD_MAGIC || length < STELE_RECORD_HEADER_BYTES + 4 ||
-        length > STELE_RECORD_MAX_BYTES || stele__get_u64(p + 16) != c->next_position)
-        return false;
-    c->offset += (length + 7u) & ~7u;
-    c->next_position++;
-    return true;
-}
-
-int stele__cursor_seek(stele_log_cursor_t *c, uint64_t position) {
-    stele_log_t *log = c->log;
-    pthread_rwlock_rdlock(&log->lock);
-    size_t lo = 0, hi = log->nsegs;
-    while (hi - lo > 1) { /* last segment whose first position <= position */
-        size_t mid = (lo + hi) / 2;
-        if (log->segs[mid]->first_position <= position)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    stele_segment_t *seg = log->segs[lo];
-    uint64_t off = STELE_SEGMENT_HEADER_BYTES, at = seg->first_position;
-    size_t a = 0, b = seg->sparse_count;
-    while (a < b) { /* first sparse entry with position > target */
-        size_t mid = (a + b) / 2;
-        if (seg->sparse[mid].position <= position)
-            a = mid + 1;
-        else
-            b = mid;
-    }
-    if (a > 0) {
-        off = seg->sparse[a - 1].offset;
-        at = seg->sparse[a - 1].position;
-    }
-    pthread_rwlock_unlock(&log->lock);
-    if (!(c->seg_index == lo && c->next_position >= at && c->next_position <= position)) {
-        c->seg_index = lo; /* else: already on the way there, from a nearer place */
-        c->offset = off;
-        c->next_position = at;
-    }
-    while (c->next_position < position) {
-        if (cursor_skip(c))
-            continue;
-        stele_record_t rec;
-        int rc = stele__cursor_next(c, &rec, NULL);
-        if (rc <= 0)
-            return rc < 0 ? rc
-                          : stele__fail(STELE_ECORRUPT, "position %" PRIu64 " not found in the log",
-                                        position);
-    }
-    return 0;
-}
-
-/* Make [off, off + need) of segment seg available in the buffer. Returns the bytes available from
- * off (less than need only at the end of the file). */
-static int cursor_fill(stele_log_cursor_t *c, stele_segment_t *seg, uint64_t off, size_t need,
-                       size_t *avail, bool *did_read) {
-    if (c->buf_seg == c->seg_index && off >= c->buf_off && off + need <= c->buf_off + c->buf_len) {
-        *avail = (size_t)(c->buf_off + c->buf_len - off);
-        return 0;
-    }
-    if (need > c->buf_cap) {
-        size_t cap = need + 4096;
-        uint8_t *n = stele__realloc(c->buf, cap);
-        if (!n)
-            return STELE_ENOMEM;
-        c->buf = n;
-        c->buf_cap = cap;
-    }
-    size_t got = 0;
-    int rc = stele__file_pread(seg->file, c->buf, c->buf_cap, off, &got);
-    if (rc < 0) {
-        c->buf_seg = SIZE_MAX;
-        return rc;
-    }
-    c->buf_seg = c->seg_index;
-    c->buf_off = off;
-    c->buf_len = got;
-    *avail = got;
-    *did_read = true;
-    return 0;
-}
-
-int stele__cursor_next(stele_log_cursor_t *c, stele_record_t *rec, const uint8_t **bytes) {
-    for (;;) {
-        size_t nsegs = 0;
-        bool sealed = false, fresh = false;
-        uint64_t end_offset = 0;
-        stele_segment_t *seg = cursor_segment(c, c->seg_index, &nsegs, &sealed, &end_offset);
-        if (!seg)
-            return 0;
-        bool at_end = c->offset >= end_offset;
-        size_t need = STELE_RECORD_HEADER_BYTES, avail = 0;
-        int rc = 0;
-        while (!at_end) {
-            if ((rc = cursor_fill(c, seg, c->offset, need, &avail, &fresh)) < 0)
-                return rc;
-            if (avail < 8) {
-                at_end = true;
-                break;
-            }
-            const uint8_t *p = c->buf + (c->offset - c->buf_off);
-            rc = stele__record_decode(p, avail, rec, &need);
-            if (rc == STELE_RECORD_NEED_MORE) {
-                if (avail >= need) /* cannot happen: decode asked for what it had */
-                    return stele__fail(STELE_ECORRUPT, "record decoder stalled");
-                c->buf_seg = SIZE_MAX; /* force a re-read from this offset */
-                if ((rc = cursor_fill(c, seg, c->offset, need, &avail, &fresh)) < 0)
-                    return rc;
-                if (avail < need)
-                    return stele__fail(STELE_ECORRUPT,
-                                       "%s: record at offset %" PRIu64
-                                       " runs past the end of the file",
-                                       seg->path, c->offset);
-                continue;
-            }
-            if (rc == STELE_RECORD_ZERO) {
-                if (!fresh) {
-                    /* The buffer may predate records written since into the segment: while it
-                     * was active (it may have been sealed since, by a roll), or before the
-                     * cursor last read it. Zeros count as the end only when just read. */
-                    c->buf_seg = SIZE_MAX;
-                    fresh = true;
-                    continue;
-                }
-                at_end = true;
-                break;
-            }
-            if ((rc < 0 || (c->next_position && rec->position != c->next_position)) && !fresh) {
-                /* A buffer filled earlier may hold a commit the writer was still writing then
-                 * (it became visible since): bytes only just read can be called corrupt. */
-                c->buf_seg = SIZE_MAX;
-                fresh = true;
-                continue;
-            }
-            if (rc < 0)
-                return stele__fail(STELE_ECORRUPT, "%s offset %" PRIu64 ": %s", seg->path,
-                                   c->offset, stele_errdetail());
-            if (c->next_position && rec->position != c->next_position)
-                return stele__fail(STELE_ECORRUPT,
-                                   "%s offset %" PRIu64 ": expected position %" PRIu64
-                                   ", found %" PRIu64,
-                                   seg->path, c->offset, c->next_position, rec->position);
-            if (bytes)
-                *bytes = p;
-            c->offset += rec->padded_length;
-            c->next_position = rec->position + 1;
-            return 1;
-        }
-        /* End of this segment's records: go on in the next one, if any. */
-        if (c->seg_index + 1 >= nsegs)
-            return 0;
-        c->seg_index++;
-        c->offset = STELE_SEGMENT_HEADER_BYTES;
-    }
-}
-
-int stele__log_time_at(stele_log_cursor_t *c, uint64_t position, int64_t *time_ns) {
-    int rc = stele__cursor_seek(c, position);
-    if (rc < 0)
-        return rc;
-    stele_record_t rec;
-    rc = stele__cursor_next(c, &rec, NULL);
-    if (rc <= 0)
-        return rc < 0 ? rc : stele__fail(STELE_ECORRUPT, "position %" PRIu64 " missing", position);
-    *time_ns = rec.time_ns;
-    return 0;
 }

@@ -1,6 +1,6 @@
 /*
- * log.h -- the log: an ordered set of segment files, the cursor that reads records from them, and
- * the append path the writer uses (write a whole commit, roll to a new segment, sync).
+ * log.h -- the log: an ordered set of segment files and the append path the writer uses (write a
+ * whole commit, roll to a new segment, sync). Records are read back through cursors (cursor.h).
  *
  * Concurrency: the writer thread alone appends, rolls and syncs. Readers (any thread) use cursors;
  * they read only positions at or below the visible position the store publishes, whose bytes were
@@ -58,6 +58,7 @@ typedef struct stele_log {
 
     /* Open options that recovery reads (see stele_log_open_opts_t). */
     bool tolerant;
+    bool live;
     bool view_cut; /* segments after the last one kept were left out (damage or loss found) */
     uint64_t durable_floor;
     char floor_source[200];
@@ -83,6 +84,11 @@ typedef struct stele_log_open_opts {
      * position: if the log ends before it, events were lost (0 = no such proof). */
     uint64_t durable_floor;
     const char *floor_source;
+    /* Another process (a writer holding the store's lock) may be appending and rolling while this
+     * read-only open reads (requires readonly): the two findings a writer caught in the middle of
+     * a commit or a roll explains are checked again, and when the log moved on under the open they
+     * are no damage: the log simply ends at its last good commit (recovery.c live_recheck). */
+    bool live;
 } stele_log_open_opts_t;
 
 /* Nominal size of the first segment of a new log (a quarter of the maximum when that is smaller);
@@ -114,31 +120,6 @@ int stele__log_write_commit(stele_log_t *log, const uint8_t *buf, size_t len,
                             uint64_t last_position, const uint8_t hash[32], int64_t last_time_ns);
 /* fdatasync the active segment (and advance synced_position to the head). */
 int stele__log_sync(stele_log_t *log);
-
-/* A cursor reads records in position order, through a private buffer. */
-typedef struct stele_log_cursor {
-    stele_log_t *log;
-    size_t seg_index;       /* segment being read */
-    uint64_t offset;        /* file offset of the next record */
-    uint64_t next_position; /* position expected at offset (0 = unknown) */
-    uint8_t *buf;
-    size_t buf_cap;
-    uint64_t buf_off; /* file offset of buf[0] */
-    size_t buf_len;   /* valid bytes in buf */
-    size_t buf_seg;   /* segment the buffer holds */
-} stele_log_cursor_t;
-
-int stele__cursor_init(stele_log_cursor_t *c, stele_log_t *log, size_t buf_bytes);
-void stele__cursor_free(stele_log_cursor_t *c);
-/* Place the cursor so that the next record read is the one at position (1..head). */
-int stele__cursor_seek(stele_log_cursor_t *c, uint64_t position);
-/* Read the next record (checked) into *rec, whose pointers borrow the cursor's buffer until the
- * next call. Returns 1, 0 when the log ends (no more records written), or an error. The caller
- * stops at the visible position. bytes (may be NULL) receives the record's encoded bytes. */
-int stele__cursor_next(stele_log_cursor_t *c, stele_record_t *rec, const uint8_t **bytes);
-
-/* Time of the record at position (for binary searches on time). */
-int stele__log_time_at(stele_log_cursor_t *c, uint64_t position, int64_t *time_ns);
 
 /* Number of segments, and the first position of segment i, under the lock. */
 size_t stele__log_segment_count(stele_log_t *log);

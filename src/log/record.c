@@ -7,6 +7,7 @@
  */
 #include "log/record.h"
 
+#include "util/bytes.h"
 #include "util/crc32c.h"
 #include "util/error.h"
 
@@ -28,19 +29,19 @@ size_t stele__record_encode(uint8_t *buf, const stele_record_t *rec) {
                     rec->metadata_len + rec->data_len + (commit ? STELE_RECORD_HASH_BYTES : 0);
     size_t padded = align8(length);
 
-    stele__put_u32(buf + 0, STELE_RECORD_MAGIC);
-    stele__put_u32(buf + 4, (uint32_t)length);
-    stele__put_u32(buf + 8, 0);
-    stele__put_u16(buf + 12, rec->flags);
-    stele__put_u16(buf + 14, rec->type_len);
-    stele__put_u64(buf + 16, rec->position);
-    stele__put_u64(buf + 24, rec->version);
-    stele__put_u64(buf + 32, (uint64_t)rec->time_ns);
-    memcpy(buf + 40, rec->id.bytes, 16);
-    stele__put_u32(buf + 56, rec->stream_len);
-    stele__put_u32(buf + 60, rec->metadata_len);
-    stele__put_u32(buf + 64, rec->data_len);
-    stele__put_u32(buf + 68, commit ? rec->commit_events : 0);
+    stele__put_u32(buf + STELE_REC_OFF_MAGIC, STELE_RECORD_MAGIC);
+    stele__put_u32(buf + STELE_REC_OFF_LENGTH, (uint32_t)length);
+    stele__put_u32(buf + STELE_REC_OFF_CRC, 0);
+    stele__put_u16(buf + STELE_REC_OFF_FLAGS, rec->flags);
+    stele__put_u16(buf + STELE_REC_OFF_TYPE_LEN, rec->type_len);
+    stele__put_u64(buf + STELE_REC_OFF_POSITION, rec->position);
+    stele__put_u64(buf + STELE_REC_OFF_VERSION, rec->version);
+    stele__put_u64(buf + STELE_REC_OFF_TIME, (uint64_t)rec->time_ns);
+    memcpy(buf + STELE_REC_OFF_ID, rec->id.bytes, 16);
+    stele__put_u32(buf + STELE_REC_OFF_STREAM_LEN, rec->stream_len);
+    stele__put_u32(buf + STELE_REC_OFF_METADATA_LEN, rec->metadata_len);
+    stele__put_u32(buf + STELE_REC_OFF_DATA_LEN, rec->data_len);
+    stele__put_u32(buf + STELE_REC_OFF_COMMIT_EVENTS, commit ? rec->commit_events : 0);
 
     uint8_t *p = buf + STELE_RECORD_HEADER_BYTES;
     memcpy(p, rec->stream, rec->stream_len);
@@ -64,15 +65,16 @@ size_t stele__record_encode(uint8_t *buf, const stele_record_t *rec) {
 }
 
 void stele__record_seal(uint8_t *buf) {
-    uint32_t length = stele__get_u32(buf + 4);
-    stele__put_u32(buf + 8, stele__crc32c(0, buf + 12, length - 12));
+    uint32_t length = stele__get_u32(buf + STELE_REC_OFF_LENGTH);
+    stele__put_u32(buf + STELE_REC_OFF_CRC,
+                   stele__crc32c(0, buf + STELE_REC_OFF_FLAGS, length - STELE_REC_OFF_FLAGS));
 }
 
 static void hash_record_bytes(stele_sha256_t *sha, const uint8_t *buf, uint32_t length,
                               bool commit) {
     uint32_t end = commit ? length - STELE_RECORD_HASH_BYTES : length;
     stele__sha256_update(sha, buf, 8);
-    stele__sha256_update(sha, buf + 12, end - 12);
+    stele__sha256_update(sha, buf + STELE_REC_OFF_FLAGS, end - STELE_REC_OFF_FLAGS);
 }
 
 void stele__record_commit(uint8_t *commit_start, size_t commit_bytes, const uint8_t prev_hash[32],
@@ -84,8 +86,8 @@ void stele__record_commit(uint8_t *commit_start, size_t commit_bytes, const uint
     uint8_t *last = commit_start;
     while (off < commit_bytes) {
         uint8_t *r = commit_start + off;
-        uint32_t length = stele__get_u32(r + 4);
-        bool commit = (stele__get_u16(r + 12) & STELE_RECORD_COMMIT) != 0;
+        uint32_t length = stele__get_u32(r + STELE_REC_OFF_LENGTH);
+        bool commit = (stele__get_u16(r + STELE_REC_OFF_FLAGS) & STELE_RECORD_COMMIT) != 0;
         hash_record_bytes(&sha, r, length, commit);
         last = r;
         off += align8(length);
@@ -96,7 +98,7 @@ void stele__record_commit(uint8_t *commit_start, size_t commit_bytes, const uint
     for (off = 0; off < commit_bytes;) {
         uint8_t *r = commit_start + off;
         stele__record_seal(r);
-        off += align8(stele__get_u32(r + 4));
+        off += align8(stele__get_u32(r + STELE_REC_OFF_LENGTH));
     }
 }
 
@@ -121,7 +123,7 @@ int stele__record_decode(const uint8_t *buf, size_t avail, stele_record_t *rec, 
     uint32_t magic = stele__get_u32(buf);
     if (magic != STELE_RECORD_MAGIC)
         return stele__fail(STELE_ECORRUPT, "bad record magic 0x%08x", magic);
-    uint32_t length = stele__get_u32(buf + 4);
+    uint32_t length = stele__get_u32(buf + STELE_REC_OFF_LENGTH);
     if (length < STELE_RECORD_HEADER_BYTES + 4 || length > STELE_RECORD_MAX_BYTES)
         return stele__fail(STELE_ECORRUPT, "record length %u out of range", length);
     size_t padded = align8(length);
@@ -129,20 +131,20 @@ int stele__record_decode(const uint8_t *buf, size_t avail, stele_record_t *rec, 
         *need = padded;
         return STELE_RECORD_NEED_MORE;
     }
-    uint32_t crc = stele__crc32c(0, buf + 12, length - 12);
-    if (crc != stele__get_u32(buf + 8))
+    uint32_t crc = stele__crc32c(0, buf + STELE_REC_OFF_FLAGS, length - STELE_REC_OFF_FLAGS);
+    if (crc != stele__get_u32(buf + STELE_REC_OFF_CRC))
         return stele__fail(STELE_ECORRUPT,
                            "record checksum mismatch (stored 0x%08x, computed 0x%08x)",
-                           stele__get_u32(buf + 8), crc);
+                           stele__get_u32(buf + STELE_REC_OFF_CRC), crc);
     if (!all_zero(buf + length, padded - length))
         return stele__fail(STELE_ECORRUPT, "record padding is not zero");
 
-    uint16_t flags = stele__get_u16(buf + 12);
-    uint16_t type_len = stele__get_u16(buf + 14);
-    uint32_t stream_len = stele__get_u32(buf + 56);
-    uint32_t metadata_len = stele__get_u32(buf + 60);
-    uint32_t data_len = stele__get_u32(buf + 64);
-    uint32_t commit_events = stele__get_u32(buf + 68);
+    uint16_t flags = stele__get_u16(buf + STELE_REC_OFF_FLAGS);
+    uint16_t type_len = stele__get_u16(buf + STELE_REC_OFF_TYPE_LEN);
+    uint32_t stream_len = stele__get_u32(buf + STELE_REC_OFF_STREAM_LEN);
+    uint32_t metadata_len = stele__get_u32(buf + STELE_REC_OFF_METADATA_LEN);
+    uint32_t data_len = stele__get_u32(buf + STELE_REC_OFF_DATA_LEN);
+    uint32_t commit_events = stele__get_u32(buf + STELE_REC_OFF_COMMIT_EVENTS);
     bool commit = (flags & STELE_RECORD_COMMIT) != 0;
     if (flags & ~STELE_RECORD_KNOWN_FLAGS)
         return stele__fail(STELE_ECORRUPT, "record has unknown flags 0x%x", flags);
@@ -165,10 +167,10 @@ int stele__record_decode(const uint8_t *buf, size_t avail, stele_record_t *rec, 
     rec->length = length;
     rec->padded_length = (uint32_t)padded;
     rec->flags = flags;
-    rec->position = stele__get_u64(buf + 16);
-    rec->version = stele__get_u64(buf + 24);
-    rec->time_ns = (int64_t)stele__get_u64(buf + 32);
-    memcpy(rec->id.bytes, buf + 40, 16);
+    rec->position = stele__get_u64(buf + STELE_REC_OFF_POSITION);
+    rec->version = stele__get_u64(buf + STELE_REC_OFF_VERSION);
+    rec->time_ns = (int64_t)stele__get_u64(buf + STELE_REC_OFF_TIME);
+    memcpy(rec->id.bytes, buf + STELE_REC_OFF_ID, 16);
     rec->commit_events = commit_events;
     rec->stream = (const char *)p;
     rec->stream_len = stream_len;
@@ -189,21 +191,21 @@ int stele__record_decode(const uint8_t *buf, size_t avail, stele_record_t *rec, 
 }
 
 void stele__record_parse_own(const uint8_t *buf, stele_record_t *rec) {
-    uint32_t length = stele__get_u32(buf + 4);
-    uint16_t flags = stele__get_u16(buf + 12);
+    uint32_t length = stele__get_u32(buf + STELE_REC_OFF_LENGTH);
+    uint16_t flags = stele__get_u16(buf + STELE_REC_OFF_FLAGS);
     const uint8_t *p = buf + STELE_RECORD_HEADER_BYTES;
     rec->length = length;
     rec->padded_length = (uint32_t)align8(length);
     rec->flags = flags;
-    rec->type_len = stele__get_u16(buf + 14);
-    rec->position = stele__get_u64(buf + 16);
-    rec->version = stele__get_u64(buf + 24);
-    rec->time_ns = (int64_t)stele__get_u64(buf + 32);
-    memcpy(rec->id.bytes, buf + 40, 16);
-    rec->stream_len = stele__get_u32(buf + 56);
-    rec->metadata_len = stele__get_u32(buf + 60);
-    rec->data_len = stele__get_u32(buf + 64);
-    rec->commit_events = stele__get_u32(buf + 68);
+    rec->type_len = stele__get_u16(buf + STELE_REC_OFF_TYPE_LEN);
+    rec->position = stele__get_u64(buf + STELE_REC_OFF_POSITION);
+    rec->version = stele__get_u64(buf + STELE_REC_OFF_VERSION);
+    rec->time_ns = (int64_t)stele__get_u64(buf + STELE_REC_OFF_TIME);
+    memcpy(rec->id.bytes, buf + STELE_REC_OFF_ID, 16);
+    rec->stream_len = stele__get_u32(buf + STELE_REC_OFF_STREAM_LEN);
+    rec->metadata_len = stele__get_u32(buf + STELE_REC_OFF_METADATA_LEN);
+    rec->data_len = stele__get_u32(buf + STELE_REC_OFF_DATA_LEN);
+    rec->commit_events = stele__get_u32(buf + STELE_REC_OFF_COMMIT_EVENTS);
     rec->stream = (const char *)p;
     p += rec->stream_len + 1;
     rec->type = (const char *)p;

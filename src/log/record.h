@@ -41,6 +41,45 @@
 #define STELE_RECORD_ALIGN 8u
 #define STELE_RECORD_HASH_BYTES 32u
 
+/* Field offsets of the record header (the table above). */
+#define STELE_REC_OFF_MAGIC 0u
+#define STELE_REC_OFF_LENGTH 4u
+#define STELE_REC_OFF_CRC 8u
+#define STELE_REC_OFF_FLAGS 12u
+#define STELE_REC_OFF_TYPE_LEN 14u
+#define STELE_REC_OFF_POSITION 16u
+#define STELE_REC_OFF_VERSION 24u
+#define STELE_REC_OFF_TIME 32u
+#define STELE_REC_OFF_ID 40u
+#define STELE_REC_OFF_STREAM_LEN 56u
+#define STELE_REC_OFF_METADATA_LEN 60u
+#define STELE_REC_OFF_DATA_LEN 64u
+#define STELE_REC_OFF_COMMIT_EVENTS 68u
+
+/* The header is its fields back to back, with nothing between or after them. */
+_Static_assert(STELE_REC_OFF_LENGTH == STELE_REC_OFF_MAGIC + 4, "record: length follows magic");
+_Static_assert(STELE_REC_OFF_CRC == STELE_REC_OFF_LENGTH + 4, "record: crc follows length");
+_Static_assert(STELE_REC_OFF_FLAGS == STELE_REC_OFF_CRC + 4, "record: flags follow crc");
+_Static_assert(STELE_REC_OFF_TYPE_LEN == STELE_REC_OFF_FLAGS + 2, "record: type_len follows flags");
+_Static_assert(STELE_REC_OFF_POSITION == STELE_REC_OFF_TYPE_LEN + 2, "record: position");
+_Static_assert(STELE_REC_OFF_VERSION == STELE_REC_OFF_POSITION + 8, "record: version");
+_Static_assert(STELE_REC_OFF_TIME == STELE_REC_OFF_VERSION + 8, "record: time_ns");
+_Static_assert(STELE_REC_OFF_ID == STELE_REC_OFF_TIME + 8, "record: event id");
+_Static_assert(STELE_REC_OFF_STREAM_LEN == STELE_REC_OFF_ID + 16, "record: stream_len");
+_Static_assert(STELE_REC_OFF_METADATA_LEN == STELE_REC_OFF_STREAM_LEN + 4, "record: metadata_len");
+_Static_assert(STELE_REC_OFF_DATA_LEN == STELE_REC_OFF_METADATA_LEN + 4, "record: data_len");
+_Static_assert(STELE_REC_OFF_COMMIT_EVENTS == STELE_REC_OFF_DATA_LEN + 4, "record: commit_events");
+_Static_assert(STELE_REC_OFF_COMMIT_EVENTS + 4 == STELE_RECORD_HEADER_BYTES, "record: header size");
+_Static_assert(STELE_RECORD_HEADER_BYTES % STELE_RECORD_ALIGN == 0, "records stay 8-aligned");
+/* The CRC covers [12, length): everything but magic, length and itself. */
+_Static_assert(STELE_REC_OFF_FLAGS == 12, "record: the CRC starts at the flags");
+/* Every length fits its field. */
+_Static_assert(STELE_MAX_TYPE_BYTES <= 0xFFFFu, "type_len is a u16");
+_Static_assert((uint64_t)STELE_MAX_STREAM_NAME_BYTES + STELE_MAX_METADATA_BYTES +
+                       STELE_MAX_DATA_BYTES + STELE_MAX_TYPE_BYTES + 1024u <=
+                   0xFFFFFFFFu,
+               "a record's length is a u32");
+
 #define STELE_RECORD_COMMIT 0x1u
 #define STELE_RECORD_BINARY 0x2u
 #define STELE_RECORD_HAS_METADATA 0x4u
@@ -107,26 +146,5 @@ void stele__record_parse_own(const uint8_t *buf, stele_record_t *rec);
 /* Feed one decoded record (its bytes at buf) to a running commit hash, as the chain hash defines.
  */
 void stele__record_hash_update(stele_sha256_t *sha, const uint8_t *buf, const stele_record_t *rec);
-
-/* Little-endian helpers shared by the on-disk codecs. */
-static inline void stele__put_u16(uint8_t *p, uint16_t v) {
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-static inline void stele__put_u32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static inline void stele__put_u64(uint8_t *p, uint64_t v) {
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static inline uint16_t stele__get_u16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
-static inline uint32_t stele__get_u32(const uint8_t *p) {
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-static inline uint64_t stele__get_u64(const uint8_t *p) {
-    return (uint64_t)stele__get_u32(p) | ((uint64_t)stele__get_u32(p + 4) << 32);
-}
 
 #endif

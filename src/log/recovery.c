@@ -4,7 +4,9 @@
  */
 #include "log/recovery.h"
 
+#include "log/cursor.h"
 #include "os/alloc.h"
+#include "util/bytes.h"
 #include "util/error.h"
 
 #include <inttypes.h>
@@ -171,6 +173,75 @@ static int find_intact_commit(stele_file_t *f, uint64_t from, uint64_t to, uint6
     return rc;
 }
 
+/* Does a whole commit that continues the chain start at off: positions from last + 1, a commit
+ * record counting them, and the chain hash from prev_hash? 1 yes, 0 no, or a read error. */
+static int chained_commit_at(stele_file_t *f, uint64_t off, uint64_t last,
+                             const uint8_t prev_hash[32]) {
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    stele_sha256_t sha;
+    stele__sha256_init(&sha);
+    stele__sha256_update(&sha, prev_hash, 32);
+    int rc = 0, d;
+    stele_record_t rec;
+    for (uint32_t run = 1; (d = decode_at(f, off, &buf, &cap, &rec)) == 0; run++) {
+        if (rec.position != last + run)
+            break;
+        stele__record_hash_update(&sha, buf, &rec);
+        if (rec.flags & STELE_RECORD_COMMIT) {
+            uint8_t computed[32];
+            stele__sha256_final(&sha, computed);
+            rc = rec.commit_events == run && memcmp(computed, rec.hash, 32) == 0;
+            break;
+        }
+        off += rec.padded_length;
+    }
+    if (d < 0 && d != STELE_ECORRUPT)
+        rc = d;
+    stele__free(buf);
+    return rc;
+}
+
+/* list_dir callback: is there a segment file after *(uint64_t *)arg? */
+static int later_segment(void *arg, const char *name) {
+    uint64_t first = 0;
+    if (strlen(name) != 24 || strcmp(name + 20, ".seg") != 0)
+        return 0;
+    for (int i = 0; i < 20; i++) {
+        if (name[i] < '0' || name[i] > '9')
+            return 0;
+        first = first * 10 + (uint64_t)(name[i] - '0');
+    }
+    return first > *(const uint64_t *)arg ? 1 : 0;
+}
+
+/* A live log (another process is writing it, log.h): are findings of recover_tail explained by
+ * the writer moving on while it was read? Two can be. Damage right after the last good commit
+ * where a whole commit continuing the chain now stands: the scan met that commit half-written and
+ * the writer has finished it since (and may have written more after it, which would otherwise
+ * look like an intact commit after damage in the middle of the log). And a sealed last segment:
+ * the writer rolled after the segments were listed, so the next segment exists now. Either way
+ * the view of this open ends at the last good commit, which holds every commit acknowledged
+ * before the open began; real damage stays damage when read again, and is reported. */
+static int live_recheck(stele_log_t *log, const stele_segment_t *seg, bool dirty, uint64_t good_end,
+                        uint64_t good_last, const uint8_t hash[32], bool was_sealed,
+                        bool *commit_finished, bool *rolled) {
+    *commit_finished = *rolled = false;
+    if (!log->live)
+        return 0;
+    int rc = dirty ? chained_commit_at(seg->file, good_end, good_last, hash) : 0;
+    if (rc < 0)
+        return rc;
+    *commit_finished = rc > 0;
+    if (was_sealed) {
+        uint64_t first = seg->first_position;
+        if ((rc = log->vfs->list_dir(log->vfs, log->dir, later_segment, &first)) < 0)
+            return rc;
+        *rolled = rc > 0;
+    }
+    return 0;
+}
+
 int stele__log_recover_tail(stele_log_t *log) {
     size_t li = log->nsegs - 1;
     stele_segment_t *seg = log->segs[li];
@@ -276,12 +347,16 @@ int stele__log_recover_tail(stele_log_t *log) {
     if (dirty && (rc = find_intact_commit(seg->file, good_end, file_size, good_last, &intact,
                                           &intact_at)) < 0)
         goto out;
-    if (intact &&
+    bool commit_finished = false, rolled = false;
+    if ((rc = live_recheck(log, seg, dirty, good_end, good_last, hash, was_sealed, &commit_finished,
+                           &rolled)) < 0)
+        goto out;
+    if (intact && !commit_finished &&
         (rc = stele__log_problem(
              log, good_last + 1, seg->first_position, good_end,
-             "corruption in the middle of the log: %s; an intact commit follows at offset "
-             "%" PRIu64 " of %s, so nothing was cut (run stele verify)",
-             why[0] ? why : "damaged record", intact_at, seg->path)) < 0)
+             "corruption in the middle of the log at position %" PRIu64 ": %s; an intact "
+             "commit follows at offset %" PRIu64 " of %s, so nothing was cut (run stele verify)",
+             good_last + 1, why[0] ? why : "damaged record", intact_at, seg->path)) < 0)
         goto out;
     /* Proofs that more than the last commit was durable: then this is no torn tail, and nothing
      * is cut (docs/design/recovery.md, "Lost or torn?"). */
@@ -304,7 +379,7 @@ int stele__log_recover_tail(stele_log_t *log) {
              ") and what followed is lost. Restore the segment from a backup",
              base, file_size, seg->nominal_bytes, good_last, good_end)) < 0)
         goto out;
-    if (was_sealed && log->durable_floor <= good_last &&
+    if (was_sealed && !rolled && log->durable_floor <= good_last &&
         (rc = stele__log_problem(log, good_last + 1, seg->first_position, good_end,
                                  "segment log/%s was sealed (its offset index log/%020" PRIu64
                                  ".sidx exists), so a later segment was made, but there is none: "

@@ -7,6 +7,7 @@
 
 #include "os/alloc.h"
 #include "os/clock.h"
+#include "util/assert.h"
 #include "util/error.h"
 
 #include <errno.h>
@@ -17,7 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define COMMIT_CAP ((size_t)STELE_MAX_APPEND_BYTES + STELE_RECORD_MAX_BYTES)
 #define MAX_BATCH_REQUESTS 4096u
 /* Waking a thread that sleeps on the other core costs ~25 us here (DESIGN.md), as much as a
  * fifth of an fdatasync. So one caller at a time spins for its completion instead of sleeping, and
@@ -137,43 +137,6 @@ static void *waker_main(void *arg) {
     return NULL;
 }
 
-uint8_t *stele__commit_reserve(stele_commit_buf_t *cb, size_t n) {
-    if (cb->len + n > cb->cap)
-        return NULL;
-    uint8_t *p = cb->buf + cb->len;
-    cb->len += n;
-    return p;
-}
-
-int stele__commit_add(stele_commit_buf_t *cb, stele_record_t *rec) {
-    rec->flags = (uint16_t)(rec->flags & ~STELE_RECORD_COMMIT);
-    rec->position = cb->next_position;
-    rec->time_ns = cb->time_ns;
-    rec->commit_events = 0;
-    size_t size =
-        stele__record_size(rec->stream_len, rec->type_len, rec->metadata_len, rec->data_len, false);
-    /* keep room for the hash the commit record will need */
-    if (cb->len + size + STELE_RECORD_HASH_BYTES > cb->cap)
-        return STELE_ETOOBIG;
-    cb->last_record = cb->len;
-    stele__record_encode(stele__commit_reserve(cb, size), rec);
-    cb->next_position++;
-    return 0;
-}
-
-int stele__commit_finish(stele_commit_buf_t *cb, stele_record_t *last) {
-    last->flags |= STELE_RECORD_COMMIT;
-    last->commit_events = (uint32_t)(cb->next_position - cb->first_position);
-    cb->len = cb->last_record;
-    size_t size = stele__record_size(last->stream_len, last->type_len, last->metadata_len,
-                                     last->data_len, true);
-    uint8_t *p = stele__commit_reserve(cb, size);
-    if (!p)
-        return STELE_ETOOBIG;
-    stele__record_encode(p, last);
-    return 0;
-}
-
 /* The histogram bucket of a sync that took ns: bucket i holds durations up to
  * STELE_SYNC_BUCKET_MIN_US << i microseconds, the last one everything longer. */
 static size_t sync_bucket(int64_t ns) {
@@ -203,11 +166,11 @@ static int do_sync(stele_writer_t *w) {
 static void run_batch(stele_writer_t *w, stele_wreq_t **reqs, size_t n) {
     stele_commit_buf_t *cb = &w->cb;
     stele_log_t *log = w->log;
+    STELE_ASSERT(n >= 1 && n <= MAX_BATCH_REQUESTS);
     int64_t now = stele__clock_realtime_ns();
-    cb->len = 0;
-    cb->first_position = cb->next_position = log->head_position + 1;
-    cb->time_ns = now > log->head_time_ns ? now : log->head_time_ns; /* times never decrease */
-    cb->last_record = 0;
+    /* times never decrease */
+    stele__commit_begin(cb, log->head_position + 1,
+                        now > log->head_time_ns ? now : log->head_time_ns);
     int poison = atomic_load(&w->poison);
     if (poison) {
         for (size_t i = 0; i < n; i++)
@@ -216,12 +179,17 @@ static void run_batch(stele_writer_t *w, stele_wreq_t **reqs, size_t n) {
         return;
     }
     w->hooks.encode(w->hooks.ctx, reqs, n, cb);
+    /* encoding numbers records from the head on, and a commit holds at least one */
+    STELE_ASSERT(cb->first_position == log->head_position + 1);
+    STELE_ASSERT(cb->len == 0 ? cb->next_position == cb->first_position
+                              : cb->next_position > cb->first_position);
     int err = 0;
     if (cb->len > 0) {
         uint8_t hash[32];
-        stele__record_commit(cb->buf, cb->len, log->head_hash, hash);
+        stele__commit_seal(cb, log->head_hash, hash);
         uint64_t last_pos = cb->next_position - 1;
         err = stele__log_write_commit(log, cb->buf, cb->len, last_pos, hash, cb->time_ns);
+        STELE_ASSERT(err != 0 || log->head_position == last_pos);
         atomic_fetch_add(&w->commits, 1);
         if (err == 0) {
             w->unsynced_bytes += cb->len;
@@ -296,6 +264,7 @@ static void *writer_main(void *arg) {
                 w->tail = NULL;
             w->batch[n++] = r;
         }
+        STELE_ASSERT(n >= 1 && n <= w->queued);
         w->queued -= (uint32_t)n;
         atomic_fetch_sub_explicit(&w->submitted, (uint32_t)n, memory_order_relaxed);
         pthread_cond_broadcast(&w->space_cv);
@@ -324,14 +293,13 @@ int stele__writer_start(stele_log_t *log, stele_durability_t durability, uint32_
     w->sync_interval_ns = (int64_t)(sync_interval_ms ? sync_interval_ms : 100) * 1000000;
     w->capacity = queue_capacity ? queue_capacity : 4096;
     w->hooks = *hooks;
-    w->cb.cap = COMMIT_CAP;
-    w->cb.buf = stele__malloc(COMMIT_CAP);
+    int cb_rc = stele__commit_init(&w->cb);
     w->batch = stele__calloc(MAX_BATCH_REQUESTS, sizeof(*w->batch));
     w->last_sync_ns = stele__clock_monotonic_ns();
     w->wake = stele__calloc(MAX_BATCH_REQUESTS, sizeof(*w->wake));
     w->waker_list = stele__calloc(MAX_BATCH_REQUESTS * 2, sizeof(*w->waker_list));
     w->waker_mine = stele__calloc(MAX_BATCH_REQUESTS * 2, sizeof(*w->waker_mine));
-    if (!w->cb.buf || !w->batch || !w->wake || !w->waker_list || !w->waker_mine)
+    if (cb_rc != 0 || !w->batch || !w->wake || !w->waker_list || !w->waker_mine)
         goto fail;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->work_cv, NULL);
@@ -359,7 +327,7 @@ fail_sync:
     pthread_mutex_destroy(&w->waker_mu);
     pthread_cond_destroy(&w->waker_cv);
 fail:
-    stele__free(w->cb.buf);
+    stele__commit_free(&w->cb);
     stele__free(w->batch);
     stele__free(w->wake);
     stele__free(w->waker_list);
@@ -388,7 +356,7 @@ int stele__writer_stop(stele_writer_t *w) {
     pthread_cond_destroy(&w->space_cv);
     pthread_mutex_destroy(&w->waker_mu);
     pthread_cond_destroy(&w->waker_cv);
-    stele__free(w->cb.buf);
+    stele__commit_free(&w->cb);
     stele__free(w->batch);
     stele__free(w->wake);
     stele__free(w->waker_list);
@@ -419,6 +387,7 @@ int stele__writer_submit(stele_writer_t *w, stele_wreq_t *req) {
         w->head = req;
     w->tail = req;
     w->queued++;
+    STELE_ASSERT(w->queued <= w->capacity); /* the queue is bounded */
     bool alone = w->queued == 1; /* nobody else waits: spinning buys latency, costs no one */
     atomic_fetch_add_explicit(&w->submitted, 1, memory_order_release);
     pthread_cond_signal(&w->work_cv);
@@ -461,6 +430,7 @@ int stele__writer_submit_async(stele_writer_t *w, stele_wreq_t *req) {
             w->head = req;
         w->tail = req;
         w->queued++;
+        STELE_ASSERT(w->queued <= w->capacity);
         atomic_fetch_add_explicit(&w->submitted, 1, memory_order_release);
         pthread_cond_signal(&w->work_cv);
     }

@@ -3,10 +3,10 @@
  *
  * Appends from any thread enter a bounded queue (callers wait while it is full). The writer takes
  * everything waiting (up to one commit's byte limit), has the store check and encode it into one
- * buffer (hooks.encode), seals the buffer as one commit of the log (chain hash, CRCs), writes it
- * with one pwrite, syncs once (SYNC mode), has the store publish it (hooks.publish: index,
- * catalogue, visible position, subscribers), and then completes every caller. Under load batches
- * grow and one fdatasync serves many appends.
+ * commit buffer (hooks.encode, through log/commit.h), seals the buffer as one commit of the log
+ * (chain hash, CRCs), writes it with one pwrite, syncs once (SYNC mode), has the store publish it
+ * (hooks.publish: index, catalogue, visible position, subscribers), and then completes every
+ * caller. Under load batches grow and one fdatasync serves many appends.
  *
  * A failed write or sync poisons the writer (invariant 2): that batch and every later request fail
  * with the error, then STELE_EPOISONED, until the store is reopened and recovered. An fsync is
@@ -18,6 +18,7 @@
 #ifndef STELE_LOG_WRITER_H
 #define STELE_LOG_WRITER_H
 
+#include "log/commit.h"
 #include "log/log.h"
 #include "stele.h"
 
@@ -37,17 +38,6 @@ typedef struct stele_wreq {
      * waiting caller; it owns the request from then on. */
     void (*on_done)(struct stele_wreq *r);
 } stele_wreq_t;
-
-/* The commit being built by hooks.encode. */
-typedef struct stele_commit_buf {
-    uint8_t *buf;
-    size_t len;
-    size_t cap;
-    uint64_t first_position; /* position the first record gets */
-    uint64_t next_position;  /* position the next record gets */
-    int64_t time_ns;         /* time every record of this commit gets */
-    size_t last_record;      /* offset of the last record encoded */
-} stele_commit_buf_t;
 
 typedef struct stele_writer_hooks {
     void *ctx;
@@ -91,17 +81,5 @@ int stele__writer_submit_async(stele_writer_t *w, stele_wreq_t *req);
 int stele__writer_poison(stele_writer_t *w);
 
 void stele__writer_stats(stele_writer_t *w, stele_writer_stats_t *out);
-
-/* Reserve n bytes at the end of the commit buffer (encode hooks call this); NULL when the commit
- * would exceed its limit. */
-uint8_t *stele__commit_reserve(stele_commit_buf_t *cb, size_t n);
-
-/* Encode rec as the next record of the commit (its position is cb->next_position, which advances;
- * its time is cb->time_ns). Returns 0 or STELE_ETOOBIG when the commit is full. */
-int stele__commit_add(stele_commit_buf_t *cb, stele_record_t *rec);
-
-/* Re-encode the last record added (rec, as passed to stele__commit_add) as the commit record. The
- * encode hook calls this once, after its last stele__commit_add. */
-int stele__commit_finish(stele_commit_buf_t *cb, stele_record_t *last);
 
 #endif

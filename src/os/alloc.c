@@ -1,10 +1,11 @@
 /*
- * alloc.c -- the project allocator: thin wrappers over malloc with two test hooks.
+ * alloc.c -- the project allocator: thin wrappers over malloc that tests can make fail.
  *
  * Every allocation of libstele goes through here (invariant 6), so a test can make the Nth
  * allocation fail and check that the caller returns STELE_ENOMEM cleanly, and can compare the live
- * count before and after an operation to find leaks. The hooks cost two relaxed atomic operations
- * per call when disarmed.
+ * count before and after an operation to find leaks. The hooks that arm a failure and read the
+ * counters are in the test-support library (tests/support/alloc_hooks.c); here they cost two
+ * relaxed atomic operations per call when disarmed.
  */
 #include "os/alloc.h"
 
@@ -15,27 +16,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Calls left until the armed failure (0 = disarmed), whether failures continue after it, and
- * whether a sticky failure has started. */
-static _Atomic uint64_t fail_countdown;
-static atomic_bool fail_sticky;
-static atomic_bool fail_tripped;
-
-static _Atomic uint64_t alloc_calls;
-static _Atomic int64_t alloc_live;
+struct stele__alloc_state stele__alloc_state;
 
 /* Decides whether this allocation is the one (or one of those) to fail. */
 static bool should_fail(void) {
-    atomic_fetch_add_explicit(&alloc_calls, 1, memory_order_relaxed);
-    if (atomic_load(&fail_tripped))
+    atomic_fetch_add_explicit(&stele__alloc_state.calls, 1, memory_order_relaxed);
+    if (atomic_load(&stele__alloc_state.fail_tripped))
         return true;
-    uint64_t left = atomic_load(&fail_countdown);
+    uint64_t left = atomic_load(&stele__alloc_state.fail_countdown);
     while (left != 0) {
-        if (atomic_compare_exchange_weak(&fail_countdown, &left, left - 1)) {
+        if (atomic_compare_exchange_weak(&stele__alloc_state.fail_countdown, &left, left - 1)) {
             if (left != 1)
                 return false;
-            if (atomic_load(&fail_sticky))
-                atomic_store(&fail_tripped, true);
+            if (atomic_load(&stele__alloc_state.fail_sticky))
+                atomic_store(&stele__alloc_state.fail_tripped, true);
             return true;
         }
     }
@@ -48,7 +42,7 @@ void *stele__malloc(size_t size) {
     /* malloc(0) may return NULL; callers treat NULL as failure, so never ask for 0 bytes. */
     void *p = malloc(size ? size : 1);
     if (p)
-        atomic_fetch_add_explicit(&alloc_live, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&stele__alloc_state.live, 1, memory_order_relaxed);
     return p;
 }
 
@@ -60,7 +54,7 @@ void *stele__calloc(size_t count, size_t size) {
         return NULL;
     void *p = calloc(total ? total : 1, 1);
     if (p)
-        atomic_fetch_add_explicit(&alloc_live, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&stele__alloc_state.live, 1, memory_order_relaxed);
     return p;
 }
 
@@ -75,7 +69,7 @@ void *stele__realloc(void *p, size_t size) {
 void stele__free(void *p) {
     if (!p)
         return;
-    atomic_fetch_sub_explicit(&alloc_live, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&stele__alloc_state.live, 1, memory_order_relaxed);
     free(p);
 }
 
@@ -92,15 +86,3 @@ char *stele__strndup(const char *s, size_t n) {
 }
 
 char *stele__strdup(const char *s) { return stele__strndup(s, strlen(s)); }
-
-void stele__alloc_fail_at(uint64_t nth, int sticky) {
-    /* Disarm first so no allocation on another thread sees a half-armed state. */
-    atomic_store(&fail_countdown, 0);
-    atomic_store(&fail_tripped, false);
-    atomic_store(&fail_sticky, sticky != 0);
-    atomic_store(&fail_countdown, nth);
-}
-
-uint64_t stele__alloc_count(void) { return atomic_load(&alloc_calls); }
-
-int64_t stele__alloc_live(void) { return atomic_load(&alloc_live); }

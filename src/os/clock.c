@@ -4,7 +4,6 @@
  */
 #include "os/clock.h"
 
-#include <assert.h>
 #include <stdlib.h>
 #include <time.h>
 

@@ -5,6 +5,7 @@
 #include "os/alloc.h"
 #include "os/vfs.h"
 #include "stele.h"
+#include "util/path.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -18,22 +19,16 @@ int stele__file_read_exact(stele_file_t *f, void *buf, size_t len, uint64_t off)
     return nread == len ? 0 : -ENODATA;
 }
 
-/* Writes dir/name into out; -ENAMETOOLONG if it does not fit. */
-static int join_path(char *out, size_t size, const char *dir, const char *name,
-                     const char *suffix) {
-    int n = snprintf(out, size, "%s/%s%s", dir, name, suffix);
-    return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
-}
-
 int stele__file_write_atomic(const stele_vfs_t *vfs, const char *dir, const char *name,
                              const void *buf, size_t len) {
     char tmp_path[PATH_MAX], path[PATH_MAX];
     stele_file_t *f = NULL;
-    int rc = join_path(tmp_path, sizeof tmp_path, dir, name, ".tmp");
-    if (rc == 0)
-        rc = join_path(path, sizeof path, dir, name, "");
+    int rc = stele__path_join(path, sizeof path, dir, name);
     if (rc != 0)
         return rc;
+    int n = snprintf(tmp_path, sizeof tmp_path, "%s.tmp", path);
+    if (n < 0 || (size_t)n >= sizeof tmp_path)
+        return -ENAMETOOLONG;
 
     /* A .tmp left by a crash is overwritten: it was never renamed, so nothing depends on it. */
     rc = vfs->open(vfs, tmp_path, STELE_VFS_RDWR | STELE_VFS_CREATE, &f);

@@ -4,7 +4,8 @@
  * Invariant 6 of the design: every write, sync, rename and directory sync goes through this table
  * so that tests can inject crashes, torn writes, EIO and ENOSPC anywhere. Two implementations
  * exist: the POSIX one (os/vfs_posix.c) used in production, and a fault-injecting wrapper
- * (os/vfs_fault.c) used by tests. All functions return 0 or a negative code (-errno, STELE_E*).
+ * (tests/support/vfs_fault.c, in the test-support library, never in libstele) used by tests. All
+ * functions return 0 or a negative code (-errno, STELE_E*).
  */
 #ifndef STELE_OS_VFS_H
 #define STELE_OS_VFS_H

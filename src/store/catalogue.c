@@ -1,10 +1,11 @@
 /*
  * catalogue.c -- the in-memory stream catalogue and its snapshot file (see catalogue.h).
  *
- * Snapshot "streams.snap" (little-endian): magic "STELECAT", u32 version 1, u32 flags (bit 0
- * DURABLE: the log was synced through position when it was made; other bits 0), u64 position, u64
- * count, then count entries { u16 name_len, name, u8 state, i64 last_version, i64 first_version,
- * u64 last_position, u32 metadata_len, metadata }, then u32 CRC-32C of all before.
+ * Snapshot "catalogue.snap" ("streams.snap" in older stores; little-endian): magic "STELECAT", u32
+ * version 1, u32 flags (bit 0 DURABLE: the log was synced through position when it was made; other
+ * bits 0), u64 position, u64 count, then count entries { u16 name_len, name, u8 state, i64
+ * last_version, i64 first_version, u64 last_position, u32 metadata_len, metadata }, then u32
+ * CRC-32C of all before.
  */
 #include "store/catalogue.h"
 #include "store/retention.h"
@@ -12,8 +13,10 @@
 #include "index/index.h"
 #include "log/record.h"
 #include "os/alloc.h"
+#include "util/bytes.h"
 #include "util/crc32c.h"
 #include "util/error.h"
+#include "util/path.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -21,7 +24,12 @@
 #include <string.h>
 
 #define ARENA_CHUNK ((size_t)1 << 20)
-#define SNAP_NAME "streams.snap"
+#define SNAP_NAME STELE_CATALOGUE_SNAP_NAME
+#define SNAP_OLD_NAME STELE_CATALOGUE_SNAP_OLD_NAME
+#define SNAP_HEADER 32u      /* magic 8, version 4, flags 4, position 8, count 8 */
+#define SNAP_ENTRY_FIXED 31u /* name_len 2, state 1, 3 x 8, metadata_len 4 (+ name, metadata) */
+_Static_assert(SNAP_HEADER == 8 + 4 + 4 + 8 + 8, "catalogue snapshot: header size");
+_Static_assert(SNAP_ENTRY_FIXED == 2 + 1 + 8 + 8 + 8 + 4, "catalogue snapshot: fixed entry size");
 #define SNAP_MAGIC "STELECAT"
 
 int stele__catalogue_init(stele_catalogue_t *cat) {
@@ -156,11 +164,11 @@ int stele__catalogue_get(stele_catalogue_t *cat, const char *name, size_t len, u
 }
 
 int stele__catalogue_serialize(stele_catalogue_t *cat, uint8_t **out, size_t *out_len) {
-    size_t len = 32 + 4;
+    size_t len = SNAP_HEADER + 4;
     for (size_t i = 0; i < cat->cap; i++) {
         stele_stream_t *s = cat->slots[i];
         if (s)
-            len += 31u + s->name_len + (s->metadata ? strlen(s->metadata) : 0);
+            len += SNAP_ENTRY_FIXED + s->name_len + (s->metadata ? strlen(s->metadata) : 0);
     }
     uint8_t *buf = stele__malloc(len), *p = buf;
     if (!buf)
@@ -171,7 +179,7 @@ int stele__catalogue_serialize(stele_catalogue_t *cat, uint8_t **out, size_t *ou
     stele__put_u32(p + 12, durable ? STELE_CATALOGUE_DURABLE : 0);
     stele__put_u64(p + 16, cat->position);
     stele__put_u64(p + 24, cat->count);
-    p += 32;
+    p += SNAP_HEADER;
     for (size_t i = 0; i < cat->cap; i++) {
         stele_stream_t *s = cat->slots[i];
         if (!s)
@@ -198,7 +206,21 @@ int stele__catalogue_serialize(stele_catalogue_t *cat, uint8_t **out, size_t *ou
 
 int stele__catalogue_write(const stele_vfs_t *vfs, const char *dir, const uint8_t *buf,
                            size_t len) {
-    return stele__file_write_atomic(vfs, dir, SNAP_NAME, buf, len);
+    int rc = stele__file_write_atomic(vfs, dir, SNAP_NAME, buf, len);
+    char old[4200];
+    /* An older store's snapshot is superseded now: never read it again (result ignored: a file
+     * left behind is only read while the new one is missing, and it is behind the log then). */
+    if (rc == 0 && stele__path_join(old, sizeof old, dir, SNAP_OLD_NAME) == 0)
+        (void)vfs->unlink(vfs, old);
+    return rc;
+}
+
+void stele__catalogue_remove(const stele_vfs_t *vfs, const char *dir) {
+    char path[4200];
+    if (stele__path_join(path, sizeof path, dir, SNAP_NAME) == 0)
+        (void)vfs->unlink(vfs, path);
+    if (stele__path_join(path, sizeof path, dir, SNAP_OLD_NAME) == 0)
+        (void)vfs->unlink(vfs, path);
 }
 
 int stele__catalogue_save(stele_catalogue_t *cat, const stele_vfs_t *vfs, const char *dir) {
@@ -213,16 +235,20 @@ int stele__catalogue_save(stele_catalogue_t *cat, const stele_vfs_t *vfs, const 
 
 int stele__catalogue_load(stele_catalogue_t *cat, const stele_vfs_t *vfs, const char *dir) {
     char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, SNAP_NAME);
+    int rc = stele__path_join(path, sizeof path, dir, SNAP_NAME);
+    if (rc < 0)
+        return rc;
     void *data = NULL;
     size_t len = 0;
-    int rc = stele__file_read_all(vfs, path, (size_t)4 << 30, &data, &len);
+    rc = stele__file_read_all(vfs, path, (size_t)4 << 30, &data, &len);
+    if (rc == -ENOENT && (rc = stele__path_join(path, sizeof path, dir, SNAP_OLD_NAME)) == 0)
+        rc = stele__file_read_all(vfs, path, (size_t)4 << 30, &data, &len); /* an older store */
     if (rc == STELE_ENOMEM)
         return rc;
     if (rc < 0)
         return 0; /* missing or unreadable: rebuild from the log */
-    const uint8_t *buf = data, *p = buf + 32, *end = buf + len - 4;
-    if (len < 36 || memcmp(buf, SNAP_MAGIC, 8) != 0 || stele__get_u32(buf + 8) != 1 ||
+    const uint8_t *buf = data, *p = buf + SNAP_HEADER, *end = buf + len - 4;
+    if (len < SNAP_HEADER + 4 || memcmp(buf, SNAP_MAGIC, 8) != 0 || stele__get_u32(buf + 8) != 1 ||
         stele__get_u32(buf + len - 4) != stele__crc32c(0, buf, len - 4))
         goto bad;
     uint64_t count = stele__get_u64(buf + 24);
@@ -250,6 +276,12 @@ int stele__catalogue_load(stele_catalogue_t *cat, const stele_vfs_t *vfs, const 
         uint32_t mlen = stele__get_u32(p + 24);
         p += 28;
         if ((size_t)(end - p) < mlen || state > STELE_STREAM_TOMBSTONED)
+            goto bad;
+        /* Values no store writes (a tampered file whose checksum was recomputed): the readers
+         * and the writer's expected-version checks rely on -1 <= last, 0 <= first <= last + 1,
+         * and on no stream being ahead of the snapshot. */
+        if (s->last_version < -1 || s->first_version < 0 ||
+            s->first_version - 1 > s->last_version || s->last_position > stele__get_u64(buf + 16))
             goto bad;
         if (mlen && memchr(p, 0, mlen))
             goto bad; /* metadata is JSON text: a NUL would cut it short (and change on save) */

@@ -2,7 +2,7 @@
  * catalogue.h -- the stream catalogue: name -> state, versions, metadata, for every stream.
  *
  * Derived from the log like the index (invariant 1): kept in memory, saved as a snapshot file
- * ("streams.snap") when the store closes and periodically while it runs (store/snapshot.c), and
+ * ("catalogue.snap") when the store closes and periodically while it runs (store/snapshot.c), and
  * brought up to date at open by replaying the log after the snapshot's position. Why in memory and
  * not in LMDB: the writer consults it on every append (expected versions), where a hash lookup in
  * memory costs ~50 ns; 1M streams take about 70 MB. (docs/design/decisions.md)
@@ -82,16 +82,26 @@ stele_stream_t *stele__catalogue_find(stele_catalogue_t *cat, const char *name, 
 int stele__catalogue_get(stele_catalogue_t *cat, const char *name, size_t len, uint64_t hash,
                          bool locked, stele_stream_t **out);
 
-/* Save a snapshot of the published state at position to dir/streams.snap (atomic, synced). Caller
- * must keep the catalogue unchanged meanwhile (writer thread, or no writer). */
+/* The catalogue snapshot's file in the store directory. Stores made before it had this name used
+ * STELE_CATALOGUE_SNAP_OLD_NAME: that file is read when the new one is missing, and removed once a
+ * snapshot under the new name is written. ("snapshot" alone is left for aggregate snapshots.) */
+#define STELE_CATALOGUE_SNAP_NAME "catalogue.snap"
+#define STELE_CATALOGUE_SNAP_OLD_NAME "streams.snap"
+
+/* Save a snapshot of the published state at position to dir/catalogue.snap (atomic, synced).
+ * Caller must keep the catalogue unchanged meanwhile (writer thread, or no writer). */
 int stele__catalogue_save(stele_catalogue_t *cat, const stele_vfs_t *vfs, const char *dir);
 /* The snapshot's bytes (stele__malloc; the caller frees), and writing them (atomic, synced): the
  * writer serialises (it alone changes the catalogue) and a background thread writes. */
 int stele__catalogue_serialize(stele_catalogue_t *cat, uint8_t **out, size_t *out_len);
 int stele__catalogue_write(const stele_vfs_t *vfs, const char *dir, const uint8_t *buf, size_t len);
 
-/* Load dir/streams.snap into an empty catalogue. A missing or bad snapshot leaves it empty with
- * position 0 (it is rebuilt from the log): returns 0 then too, unless out of memory. */
+/* Load dir/catalogue.snap (or, when it does not exist, dir/streams.snap of an older store) into an
+ * empty catalogue. A missing or bad snapshot leaves it empty with position 0 (it is rebuilt from
+ * the log): returns 0 then too, unless out of memory. */
 int stele__catalogue_load(stele_catalogue_t *cat, const stele_vfs_t *vfs, const char *dir);
+
+/* Remove the snapshot under both names (the derived state is to be rebuilt from the log). */
+void stele__catalogue_remove(const stele_vfs_t *vfs, const char *dir);
 
 #endif

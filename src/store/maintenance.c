@@ -8,6 +8,7 @@
 #include "index/idindex.h"
 #include "os/alloc.h"
 #include "util/error.h"
+#include "util/struct_size.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -174,11 +175,8 @@ static int check_id_entry(void *arg, const stele_index_entry_t *e) {
     return 0;
 }
 
-int stele_verify(stele_store_t *s, stele_progress_fn progress, void *arg,
-                 stele_verify_report_t *rep) {
-    stele__error_clear();
-    if (!s || !rep)
-        return stele__fail(STELE_EINVAL, "store or report is NULL");
+static int verify(stele_store_t *s, stele_progress_fn progress, void *arg,
+                  stele_verify_report_t *rep) {
     memset(rep, 0, sizeof(*rep));
     uint64_t head = atomic_load_explicit(&s->visible, memory_order_acquire);
     int rc = verify_log(s, head, progress, arg, rep);
@@ -230,6 +228,24 @@ int stele_verify(stele_store_t *s, stele_progress_fn progress, void *arg,
     return 0;
 }
 
+int stele_verify(stele_store_t *s, stele_progress_fn progress, void *arg,
+                 stele_verify_report_t *rep) {
+    stele__error_clear();
+    if (!s || !rep)
+        return stele__fail(STELE_EINVAL, "store or report is NULL");
+    size_t copy;
+    int rc =
+        stele__struct_size_check(rep->struct_size, STELE__SIZE_V1(stele_verify_report_t, message),
+                                 sizeof(stele_verify_report_t), "stele_verify_report_t", &copy);
+    if (rc < 0)
+        return rc;
+    stele_verify_report_t full;
+    rc = verify(s, progress, arg, &full);
+    full.struct_size = sizeof full;
+    stele__struct_size_copy(rep, &full, copy);
+    return rc;
+}
+
 typedef struct reindex_args {
     stele_progress_fn progress;
     void *arg;
@@ -254,7 +270,7 @@ static int reindex_on_writer(stele_store_t *s, stele_store_req_t *r) {
      * cut short leaves it half made: refuse appends until reopen, as after a failed publish. */
     atomic_store(&s->derived_error, rc);
     if (rc == 0) {
-        stele__snapshotter_idle(&s->snap); /* one writer of streams.snap at a time */
+        stele__catsnap_idle(&s->snap); /* one writer of catalogue.snap at a time */
         rc = stele__catalogue_save(&s->cat, s->vfs, s->dir);
         s->snap.position = s->log->head_position;
     }

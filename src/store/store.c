@@ -4,11 +4,12 @@
  *
  * Directory layout:
  *   STELE          marker: "stele-store\nformat 1\n" (written last when a store is created)
- *   LOCK           held with an exclusive lock while the store is open
+ *   LOCK           held with an exclusive lock while the store is open for writing (or verify);
+ *                  a read-only open takes no lock and writes nothing (open_readonly.c)
  *   log/           segments (the only source of truth)
  *   index/         the stream index (derived)
  *   ids/           the event-id index (derived)
- *   streams.snap   the catalogue snapshot (derived)
+ *   catalogue.snap the catalogue snapshot (derived; "streams.snap" in older stores)
  */
 #include "store/store.h"
 
@@ -16,6 +17,8 @@
 #include "log/record.h"
 #include "os/alloc.h"
 #include "util/error.h"
+#include "util/path.h"
+#include "util/struct_size.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -40,8 +43,10 @@ void stele_options_init(stele_options_t *o) {
 static char *join(const char *a, const char *b) {
     size_t n = strlen(a) + 1 + strlen(b) + 1;
     char *p = stele__malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s", a, b);
+    if (p && stele__path_join(p, n, a, b) < 0) { /* cannot happen: n fits both */
+        stele__free(p);
+        p = NULL;
+    }
     return p;
 }
 
@@ -68,8 +73,13 @@ static int sync_parent(const stele_vfs_t *vfs, const char *dir) {
 /* Entries a directory may hold before it has its marker (a creation cut short by a crash). */
 static int foreign_entry(void *arg, const char *name) {
     (void)arg;
-    static const char *const ours[] = {"LOCK", "log",          "index",
-                                       "ids",  "streams.snap", MARKER_NAME ".tmp"};
+    static const char *const ours[] = {"LOCK",
+                                       "log",
+                                       "index",
+                                       "ids",
+                                       STELE_CATALOGUE_SNAP_NAME,
+                                       STELE_CATALOGUE_SNAP_OLD_NAME,
+                                       MARKER_NAME ".tmp"};
     for (size_t i = 0; i < sizeof ours / sizeof ours[0]; i++)
         if (strcmp(name, ours[i]) == 0)
             return 0;
@@ -145,63 +155,8 @@ static int check_options(const stele_options_t *o) {
     return 0;
 }
 
-int stele__store_replay(stele_store_t *s, uint64_t from, stele_progress_fn progress, void *arg) {
-    uint64_t head = s->log->head_position;
-    if (from == 0)
-        from = 1;
-    if (from > head)
-        return 0;
-    uint64_t ckpt = stele__index_checkpoint(s->index);
-    uint64_t ids_ckpt = stele__index_checkpoint(s->ids);
-    stele_log_cursor_t c;
-    int rc = stele__cursor_init(&c, s->log, (size_t)1 << 20);
-    if (rc < 0)
-        return rc;
-    if ((rc = stele__cursor_seek(&c, from)) < 0)
-        goto out;
-    size_t count = 0, nids = 0;
-    for (uint64_t pos = from; pos <= head; pos++) {
-        stele_record_t rec;
-        rc = stele__cursor_next(&c, &rec, NULL);
-        if (rc == 0)
-            rc = stele__fail(STELE_ECORRUPT, "the log ends at %" PRIu64 " before its head", pos);
-        if (rc < 0)
-            goto out;
-        uint64_t hash = stele__index_hash(rec.stream, rec.stream_len);
-        if (pos > s->cat.position && (rc = stele__store_apply(s, &rec, hash, false)) < 0)
-            goto out;
-        if (pos > ckpt) {
-            stele_index_entry_t *e = &s->entries[count++];
-            e->hash = hash;
-            e->version = rec.version;
-            e->position = rec.position;
-            if (count == s->entries_cap) {
-                if ((rc = stele__index_add(s->index, s->entries, count)) < 0)
-                    goto out;
-                count = 0;
-            }
-        }
-        if (pos > ids_ckpt) {
-            stele__idindex_entry(&rec.id, rec.position, &s->id_entries[nids++]);
-            if (nids == s->entries_cap) {
-                if ((rc = stele__index_add(s->ids, s->id_entries, nids)) < 0)
-                    goto out;
-                nids = 0;
-            }
-        }
-        if (progress && (pos % 65536 == 0 || pos == head))
-            progress(arg, pos - from + 1, head - from + 1);
-    }
-    rc = count ? stele__index_add(s->index, s->entries, count) : 0;
-    if (rc == 0 && nids)
-        rc = stele__index_add(s->ids, s->id_entries, nids);
-out:
-    stele__cursor_free(&c);
-    return rc < 0 ? rc : 0;
-}
-
 static void store_free(stele_store_t *s) {
-    stele__snapshotter_stop(&s->snap);
+    stele__catsnap_stop(&s->snap);
     stele__cursor_free(&s->wcursor);
     if (s->index)
         stele__index_close(s->index);
@@ -212,6 +167,7 @@ static void store_free(stele_store_t *s) {
     stele__file_close(s->lock_file);
     pthread_mutex_destroy(&s->notify_mu);
     pthread_cond_destroy(&s->notify_cv);
+    stele__observers_free(s);
     stele__free(s->entries);
     stele__free(s->id_entries);
     stele__free(s->batch_ids);
@@ -249,6 +205,7 @@ int stele_store_open(const char *dir, const stele_options_t *opts, stele_store_t
         return STELE_ENOMEM;
     pthread_mutex_init(&s->notify_mu, NULL);
     pthread_cond_init(&s->notify_cv, NULL);
+    stele__observers_init(s);
     s->opts = o;
     s->vfs = o.vfs ? o.vfs : stele__vfs_posix();
     s->dir = stele__strdup(dir);
@@ -268,6 +225,12 @@ int stele_store_open(const char *dir, const stele_options_t *opts, stele_store_t
     if (creating < 0) {
         rc = creating;
         goto fail;
+    }
+    if (readonly && !verifying) {
+        if ((rc = stele__store_open_readonly(s)) < 0)
+            goto fail;
+        *out = s;
+        return 0;
     }
     char *lock_path = join(dir, "LOCK");
     if (!lock_path) {
@@ -296,7 +259,8 @@ int stele_store_open(const char *dir, const stele_options_t *opts, stele_store_t
                                 .readonly = readonly,
                                 .tolerant = verifying,
                                 .durable_floor = s->cat.loaded_durable ? s->cat.position : 0,
-                                .floor_source = "the catalogue snapshot (streams.snap)"};
+                                .floor_source =
+                                    "the catalogue snapshot (" STELE_CATALOGUE_SNAP_NAME ")"};
     if ((rc = stele__log_open_ex(s->vfs, s->log_dir, &lo, &s->log)) < 0)
         goto fail;
     s->wcursor.log = s->log;
@@ -340,7 +304,7 @@ int stele_store_open(const char *dir, const stele_options_t *opts, stele_store_t
     memcpy(s->head_hash, s->log->head_hash, 32);
     atomic_store(&s->visible, head);
     if (!readonly) {
-        if ((rc = stele__snapshotter_start(&s->snap, s->vfs, s->dir, head)) < 0)
+        if ((rc = stele__catsnap_start(&s->snap, s->vfs, s->dir, head)) < 0)
             goto fail;
         stele_writer_hooks_t hooks = {.ctx = s,
                                       .encode = stele__store_encode,
@@ -376,7 +340,7 @@ int stele_store_close(stele_store_t *s) {
     pthread_mutex_unlock(&s->notify_mu);
     int rc = stele__writer_stop(s->writer);
     s->writer = NULL;
-    stele__snapshotter_stop(&s->snap); /* writes a pending one: before the final save below */
+    stele__catsnap_stop(&s->snap); /* writes a pending one: before the final save below */
     if (atomic_load(&s->derived_error) && !(s->opts.flags & STELE_OPEN_READONLY)) {
         /* The index and catalogue missed a commit that is in the log: persist neither, so that
          * the next open rebuilds both from the log. */
@@ -384,11 +348,7 @@ int stele_store_close(stele_store_t *s) {
         int r4 = stele__index_reset(s->ids);
         if (r2 == 0)
             r2 = r4;
-        char *snap = join(s->dir, "streams.snap");
-        if (snap) {
-            (void)s->vfs->unlink(s->vfs, snap);
-            stele__free(snap);
-        }
+        stele__catalogue_remove(s->vfs, s->dir);
         if (rc == 0)
             rc = r2;
     } else if (!(s->opts.flags & STELE_OPEN_READONLY) && rc == 0) {
@@ -425,9 +385,7 @@ int stele_head_digest(stele_store_t *s, uint64_t *position, uint8_t hash[32]) {
     return 0;
 }
 
-int stele_stats(stele_store_t *s, stele_stats_t *out) {
-    if (!s || !out)
-        return stele__fail(STELE_EINVAL, "argument is NULL");
+static void stats_fill(stele_store_t *s, stele_stats_t *out) {
     memset(out, 0, sizeof(*out));
     out->head_position = atomic_load(&s->visible);
     pthread_rwlock_rdlock(&s->cat.lock);
@@ -450,5 +408,18 @@ int stele_stats(stele_store_t *s, stele_stats_t *out) {
         out->poisoned = stele__writer_poison(s->writer) != 0 || atomic_load(&s->derived_error) != 0;
     }
     out->durability = s->opts.durability;
+}
+
+int stele_stats(stele_store_t *s, stele_stats_t *out) {
+    if (!s || !out)
+        return stele__fail(STELE_EINVAL, "argument is NULL");
+    size_t copy;
+    int rc = stele__struct_size_check(out->struct_size, STELE__SIZE_V1(stele_stats_t, durability),
+                                      sizeof(stele_stats_t), "stele_stats_t", &copy);
+    if (rc < 0)
+        return rc;
+    stele_stats_t full;
+    stats_fill(s, &full);
+    stele__struct_size_copy(out, &full, copy);
     return 0;
 }

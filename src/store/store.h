@@ -8,10 +8,11 @@
 #define STELE_STORE_STORE_H
 
 #include "index/index.h"
+#include "log/cursor.h"
 #include "log/log.h"
 #include "log/writer.h"
 #include "store/catalogue.h"
-#include "store/snapshot.h"
+#include "store/catalogue_snap.h"
 #include "stele.h"
 #include "util/error.h"
 
@@ -25,6 +26,16 @@
 #define STELE_TYPE_METADATA "$metadata"
 #define STELE_TYPE_DELETED "$deleted"
 #define STELE_TYPE_TOMBSTONE "$tombstone"
+
+/* A commit observer (observe.c). The public ones, plus one slot kept for stele_store_on_commit. */
+#define STELE__OBSERVER_SLOTS (STELE_MAX_OBSERVERS + 1u)
+typedef struct stele_observer {
+    uint64_t id; /* 0: the slot is free */
+    stele_observer_fn fn;
+    void *arg;
+    uint64_t after; /* the visible head at registration: batches at or below it are not its own */
+    bool entries;   /* it reads the entries (the on_commit hook looks only at the head) */
+} stele_observer_t;
 
 struct stele_store {
     char *dir;
@@ -40,9 +51,18 @@ struct stele_store {
     stele_index_t *ids; /* the event-id index (index/idindex.h) */
     stele_catalogue_t cat;
     stele_writer_t *writer;
-    stele_snapshotter_t snap;
-    void (*on_commit)(void *arg, uint64_t head); /* stele_store_on_commit */
+    stele_catsnap_t snap;
+    /* Commit observers (observe.c). The writer holds obs_mu while it calls them, so unobserve,
+     * which takes it, returns only once the observer is not running. Lock order: obs_mu, then
+     * what an observer's reads take (cat.lock, notify_mu). */
+    pthread_mutex_t obs_mu;
+    stele_observer_t observers[STELE__OBSERVER_SLOTS]; /* id 0: a free slot */
+    _Atomic uint32_t nobservers; /* slots in use: the writer looks without obs_mu */
+    uint64_t next_observer_id;
+    stele_commit_entry_t *obs_entries; /* entries_cap, allocated by the first public observer */
+    void (*on_commit)(void *arg, uint64_t head); /* stele_store_on_commit, an observer */
     void *on_commit_arg;
+    uint64_t on_commit_id;
 
     /* Published head: readers see positions <= visible. */
     _Atomic uint64_t visible;
@@ -89,21 +109,28 @@ static inline int stele__store_derived_check(stele_store_t *s) {
                        stele_strerror(e));
 }
 
-/* append.c: the writer hooks. */
+/* The writer hooks: encode.c decides and encodes a batch; publish.c publishes it. */
 void stele__store_encode(void *ctx, stele_wreq_t **reqs, size_t n, stele_commit_buf_t *cb);
 void stele__store_publish(void *ctx, stele_wreq_t **reqs, size_t n, const stele_commit_buf_t *cb,
                           int err);
 /* After the batch's callers are completed: a catalogue snapshot when one is due. */
 void stele__store_after(void *ctx);
 
-/* Apply one record of the log to the catalogue (replay and publish share it); hash is its stream
- * name's stele__index_hash, which the callers also need for the index. Writer or open;
- * locked: the caller holds cat.lock exclusively. */
-int stele__store_apply(stele_store_t *s, const stele_record_t *rec, uint64_t hash, bool locked);
-
-/* Replay the log from position `from` to the head into the catalogue (positions above its
- * position) and the index (above its checkpoint). progress may be NULL. */
+/* fold.c: replay the log from position `from` to the head into the catalogue (positions above
+ * its position) and the indexes (above their checkpoints), through the same fold as publication.
+ * progress may be NULL. */
 int stele__store_replay(stele_store_t *s, uint64_t from, stele_progress_fn progress, void *arg);
+
+/* observe.c: set up and free the observer registry (open and close); tell the observers about a
+ * batch that just became visible (publish, writer thread). */
+void stele__observers_init(stele_store_t *s);
+void stele__observers_free(stele_store_t *s);
+void stele__observers_notify(stele_store_t *s, const stele_commit_buf_t *cb);
+
+/* open_readonly.c: the rest of stele_store_open() for STELE_OPEN_READONLY without
+ * STELE_OPEN_VERIFY (no lock, no writes, no threads). s holds its options, vfs, paths and an
+ * empty catalogue; on failure s is left for store_free(). */
+int stele__store_open_readonly(stele_store_t *s);
 
 /* limits.c: validation of names and types. allow_reserved: the name is one the store may already
  * hold (a look-up, or the store's own write): '$' names are accepted, and so are invisible or

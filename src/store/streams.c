@@ -9,6 +9,7 @@
 #include "os/alloc.h"
 #include "store/retention.h"
 #include "util/error.h"
+#include "util/struct_size.h"
 #include "util/json.h"
 
 #include <inttypes.h>
@@ -71,6 +72,7 @@ static int64_t metadata_version_of(stele_store_t *s, const char *name, size_t le
 }
 
 static void fill_info(const stele_stream_t *st, stele_stream_info_t *out) {
+    out->struct_size = sizeof(*out);
     out->state = (stele_stream_state_t)st->state;
     out->first_version = st->first_version;
     out->last_version = st->last_version;
@@ -80,10 +82,7 @@ static void fill_info(const stele_stream_t *st, stele_stream_info_t *out) {
     out->last_position = st->last_position;
 }
 
-int stele_stream_info(stele_store_t *s, const char *stream, stele_stream_info_t *out) {
-    stele__error_clear();
-    if (!s || !out)
-        return stele__fail(STELE_EINVAL, "store or out pointer is NULL");
+static int stream_info(stele_store_t *s, const char *stream, stele_stream_info_t *out) {
     int rc = stele__check_stream_name(stream, true);
     if (rc < 0)
         return rc;
@@ -106,6 +105,24 @@ int stele_stream_info(stele_store_t *s, const char *stream, stele_stream_info_t 
     out->created_ns = created_of(s, hash, stream, len);
     out->updated_ns = time_of(s, out->last_position);
     return 0;
+}
+
+int stele_stream_info(stele_store_t *s, const char *stream, stele_stream_info_t *out) {
+    stele__error_clear();
+    if (!s || !out)
+        return stele__fail(STELE_EINVAL, "store or out pointer is NULL");
+    size_t copy;
+    int rc = stele__struct_size_check(out->struct_size,
+                                      STELE__SIZE_V1(stele_stream_info_t, metadata_version),
+                                      sizeof(stele_stream_info_t), "stele_stream_info_t", &copy);
+    if (rc < 0)
+        return rc;
+    stele_stream_info_t full;
+    memset(&full, 0, sizeof full);
+    rc = stream_info(s, stream, &full);
+    full.struct_size = sizeof full;
+    stele__struct_size_copy(out, &full, copy);
+    return rc;
 }
 
 static int info_cmp(const void *a, const void *b) {

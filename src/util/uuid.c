@@ -6,7 +6,6 @@
  */
 #include "util/uuid.h"
 
-#include "os/clock.h"
 #include "util/error.h"
 
 #include <errno.h>
@@ -14,6 +13,7 @@
 #include <string.h>
 #include <stdlib.h>
 #include <sys/random.h>
+#include <time.h>
 
 void stele__random_bytes(void *buf, size_t len) {
     unsigned char *p = buf;
@@ -104,8 +104,18 @@ static void pool_take(unsigned char *out, size_t n) {
     pool_left -= n;
 }
 
+/* Milliseconds since the Unix epoch, for the id's time field. util/ is the lowest layer (below
+ * os/, whose clock the store uses for event times), so it reads the wall clock itself, as it
+ * reads getrandom() itself; CLOCK_REALTIME exists on every Linux, so a failure aborts. */
+static uint64_t wall_ms(void) {
+    struct timespec ts;
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+        abort();
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 void stele_uuid_generate(stele_uuid_t *out) {
-    uint64_t ms = (uint64_t)(stele__clock_realtime_ns() / 1000000);
+    uint64_t ms = wall_ms();
     pool_take(out->bytes + 6, 10);
     for (int i = 0; i < 6; i++)
         out->bytes[i] = (uint8_t)(ms >> (40 - 8 * i));

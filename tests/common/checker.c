@@ -938,7 +938,7 @@ static int check_index(chk_t *c, stele_store_t *s, const vstate_t *v) {
         if (k != v->scount[si])
             return failf(c, "stream %s: the index gives %zu events, $all holds %zu", v->names[si],
                          k, v->scount[si]);
-        stele_stream_info_t info;
+        stele_stream_info_t info = {.struct_size = sizeof info};
         rc = stele_stream_info(s, v->names[si], &info);
         if (rc < 0 || info.last_version != (int64_t)k - 1 ||
             info.last_position != v->spos[si][k - 1])
@@ -970,7 +970,7 @@ int chk_verify(chk_t *c, stele_store_t *s) {
     if (rc == 0)
         rc = check_index(c, s, &v);
     if (rc == 0) {
-        stele_verify_report_t rep;
+        stele_verify_report_t rep = {.struct_size = sizeof rep};
         int vr = stele_verify(s, NULL, NULL, &rep);
         if (vr != 0)
             rc = failf(c, "stele_verify: %s: %s", stele_strerror(vr), rep.message);

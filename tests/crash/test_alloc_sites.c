@@ -21,7 +21,7 @@
 #include "checker.h"
 #include "test_util.h"
 
-#include "os/alloc.h"
+#include "alloc_hooks.h"
 #include "store/store.h"
 
 #include <setjmp.h>
@@ -311,7 +311,7 @@ static bool round_n(opkind_t op, uint64_t n, bool sticky) {
                 fail_msg("%s, N=%" PRIu64 ": %s", what, n, chk_last_error(E->c));
             wrote = true;
         } else {
-            stele_stats_t st;
+            stele_stats_t st = {.struct_size = sizeof st};
             assert_int_equal(stele_stats(s, &st), 0);
             if (!clean_error(rc))
                 fail_msg("%s, N=%" PRIu64 ": the commit failed with %s (%s)", what, n,
@@ -327,7 +327,7 @@ static bool round_n(opkind_t op, uint64_t n, bool sticky) {
                              what, n, stele_strerror(r2));
             }
             /* the commit is in the log only if the index could not follow it (poisoned) */
-            stele_stream_info_t info;
+            stele_stream_info_t info = {.struct_size = sizeof info};
             assert_int_equal(stele_store_close(s), 0);
             s = open_plain();
             int irc = stele_stream_info(s, fresh, &info);
@@ -369,7 +369,7 @@ static bool round_n(opkind_t op, uint64_t n, bool sticky) {
         break;
     }
     case OP_VERIFY: {
-        stele_verify_report_t rep;
+        stele_verify_report_t rep = {.struct_size = sizeof rep};
         stele__alloc_fail_at(n, sticky);
         rc = stele_verify(s, NULL, NULL, &rep);
         disarm();
@@ -386,7 +386,7 @@ static bool round_n(opkind_t op, uint64_t n, bool sticky) {
             if (!clean_error(rc))
                 fail_msg("%s, N=%" PRIu64 ": reindex returned %s (%s), not STELE_ENOMEM", what, n,
                          stele_strerror(rc), stele_errdetail());
-            stele_stats_t st;
+            stele_stats_t st = {.struct_size = sizeof st};
             assert_int_equal(stele_stats(s, &st), 0);
             if (st.poisoned)
                 E->poisoned++;

@@ -19,6 +19,7 @@
 #include "checker.h"
 
 #include "log/record.h"
+#include "util/bytes.h"
 #include "log/segment.h"
 
 #include <setjmp.h>
@@ -202,7 +203,7 @@ static void check_verify_open(const ref_t *r, size_t seg, uint64_t off, size_t l
     uint64_t head = 0;
     uint8_t hash[32];
     assert_int_equal(stele_head_digest(s, &head, hash), 0);
-    stele_verify_report_t rep;
+    stele_verify_report_t rep = {.struct_size = sizeof rep};
     rc = stele_verify(s, NULL, NULL, &rep);
     uint64_t pos = damaged_position(r, seg, off, len);
     if (rc != STELE_ECORRUPT || head >= r->head || (pos && rep.bad_position > pos))
@@ -252,7 +253,7 @@ static void check_trial(const ref_t *r, size_t seg, uint64_t off, size_t len, bo
     assert_int_equal(stele_head_digest(s, &head, hash), 0);
     if (head != r->head || memcmp(hash, r->hash, 32) != 0)
         fail_msg("%s: open moved the head from %" PRIu64 " to %" PRIu64, what, r->head, head);
-    stele_verify_report_t rep;
+    stele_verify_report_t rep = {.struct_size = sizeof rep};
     rc = stele_verify(s, NULL, NULL, &rep);
     if (rc != STELE_ECORRUPT)
         fail_msg("%s: verify returned %s: the damage went undetected", what, stele_strerror(rc));

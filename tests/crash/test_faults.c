@@ -19,7 +19,7 @@
  */
 #include "checker.h"
 
-#include "os/vfs_fault.h"
+#include "vfs_fault.h"
 #include "store/store.h"
 
 #include <setjmp.h>
@@ -154,7 +154,7 @@ static void reopen_and_check(ctx_t *x, const char *name) {
     open_store(x, false);
     if (chk_verify(x->c, x->s) < 0)
         fail_msg("%s: after reopen: %s (seed %" PRIu64 ")", name, chk_last_error(x->c), x->seed);
-    stele_stats_t st;
+    stele_stats_t st = {.struct_size = sizeof st};
     assert_int_equal(stele_stats(x->s, &st), 0);
     assert_false(st.poisoned);
     int rc = append1(x, SMALL, "after");
@@ -192,7 +192,7 @@ static bool append_until_failure(ctx_t *x, const scenario_t *sc, size_t size, in
                 fail_msg("%s: append after a failed one returned %s, not STELE_EPOISONED", sc->name,
                          stele_strerror(rc));
         }
-        stele_stats_t st;
+        stele_stats_t st = {.struct_size = sizeof st};
         assert_int_equal(stele_stats(x->s, &st), 0);
         assert_true(st.poisoned);
         return true;
@@ -353,13 +353,13 @@ static const scenario_t scenarios[] = {
     {"close: index rename", PH_CLOSE, STELE_FAULT_RENAME, "/index/", 1, -EIO, false, false, false},
     {"close: index short write", PH_CLOSE, STELE_FAULT_WRITE, "/index/", 1, -EIO, false, true,
      false},
-    {"close: snapshot write", PH_CLOSE, STELE_FAULT_WRITE, "streams.snap", 1, -ENOSPC, false, false,
+    {"close: snapshot write", PH_CLOSE, STELE_FAULT_WRITE, "catalogue.snap", 1, -ENOSPC, false, false,
      false},
-    {"close: snapshot short write", PH_CLOSE, STELE_FAULT_WRITE, "streams.snap", 1, -EIO, false,
+    {"close: snapshot short write", PH_CLOSE, STELE_FAULT_WRITE, "catalogue.snap", 1, -EIO, false,
      true, false},
-    {"close: snapshot sync", PH_CLOSE, STELE_FAULT_SYNC, "streams.snap", 1, -EIO, false, false,
+    {"close: snapshot sync", PH_CLOSE, STELE_FAULT_SYNC, "catalogue.snap", 1, -EIO, false, false,
      false},
-    {"close: snapshot rename", PH_CLOSE, STELE_FAULT_RENAME, "streams.snap", 1, -EIO, false, false,
+    {"close: snapshot rename", PH_CLOSE, STELE_FAULT_RENAME, "catalogue.snap", 1, -EIO, false, false,
      false},
     /* a full disk: every write from the nth on fails */
     {"full disk from write #1", PH_FULL, STELE_FAULT_WRITE, NULL, 1, -ENOSPC, true, false, false},

@@ -1,6 +1,6 @@
 /*
  * test_index_flips.c -- bit rot in the derived files: random single-bit flips and 4 KiB overwrites
- * in the index table files, the index manifest and the catalogue snapshot (streams.snap)
+ * in the index table files, the index manifest and the catalogue snapshot (catalogue.snap)
  * (TESTING.md, "index behind or damaged" and "bit rot"; test_bitflip.c does the segments,
  * test_index_rebuild.c deletes, truncates and swaps whole files).
  *
@@ -40,7 +40,7 @@
 #define NSTREAMS 48
 
 typedef struct dfile {
-    char name[300]; /* relative to the store: "index/..." or "streams.snap" */
+    char name[300]; /* relative to the store: "index/..." or "catalogue.snap" */
     uint8_t *bytes;
     size_t len;
     bool table;
@@ -126,9 +126,10 @@ static void record_reference(env_t *e) {
     for (int i = 0; i <= NSTREAMS; i++) {
         assert_int_equal(read_stream(s, e->names[i], false, &e->fwd[i]), 0);
         assert_int_equal(read_stream(s, e->names[i], true, &e->bwd[i]), 0);
+        e->info[i].struct_size = sizeof e->info[i];
         assert_int_equal(stele_stream_info(s, e->names[i], &e->info[i]), 0);
     }
-    stele_stats_t st;
+    stele_stats_t st = {.struct_size = sizeof st};
     assert_int_equal(stele_stats(s, &st), 0);
     assert_true(st.index_tables >= 2);
     assert_int_equal(stele_store_close(s), 0);
@@ -149,7 +150,7 @@ static void load_derived(env_t *e) {
         f->table = strncmp(de->d_name, "table-", 6) == 0;
     }
     closedir(d);
-    snprintf(e->files[e->nfiles++].name, sizeof e->files[0].name, "streams.snap");
+    snprintf(e->files[e->nfiles++].name, sizeof e->files[0].name, "catalogue.snap");
     size_t tables = 0;
     for (size_t i = 0; i < e->nfiles; i++) {
         char p[4500];
@@ -237,7 +238,7 @@ static void trial(env_t *e, bool overwrite, bool check_after) {
             fail_msg("%s: open failed: %s (%s) (seed %" PRIu64 ")", what, stele_strerror(rc),
                      stele_errdetail(), e->seed);
     }
-    stele_stats_t st;
+    stele_stats_t st = {.struct_size = sizeof st};
     assert_int_equal(stele_stats(s, &st), 0);
     bool rebuilt = st.index_tables == 0;
     if (after_open) {
@@ -267,7 +268,7 @@ static void trial(env_t *e, bool overwrite, bool check_after) {
             }
             tu_events_free(&got);
         }
-        stele_stream_info_t info;
+        stele_stream_info_t info = {.struct_size = sizeof info};
         rc = stele_stream_info(s, e->names[i], &info);
         const stele_stream_info_t *ri = &e->info[i];
         if (rc != 0 || info.state != ri->state || info.first_version != ri->first_version ||
@@ -280,7 +281,7 @@ static void trial(env_t *e, bool overwrite, bool check_after) {
     if (stele_stream_metadata_get(s, "acct-1", &meta) != 0 || strcmp(meta, "{\"tier\":60}") != 0)
         fail_msg("%s: the metadata of acct-1 differs (seed %" PRIu64 ")", what, e->seed);
     stele_free(meta);
-    stele_verify_report_t rep;
+    stele_verify_report_t rep = {.struct_size = sizeof rep};
     rc = stele_verify(s, NULL, NULL, &rep);
     if (rc != 0 && rc != STELE_ECORRUPT)
         fail_msg("%s: verify returned %s (seed %" PRIu64 ")", what, stele_strerror(rc), e->seed);
@@ -292,7 +293,7 @@ static void trial(env_t *e, bool overwrite, bool check_after) {
     e->verify_corrupt += rc == STELE_ECORRUPT;
     e->read_corrupt += corrupt_read;
     e->rebuilt_index += rebuilt && !after_open;
-    e->unchanged += !rebuilt && !after_open && !strstr(what, "streams.snap");
+    e->unchanged += !rebuilt && !after_open && !strstr(what, "catalogue.snap");
     (void)stele_store_close(s); /* may report the damaged table */
     if (check_after) {
         /* the store the damage left behind opens, takes an append and holds everything */
@@ -335,7 +336,7 @@ static void test_index_flips(void **state) {
         tables += e->files[i].table;
     printf("index_flips: %" PRIu64 " trials (%" PRIu64 " bit flips, %" PRIu64
            " 4 KiB overwrites; %" PRIu64 " after the open) over %zu table files, the manifest and "
-           "streams.snap: index rebuilt at open %" PRIu64 ", unchanged answers %" PRIu64
+           "catalogue.snap: index rebuilt at open %" PRIu64 ", unchanged answers %" PRIu64
            ", reads refused with STELE_ECORRUPT in %" PRIu64 ", verify reported damage in %" PRIu64
            ", %" PRIu64 " reopened and checked; 0 wrong answers\n",
            e->trials, e->flips, e->overwrites, e->after_open, tables, e->rebuilt_index,

@@ -3,7 +3,7 @@
  * or damaged, the store must rebuild them from the log (TESTING.md, "index behind or damaged";
  * invariant 1). A crash between the log sync and the index update is the kill -9 test's job.
  *
- * A reference store is built in two phases (copies of index/ and streams.snap are kept after the
+ * A reference store is built in two phases (copies of index/ and catalogue.snap are kept after the
  * first). Each scenario works on a fresh copy of the final store, changes the derived files, opens
  * it, and runs the checker (every acknowledged event at its stream version and position, $all
  * gap-free, every stream read through the index equal to the log, stele_verify passes); then
@@ -84,7 +84,7 @@ static void setup_env(env_t *e) {
     snprintf(e->old_index, sizeof e->old_index, "%s/old-index", e->root);
     snprintf(e->old_snap, sizeof e->old_snap, "%s/old-snap", e->root);
     snprintf(e->new_index, sizeof e->new_index, "%s/final/index", e->root);
-    snprintf(e->new_snap, sizeof e->new_snap, "%s/final/streams.snap", e->root);
+    snprintf(e->new_snap, sizeof e->new_snap, "%s/final/catalogue.snap", e->root);
     snprintf(e->work, sizeof e->work, "%s/work", e->root);
     e->c1 = chk_new(NULL);
     e->c2 = chk_new(NULL);
@@ -98,7 +98,7 @@ static void setup_env(env_t *e) {
     assert_int_equal(chk_copytree(e->final, e->phase1), 0);
     snprintf(p, sizeof p, "%s/index", e->final);
     cp(p, e->old_index);
-    snprintf(p, sizeof p, "%s/streams.snap", e->final);
+    snprintf(p, sizeof p, "%s/catalogue.snap", e->final);
     cp(p, e->old_snap);
     opts(&o, 0);
     o.durability = STELE_DURABILITY_NONE;
@@ -112,7 +112,7 @@ static void setup_env(env_t *e) {
     opts(&o, 0);
     assert_int_equal(stele_store_open(p, &o, &s), 0);
     assert_int_equal(stele_store_close(s), 0);
-    snprintf(p2, sizeof p2, "%s/streams.snap", p);
+    snprintf(p2, sizeof p2, "%s/catalogue.snap", p);
     snprintf(e->durable_snap, sizeof e->durable_snap, "%s/durable-snap", e->root);
     cp(p2, e->durable_snap);
 }
@@ -144,7 +144,7 @@ static void derived(env_t *e, const char *index_from, const char *snap_from) {
     chk_rmtree(p);
     if (index_from)
         cp(index_from, p);
-    snprintf(p, sizeof p, "%s/streams.snap", e->work);
+    snprintf(p, sizeof p, "%s/catalogue.snap", e->work);
     chk_rmtree(p);
     if (snap_from)
         cp(snap_from, p);
@@ -196,11 +196,11 @@ static void test_index_rebuild(void **state) {
     n++;
     work_from(e, e->final);
     derived(e, e->new_index, NULL);
-    check_twice(e, e->c2, "streams.snap deleted");
+    check_twice(e, e->c2, "catalogue.snap deleted");
     n++;
     work_from(e, e->final);
     derived(e, NULL, NULL);
-    check_twice(e, e->c2, "index/ and streams.snap deleted");
+    check_twice(e, e->c2, "index/ and catalogue.snap deleted");
     n++;
     work_from(e, e->final);
     derived(e, e->old_index, e->new_snap);
@@ -208,19 +208,19 @@ static void test_index_rebuild(void **state) {
     n++;
     work_from(e, e->final);
     derived(e, e->new_index, e->old_snap);
-    check_twice(e, e->c2, "streams.snap behind the log");
+    check_twice(e, e->c2, "catalogue.snap behind the log");
     n++;
     work_from(e, e->final);
     derived(e, e->old_index, e->old_snap);
-    check_twice(e, e->c2, "index/ and streams.snap behind the log");
+    check_twice(e, e->c2, "index/ and catalogue.snap behind the log");
     n++;
     work_from(e, e->phase1);
     derived(e, e->new_index, e->new_snap);
-    check_twice(e, e->c1, "index/ and streams.snap ahead of the log");
+    check_twice(e, e->c1, "index/ and catalogue.snap ahead of the log");
     n++;
     work_from(e, e->phase1);
     derived(e, e->old_index, e->new_snap);
-    check_twice(e, e->c1, "streams.snap ahead of the log");
+    check_twice(e, e->c1, "catalogue.snap ahead of the log");
     n++;
 
     /* A durable snapshot ahead of the log: events that were synced are gone. */
@@ -236,13 +236,13 @@ static void test_index_rebuild(void **state) {
                      rc ? stele_errdetail() : "opened");
         o.flags = STELE_OPEN_VERIFY;
         assert_int_equal(stele_store_open(e->work, &o, &s), 0);
-        stele_verify_report_t rep;
+        stele_verify_report_t rep = {.struct_size = sizeof rep};
         uint64_t head = 0;
         uint8_t hash[32];
         assert_int_equal(stele_head_digest(s, &head, hash), 0);
         assert_int_equal(stele_verify(s, NULL, NULL, &rep), STELE_ECORRUPT);
         assert_int_equal(rep.bad_position, head + 1);
-        assert_non_null(strstr(rep.message, "streams.snap"));
+        assert_non_null(strstr(rep.message, "catalogue.snap"));
         assert_int_equal(stele_store_close(s), 0);
         n++;
     }
@@ -260,8 +260,8 @@ static void test_index_rebuild(void **state) {
         {"table-", true, true, "every index table truncated"},
         {"MANIFEST", false, true, "a byte flipped in the index manifest"},
         {"MANIFEST", true, true, "the index manifest truncated"},
-        {"streams.snap", false, false, "a byte flipped in streams.snap"},
-        {"streams.snap", true, false, "streams.snap truncated"},
+        {"catalogue.snap", false, false, "a byte flipped in catalogue.snap"},
+        {"catalogue.snap", true, false, "catalogue.snap truncated"},
     };
     for (size_t i = 0; i < sizeof dmg / sizeof dmg[0]; i++) {
         work_from(e, e->final);

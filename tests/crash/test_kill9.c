@@ -227,7 +227,7 @@ static int child_main(const char *dir, const char *acklog, const char *progress_
         w[t].rng.s = seed * 1000003u + (uint64_t)t;
         for (int j = 0; j < OWN_STREAMS; j++) {
             snprintf(w[t].names[j], sizeof w[t].names[j], "k%d-%d", t, j);
-            stele_stream_info_t info;
+            stele_stream_info_t info = {.struct_size = sizeof info};
             rc = stele_stream_info(s, w[t].names[j], &info);
             if (rc == STELE_ENOTFOUND)
                 w[t].ver[j] = STELE_EXPECT_NO_STREAM;

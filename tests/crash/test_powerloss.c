@@ -12,7 +12,7 @@
  *   - roll: the nth operation on the files of a segment roll (next.tmp, roll.tmp, next.partial,
  *     the sparse index) or the nth sync of the log directory;
  *   - close: the nth operation of stele_store_close (index table and manifest writes, the
- *     catalogue snapshot), any file, or only index/, or only streams.snap;
+ *     catalogue snapshot), any file, or only index/, or only catalogue.snap;
  *   - creation: the nth operation from the start (the store being created);
  *   - on demand: a cut from the test thread while the appenders run.
  * The table then rewrites the files as a disk could have kept them (each unsynced sector kept,
@@ -53,7 +53,7 @@
  */
 #include "checker.h"
 
-#include "os/vfs_powerloss.h"
+#include "vfs_powerloss.h"
 #include "store/store.h"
 
 #include <setjmp.h>
@@ -166,7 +166,7 @@ static void make_plan(uint64_t seed, plan_t *p) {
     case SC_CLOSE: {
         uint64_t k = chk_below(&r, 4);
         p->arm_ops = STELE_PL_ALL;
-        p->arm_sub = k == 0 ? "index/" : k == 1 ? "streams.snap" : NULL;
+        p->arm_sub = k == 0 ? "index/" : k == 1 ? "catalogue.snap" : NULL;
         p->nth = pick(&r, 1, k == 0 ? 14 : k == 1 ? 7 : 26);
         break;
     }
@@ -407,7 +407,7 @@ static int check_streams(stele_store_t *s, const worker_t *ws, int nw, char *err
         for (int d = 0; d < w->ndel; d++) {
             if (!w->del_acked[d])
                 continue;
-            stele_stream_info_t info;
+            stele_stream_info_t info = {.struct_size = sizeof info};
             int rc = stele_stream_info(s, w->del_names[d], &info);
             if (rc < 0 || info.state != STELE_STREAM_DELETED) {
                 snprintf(err, size,
@@ -459,7 +459,7 @@ enum {
 };
 static const char *const wh_names[WH_COUNT] = {"segment",      "next.tmp/next.partial", "roll.tmp",
                                                "sparse index", "log directory",         "index",
-                                               "streams.snap", "STELE marker",          "other"};
+                                               "catalogue.snap", "STELE marker",          "other"};
 #define KINDS 7
 
 typedef struct totals {
@@ -486,7 +486,7 @@ static void count_lost_at(totals_t *tot, stele_powerloss_vfs_t *pv) {
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
     int w = strstr(path, "/index") || strstr(path, "/ids") ? WH_INDEX
-            : strstr(base, "streams.snap")                 ? WH_SNAP
+            : strstr(base, "catalogue.snap")                 ? WH_SNAP
             : strstr(base, "STELE")                        ? WH_MARKER
             : strstr(base, ".sidx")                        ? WH_SIDX
             : strstr(base, "next.")                        ? WH_NEXT
@@ -513,7 +513,7 @@ static int lose_more(const char *dir, int how, totals_t *tot, char *err, size_t 
  * but the log must check out and open again the same way. Closes s. */
 static int check_weak(const char *dir, stele_store_t *s, const plan_t *p, totals_t *tot, char *err,
                       size_t size) {
-    stele_verify_report_t report;
+    stele_verify_report_t report = {.struct_size = sizeof report};
     int rc = stele_verify(s, NULL, NULL, &report);
     uint64_t head1 = 0, head2 = 0;
     uint8_t hash1[32], hash2[32];
@@ -591,7 +591,7 @@ static int check_after(const char *dir, const plan_t *p, chk_t *c, uint64_t acks
         return check_weak(dir, s, p, tot, err, size);
     tot->cut_bytes += s->log->recovered_cut_bytes;
     tot->cut_tails += s->log->recovered_cut_bytes > 0;
-    stele_stats_t ss;
+    stele_stats_t ss = {.struct_size = sizeof ss};
     if (stele_stats(s, &ss) == 0) {
         tot->segments += ss.segments;
         tot->rolled += ss.segments > 1;
@@ -757,7 +757,7 @@ static int lose_more(const char *dir, int how, totals_t *tot, char *err, size_t 
     uint64_t head = 0;
     uint8_t hash[32];
     stele_head_digest(s, &head, hash);
-    stele_verify_report_t report;
+    stele_verify_report_t report = {.struct_size = sizeof report};
     rc = stele_verify(s, NULL, NULL, &report);
     stele_store_close(s);
     if (rc != STELE_ECORRUPT || report.bad_position != head + 1) {

@@ -21,6 +21,7 @@
 #include "checker.h"
 
 #include "log/record.h"
+#include "util/bytes.h"
 #include "log/segment.h"
 
 #include <setjmp.h>
@@ -234,7 +235,7 @@ static void expect_verify_names(const char *what, uint64_t bad_commit, const cha
     if (rc < 0)
         fail_msg("%s: open failed (%s: %s); only verify can see this damage", what,
                  stele_strerror(rc), stele_errdetail());
-    stele_verify_report_t rep;
+    stele_verify_report_t rep = {.struct_size = sizeof rep};
     rc = stele_verify(s, NULL, NULL, &rep);
     assert_int_equal(stele_store_close(s), 0);
     if (rc != STELE_ECORRUPT)
@@ -289,7 +290,7 @@ static void test_untouched_copy_passes(void **state) {
     stele_options_t o = opts(0);
     stele_store_t *s = NULL;
     assert_int_equal(stele_store_open(R.work, &o, &s), 0);
-    stele_verify_report_t rep;
+    stele_verify_report_t rep = {.struct_size = sizeof rep};
     assert_int_equal(stele_verify(s, NULL, NULL, &rep), 0);
     assert_int_equal(stele_store_close(s), 0);
 }

@@ -61,7 +61,7 @@ typedef struct ref {
     size_t ncommits;
     stele_uuid_t ids[256]; /* ids by position - 1 */
     uint64_t nids;
-    uint8_t *snap; /* the streams.snap written at close (durable: synced after the log) */
+    uint8_t *snap; /* the catalogue.snap written at close (durable: synced after the log) */
     size_t snap_len;
 } ref_t;
 
@@ -117,7 +117,7 @@ static void build_ref(ref_t *r, const char *root) {
     /* Keep the snapshot aside; the reference itself is left as a store killed after its last
      * commit would be: without the derived files that close writes. */
     char p[4400];
-    snprintf(p, sizeof p, "%s/streams.snap", r->dir);
+    snprintf(p, sizeof p, "%s/catalogue.snap", r->dir);
     assert_int_equal(chk_read_file(p, &r->snap, &r->snap_len), 0);
     assert_int_equal(unlink(p), 0);
     snprintf(p, sizeof p, "%s/index", r->dir);
@@ -183,7 +183,7 @@ static void damage(const ref_t *r, const char *work, const char *seg, int varian
                    uint64_t data_end, chk_rng_t *rng, uint8_t *buf) {
     if (variant == V_PROVED) {
         char p[4400];
-        snprintf(p, sizeof p, "%s/streams.snap", work);
+        snprintf(p, sizeof p, "%s/catalogue.snap", work);
         FILE *f = fopen(p, "wb");
         assert_non_null(f);
         assert_int_equal(fwrite(r->snap, 1, r->snap_len, f), r->snap_len);
@@ -216,7 +216,7 @@ static void restore(const ref_t *r, const char *work, const uint8_t *refseg, siz
     assert_int_equal(pwrite(fd, refseg + from, (size_t)(to - from), (off_t)from),
                      (ssize_t)(to - from));
     close(fd);
-    static const char *const derived[] = {"index", "ids", "streams.snap"};
+    static const char *const derived[] = {"index", "ids", "catalogue.snap"};
     for (size_t i = 0; i < 3; i++) {
         snprintf(a, sizeof a, "%s/%s", r->dir, derived[i]);
         snprintf(b, sizeof b, "%s/%s", work, derived[i]);
@@ -254,7 +254,7 @@ static void check_refused(const ref_t *r, const char *dir, const char *seg, size
     uint8_t hash[32];
     assert_int_equal(stele_head_digest(s, &head, hash), 0);
     assert_int_equal(head, want_head);
-    stele_verify_report_t rep;
+    stele_verify_report_t rep = {.struct_size = sizeof rep};
     rc = stele_verify(s, NULL, NULL, &rep);
     if (rc != STELE_ECORRUPT || rep.bad_position != want_head + 1 || !strstr(rep.message, needle))
         fail_msg("%s: verify gave %s at position %" PRIu64 " (%s), want the loss at %" PRIu64, what,
@@ -358,7 +358,7 @@ static void test_torn_tail(void **state) {
                 assert_int_equal(stele_append(s, "z", STELE_EXPECT_ANY, &e, 1, &res), 0);
                 uint64_t want_head = want ? r->commits[want - 1].head : 0;
                 assert_int_equal(res.first_position, want_head + 1);
-                stele_verify_report_t rep;
+                stele_verify_report_t rep = {.struct_size = sizeof rep};
                 if (stele_verify(s, NULL, NULL, &rep) != 0)
                     fail_msg("%s: verify after an append: %s", what, rep.message);
                 assert_int_equal(stele_store_close(s), 0);

@@ -1,6 +1,6 @@
 /*
  * fuzz_snapshot.c -- the stream catalogue's snapshot loader (stele__catalogue_load) on arbitrary
- * "streams.snap" content.
+ * "catalogue.snap" content.
  *
  * Input: one mode byte, then the file. With mode bit 0 the last 4 bytes are replaced by the
  * CRC-32C of the rest, so that the fuzzer reaches the entry parser behind the checksum.
@@ -51,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if ((data[0] & 1) && len >= 4)
         fuzz_put_u32(file + len - 4, stele__crc32c(0, file, len - 4));
     fuzz_scratch_clean();
-    fuzz_write("streams.snap", file, len);
+    fuzz_write("catalogue.snap", file, len);
     free(file);
 
     const stele_vfs_t *vfs = stele__vfs_posix();

@@ -4,7 +4,7 @@
  */
 #include "fuzz_util.h"
 
-#include "os/alloc.h"
+#include "alloc_hooks.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -215,7 +215,7 @@ int main(int argc, char **argv) {
     free(seg);
 
     /* snapshot seeds: as saved, with the CRC fix-up flag, and damaged */
-    snprintf(path, sizeof path, "%s/streams.snap", dir);
+    snprintf(path, sizeof path, "%s/catalogue.snap", dir);
     size_t snap_len = 0;
     uint8_t *snap = slurp(path, &snap_len);
     seed("snapshot", "saved", "\0", 1, snap, snap_len);

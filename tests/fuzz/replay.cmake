@@ -44,7 +44,7 @@ foreach(name ${STELE_FUZZ_TARGETS})
   endif()
   add_executable(fuzz_replay_${name} ${sources})
   set_target_properties(fuzz_replay_${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${STELE_TEST_BIN})
-  target_link_libraries(fuzz_replay_${name} PRIVATE stele_internal PkgConfig::JANSSON ${libs})
+  target_link_libraries(fuzz_replay_${name} PRIVATE stele_test_support PkgConfig::JANSSON ${libs})
   target_include_directories(fuzz_replay_${name} PRIVATE ${CMAKE_SOURCE_DIR}/common)
   add_test(NAME fuzz/${name}
            COMMAND fuzz_replay_${name} ${STELE_FUZZ_DIR}/corpus/${name}

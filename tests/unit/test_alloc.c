@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "os/alloc.h"
+#include "alloc_hooks.h"
 #include "stele.h"
 
 #include <pthread.h>

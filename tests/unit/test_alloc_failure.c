@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "os/alloc.h"
+#include "alloc_hooks.h"
 #include "test_util.h"
 
 #include <inttypes.h>
@@ -141,7 +141,7 @@ static void test_open_existing_store(void **state) {
             break;
         if (n % 2 == 0) {
             char p[PATH_MAX];
-            tu_join(p, sizeof p, dir, "streams.snap");
+            tu_join(p, sizeof p, dir, "catalogue.snap");
             tu_rmtree(p);
         }
     }
@@ -193,7 +193,7 @@ static void test_append_and_read(void **state) {
         tu_events_free(&got);
         /* A failure after the log write (the index could not follow) poisons the store: the
          * caller was told its events are stored, and further appends are refused until reopen. */
-        stele_stats_t st;
+        stele_stats_t st = {.struct_size = sizeof st};
         assert_int_equal(stele_stats(s, &st), 0);
         if (st.poisoned) {
             assert_true(rc != 0 || rc2 != 0);
@@ -221,14 +221,14 @@ static void test_append_and_read(void **state) {
             if (i + 1 == have)
                 assert_int_equal(j, nacked);
         }
-        stele_stream_info_t info;
+        stele_stream_info_t info = {.struct_size = sizeof info};
         int irc = stele_stream_info(s, stream, &info);
         if (rc2 == 0)
             assert_int_equal(irc, 0);
         else if (!st.poisoned)
             assert_int_equal(irc, STELE_ENOTFOUND);
         /* The rebuilt index agrees with the log. */
-        stele_verify_report_t rep;
+        stele_verify_report_t rep = {.struct_size = sizeof rep};
         assert_int_equal(stele_verify(s, NULL, NULL, &rep), 0);
         assert_int_equal(stele_store_close(s), 0);
         expect_live(base, "append+read (after)", n);

@@ -1,5 +1,5 @@
 /*
- * test_http_request.c -- steled's HTTP/1.1 request parser (server/request.c): the request line,
+ * test_http_request.c -- steled's HTTP/1.1 request parser (server/http/request.c): the request line,
  * headers, Content-Length and chunked bodies, pipelining, keep-alive and 100-continue, and every
  * refusal with the status and error code the client is answered with.
  *

@@ -148,7 +148,10 @@ static void test_reuse_refused(void **state) {
     assert_int_equal(stele_append(s, "pay-2", STELE_EXPECT_ANY, &orig, 1, &res), STELE_EIDREUSE);
     assert_detail_names(&orig.id);
     assert_non_null(strstr(stele_errdetail(), "stream"));
-    assert_int_equal(stele_stream_info(s, "pay-2", &(stele_stream_info_t){0}), STELE_ENOTFOUND);
+    assert_int_equal(
+        stele_stream_info(s, "pay-2",
+                          &(stele_stream_info_t){.struct_size = sizeof(stele_stream_info_t)}),
+        STELE_ENOTFOUND);
     /* Nothing was written by any of them, and the original is intact. */
     assert_int_equal(tu_head(s), head);
     stele_reader_t *r = NULL;
@@ -287,7 +290,7 @@ static void test_same_batch(void **state) {
         }
     }
     assert_int_equal(tu_head(s), head + PAIRS);
-    stele_stats_t st;
+    stele_stats_t st = {.struct_size = sizeof st};
     assert_int_equal(stele_stats(s, &st), 0);
     print_message("%d pairs of requests in %" PRIu64 " commits\n", PAIRS, st.commits);
 }
@@ -359,7 +362,7 @@ static void test_lookup_reopen_reindex(void **state) {
         assert_int_equal(tu_head(s), head);
         expect_found(s, &e.id, first.first_position, "l-1");
         expect_found(s, &all.v[1].id, 2, all.v[1].stream);
-        stele_verify_report_t rep;
+        stele_verify_report_t rep = {.struct_size = sizeof rep};
         assert_int_equal(stele_verify(s, NULL, NULL, &rep), 0);
     }
     tu_events_free(&all);
@@ -394,7 +397,7 @@ static void r_events(const r_append_t *a, stele_event_in_t *ev) {
 }
 
 static int64_t r_expected(tu_rng_t *rng, stele_store_t *s, const char *stream) {
-    stele_stream_info_t info;
+    stele_stream_info_t info = {.struct_size = sizeof info};
     int64_t last = stele_stream_info(s, stream, &info) == 0 ? info.last_version : -1;
     switch (tu_rnd_below(rng, 6)) {
     case 0: return STELE_EXPECT_ANY;

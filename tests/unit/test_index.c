@@ -15,7 +15,7 @@
 #include "index/index.h"
 #include "os/alloc.h"
 #include "os/vfs.h"
-#include "os/vfs_fault.h"
+#include "vfs_fault.h"
 #include "stele.h"
 
 #include <errno.h>
@@ -271,7 +271,8 @@ static bool unique_keys;
 
 static stele_index_t *open_index(const char *dir, const stele_vfs_t *vfs, uint64_t memtable,
                                  uint32_t fanout) {
-    stele_index_options_t o = {memtable, fanout, unique_keys};
+    stele_index_options_t o = {
+        .memtable_entries = memtable, .merge_fanout = fanout, .unique_keys = unique_keys};
     stele_index_t *idx = NULL;
     int rc = stele__index_open(vfs, dir, &o, &idx);
     if (rc != 0)

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "os/alloc.h"
+#include "alloc_hooks.h"
 #include "stele.h"
 #include "util/error.h"
 #include "util/json.h"

@@ -14,8 +14,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "log/cursor.h"
 #include "log/log.h"
 #include "log/record.h"
+#include "util/bytes.h"
 #include "os/vfs.h"
 #include "test_util.h"
 

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "log/record.h"
+#include "util/bytes.h"
 #include "test_util.h"
 #include "util/sha256.h"
 

@@ -61,7 +61,7 @@ static void test_expected_versions(void **state) {
     expect_conflict(s, "order-1", 0, -1);
     expect_conflict(s, "order-1", 5, -1);
     /* A failed append does not make the stream exist. */
-    stele_stream_info_t info;
+    stele_stream_info_t info = {.struct_size = sizeof info};
     assert_int_equal(stele_stream_info(s, "order-1", &info), STELE_ENOTFOUND);
     assert_int_equal(stele_read_stream(s, "order-1", 0, STELE_FORWARD, 0, &(stele_reader_t *){0}),
                      STELE_ENOTFOUND);
@@ -103,7 +103,7 @@ static void test_refusals_leave_no_stream(void **state) {
     tu_fixture_t *f = *state;
     stele_store_t *s = f->s;
     assert_int_equal(tu_append1(s, "real-1", STELE_EXPECT_ANY, "A", "{}", NULL), 0);
-    stele_stats_t before, after;
+    stele_stats_t before = {.struct_size = sizeof before}, after = {.struct_size = sizeof after};
     assert_int_equal(stele_stats(s, &before), 0);
     char name[32];
     for (int i = 0; i < 200; i++) {
@@ -335,7 +335,10 @@ static void test_idempotent_retry(void **state) {
     assert_int_equal(stele_append(s, "dup-1", STELE_EXPECT_ANY, dup, 2, &again), STELE_EINVAL);
     tu_assert_detail();
     assert_int_equal(tu_head(s), head);
-    assert_int_equal(stele_stream_info(s, "dup-1", &(stele_stream_info_t){0}), STELE_ENOTFOUND);
+    assert_int_equal(
+        stele_stream_info(s, "dup-1",
+                          &(stele_stream_info_t){.struct_size = sizeof(stele_stream_info_t)}),
+        STELE_ENOTFOUND);
 
     /* Idempotency survives a reopen. */
     s = f->s = tu_reopen(s, f->dir);
@@ -603,6 +606,7 @@ static void snapshot_reads(stele_store_t *s, tu_events_t *all, tu_events_t *stre
     for (size_t i = 0; i < 4; i++) {
         int rc = tu_read_stream(s, names[i], 0, STELE_FORWARD, 0, &streams[i]);
         assert_true(rc == 0 || rc == STELE_ENOTFOUND);
+        infos[i].struct_size = sizeof infos[i];
         rc = stele_stream_info(s, names[i], &infos[i]);
         assert_true(rc == 0 || rc == STELE_ENOTFOUND);
         infos[i].name = NULL;
@@ -657,7 +661,7 @@ static void test_positions_reopen_digest(void **state) {
         assert_int_equal(stele_store_close(s), 0);
         char p[PATH_MAX];
         if (mode & 1) {
-            tu_join(p, sizeof p, f->dir, "streams.snap");
+            tu_join(p, sizeof p, f->dir, "catalogue.snap");
             assert_true(tu_exists(p));
             tu_rmtree(p);
         }
@@ -751,7 +755,7 @@ static void *ct_main(void *p) {
                 own_version = res.last_version;
         } else {
             for (int attempt = 0;; attempt++) {
-                stele_stream_info_t info;
+                stele_stream_info_t info = {.struct_size = sizeof info};
                 int64_t expected = STELE_EXPECT_NO_STREAM;
                 if (stele_stream_info(a->s, k->stream, &info) == 0)
                     expected = info.last_version;
@@ -836,7 +840,7 @@ static void test_concurrent_appenders(void **state) {
                 if (v)
                     assert_true(st.v[v].position > st.v[v - 1].position);
             }
-            stele_stream_info_t info;
+            stele_stream_info_t info = {.struct_size = sizeof info};
             assert_int_equal(stele_stream_info(s, names[i], &info), 0);
             assert_int_equal(info.last_version, (int64_t)st.n - 1);
             assert_int_equal(info.event_count, st.n);

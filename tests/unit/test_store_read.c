@@ -35,7 +35,7 @@ static void sleep_ms(long ms) {
 
 /* Append n events; each one's data names its stream and version. */
 static void append_n(stele_store_t *s, const char *stream, const char *type, int n) {
-    stele_stream_info_t info;
+    stele_stream_info_t info = {.struct_size = sizeof info};
     int64_t v = stele_stream_info(s, stream, &info) == 0 ? info.last_version + 1 : 0;
     for (int64_t i = v; i < v + n; i++) {
         char data[64];
@@ -492,7 +492,7 @@ static void test_reads_across_segments(void **state) {
         count++;
     }
     free(buf);
-    stele_stats_t st;
+    stele_stats_t st = {.struct_size = sizeof st};
     assert_int_equal(stele_stats(s, &st), 0);
     assert_true(st.segments >= 5);
     assert_int_equal(st.head_position, count);
@@ -618,7 +618,7 @@ static void test_verify_and_reindex(void **state) {
     }
     free(pad);
     assert_int_equal(stele_stream_metadata_set(s, "v-1", "{\"a\":1}"), 0);
-    stele_verify_report_t rep;
+    stele_verify_report_t rep = {.struct_size = sizeof rep};
     assert_int_equal(stele_verify(s, NULL, NULL, &rep), 0);
     assert_int_equal(rep.error, 0);
     assert_int_equal(rep.events, 201);
@@ -684,7 +684,7 @@ static void test_verify_and_reindex(void **state) {
     close(fd);
     assert_int_equal(tu_flip_bit(path, target, 3), 0);
     s = f->s = tu_open(f->dir);
-    memset(&rep, 0, sizeof rep);
+    rep = (stele_verify_report_t){.struct_size = sizeof rep};
     assert_int_equal(stele_verify(s, NULL, NULL, &rep), STELE_ECORRUPT);
     tu_assert_detail();
     assert_int_equal(rep.error, STELE_ECORRUPT);

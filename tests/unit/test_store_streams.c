@@ -28,7 +28,7 @@ static void reopen(tu_fixture_t *f, int mode) {
     assert_int_equal(stele_store_close(f->s), 0);
     if (mode == 1) {
         char p[PATH_MAX];
-        tu_join(p, sizeof p, f->dir, "streams.snap");
+        tu_join(p, sizeof p, f->dir, "catalogue.snap");
         assert_true(tu_exists(p));
         tu_rmtree(p);
     }
@@ -45,7 +45,7 @@ static void append_n(stele_store_t *s, const char *stream, int n) {
 static void test_info(void **state) {
     tu_fixture_t *f = *state;
     stele_store_t *s = f->s;
-    stele_stream_info_t info;
+    stele_stream_info_t info = {.struct_size = sizeof info};
     assert_int_equal(stele_stream_info(s, "acct-1", &info), STELE_ENOTFOUND);
     tu_assert_detail();
     assert_int_equal(stele_stream_info(s, "", &info), STELE_ENAME);
@@ -57,6 +57,7 @@ static void test_info(void **state) {
     for (int round = 0; round < 3; round++) {
         const char *name = "acct-1";
         memset(&info, 0x5a, sizeof info);
+        info.struct_size = sizeof info;
         assert_int_equal(stele_stream_info(s, name, &info), 0);
         assert_ptr_equal(info.name, name);
         assert_int_equal(info.state, STELE_STREAM_ACTIVE);
@@ -165,7 +166,7 @@ static void test_list(void **state) {
         assert_int_equal(stele_stream_list(s, "order-2", NULL, 0, false, &l), 0);
         assert_int_equal(stele_stream_list_count(l), 1);
         const stele_stream_info_t *it = stele_stream_list_get(l, 0);
-        stele_stream_info_t info;
+        stele_stream_info_t info = {.struct_size = sizeof info};
         assert_int_equal(stele_stream_info(s, "order-2", &info), 0);
         assert_int_equal(it->last_version, 1);
         assert_int_equal(it->event_count, 2);
@@ -216,7 +217,7 @@ static void test_metadata(void **state) {
     assert_int_equal(stele_stream_metadata_set(s, "m-1", "{\"max_age\":60}"), 0);
     expect_meta(s, "m-1", "{\"max_age\":60}");
     /* Metadata is not an event of the stream itself; its version is untouched. */
-    stele_stream_info_t info;
+    stele_stream_info_t info = {.struct_size = sizeof info};
     assert_int_equal(stele_stream_info(s, "m-1", &info), 0);
     assert_int_equal(info.last_version, 1);
     /* It is recorded as events of the reserved stream "$$m-1". */
@@ -243,7 +244,7 @@ static void test_metadata(void **state) {
 /* ---- deletion ---------------------------------------------------------------------------- */
 
 static void check_soft_deleted_then_recreated(stele_store_t *s) {
-    stele_stream_info_t info;
+    stele_stream_info_t info = {.struct_size = sizeof info};
     assert_int_equal(stele_stream_info(s, "cart-1", &info), 0);
     assert_int_equal(info.state, STELE_STREAM_ACTIVE);
     assert_int_equal(info.first_version, 3);
@@ -292,7 +293,7 @@ static void test_soft_delete(void **state) {
         assert_int_equal(stele_read_stream(s, "cart-1", 0, STELE_FORWARD, 0, &r), STELE_EDELETED);
         tu_assert_detail();
         assert_null(r);
-        stele_stream_info_t info;
+        stele_stream_info_t info = {.struct_size = sizeof info};
         assert_int_equal(stele_stream_info(s, "cart-1", &info), 0);
         assert_int_equal(info.state, STELE_STREAM_DELETED);
         assert_int_equal(info.last_version, 2);
@@ -329,7 +330,7 @@ static void test_soft_delete(void **state) {
     assert_int_equal(stele_stream_delete(s, "cart-1", STELE_EXPECT_STREAM_EXISTS, false), 0);
     assert_int_equal(tu_append1(s, "cart-1", STELE_EXPECT_ANY, "T", "{}", &res), 0);
     assert_int_equal(res.first_version, 5);
-    stele_stream_info_t info;
+    stele_stream_info_t info = {.struct_size = sizeof info};
     assert_int_equal(stele_stream_info(s, "cart-1", &info), 0);
     assert_int_equal(info.first_version, 5);
     assert_int_equal(info.event_count, 1);
@@ -375,12 +376,12 @@ static void test_tombstone(void **state) {
                              STELE_ETOMBSTONED);
             assert_int_equal(stele_stream_delete(s, names[k], STELE_EXPECT_ANY, true),
                              STELE_ETOMBSTONED);
-            stele_stream_info_t info;
+            stele_stream_info_t info = {.struct_size = sizeof info};
             assert_int_equal(stele_stream_info(s, names[k], &info), 0);
             assert_int_equal(info.state, STELE_STREAM_TOMBSTONED);
         }
         /* The commit that failed on its tombstoned part wrote nothing of its other part. */
-        stele_stream_info_t fine;
+        stele_stream_info_t fine = {.struct_size = sizeof fine};
         assert_int_equal(stele_stream_info(s, "fine-1", &fine), STELE_ENOTFOUND);
         reopen(f, round % 2);
         s = f->s;
@@ -418,7 +419,7 @@ static void test_metadata_expect(void **state) {
     assert_int_equal(stele_stream_metadata_set_expect(f->s, "mx-1", "{}", -7, &v), STELE_EINVAL);
     /* The stream's info names the version; a delete advances it. */
     append_n(f->s, "mx-1", 2);
-    stele_stream_info_t info;
+    stele_stream_info_t info = {.struct_size = sizeof info};
     assert_int_equal(stele_stream_info(f->s, "mx-1", &info), 0);
     assert_int_equal(info.metadata_version, 2);
     assert_int_equal(stele_stream_delete(f->s, "mx-1", STELE_EXPECT_ANY, false), 0);

@@ -9,9 +9,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "os/alloc.h"
+#include "alloc_hooks.h"
 #include "os/vfs.h"
-#include "os/vfs_fault.h"
+#include "vfs_fault.h"
 #include "stele.h"
 #include "test_util.h"
 

@@ -11,10 +11,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "log/cursor.h"
 #include "log/log.h"
 #include "log/writer.h"
 #include "os/vfs.h"
-#include "os/vfs_fault.h"
+#include "vfs_fault.h"
 #include "test_util.h"
 
 #include <errno.h>

@@ -1,14 +1,14 @@
 /*
- * snapshot.h -- periodic catalogue snapshots, so that opening after a crash replays a bounded part
- * of the log instead of everything since the last clean close.
+ * catalogue_snap.h -- periodic catalogue snapshots, so that opening after a crash replays a bounded
+ * part of the log instead of everything since the last clean close.
  *
  * The writer thread serialises the catalogue (it alone changes it, so no lock is needed and readers
  * are not held up) every max(1M events, 8 x streams) events, and hands the bytes to a background
  * thread that writes them atomically. The bound keeps the snapshot's cost per appended event small
  * whatever the number of streams: about 5 bytes of serialisation per event.
  */
-#ifndef STELE_STORE_SNAPSHOT_H
-#define STELE_STORE_SNAPSHOT_H
+#ifndef STELE_STORE_CATALOGUE_SNAP_H
+#define STELE_STORE_CATALOGUE_SNAP_H
 
 #include "os/vfs.h"
 
@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct stele_snapshotter {
+typedef struct stele_catsnap {
     const stele_vfs_t *vfs;
     const char *dir;
     pthread_t thread;
@@ -30,18 +30,18 @@ typedef struct stele_snapshotter {
     bool stop;
     uint64_t position; /* position of the last snapshot handed over (writer thread only) */
     uint64_t written;  /* snapshots written */
-} stele_snapshotter_t;
+} stele_catsnap_t;
 
-int stele__snapshotter_start(stele_snapshotter_t *sn, const stele_vfs_t *vfs, const char *dir,
-                             uint64_t position);
+int stele__catsnap_start(stele_catsnap_t *sn, const stele_vfs_t *vfs, const char *dir,
+                         uint64_t position);
 /* Write what is pending and stop. */
-void stele__snapshotter_stop(stele_snapshotter_t *sn);
-/* Wait until nothing is pending or being written (before another writer of streams.snap). */
-void stele__snapshotter_idle(stele_snapshotter_t *sn);
+void stele__catsnap_stop(stele_catsnap_t *sn);
+/* Wait until nothing is pending or being written (before another writer of catalogue.snap). */
+void stele__catsnap_idle(stele_catsnap_t *sn);
 /* Is a snapshot due at head with this many streams? (writer thread) */
-bool stele__snapshot_due(const stele_snapshotter_t *sn, uint64_t head, size_t streams);
+bool stele__catsnap_due(const stele_catsnap_t *sn, uint64_t head, size_t streams);
 /* Hand serialised bytes over (ownership passes); false when one is still being written (the
  * caller frees buf and tries again later). */
-bool stele__snapshotter_offer(stele_snapshotter_t *sn, uint8_t *buf, size_t len, uint64_t position);
+bool stele__catsnap_offer(stele_catsnap_t *sn, uint8_t *buf, size_t len, uint64_t position);
 
 #endif

@@ -8,7 +8,7 @@
  * atomics, so the writer thread can go through the table while a test thread arms it; the filter
  * string is guarded by a mutex because it is replaced as a whole.
  */
-#include "os/vfs_fault.h"
+#include "vfs_fault.h"
 
 #include "os/alloc.h"
 #include "stele.h"

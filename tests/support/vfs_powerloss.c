@@ -14,7 +14,7 @@
  * Nodes live until the table is freed (a test store has a few dozen files); a gone node (durably
  * unlinked, replaced, or its creation undone) is never matched by path again.
  */
-#include "os/vfs_powerloss.h"
+#include "vfs_powerloss.h"
 
 #include "os/alloc.h"
 #include "stele.h"

@@ -1,7 +1,7 @@
 /*
- * snapshot.c -- the background writer of catalogue snapshots (see snapshot.h).
+ * catalogue_snap.c -- the background writer of catalogue snapshots (see catalogue_snap.h).
  */
-#include "store/snapshot.h"
+#include "store/catalogue_snap.h"
 
 #include "os/alloc.h"
 #include "store/catalogue.h"
@@ -12,7 +12,7 @@
 #define SNAPSHOT_EVENTS_PER_STREAM 8u
 
 static void *snapshot_main(void *arg) {
-    stele_snapshotter_t *sn = arg;
+    stele_catsnap_t *sn = arg;
     pthread_mutex_lock(&sn->mu);
     for (;;) {
         while (!sn->pending && !sn->stop)
@@ -35,8 +35,8 @@ static void *snapshot_main(void *arg) {
     return NULL;
 }
 
-int stele__snapshotter_start(stele_snapshotter_t *sn, const stele_vfs_t *vfs, const char *dir,
-                             uint64_t position) {
+int stele__catsnap_start(stele_catsnap_t *sn, const stele_vfs_t *vfs, const char *dir,
+                         uint64_t position) {
     memset(sn, 0, sizeof(*sn));
     sn->vfs = vfs;
     sn->dir = dir;
@@ -52,7 +52,7 @@ int stele__snapshotter_start(stele_snapshotter_t *sn, const stele_vfs_t *vfs, co
     return 0;
 }
 
-void stele__snapshotter_stop(stele_snapshotter_t *sn) {
+void stele__catsnap_stop(stele_catsnap_t *sn) {
     if (!sn->started)
         return;
     pthread_mutex_lock(&sn->mu);
@@ -67,7 +67,7 @@ void stele__snapshotter_stop(stele_snapshotter_t *sn) {
     sn->started = false;
 }
 
-void stele__snapshotter_idle(stele_snapshotter_t *sn) {
+void stele__catsnap_idle(stele_catsnap_t *sn) {
     if (!sn->started)
         return;
     pthread_mutex_lock(&sn->mu);
@@ -76,15 +76,14 @@ void stele__snapshotter_idle(stele_snapshotter_t *sn) {
     pthread_mutex_unlock(&sn->mu);
 }
 
-bool stele__snapshot_due(const stele_snapshotter_t *sn, uint64_t head, size_t streams) {
+bool stele__catsnap_due(const stele_catsnap_t *sn, uint64_t head, size_t streams) {
     uint64_t every = (uint64_t)streams * SNAPSHOT_EVENTS_PER_STREAM;
     if (every < SNAPSHOT_MIN_EVENTS)
         every = SNAPSHOT_MIN_EVENTS;
     return sn->started && head >= sn->position + every;
 }
 
-bool stele__snapshotter_offer(stele_snapshotter_t *sn, uint8_t *buf, size_t len,
-                              uint64_t position) {
+bool stele__catsnap_offer(stele_catsnap_t *sn, uint8_t *buf, size_t len, uint64_t position) {
     pthread_mutex_lock(&sn->mu);
     bool taken = !sn->busy && !sn->stop;
     if (taken) {

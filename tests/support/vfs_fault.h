@@ -5,8 +5,8 @@
  * write after a byte budget (ENOSPC), short writes, reads. Counters are atomic so the table can be
  * used by the writer thread while a test thread arms it.
  */
-#ifndef STELE_OS_VFS_FAULT_H
-#define STELE_OS_VFS_FAULT_H
+#ifndef STELE_TEST_VFS_FAULT_H
+#define STELE_TEST_VFS_FAULT_H
 
 #include "os/vfs.h"
 

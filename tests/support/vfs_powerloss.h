@@ -29,8 +29,8 @@
  * Thread-safe: one mutex guards the books and is held across each write, so sector copies and
  * writes are taken in one order. Reads do not take it.
  */
-#ifndef STELE_OS_VFS_POWERLOSS_H
-#define STELE_OS_VFS_POWERLOSS_H
+#ifndef STELE_TEST_VFS_POWERLOSS_H
+#define STELE_TEST_VFS_POWERLOSS_H
 
 #include "os/vfs.h"
 
