@@ -91,14 +91,14 @@ for src in $CLI_SRCS; do
     rel=${src#"$ROOT"/}
     CLI_OBJS="$CLI_OBJS $OUT/obj/${rel//\//_}.o"
 done
-# steled's request parser (the http_request target) also depends on server/server.h.
-SERVER_OBJ="$OUT/obj/server_request.c.o"
+# steled's request parser (the http_request target) also depends on the headers of server/.
+SERVER_OBJ="$OUT/obj/server_http_request.c.o"
 server_header=$(find "$ROOT/server" "$ROOT/src" "$ROOT/include" -name '*.h' -printf '%T@\n' |
     sort -n | tail -1)
-newest_header=$server_header build_obj "$ROOT/server/request.c" "$SERVER_OBJ"
+newest_header=$server_header build_obj "$ROOT/server/http/request.c" "$SERVER_OBJ"
 # steled's two append-body readers (the body target).
 BODY_OBJS=""
-for src in "$ROOT/server/body_fast.c" "$ROOT/server/json_io.c"; do
+for src in "$ROOT/server/http/body_fast.c" "$ROOT/server/http/json_io.c"; do
     obj="$OUT/obj/server_$(basename "$src").o"
     newest_header=$server_header build_obj "$src" "$obj"
     BODY_OBJS="$BODY_OBJS $obj"

@@ -1,8 +1,8 @@
 /*
  * fuzz_body.c -- steled's two readers of an append body (POST /streams/{s}) against each other, and
- * both against the store's JSON validator: the fast reader (srv_fast_append, server/body_fast.c),
- * which takes the common shape of a body without building a document, and the general one
- * (srv_append_body_read, server/json_io.c), which reads any body with jansson.
+ * both against the store's JSON validator: the fast reader (srv_fast_append,
+ * server/http/body_fast.c), which takes the common shape of a body without building a document, and
+ * the general one (srv_append_body_read, server/http/json_io.c), which reads any body with jansson.
  *
  * Input: the body. A body holding a raw NUL byte is refused before either reader runs
  * (srv_body_text), so such inputs are skipped.
@@ -23,7 +23,7 @@
  */
 #include "fuzz_util.h"
 
-#include "../../server/server.h"
+#include "../../server/http/body_fast.h"
 #include "json_out.h"
 #include "json_scan.h"
 #include "util/json.h"

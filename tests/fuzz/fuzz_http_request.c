@@ -1,6 +1,6 @@
 /*
- * fuzz_http_request.c -- steled's HTTP/1.1 request parser (srv_req_feed in server/request.c) on
- * whatever a client may send.
+ * fuzz_http_request.c -- steled's HTTP/1.1 request parser (srv_req_feed in server/http/request.c)
+ * on whatever a client may send.
  *
  * Input: one control byte, then the bytes a client sends on one connection. Bits 0-5 of the
  * control byte choose where those bytes are cut in two (0 = before the first, 63 = after the
@@ -19,7 +19,7 @@
  */
 #include "fuzz_util.h"
 
-#include "../../server/server.h"
+#include "../../server/http/request.h"
 
 #include <event2/buffer.h>
 

@@ -29,14 +29,16 @@ foreach(name ${STELE_FUZZ_TARGETS})
   endif()
   set(libs "")
   if(name STREQUAL "http_request")
-    # steled's request parser (server/request.c), which reads from libevent's buffers.
-    list(APPEND sources ${CMAKE_SOURCE_DIR}/server/request.c)
+    # steled's request parser (server/http/request.c), which reads from libevent's buffers.
+    list(APPEND sources ${CMAKE_SOURCE_DIR}/server/http/request.c)
     list(APPEND libs PkgConfig::LIBEVENT)
   endif()
   if(name STREQUAL "body")
-    # steled's two append-body readers (server/body_fast.c, server/json_io.c) and what they use;
+    # steled's two append-body readers (server/http/body_fast.c, server/http/json_io.c) and what
+    # they use;
     # json_io.c also writes answers into libevent's buffers.
-    list(APPEND sources ${CMAKE_SOURCE_DIR}/server/body_fast.c ${CMAKE_SOURCE_DIR}/server/json_io.c
+    list(APPEND sources ${CMAKE_SOURCE_DIR}/server/http/body_fast.c
+         ${CMAKE_SOURCE_DIR}/server/http/json_io.c
          ${CMAKE_SOURCE_DIR}/common/json_scan.c ${CMAKE_SOURCE_DIR}/common/json_out.c
          ${CMAKE_SOURCE_DIR}/common/base64.c ${CMAKE_SOURCE_DIR}/common/info_json.c)
     list(APPEND libs PkgConfig::LIBEVENT)

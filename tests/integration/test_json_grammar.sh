@@ -3,8 +3,8 @@
 #
 # 1. Numbers that do not round to a finite double (1E400, 1e999999999999, a 100,000-digit
 #    integer) are refused with 400 invalid_json naming the number by both of steled's body
-#    readers -- the fast one (the usual body shape, server/body_fast.c) and the general one
-#    (jansson, server/json_io.c; a body with "content" always takes it) -- in data and in
+#    readers -- the fast one (the usual body shape, server/http/body_fast.c) and the general one
+#    (jansson, server/http/json_io.c; a body with "content" always takes it) -- in data and in
 #    metadata, and by `stele append` locally and through the server; nothing is written. They
 #    used to be stored by the fast reader, after which every remote read-all and export of the
 #    store failed.

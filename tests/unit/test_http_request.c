@@ -1,7 +1,7 @@
 /*
- * test_http_request.c -- steled's HTTP/1.1 request parser (server/request.c): the request line,
- * headers, Content-Length and chunked bodies, pipelining, keep-alive and 100-continue, and every
- * refusal with the status and error code the client is answered with.
+ * test_http_request.c -- steled's HTTP/1.1 request parser (server/http/request.c): the request
+ * line, headers, Content-Length and chunked bodies, pipelining, keep-alive and 100-continue, and
+ * every refusal with the status and error code the client is answered with.
  *
  * Bytes reach the parser in whatever pieces the network delivers, so each accepted request is also
  * fed split at every byte boundary and one byte at a time: the outcome must not depend on how the
@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "../../server/server.h"
+#include "../../server/http/request.h"
 
 #include <event2/buffer.h>
 

@@ -8,7 +8,7 @@
  * or one holding a NUL byte is refused with its number (reading in pieces once made the tail of a
  * long comment a working token). Tokens are compared in constant time.
  *
- * The access rule (srv_access_check) is decided from what the route will return or change, never
+ * The access rule (srv_auth_decide) is decided from what the route will return or change, never
  * from how the request spelled it: the route hands over the same stream name, name prefix and
  * category it gives the library, and the rule asks whether every stream they can match starts
  * with one of the token's prefixes. An absent or empty condition (`prefix=`, `prefix=%00`) matches
@@ -21,32 +21,37 @@
  * SRV_TICKET_MS, and carries its token's identity: the access rule treats the request as if the
  * token had sent it. Tickets live in a bounded table; expired ones are dropped whenever it is
  * touched.
+ *
+ * Nothing here answers a request: the rule returns a decision (allowed, or the error code, message
+ * and challenge to refuse with), which each protocol wing turns into its own answer
+ * (http/access.c for HTTP).
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include <time.h>
-
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
-#include "server.h"
+#include "auth.h"
+#include "log.h"
 
 #define MAX_TOKENS 1024
 #define MAX_PREFIXES 64
 #define MAX_LINE_BYTES 65536u /* one line of the token file, without its newline */
 
-typedef struct token {
+struct srv_identity {
     char *token;
     size_t token_len;
     srv_role_t role;
     char *prefixes[MAX_PREFIXES];
     size_t prefix_count;
     bool all;
-} token_t;
+};
+typedef struct srv_identity token_t;
 
 struct srv_auth {
     token_t *tokens;
@@ -239,10 +244,23 @@ static bool covers(const token_t *t, const stele_filter_t *names) {
     return false;
 }
 
-/* The bearer token of the request, or NULL after replying 401. The scheme is case-insensitive
- * and followed by one or more spaces (RFC 7235). */
-static const token_t *request_token(srv_t *srv, srv_req_t *req) {
-    const char *h = srv_req_header(req, "Authorization");
+/* Refuse: the error code, the message and, for a 401, the challenge to send. Returns false. */
+static bool deny(srv_access_t *out, const char *code, const char *challenge, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static bool deny(srv_access_t *out, const char *code, const char *challenge, const char *fmt, ...) {
+    out->allowed = false;
+    out->code = code;
+    out->challenge = challenge;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out->message, sizeof(out->message), fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+/* The bearer token of the request (h: its Authorization header), or NULL after refusing with
+ * 401. The scheme is case-insensitive and followed by one or more spaces (RFC 7235). */
+static const token_t *request_token(srv_t *srv, const char *h, srv_access_t *out) {
     const char *given = NULL;
     if (h != NULL && strncasecmp(h, "Bearer", 6) == 0 && h[6] == ' ') {
         given = h + 7;
@@ -251,22 +269,20 @@ static const token_t *request_token(srv_t *srv, srv_req_t *req) {
         }
     }
     if (given == NULL || given[0] == '\0') {
-        srv_req_add_header(req, "WWW-Authenticate", "Bearer realm=\"stele\"");
-        srv_reply_error(srv, req, "unauthorized", NULL, "an Authorization: Bearer token is needed");
+        deny(out, "unauthorized", "Bearer realm=\"stele\"",
+             "an Authorization: Bearer token is needed");
         return NULL;
     }
     const token_t *t = find_token(srv->auth, given);
     if (t == NULL) {
-        srv_req_add_header(req, "WWW-Authenticate",
-                           "Bearer realm=\"stele\", error=\"invalid_token\"");
-        srv_reply_error(srv, req, "unauthorized", NULL, "the token is not valid");
+        deny(out, "unauthorized", "Bearer realm=\"stele\", error=\"invalid_token\"",
+             "the token is not valid");
     }
     return t;
 }
 
 /* 403 naming the token's prefixes (its holder may know them) and what the request needs. */
-static void refuse_names(srv_t *srv, srv_req_t *req, const token_t *t,
-                         const stele_filter_t *names) {
+static bool refuse_names(srv_access_t *out, const token_t *t, const stele_filter_t *names) {
     char list[512];
     size_t used = 0;
     list[0] = '\0';
@@ -280,57 +296,45 @@ static void refuse_names(srv_t *srv, srv_req_t *req, const token_t *t,
     }
     bool one_stream = names->stream != NULL && names->stream[0] != '\0' &&
                       names->stream_prefix == NULL && names->category == NULL;
-    srv_reply_error(srv, req, "forbidden", NULL,
-                    one_stream ? "the token does not cover this stream (its prefixes: %s)"
-                               : "the token is limited to streams starting with %s, and this "
-                                 "request can reach other streams",
-                    list);
+    return deny(out, "forbidden", NULL,
+                one_stream ? "the token does not cover this stream (its prefixes: %s)"
+                           : "the token is limited to streams starting with %s, and this "
+                             "request can reach other streams",
+                list);
 }
 
-static bool ticket_redeem(srv_t *srv, srv_req_t *req, const token_t **out);
+static bool ticket_redeem(srv_t *srv, const char *given, const token_t **t, srv_access_t *out);
 
-/* The access rule; *who is the token the request acts for (NULL without a token file). */
-static bool access_check(srv_t *srv, srv_req_t *req, srv_role_t role, const stele_filter_t *names,
-                         const token_t **who) {
+bool srv_auth_decide(srv_t *srv, const srv_credentials_t *cred, srv_role_t role,
+                     const stele_filter_t *names, srv_access_t *out) {
     const token_t *t = NULL;
-    *who = NULL;
-    if (req->ticket != NULL) {
-        if (srv_req_header(req, "Authorization") != NULL) {
-            srv_reply_error(srv, req, "bad_request", NULL,
-                            "give a ticket or an Authorization token, not both");
+    out->allowed = true;
+    out->who = NULL;
+    out->code = NULL;
+    out->challenge = NULL;
+    out->message[0] = '\0';
+    if (cred->ticket != NULL) {
+        if (cred->authorization != NULL) {
+            return deny(out, "bad_request", NULL,
+                        "give a ticket or an Authorization token, not both");
+        }
+        if (!ticket_redeem(srv, cred->ticket, &t, out)) {
             return false;
         }
-        if (!ticket_redeem(srv, req, &t)) {
-            return false;
-        }
-    } else if (srv->auth != NULL && (t = request_token(srv, req)) == NULL) {
+    } else if (srv->auth != NULL && (t = request_token(srv, cred->authorization, out)) == NULL) {
         return false;
     }
     if (srv->auth == NULL) {
         return true;
     }
-    *who = t;
+    out->who = t;
     if (t->role < role) {
-        srv_reply_error(srv, req, "forbidden", NULL, "the token's role does not allow this");
-        return false;
+        return deny(out, "forbidden", NULL, "the token's role does not allow this");
     }
     if (names != NULL && !covers(t, names)) {
-        refuse_names(srv, req, t, names);
-        return false;
+        return refuse_names(out, t, names);
     }
     return true;
-}
-
-bool srv_access_check(srv_t *srv, srv_req_t *req, srv_role_t role, const stele_filter_t *names) {
-    const token_t *who = NULL;
-    return access_check(srv, req, role, names, &who);
-}
-
-bool srv_access_stream(srv_t *srv, srv_req_t *req, srv_role_t role, const char *stream) {
-    stele_filter_t names;
-    memset(&names, 0, sizeof(names));
-    names.stream = stream;
-    return srv_access_check(srv, req, role, &names);
 }
 
 /* ---- subscription tickets ------------------------------------------------------------------- */
@@ -372,11 +376,10 @@ static void tickets_sweep(struct srv_tickets *tk, uint64_t now) {
     }
 }
 
-/* Take the request's ticket (single use): true with *out its token, or false after replying
+/* Take the ticket given (single use): true with *t its token, or false after refusing with
  * 401. */
-static bool ticket_redeem(srv_t *srv, srv_req_t *req, const token_t **out) {
+static bool ticket_redeem(srv_t *srv, const char *given, const token_t **t, srv_access_t *out) {
     struct srv_tickets *tk = srv->tickets;
-    const char *given = req->ticket;
     size_t len = strlen(given);
     size_t found = SIZE_MAX;
     if (tk != NULL) {
@@ -390,28 +393,20 @@ static bool ticket_redeem(srv_t *srv, srv_req_t *req, const token_t **out) {
         }
     }
     if (found == SIZE_MAX) {
-        srv_req_add_header(req, "WWW-Authenticate",
-                           "Bearer realm=\"stele\", error=\"invalid_token\"");
-        srv_reply_error(srv, req, "unauthorized", NULL,
-                        "the ticket is not valid: unknown, already used, or older than %u ms; "
-                        "get a new one from POST /subscribe/ticket",
-                        SRV_TICKET_MS);
-        return false;
+        return deny(out, "unauthorized", "Bearer realm=\"stele\", error=\"invalid_token\"",
+                    "the ticket is not valid: unknown, already used, or older than %u ms; "
+                    "get a new one from POST /subscribe/ticket",
+                    SRV_TICKET_MS);
     }
-    *out = tk->items[found].token;
+    *t = tk->items[found].token;
     ticket_remove(tk, found);
     return true;
 }
 
-void srv_route_ticket(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
-    (void)a;
-    const token_t *who = NULL;
-    if (!access_check(srv, req, SRV_ROLE_READ, NULL, &who)) {
-        return;
-    }
+bool srv_ticket_issue(srv_t *srv, const srv_identity_t *who, srv_ticket_t *ticket,
+                      srv_access_t *out) {
     if (srv->tickets == NULL && (srv->tickets = calloc(1, sizeof(*srv->tickets))) == NULL) {
-        srv_reply_error(srv, req, "internal", NULL, "out of memory");
-        return;
+        return deny(out, "internal", NULL, "out of memory");
     }
     struct srv_tickets *tk = srv->tickets;
     uint64_t now = srv_now_ns();
@@ -421,17 +416,15 @@ void srv_route_ticket(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
         mine += tk->items[i].token == who;
     }
     if (tk->count == SRV_MAX_TICKETS || mine == SRV_TICKETS_PER_TOKEN) {
-        srv_reply_error(srv, req, "too_many_requests", NULL,
-                        "%u subscription tickets are outstanding%s (each expires %u ms after it "
-                        "was made)",
-                        mine == SRV_TICKETS_PER_TOKEN ? SRV_TICKETS_PER_TOKEN : SRV_MAX_TICKETS,
-                        mine == SRV_TICKETS_PER_TOKEN ? " for this token" : "", SRV_TICKET_MS);
-        return;
+        return deny(out, "too_many_requests", NULL,
+                    "%u subscription tickets are outstanding%s (each expires %u ms after it "
+                    "was made)",
+                    mine == SRV_TICKETS_PER_TOKEN ? SRV_TICKETS_PER_TOKEN : SRV_MAX_TICKETS,
+                    mine == SRV_TICKETS_PER_TOKEN ? " for this token" : "", SRV_TICKET_MS);
     }
     unsigned char raw[TICKET_BYTES];
     if (RAND_bytes(raw, sizeof(raw)) != 1) {
-        srv_reply_error(srv, req, "internal", NULL, "no random bytes for a ticket");
-        return;
+        return deny(out, "internal", NULL, "no random bytes for a ticket");
     }
     ticket_t *t = &tk->items[tk->count];
     for (size_t i = 0; i < TICKET_BYTES; i++) {
@@ -441,12 +434,6 @@ void srv_route_ticket(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
     t->expires_ns = now + (uint64_t)SRV_TICKET_MS * 1000000u;
     t->token = who;
     tk->count++;
-    struct timespec wall;
-    clock_gettime(CLOCK_REALTIME, &wall);
-    char expires[36];
-    stele_time_format(((int64_t)wall.tv_sec + SRV_TICKET_MS / 1000) * 1000000000 + wall.tv_nsec,
-                      expires);
-    srv_reply_json(srv, req, 201,
-                   json_pack("{s:s, s:s, s:i}", "ticket", t->text, "expires", expires,
-                             "expires_in_ms", (int)SRV_TICKET_MS));
+    memcpy(ticket->text, t->text, sizeof(ticket->text));
+    return true;
 }

@@ -8,7 +8,9 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "server.h"
+#include "log.h"
+#include "conn.h"
+#include "tls.h"
 
 static void log_ssl_error(const char *what, const char *file) {
     char buf[256];

@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "json_scan.h"
-#include "server.h"
+#include "body_fast.h"
 
 typedef struct reader {
     const char *s;

@@ -18,39 +18,14 @@
 #include <sys/stat.h>
 
 #include "info_json.h"
-#include "server.h"
-
-static int log_level = SRV_LOG_INFO;
-
-void srv_log_set_level(int level) { log_level = level; }
-
-void srv_log(int level, const char *msg, json_t *fields) {
-    static const char *const names[] = {"debug", "info", "warn", "error"};
-    if (level < log_level) {
-        json_decref(fields);
-        return;
-    }
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    char when[36];
-    stele_time_format((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec, when);
-    json_t *o = json_object();
-    if (o != NULL) {
-        json_object_set_new(o, "time", json_string(when));
-        json_object_set_new(o, "level", json_string(names[level & 3]));
-        json_object_set_new(o, "msg", json_string(msg));
-        if (fields != NULL) {
-            json_object_update(o, fields);
-        }
-        char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        if (line != NULL) {
-            fprintf(stderr, "%s\n", line);
-            free(line);
-        }
-        json_decref(o);
-    }
-    json_decref(fields);
-}
+#include "auth.h"
+#include "conn.h"
+#include "log.h"
+#include "metrics.h"
+#include "tls.h"
+#include "wakeup.h"
+#include "../http/session.h"
+#include "feed.h"
 
 /* A secret file (the token file, the TLS key) that other users can read or change: warn, with
  * the mode and the fix, in the log's own format. The server still starts (the operator may have
@@ -155,8 +130,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
     srv_log(SRV_LOG_INFO, "shutting down",
             json_pack("{s:s, s:I}", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", "in_flight",
                       (json_int_t)srv->in_flight));
-    srv_http_stop_accepting(srv);
-    srv_sse_close_all(srv);
+    srv_conn_stop_accepting(srv);
+    srv_feed_close_all(srv);
     drain_timer = evtimer_new(srv->base, drain_check, srv);
     if (drain_timer == NULL) {
         event_base_loopbreak(srv->base);
@@ -208,7 +183,7 @@ int main(int argc, char **argv) {
         event_config_free(ecfg);
     }
     if (srv.base == NULL || srv_wakeup_init(&srv) != 0 || srv_metrics_init(&srv) != 0 ||
-        srv_sse_init(&srv) != 0) {
+        srv_feed_init(&srv) != 0) {
         srv_log(SRV_LOG_ERROR, "out of memory at startup", NULL);
         goto done;
     }
@@ -217,7 +192,7 @@ int main(int argc, char **argv) {
     }
     /* Connections wait in the listen backlog until the loop runs, after the store is open. */
     uint16_t bound_port = 0;
-    if (srv_http_start(&srv, host, port, &bound_port) != 0) {
+    if (srv_conn_listen_at(&srv, host, port, &srv_http_proto, &bound_port) != 0) {
         goto done;
     }
 
@@ -266,8 +241,8 @@ done:
     if (sigint != NULL) {
         event_free(sigint);
     }
-    srv_sse_close_all(&srv);
-    srv_http_free(&srv);
+    srv_feed_close_all(&srv);
+    srv_conn_close_all(&srv);
     if (srv.store != NULL) {
         stele_store_on_commit(srv.store, NULL, NULL);
         rc = stele_store_close(srv.store);
@@ -280,12 +255,7 @@ done:
     srv_tls_free(&srv);
     srv_wakeup_free(&srv);
     srv_metrics_free(&srv);
-    if (srv.sse_timer != NULL) {
-        event_free(srv.sse_timer);
-    }
-    if (srv.sse_work_ev != NULL) {
-        event_free(srv.sse_work_ev);
-    }
+    srv_feed_free(&srv);
     if (srv.base != NULL) {
         event_base_free(srv.base);
     }

@@ -11,7 +11,11 @@
 #include <event2/buffer.h>
 
 #include "info_json.h"
-#include "server.h"
+#include "access.h"
+#include "../core/log.h"
+#include "../core/wakeup.h"
+#include "json_io.h"
+#include "routes.h"
 
 int srv_filter_from_query(srv_t *srv, srv_req_t *req, const srv_query_t *q, stele_filter_t *f) {
     memset(f, 0, sizeof(*f));
@@ -116,7 +120,8 @@ static int reindex_work(srv_t *srv, srv_job_t *job) {
     return stele_reindex(srv->store, NULL, NULL);
 }
 
-static void verify_done(srv_t *srv, srv_job_t *job, srv_req_t *req) {
+static void verify_done(srv_t *srv, srv_job_t *job, void *arg) {
+    srv_req_t *req = arg;
     stele_verify_report_t *r = job->arg;
     if (job->status != 0 && job->status != STELE_ECORRUPT) {
         srv_reply_stele_error(srv, req, job->status, job->detail, NULL);
@@ -127,7 +132,8 @@ static void verify_done(srv_t *srv, srv_job_t *job, srv_req_t *req) {
     free(r);
 }
 
-static void reindex_done(srv_t *srv, srv_job_t *job, srv_req_t *req) {
+static void reindex_done(srv_t *srv, srv_job_t *job, void *arg) {
+    srv_req_t *req = arg;
     if (job->status != 0) {
         srv_reply_stele_error(srv, req, job->status, job->detail, NULL);
     } else {
@@ -161,7 +167,7 @@ void srv_route_admin(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
         job->done = reindex_done;
     }
     srv_log(SRV_LOG_INFO, "admin call", json_pack("{s:s}", "what", what));
-    srv_job_start(srv, req, job);
+    srv_job_start(srv, req->conn, req, job);
 }
 
 void srv_route_event(srv_t *srv, srv_req_t *req, const srv_args_t *a) {

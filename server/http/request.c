@@ -20,7 +20,7 @@
 
 #include <event2/buffer.h>
 
-#include "server.h"
+#include "request.h"
 
 /* Header lines per request; more is answered 431. */
 #define MAX_HEADERS 64

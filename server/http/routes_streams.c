@@ -3,10 +3,9 @@
  * commits (POST /commits), stream reads, info, metadata, delete, and the stream list.
  *
  * Appends never block the loop: the parsed request (its events point into a copy of the body it
- * owns) goes to stele_commit_async(); the completion, on the writer thread, only records the
- * outcome and hands the operation to the loop (wakeup.c), which answers. The memory lives until
- * then, even when the client has gone away. Metadata and delete calls wait for a sync inside the
- * library, so they run as worker jobs.
+ * owns) is handed to the core's append operation (core/append.c), which finishes on the loop by
+ * calling back here to answer. The memory lives until then, even when the client has gone away.
+ * Metadata and delete calls wait for a sync inside the library, so they run as worker jobs.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +14,12 @@
 #include <event2/buffer.h>
 
 #include "json_scan.h"
-#include "server.h"
+#include "access.h"
+#include "../core/append.h"
+#include "../core/wakeup.h"
+#include "json_io.h"
+#include "body_fast.h"
+#include "routes.h"
 
 #define DEFAULT_READ_LIMIT 1000u
 #define MAX_READ_LIMIT 10000u
@@ -23,31 +27,22 @@
 /* ---- appends and commits -------------------------------------------------------------------- */
 
 typedef struct append_op {
-    srv_completion_t c; /* first: the completion is the op */
-    srv_pending_t pending;
-    srv_t *srv;
+    srv_append_t a; /* first: the core's append is the op */
     bool is_commit;
     json_t *body;
     char *raw;
     size_t raw_len;
-    char *stream;               /* the single append's stream (decoded from the path) */
-    stele_append_part_t *parts; /* nparts */
-    srv_events_t *events;       /* per part */
-    int64_t *expected;          /* per part, as requested */
-    size_t nparts;
-    size_t event_count;
-    uint64_t bytes;
-    int status;
-    size_t failed_part;
-    char detail[512];
+    char *stream;         /* the single append's stream (decoded from the path) */
+    srv_events_t *events; /* per part */
+    int64_t *expected;    /* per part, as requested */
 } append_op_t;
 
 static void op_free(append_op_t *op) {
-    for (size_t i = 0; op->events != NULL && i < op->nparts; i++) {
+    for (size_t i = 0; op->events != NULL && i < op->a.nparts; i++) {
         srv_events_free(&op->events[i]);
     }
     free(op->events);
-    free(op->parts);
+    free(op->a.parts);
     free(op->expected);
     free(op->stream);
     free(op->raw);
@@ -58,26 +53,24 @@ static void op_free(append_op_t *op) {
 static void reply_failure(srv_t *srv, srv_req_t *req, append_op_t *op, int status,
                           const char *detail, size_t failed_part) {
     json_t *extra = json_object();
-    if (op->is_commit && failed_part < op->nparts) {
+    if (op->is_commit && failed_part < op->a.nparts) {
         json_object_set_new(extra, "part", json_integer((json_int_t)failed_part));
     }
-    if (status == STELE_ECONFLICT && failed_part < op->nparts) {
+    if (status == STELE_ECONFLICT && failed_part < op->a.nparts) {
         json_object_set_new(extra, "expected", srv_expected_to_json(op->expected[failed_part]));
-        json_object_set_new(extra, "actual",
-                            json_integer((json_int_t)op->parts[failed_part].result.actual_version));
+        json_object_set_new(
+            extra, "actual",
+            json_integer((json_int_t)op->a.parts[failed_part].result.actual_version));
     }
     srv_reply_stele_error(srv, req, status, detail, extra);
 }
 
-/* On the loop: answer a completed append. */
-static void op_finish(srv_t *srv, srv_completion_t *c) {
-    append_op_t *op = (append_op_t *)c;
-    srv->in_flight--;
-    uint64_t latency = srv_now_ns() - op->pending.start_ns;
-    srv_req_t *req = srv_pending_detach(&op->pending);
-    srv_metrics_append(srv, op->event_count, op->bytes, latency, op->status == 0);
-    if (op->status != 0) {
-        reply_failure(srv, req, op, op->status, op->detail, op->failed_part);
+/* On the loop: answer a completed append (req NULL: the client left). */
+static void op_finish(srv_t *srv, srv_append_t *a, void *arg) {
+    append_op_t *op = (append_op_t *)a;
+    srv_req_t *req = arg;
+    if (op->a.status != 0) {
+        reply_failure(srv, req, op, op->a.status, op->a.detail, op->a.failed_part);
     } else {
         /* {append result} or {"parts": [{append result}, ...]} */
         struct evbuffer *out = evbuffer_new();
@@ -87,11 +80,11 @@ static void op_finish(srv_t *srv, srv_completion_t *c) {
             if (op->is_commit) {
                 evbuffer_add(out, "{\"parts\":[", 10);
             }
-            for (size_t i = 0; i < op->nparts; i++) {
+            for (size_t i = 0; i < op->a.nparts; i++) {
                 if (i > 0) {
                     evbuffer_add(out, ",", 1);
                 }
-                srv_append_result_write(out, op->parts[i].stream, &op->parts[i].result);
+                srv_append_result_write(out, op->a.parts[i].stream, &op->a.parts[i].result);
             }
             evbuffer_add(out, op->is_commit ? "]}\n" : "\n", op->is_commit ? 3 : 1);
             srv_reply_buffer(srv, req, 201, out, "application/json");
@@ -99,19 +92,6 @@ static void op_finish(srv_t *srv, srv_completion_t *c) {
         }
     }
     op_free(op);
-}
-
-/* On the writer thread: record the outcome and wake the loop. Nothing else. */
-static void op_done(void *arg, int status, const char *detail, stele_append_part_t *parts,
-                    size_t count, size_t failed_part) {
-    (void)parts;
-    (void)count;
-    append_op_t *op = arg;
-    op->status = status;
-    op->failed_part = failed_part;
-    snprintf(op->detail, sizeof(op->detail), "%s", detail != NULL ? detail : "");
-    op->c.run = op_finish;
-    srv_complete(op->srv, &op->c);
 }
 
 static void part_ready(append_op_t *op, size_t i);
@@ -146,21 +126,17 @@ static int check_name(srv_t *srv, srv_req_t *req, const char *stream, json_t *ex
 }
 
 static void submit(srv_t *srv, srv_req_t *req, append_op_t *op) {
-    if (op->event_count > srv->cfg->max_events_per_append) {
+    if (op->a.event_count > srv->cfg->max_events_per_append) {
         srv_reply_error(srv, req, "payload_too_large", NULL,
-                        "%zu events in one request; the limit is %llu", op->event_count,
+                        "%zu events in one request; the limit is %llu", op->a.event_count,
                         (unsigned long long)srv->cfg->max_events_per_append);
         op_free(op);
         return;
     }
-    op->srv = srv;
-    srv_pending_attach(srv, &op->pending, req);
-    size_t failed_part = op->nparts;
-    int rc = stele_commit_async(srv->store, op->parts, op->nparts, op_done, op, &failed_part);
+    op->a.done = op_finish;
+    size_t failed_part = op->a.nparts;
+    int rc = srv_append_submit(srv, &op->a, req->conn, req, &failed_part);
     if (rc != 0) {
-        srv->in_flight--;
-        srv_pending_detach(&op->pending);
-        srv_metrics_append(srv, op->event_count, 0, 0, false);
         reply_failure(srv, req, op, rc, NULL, failed_part);
         op_free(op);
     }
@@ -171,11 +147,11 @@ static append_op_t *op_new(size_t nparts) {
     if (op == NULL) {
         return NULL;
     }
-    op->nparts = nparts;
-    op->parts = calloc(nparts, sizeof(*op->parts));
+    op->a.nparts = nparts;
+    op->a.parts = calloc(nparts, sizeof(*op->a.parts));
     op->events = calloc(nparts, sizeof(*op->events));
     op->expected = calloc(nparts, sizeof(*op->expected));
-    if (op->parts == NULL || op->events == NULL || op->expected == NULL) {
+    if (op->a.parts == NULL || op->events == NULL || op->expected == NULL) {
         op_free(op);
         return NULL;
     }
@@ -184,13 +160,13 @@ static append_op_t *op_new(size_t nparts) {
 
 /* The part's totals once its events are parsed. */
 static void part_ready(append_op_t *op, size_t i) {
-    stele_append_part_t *p = &op->parts[i];
+    stele_append_part_t *p = &op->a.parts[i];
     p->expected_version = op->expected[i];
     p->events = op->events[i].events;
     p->count = op->events[i].count;
-    op->event_count += p->count;
+    op->a.event_count += p->count;
     for (size_t k = 0; k < p->count; k++) {
-        op->bytes += p->events[k].data_len + p->events[k].metadata_len;
+        op->a.bytes += p->events[k].data_len + p->events[k].metadata_len;
     }
 }
 
@@ -216,7 +192,7 @@ void srv_route_stream_append(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
     op->raw = raw;
     op->raw_len = raw_len;
     op->stream = strdup(stream);
-    op->parts[0].stream = op->stream;
+    op->a.parts[0].stream = op->stream;
     if (op->stream == NULL) {
         srv_reply_error(srv, req, "internal", NULL, "out of memory");
         op_free(op);
@@ -323,7 +299,7 @@ void srv_route_commits(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
             op_free(op);
             return;
         }
-        op->parts[i].stream = name;
+        op->a.parts[i].stream = name;
         size_t start = 0, end = 0;
         bool have = have_arr && srv_json_element_next(raw, raw_len, &walk, &start, &end);
         if (parse_part(srv, req, op, i, part, start, have) != 0) {
@@ -492,7 +468,8 @@ static int delete_work(srv_t *srv, srv_job_t *job) {
     return stele_stream_delete(srv->store, sj->stream, sj->expected, sj->tombstone);
 }
 
-static void stream_job_done(srv_t *srv, srv_job_t *job, srv_req_t *req) {
+static void stream_job_done(srv_t *srv, srv_job_t *job, void *arg) {
+    srv_req_t *req = arg;
     stream_job_t *sj = job->arg;
     if (job->status == 0 && sj->json != NULL) {
         srv_reply_json(srv, req, 200,
@@ -534,7 +511,7 @@ static void start_stream_job(srv_t *srv, srv_req_t *req, stream_job_t *sj,
     job->work = work;
     job->done = stream_job_done;
     job->arg = sj;
-    srv_job_start(srv, req, job);
+    srv_job_start(srv, req->conn, req, job);
 }
 
 void srv_route_metadata_put(srv_t *srv, srv_req_t *req, const srv_args_t *a) {

@@ -16,7 +16,10 @@
 
 #include <sys/eventfd.h>
 
-#include "server.h"
+#include "conn.h"
+#include "metrics.h"
+#include "wakeup.h"
+#include "feed.h"
 
 /* Reset an eventfd; what it counted does not matter. */
 static void drain_eventfd(int fd) {
@@ -62,7 +65,7 @@ static void on_done(evutil_socket_t fd, short what, void *arg) {
 static void on_commit_event(evutil_socket_t fd, short what, void *arg) {
     (void)what;
     drain_eventfd(fd);
-    srv_sse_pump_all(arg);
+    srv_feed_wake_all(arg);
 }
 
 /* The store's commit hook, on the writer thread. */
@@ -122,13 +125,35 @@ void srv_wakeup_free(srv_t *srv) {
     }
 }
 
+/* ---- requests waiting for another thread --------------------------------------------------- */
+
+void srv_pending_attach(srv_t *srv, srv_pending_t *p, srv_conn_t *conn, void *req) {
+    p->req = req;
+    p->conn = conn;
+    p->start_ns = srv_now_ns();
+    if (p->conn != NULL) {
+        p->conn->pending = p;
+    }
+    srv->in_flight++;
+}
+
+void *srv_pending_detach(srv_pending_t *p) {
+    if (p->conn != NULL) {
+        p->conn->pending = NULL;
+        p->conn = NULL;
+    }
+    void *req = p->req;
+    p->req = NULL;
+    return req;
+}
+
 /* ---- worker jobs ---------------------------------------------------------------------------- */
 
 static void job_finish(srv_t *srv, srv_completion_t *c) {
     srv_job_t *job = (srv_job_t *)c;
     srv->in_flight--;
     srv->jobs_running--;
-    srv_req_t *req = srv_pending_detach(&job->pending);
+    void *req = srv_pending_detach(&job->pending);
     job->done(srv, job, req);
     free(job);
 }
@@ -145,7 +170,7 @@ static void *job_thread(void *arg) {
     return NULL;
 }
 
-void srv_job_start(srv_t *srv, srv_req_t *req, srv_job_t *job) {
+void srv_job_start(srv_t *srv, srv_conn_t *conn, void *req, srv_job_t *job) {
     job->srv = srv;
     if (srv->jobs_running >= srv->cfg->max_jobs) {
         job->status = STELE_EBUSY;
@@ -158,7 +183,7 @@ void srv_job_start(srv_t *srv, srv_req_t *req, srv_job_t *job) {
     pthread_t tid;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    srv_pending_attach(srv, &job->pending, req);
+    srv_pending_attach(srv, &job->pending, conn, req);
     srv->jobs_running++;
     if (pthread_create(&tid, &attr, job_thread, job) != 0) {
         srv->jobs_running--;

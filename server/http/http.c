@@ -1,6 +1,6 @@
 /*
  * http.c -- the HTTP side of steled above the connections: replies with their stable error codes,
- * query strings and bodies, and routing of a request read by conn.c to its handler.
+ * query strings and bodies, and routing of a request read by session.c to its handler.
  *
  * The routing table names each route's path, method and query parameters: the dispatcher answers
  * 404, 405 (with Allow), OPTIONS, and a 400 for any parameter the route does not take or that is
@@ -9,41 +9,25 @@
  * Stream names travel percent-encoded in paths; each path segment is decoded on its own, so a
  * name may hold '/' as %2F. A decoded NUL is an invalid name.
  */
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
-#include <netdb.h>
 #include <sys/queue.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <event2/buffer.h>
 
-#include "error_map.h"
-#include "server.h"
-
-uint64_t srv_now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* ---- error codes ---------------------------------------------------------------------------- */
-
-/* The codes, their statuses and their order come from the one error table (common/error_map.h
- * over include/stele_errors.h). */
-size_t srv_error_code_count(void) { return errmap_json_count(); }
-
-const char *srv_error_code_name(size_t i) { return errmap_json_at(i); }
-
-static int status_of(const char *code) { return errmap_http_status(code); }
-
-const char *srv_error_code(int rc) { return errmap_json_code(rc); }
+#include "../core/errors.h"
+#include "../core/log.h"
+#include "../core/metrics.h"
+#include "../core/wakeup.h"
+#include "access.h"
+#include "json_io.h"
+#include "routes.h"
+#include "session.h"
+#include "sse.h"
 
 /* ---- replies -------------------------------------------------------------------------------- */
 
@@ -76,7 +60,7 @@ void srv_reply_buffer(srv_t *srv, srv_req_t *req, int status, struct evbuffer *b
     if (req == NULL) {
         return;
     }
-    srv_conn_respond(srv, req, status, reason_of(status), content_type, body);
+    srv_http_respond(srv, req, status, reason_of(status), content_type, body);
 }
 
 void srv_reply_json(srv_t *srv, srv_req_t *req, int status, json_t *body) {
@@ -104,7 +88,7 @@ void srv_reply_empty(srv_t *srv, srv_req_t *req, int status) {
 
 static void reply_error_msg(srv_t *srv, srv_req_t *req, const char *code, json_t *extra,
                             const char *message) {
-    int status = status_of(code);
+    int status = srv_error_status(code);
     srv_metrics_error(srv, code);
     json_t *o = json_object();
     if (o != NULL) {
@@ -142,28 +126,6 @@ void srv_reply_stele_error(srv_t *srv, srv_req_t *req, int rc, const char *detai
         detail = stele_strerror(rc);
     }
     srv_reply_error(srv, req, srv_error_code(rc), extra, "%s", detail);
-}
-
-/* ---- requests waiting for another thread ----------------------------------------------------- */
-
-void srv_pending_attach(srv_t *srv, srv_pending_t *p, srv_req_t *req) {
-    p->req = req;
-    p->conn = req->conn;
-    p->start_ns = srv_now_ns();
-    if (p->conn != NULL) {
-        p->conn->pending = p;
-    }
-    srv->in_flight++;
-}
-
-srv_req_t *srv_pending_detach(srv_pending_t *p) {
-    if (p->conn != NULL) {
-        p->conn->pending = NULL;
-        p->conn = NULL;
-    }
-    srv_req_t *req = p->req;
-    p->req = NULL;
-    return req;
 }
 
 /* ---- requests ------------------------------------------------------------------------------- */
@@ -279,7 +241,7 @@ int srv_body_text(srv_t *srv, srv_req_t *req, char **text, size_t *len) {
                         "the body must be sent with Content-Type: application/json");
         return -1;
     }
-    /* The body is taken from the request (conn.c read it within --max-body-bytes). */
+    /* The body is taken from the request (session.c read it within --max-body-bytes). */
     size_t body_len = req->body_len;
     char *body = req->body != NULL ? req->body : strdup("");
     req->body = NULL;
@@ -346,9 +308,20 @@ static const char *const subscribe_params[] = {"stream",   "from",   "type",  "t
                                                "category", "prefix", "since", "until",
                                                "system",   "ticket", NULL};
 
+/* GET /metrics: the counters of core/metrics.c in the Prometheus text format. */
 static void route_metrics(srv_t *srv, srv_req_t *req, const srv_args_t *a) {
     (void)a;
-    srv_route_metrics(srv, req);
+    if (!srv_access_check(srv, req, SRV_ROLE_READ, NULL)) {
+        return;
+    }
+    struct evbuffer *out = evbuffer_new();
+    if (out == NULL) {
+        srv_reply_error(srv, req, "internal", NULL, "out of memory");
+        return;
+    }
+    srv_metrics_write(srv, out);
+    srv_reply_buffer(srv, req, 200, out, "text/plain; version=0.0.4");
+    evbuffer_free(out);
 }
 
 typedef struct route {
@@ -565,44 +538,3 @@ void srv_http_dispatch(srv_t *srv, srv_req_t *req) {
         free(segs[i]);
     }
 }
-
-/* ---- setup ---------------------------------------------------------------------------------- */
-
-int srv_http_start(srv_t *srv, const char *host, uint16_t port, uint16_t *bound_port) {
-    char service[8];
-    snprintf(service, sizeof(service), "%u", (unsigned)port);
-    struct addrinfo hints, *ai = NULL;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    int gai = getaddrinfo(host, service, &hints, &ai);
-    if (gai != 0) {
-        srv_log(SRV_LOG_ERROR, "cannot resolve the listen address",
-                json_pack("{s:s, s:s}", "host", host, "error", gai_strerror(gai)));
-        return -1;
-    }
-    int rc = srv_conn_listen(srv, ai->ai_addr, (int)ai->ai_addrlen);
-    freeaddrinfo(ai);
-    if (rc != 0) {
-        srv_log(SRV_LOG_ERROR, "cannot listen",
-                json_pack("{s:s, s:i, s:s}", "host", host, "port", (int)port, "error",
-                          strerror(errno)));
-        return -1;
-    }
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    *bound_port = port;
-    if (getsockname(srv_conn_listen_fd(srv), (struct sockaddr *)&ss, &sl) == 0) {
-        if (ss.ss_family == AF_INET) {
-            *bound_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-        } else if (ss.ss_family == AF_INET6) {
-            *bound_port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-        }
-    }
-    return 0;
-}
-
-void srv_http_stop_accepting(srv_t *srv) { srv_conn_stop_accepting(srv); }
-
-void srv_http_free(srv_t *srv) { srv_conn_close_all(srv); }

@@ -25,7 +25,7 @@
 #include "info_json.h"
 #include "json_out.h"
 #include "json_scan.h"
-#include "server.h"
+#include "json_io.h"
 
 /* ---- expected versions ---------------------------------------------------------------------- */
 

@@ -13,7 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server.h"
+#include "config.h"
+#include "log.h"
 
 typedef enum {
     OPT_STRING,
