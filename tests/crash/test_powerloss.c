@@ -1,6 +1,6 @@
 /*
  * test_powerloss.c -- simulated power loss (TESTING.md, fault class "power loss: unsynced writes
- * lost, reordered, garbled"), through the power-loss file table of os/vfs_powerloss.
+ * lost, reordered, garbled"), through the power-loss file table of tests/support/vfs_powerloss.
  *
  * For each seed: a fresh store (SYNC, 1 MiB segments) over the power-loss table; 1-4 threads append
  * (single events, batches, multi-stream commits, EXPECT_ANY appends to a shared stream, large
