@@ -2,10 +2,10 @@
  * catalogue.h -- the stream catalogue: name -> state, versions, metadata, for every stream.
  *
  * Derived from the log like the index (invariant 1): kept in memory, saved as a snapshot file
- * ("catalogue.snap") when the store closes and periodically while it runs (store/catalogue_snap.c), and
- * brought up to date at open by replaying the log after the snapshot's position. Why in memory and
- * not in LMDB: the writer consults it on every append (expected versions), where a hash lookup in
- * memory costs ~50 ns; 1M streams take about 70 MB. (docs/design/decisions.md)
+ * ("catalogue.snap") when the store closes and periodically while it runs (store/catalogue_snap.c),
+ * and brought up to date at open by replaying the log after the snapshot's position. Why in memory
+ * and not in LMDB: the writer consults it on every append (expected versions), where a hash lookup
+ * in memory costs ~50 ns; 1M streams take about 70 MB. (docs/design/decisions.md)
  *
  * Concurrency: the writer thread alone changes it. Readers take `lock` shared; the writer takes it
  * exclusively to insert a stream and to publish a batch. `pending_*` fields belong to the writer

@@ -457,9 +457,9 @@ enum {
     WH_OTHER,
     WH_COUNT
 };
-static const char *const wh_names[WH_COUNT] = {"segment",      "next.tmp/next.partial", "roll.tmp",
-                                               "sparse index", "log directory",         "index",
-                                               "catalogue.snap", "STELE marker",          "other"};
+static const char *const wh_names[WH_COUNT] = {
+    "segment", "next.tmp/next.partial", "roll.tmp",     "sparse index", "log directory",
+    "index",   "catalogue.snap",        "STELE marker", "other"};
 #define KINDS 7
 
 typedef struct totals {
@@ -486,7 +486,7 @@ static void count_lost_at(totals_t *tot, stele_powerloss_vfs_t *pv) {
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
     int w = strstr(path, "/index") || strstr(path, "/ids") ? WH_INDEX
-            : strstr(base, "catalogue.snap")                 ? WH_SNAP
+            : strstr(base, "catalogue.snap")               ? WH_SNAP
             : strstr(base, "STELE")                        ? WH_MARKER
             : strstr(base, ".sidx")                        ? WH_SIDX
             : strstr(base, "next.")                        ? WH_NEXT
