@@ -13,6 +13,7 @@
 #include "store/store.h"
 
 #include "os/alloc.h"
+#include "util/assert.h"
 #include "util/error.h"
 
 #include <stdatomic.h>
@@ -142,6 +143,9 @@ void stele__observers_notify(stele_store_t *s, const stele_commit_buf_t *cb) {
                                                        .position = rec.position};
             off += rec.padded_length;
         }
+        /* entries_cap holds the records of the largest batch (the smallest record is 80 bytes):
+         * an observer reads batch.count entries */
+        STELE_ASSERT(n == batch.count);
         batch.entries = s->obs_entries;
     }
     for (uint32_t i = 0; i < SLOTS; i++) {
