@@ -70,8 +70,8 @@ static bool cursor_skip(stele_log_cursor_t *c) {
 
 int stele__cursor_seek(stele_log_cursor_t *c, uint64_t position) {
     stele_log_t *log = c->log;
-    STELE_ASSERT(log->nsegs >= 1);
     pthread_rwlock_rdlock(&log->lock);
+    STELE_ASSERT(log->nsegs >= 1); /* under the lock: the writer's roll grows the array */
     size_t lo = 0, hi = log->nsegs;
     while (hi - lo > 1) { /* last segment whose first position <= position */
         size_t mid = (lo + hi) / 2;
