@@ -60,9 +60,10 @@ static int check_command(const exec_t *x) {
                                    "length",
                                    c->name);
     }
+    /* A command without data is fine (decide sees NULL); the probe needs some JSON. */
     stele_event_in_t probe = {.type = c->name,
-                              .data = c->data,
-                              .data_len = c->data_len,
+                              .data = c->data_len > 0 ? c->data : "{}",
+                              .data_len = c->data_len > 0 ? c->data_len : 2,
                               .metadata = c->metadata,
                               .metadata_len = c->metadata_len};
     int rc = stele_append_check(x->stream, &probe, 1);
@@ -214,9 +215,10 @@ static int attempt(const exec_t *x, stele_command_result_t *r, int64_t *loaded, 
         goto done;
     }
     for (size_t i = 0; i < d.count; i++) {
+        bool empty = d.events[i].data_len == 0; /* stored as "{}" (an event's data is JSON) */
         in[i] = (stele_event_in_t){.type = d.events[i].type,
-                                   .data = d.events[i].data,
-                                   .data_len = d.events[i].data_len,
+                                   .data = empty ? "{}" : d.events[i].data,
+                                   .data_len = empty ? 2 : d.events[i].data_len,
                                    .metadata = x->metadata,
                                    .metadata_len = x->metadata_len};
         if (x->has_id) {

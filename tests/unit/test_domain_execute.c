@@ -349,7 +349,7 @@ static int multi_decide(void *ctx, const void *state, const stele_command_t *cmd
             return rc;
         }
     }
-    return 0;
+    return stele_decision_emit(d, "Noted", NULL, 0); /* no data: stored as {} */
 }
 
 static void test_idempotent_commands(void **state) {
@@ -420,18 +420,25 @@ static void test_idempotent_commands(void **state) {
     assert_int_equal(stele_aggregate_create(&def, &t), 0);
     stele_uuid_t mid;
     stele_uuid_generate(&mid);
-    assert_int_equal(exec_id(s, t, "k", "Triple", 0, &mid, NULL, &res), 0);
-    assert_int_equal(res.event_count, 3);
+    stele_command_t nodata = {.name = "Triple", .command_id = mid}; /* a command without data */
+    res.struct_size = sizeof res;
+    assert_int_equal(stele_execute(s, t, "k", &nodata, NULL, &res), 0);
+    assert_int_equal(res.event_count, 4);
     stele_command_result_clear(&res);
+    tu_events_t evs = {0};
+    assert_int_equal(tu_read_stream(s, "account-k", 3, STELE_FORWARD, 0, &evs), 0);
+    assert_string_equal(evs.v[0].type, "Noted");
+    assert_string_equal(evs.v[0].data, "{}");
+    tu_events_free(&evs);
     assert_int_equal(exec_id(s, t, "k", "Triple", 0, NULL, NULL, &res), 0);
     stele_command_result_clear(&res);
     head = tu_head(s);
     assert_int_equal(exec_id(s, t, "k", "Triple", 0, &mid, NULL, &res), 0);
     assert_true(res.idempotent);
-    assert_int_equal(res.event_count, 3);
+    assert_int_equal(res.event_count, 4);
     assert_int_equal(res.first_version, 0);
-    assert_int_equal(res.last_version, 2);
-    assert_int_equal(res.version, 2);
+    assert_int_equal(res.last_version, 3);
+    assert_int_equal(res.version, 3);
     assert_int_equal(((account_t *)res.state)->balance, 3);
     stele_command_result_clear(&res);
     assert_int_equal(tu_head(s), head);
