@@ -122,7 +122,7 @@ STELE_API uint32_t stele_version_number(void);
 #define STELE_EREADONLY (-10021)   /* the store was opened read-only */
 #define STELE_ETIME (-10022)       /* invalid time text */
 #define STELE_EBUSY (-10023)       /* the append queue is full (asynchronous appends) */
-#define STELE_EREJECTED (-10024)   /* a command was rejected by its aggregate; nothing was written */
+#define STELE_EREJECTED (-10024)   /* a command rejected by its aggregate; nothing was written */
 
 /* The name of an error code, e.g. "wrong expected version". Never NULL; static storage. */
 STELE_API const char *stele_strerror(int code);
@@ -770,7 +770,9 @@ STELE_API int stele_stats(stele_store_t *store, stele_stats_t *out);
  * Idempotency: a command may carry a command id (a UUID chosen by the client). The ids of the
  * events it appends are derived from it (event i of command c gets a fixed function of c and i),
  * so a command id already executed is found with the event-id index, and the first result is
- * returned with nothing appended, also after a restart. Every event written by a command carries
+ * returned with nothing appended, also after a restart: after an error whose outcome is unknown
+ * (STELE_EPOISONED, a crash), execute the same command with the same id again. A rejection
+ * appends nothing and so is not remembered. Every event written by a command carries
  * in its metadata "command_id" and "causation_id" (both the command id, or a new UUIDv7 when the
  * command has none) and "command" (the command's name), followed by the members of the command's
  * own metadata object.
@@ -786,16 +788,16 @@ typedef struct stele_decision stele_decision_t;
 
 /* A command, as decide receives it. Everything is borrowed from the caller for the call. */
 typedef struct stele_command {
-    const char *name;         /* e.g. "Withdraw": 1..255 bytes of UTF-8, no control characters */
-    const void *data;         /* JSON text, or NULL when data_len is 0 (the library does not parse
-                                 it: decide does) */
-    size_t data_len;          /* <= STELE_MAX_DATA_BYTES */
-    const void *metadata;     /* a JSON object, or NULL: its members are added to the metadata of
-                                 every event the command appends; it must not contain the keys
-                                 "command_id", "causation_id" or "command" */
-    size_t metadata_len;      /* the metadata written (these members and the library's keys:
-                                 about 110 bytes and the name) fits STELE_MAX_METADATA_BYTES */
-    stele_uuid_t command_id;  /* nil: none (the command is not idempotent) */
+    const char *name;        /* e.g. "Withdraw": 1..255 bytes of UTF-8, no control characters */
+    const void *data;        /* JSON text, or NULL when data_len is 0 (the library does not parse
+                                it: decide does) */
+    size_t data_len;         /* <= STELE_MAX_DATA_BYTES */
+    const void *metadata;    /* a JSON object, or NULL: its members are added to the metadata of
+                                every event the command appends; it must not contain the keys
+                                "command_id", "causation_id" or "command" */
+    size_t metadata_len;     /* the metadata written (these members and the library's keys:
+                                about 110 bytes and the name) fits STELE_MAX_METADATA_BYTES */
+    stele_uuid_t command_id; /* nil: none (the command is not idempotent) */
 } stele_command_t;
 
 /* The callbacks of an aggregate type. ctx is the definition's own pointer (a parsed JSON state
@@ -806,12 +808,12 @@ typedef struct stele_command {
  * libstele functions on the store (stele_errdetail_set, stele_malloc, stele_free and the
  * stele_decision_* calls are fine). */
 typedef struct stele_aggregate_def {
-    size_t struct_size;               /* sizeof(stele_aggregate_def_t) */
-    const char *name;                 /* 1..STELE_MAX_AGGREGATE_NAME_BYTES of [A-Za-z0-9_.] */
-    uint32_t definition_version;      /* bumped when evolve/decide/encode change meaning: snapshots
-                                         of another version are ignored */
-    uint8_t definition_hash[32];      /* e.g. SHA-256 of a definition's text; zeros for none.
-                                         Snapshots are tagged with it like the version. */
+    size_t struct_size;          /* sizeof(stele_aggregate_def_t) */
+    const char *name;            /* 1..STELE_MAX_AGGREGATE_NAME_BYTES of [A-Za-z0-9_.] */
+    uint32_t definition_version; /* bumped when evolve/decide/encode change meaning: snapshots
+                                    of another version are ignored */
+    uint8_t definition_hash[32]; /* e.g. SHA-256 of a definition's text; zeros for none.
+                                    Snapshots are tagged with it like the version. */
     void *ctx;
     /* *state = a new initial state (the state of an aggregate with no events). */
     int (*initial)(void *ctx, void **state);
@@ -889,7 +891,7 @@ STELE_API void stele_execute_options_init(stele_execute_options_t *o);
 
 /* The outcome of stele_execute(). Set struct_size, call, then stele_command_result_clear(). */
 typedef struct stele_command_result {
-    size_t struct_size;      /* in: sizeof(stele_command_result_t) */
+    size_t struct_size; /* in: sizeof(stele_command_result_t) */
     /* On 0: the events appended (or, when idempotent, appended by the command's first execution),
      * at consecutive versions and positions of the aggregate's stream. */
     size_t event_count;
@@ -897,12 +899,12 @@ typedef struct stele_command_result {
     int64_t last_version;
     uint64_t first_position;
     uint64_t last_position;
-    bool idempotent;  /* the command id was already executed: nothing was appended now */
-    int64_t version;  /* the aggregate's version after the command (on STELE_EREJECTED: the
-                         version the command was decided against) */
-    void *state;      /* the state at `version`, owned by the result (NULL on errors other than
-                         STELE_EREJECTED) */
-    char *reason;     /* on STELE_EREJECTED: the reason decide gave (owned by the result) */
+    bool idempotent;   /* the command id was already executed: nothing was appended now */
+    int64_t version;   /* the aggregate's version after the command (on STELE_EREJECTED: the
+                          version the command was decided against) */
+    void *state;       /* the state at `version`, owned by the result (NULL on errors other than
+                          STELE_EREJECTED) */
+    char *reason;      /* on STELE_EREJECTED: the reason decide gave (owned by the result) */
     uint32_t attempts; /* times the command was decided (1 + conflicts retried) */
     const stele_aggregate_t *type; /* set by the library, for stele_command_result_clear() */
 } stele_command_result_t;
@@ -917,7 +919,7 @@ STELE_API void stele_command_result_clear(stele_command_result_t *result);
  * load, decide and append again, at most opts->max_retries more times. opts may be NULL
  * (defaults). The inputs are borrowed for the call; result (required, struct_size set) is filled
  * on 0 and on STELE_EREJECTED (then result->reason, result->state and result->version say why and
- * against what), and only its struct_size and type are meaningful otherwise.
+ * against what); otherwise only its struct_size, type and attempts are meaningful.
  *
  * Returns 0; STELE_EREJECTED (decide rejected the command; nothing appended); STELE_ECONFLICT
  * (still conflicting after max_retries retries; detail gives the attempts and versions; nothing

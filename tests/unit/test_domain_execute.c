@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "account.h"
+#include "alloc_hooks.h"
 #include "stele.h"
 #include "test_util.h"
 
@@ -445,12 +446,78 @@ static void test_idempotent_commands(void **state) {
     stele_aggregate_free(t);
 }
 
+/* ---- out of memory at every allocation of a command ------------------------------------- */
+
+/* How many events of stream carry command id cid in their metadata. */
+static size_t times_applied(stele_store_t *s, const char *stream, const stele_uuid_t *cid) {
+    char id[37];
+    stele_uuid_format(cid, id);
+    tu_events_t evs = {0};
+    assert_int_equal(tu_read_stream(s, stream, 0, STELE_FORWARD, 0, &evs), 0);
+    size_t n = 0;
+    for (size_t e = 0; e < evs.n; e++) {
+        n += evs.v[e].metadata != NULL && strstr(evs.v[e].metadata, id) != NULL;
+    }
+    tu_events_free(&evs);
+    return n;
+}
+
+/* For N = 1, 2, ...: the Nth allocation from the start of a command fails. The command must fail
+ * cleanly or succeed, and the same command (same id) executed again once memory is back must
+ * succeed, with the command applied exactly once, even when the failure came after its events
+ * reached the log (the store is then poisoned and reopened). Leaks show in the sanitizer build. */
+static void test_allocation_failures(void **state) {
+    fx_t *f = *state;
+    stele_command_result_t res;
+    assert_int_equal(exec_id(f->base.s, f->account, "oom", "Open", 0, NULL, NULL, &res), 0);
+    stele_command_result_clear(&res);
+    size_t executed = 0, failed = 0, reopened = 0;
+    for (uint64_t n = 1; n < 100000; n++) {
+        stele_uuid_t cid;
+        stele_uuid_generate(&cid);
+        uint64_t before = stele__alloc_count();
+        stele__alloc_fail_at(n, 0);
+        int rc = exec_id(f->base.s, f->account, "oom", "Deposit", 1, &cid, NULL, &res);
+        uint64_t used = stele__alloc_count() - before;
+        stele__alloc_fail_at(0, 0);
+        stele_command_result_clear(&res);
+        if (rc != 0) {
+            failed++;
+            rc = exec_id(f->base.s, f->account, "oom", "Deposit", 1, &cid, NULL, &res);
+            stele_command_result_clear(&res);
+            if (rc == STELE_EPOISONED) {
+                f->base.s = tu_reopen(f->base.s, f->base.dir);
+                reopened++;
+                rc = exec_id(f->base.s, f->account, "oom", "Deposit", 1, &cid, NULL, &res);
+                stele_command_result_clear(&res);
+            }
+            if (rc != 0) {
+                fail_msg("N=%" PRIu64 ": the command again: %s: %s", n, stele_strerror(rc),
+                         stele_errdetail());
+            }
+        }
+        assert_int_equal(times_applied(f->base.s, "account-oom", &cid), 1);
+        executed++;
+        if (used < n) {
+            break; /* the command made fewer than N allocations: every one has failed once */
+        }
+    }
+    void *st = NULL;
+    int64_t v = -1;
+    assert_int_equal(stele_aggregate_load(f->base.s, f->account, "oom", &st, &v), 0);
+    assert_int_equal(((account_t *)st)->balance, (int64_t)executed);
+    assert_int_equal(v, (int64_t)executed);
+    stele_aggregate_state_free(f->account, st);
+    print_message("%zu commands, %zu failed first, %zu reopens\n", executed, failed, reopened);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_concurrent_commands, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_same_command, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_bound, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotent_commands, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_allocation_failures, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
