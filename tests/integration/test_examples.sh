@@ -23,5 +23,10 @@ if [ -x "$bin/example-c-account" ]; then
     check "c-account loads the state back" grep -q "account-7: version 2, balance 70" <<<"$out"
     out=$("$bin/example-c-account" "$tmp/accounts" 7)
     check "c-account run again: Open rejected, the rest goes on" grep -q "account-7: version 3, balance 40" <<<"$out"
+    # docs/aggregates.md shows the first run's output as it is.
+    root=$(cd "$(dirname "$0")/../.." && pwd)
+    want=$(sed -n '/^\$ build\/example-c-account \/tmp\/accounts 7$/,/^```$/p' "$root/docs/aggregates.md" | sed '1d;$d')
+    got=$("$bin/example-c-account" "$tmp/docs-accounts" 7)
+    check "docs/aggregates.md shows what c-account prints" test -n "$want" -a "$want" = "$got"
 fi
 echo "$passed passed, 0 failed"

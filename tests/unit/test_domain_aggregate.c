@@ -227,6 +227,20 @@ static void test_account_semantics(void **state) {
     assert_int_equal(exec(s, f->account, "2", "Open", 0, &res), 0);
     assert_int_equal(res.version, 0);
     stele_command_result_clear(&res);
+
+    /* A deleted aggregate is neither loaded nor commanded: its history is gone from the stream. */
+    assert_int_equal(stele_stream_delete(s, "account-2", STELE_EXPECT_ANY, false), 0);
+    assert_int_equal(stele_aggregate_load(s, f->account, "2", &st, &v), STELE_EDELETED);
+    assert_null(st);
+    head = tu_head(s);
+    assert_int_equal(exec(s, f->account, "2", "Deposit", 5, &res), STELE_EDELETED);
+    stele_command_result_clear(&res);
+    assert_int_equal(tu_head(s), head);
+    assert_int_equal(stele_stream_delete(s, "account-1", STELE_EXPECT_ANY, true), 0);
+    head = tu_head(s);
+    assert_int_equal(exec(s, f->account, "1", "Deposit", 5, &res), STELE_ETOMBSTONED);
+    stele_command_result_clear(&res);
+    assert_int_equal(tu_head(s), head);
 }
 
 static void test_metadata(void **state) {
