@@ -122,6 +122,7 @@ STELE_API uint32_t stele_version_number(void);
 #define STELE_EREADONLY (-10021)   /* the store was opened read-only */
 #define STELE_ETIME (-10022)       /* invalid time text */
 #define STELE_EBUSY (-10023)       /* the append queue is full (asynchronous appends) */
+#define STELE_EREJECTED (-10024)   /* a command rejected by its aggregate; nothing was written */
 
 /* The name of an error code, e.g. "wrong expected version". Never NULL; static storage. */
 STELE_API const char *stele_strerror(int code);
@@ -130,6 +131,16 @@ STELE_API const char *stele_strerror(int code);
  * "event 3: type is empty". Empty string when none. Valid until the next libstele call on this
  * thread. */
 STELE_API const char *stele_errdetail(void);
+
+/* Set this thread's detail sentence (printf format) and return code, so that code running inside
+ * libstele's calls (an aggregate's callbacks, see "Command side") can say what went wrong:
+ * `return stele_errdetail_set(STELE_EINVAL, "amount %d is negative", n);`. The text is cut at 511
+ * bytes. fmt may refer to stele_errdetail() itself (to add context). Thread-safe (per thread). */
+STELE_API int stele_errdetail_set(int code, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
 
 /* ---------------------------------------------------------------------------------------------
  * Limits. Every limit is checked before anything is written; exceeding one is STELE_ETOOBIG (or
@@ -586,6 +597,13 @@ STELE_API int stele_stream_delete(stele_store_t *store, const char *stream,
 /* Free memory that libstele handed to the caller. NULL is a no-op. */
 STELE_API void stele_free(void *p);
 
+/* Allocate through libstele's allocator (the one stele_free() releases, and the one whose failures
+ * the tests inject): for memory handed to libstele to own, such as an aggregate's encoded state.
+ * NULL when out of memory (size 0 allocates one byte). stele_realloc(NULL, n) is stele_malloc(n);
+ * on failure it returns NULL and leaves p untouched. Thread-safe. */
+STELE_API void *stele_malloc(size_t size);
+STELE_API void *stele_realloc(void *p, size_t size);
+
 /* ---------------------------------------------------------------------------------------------
  * Subscriptions: history, then live events, in log order, no gap and no duplicate at the switch.
  * A subscription reads from the log, never from a queue: a slow subscriber costs no memory and
@@ -733,6 +751,193 @@ typedef struct stele_stats {
  * apart. Does not wait for queued appends; works on a poisoned or read-only store (poisoned tells).
  * Returns 0 or STELE_EINVAL (NULL store or out, or out->struct_size not set). Thread-safe. */
 STELE_API int stele_stats(stele_store_t *store, stele_stats_t *out);
+
+/* ---------------------------------------------------------------------------------------------
+ * Command side: aggregates (src/domain/, docs/aggregates.md)
+ *
+ * An aggregate type says how the events of one entity's stream make its state (evolve) and which
+ * events a command produces from that state, or why it is refused (decide). Executing a command
+ * loads the state (replaying the stream "{name}-{id}" through evolve from the initial state),
+ * decides, and appends the decided events with expected version = the loaded version, so that a
+ * decision is only ever written against the state it was made on; on a conflict (another writer
+ * appended in between) it loads again and decides again, a bounded number of times.
+ *
+ * State is opaque to the library: a void * that the type's callbacks create, change and free.
+ * C types keep native structs; the JSON and Lua implementations keep their own values. encode and
+ * decode turn a state into bytes and back (the type's own format) for snapshots and for handing a
+ * state between threads.
+ *
+ * Idempotency: a command may carry a command id (a UUID chosen by the client). The ids of the
+ * events it appends are derived from it (event i of command c gets a fixed function of c and i),
+ * so a command id already executed is found with the event-id index, and the first result is
+ * returned with nothing appended, also after a restart: after an error whose outcome is unknown
+ * (STELE_EPOISONED, a crash), execute the same command with the same id again. A rejection
+ * appends nothing and so is not remembered. Every event written by a command carries
+ * in its metadata "command_id" and "causation_id" (both the command id, or a new UUIDv7 when the
+ * command has none) and "command" (the command's name), followed by the members of the command's
+ * own metadata object.
+ * ------------------------------------------------------------------------------------------- */
+
+#define STELE_MAX_AGGREGATE_NAME_BYTES 64u /* [A-Za-z0-9_.]: the part of the stream before '-' */
+#define STELE_MAX_REJECTION_BYTES 1024u    /* a rejection's reason; longer reasons are cut */
+#define STELE_MAX_COMMAND_RETRIES 1000u    /* stele_execute_options_t.max_retries */
+#define STELE_DEFAULT_COMMAND_RETRIES 8u
+
+typedef struct stele_aggregate stele_aggregate_t;
+typedef struct stele_decision stele_decision_t;
+
+/* A command, as decide receives it. Everything is borrowed from the caller for the call. */
+typedef struct stele_command {
+    const char *name;        /* e.g. "Withdraw": 1..255 bytes of UTF-8, no control characters */
+    const void *data;        /* JSON text, or NULL when data_len is 0 (the library does not parse
+                                it: decide does) */
+    size_t data_len;         /* <= STELE_MAX_DATA_BYTES */
+    const void *metadata;    /* a JSON object, or NULL: its members are added to the metadata of
+                                every event the command appends; it must not contain the keys
+                                "command_id", "causation_id" or "command" */
+    size_t metadata_len;     /* the metadata written (these members and the library's keys:
+                                about 110 bytes and the name) fits STELE_MAX_METADATA_BYTES */
+    stele_uuid_t command_id; /* nil: none (the command is not idempotent) */
+} stele_command_t;
+
+/* The callbacks of an aggregate type. ctx is the definition's own pointer (a parsed JSON state
+ * machine, a Lua script, or NULL), passed to every callback. Callbacks return 0 or a negative
+ * STELE_E* code (stele_errdetail_set() names the problem; STELE_ENOMEM when out of memory); an
+ * error ends the call that ran them with that code and nothing appended. They may be called from
+ * any thread, concurrently for different states (never for the same state), and must not call
+ * libstele functions on the store (stele_errdetail_set, stele_malloc, stele_free and the
+ * stele_decision_* calls are fine). */
+typedef struct stele_aggregate_def {
+    size_t struct_size;          /* sizeof(stele_aggregate_def_t) */
+    const char *name;            /* 1..STELE_MAX_AGGREGATE_NAME_BYTES of [A-Za-z0-9_.] */
+    uint32_t definition_version; /* bumped when evolve/decide/encode change meaning: snapshots
+                                    of another version are ignored */
+    uint8_t definition_hash[32]; /* e.g. SHA-256 of a definition's text; zeros for none.
+                                    Snapshots are tagged with it like the version. */
+    void *ctx;
+    /* *state = a new initial state (the state of an aggregate with no events). */
+    int (*initial)(void *ctx, void **state);
+    /* Apply one event of the aggregate's stream to *state: change it in place or replace it
+     * (freeing the old one). On an error *state must still be a state free_state can free. Events
+     * of types the aggregate does not know should be skipped, not refused (old streams). The
+     * event is borrowed for the call. */
+    int (*evolve)(void *ctx, void **state, const stele_event_t *event);
+    /* Decide a command against state (read only): emit the events with stele_decision_emit(), or
+     * refuse with stele_decision_reject(), then return 0. Returning 0 with neither is an error of
+     * the type (STELE_EEMPTY). */
+    int (*decide)(void *ctx, const void *state, const stele_command_t *command,
+                  stele_decision_t *decision);
+    void (*free_state)(void *ctx, void *state);
+    /* *bytes = the state in the type's own format, allocated with stele_malloc() (the library
+     * frees it with stele_free()), *len its size. */
+    int (*encode)(void *ctx, const void *state, void **bytes, size_t *len);
+    /* *state = the state encode produced bytes from. Bytes of another definition version never
+     * reach it. */
+    int (*decode)(void *ctx, const void *bytes, size_t len, void **state);
+} stele_aggregate_def_t;
+
+/* Create an aggregate type from def (copied: def and the name may be freed after the call; ctx is
+ * kept and must outlive the type). Returns 0 with *out owned by the caller until
+ * stele_aggregate_free(), or STELE_EINVAL (NULL def or out, a struct_size of no version, a name
+ * that is empty, too long or not [A-Za-z0-9_.], a missing callback: detail names which),
+ * STELE_ENOMEM. A type holds no store: one type serves any number of stores and threads. */
+STELE_API int stele_aggregate_create(const stele_aggregate_def_t *def, stele_aggregate_t **out);
+/* Free a type. No call using it may be running. NULL is a no-op. */
+STELE_API void stele_aggregate_free(stele_aggregate_t *type);
+/* The type's name (borrowed from the type). */
+STELE_API const char *stele_aggregate_name(const stele_aggregate_t *type);
+
+/* Write the stream name of aggregate id into out ("{name}-{id}", NUL-terminated, at most
+ * STELE_MAX_STREAM_NAME_BYTES + 1 bytes with the NUL). Returns 0, STELE_EINVAL (NULL argument,
+ * empty id, out_size too small) or the error of stele_stream_name_check() for the whole name
+ * (STELE_ENAME: too long, control characters, invalid UTF-8, ...). Thread-safe. */
+STELE_API int stele_aggregate_stream(const stele_aggregate_t *type, const char *id, char *out,
+                                     size_t out_size);
+
+/* Load aggregate id: the initial state, then every event of its stream through evolve, in order.
+ * On 0, *state is owned by the caller (free it with stele_aggregate_state_free()) and *version is
+ * the version of the last event applied (-1: the stream does not exist yet, *state is the initial
+ * state). Returns 0, STELE_EINVAL (NULL argument), the errors of stele_aggregate_stream(),
+ * STELE_EDELETED / STELE_ETOMBSTONED (the stream was deleted), the errors of stele_read_stream()
+ * and stele_reader_next() (STELE_ECORRUPT, -EIO, STELE_EPOISONED, STELE_ENOMEM), or an error
+ * returned by initial or evolve (detail prefixed with the stream and version). On an error
+ * *state is NULL. Thread-safe. */
+STELE_API int stele_aggregate_load(stele_store_t *store, const stele_aggregate_t *type,
+                                   const char *id, void **state, int64_t *version);
+/* Free a state of this type (free_state). NULL is a no-op. */
+STELE_API void stele_aggregate_state_free(const stele_aggregate_t *type, void *state);
+
+/* Inside decide: add an event to the decision (type and data are copied). data is JSON text
+ * (checked when the decision is appended) or NULL with data_len 0 ("{}" is stored then). Returns
+ * 0, STELE_EINVAL (NULL decision or type, or the decision was already rejected), STELE_ETOOBIG
+ * (more than STELE_MAX_EVENTS_PER_APPEND events, or more than STELE_MAX_APPEND_BYTES of data in
+ * all), STELE_ENOMEM. An invalid type or data is refused when the events are checked, before
+ * anything is appended (STELE_ETYPE / STELE_EJSON naming the event). */
+STELE_API int stele_decision_emit(stele_decision_t *decision, const char *type, const void *data,
+                                  size_t data_len);
+/* Inside decide: refuse the command, with a reason for the user (copied; cut at
+ * STELE_MAX_REJECTION_BYTES on a UTF-8 boundary). Events already emitted are dropped. Returns 0,
+ * STELE_EINVAL (NULL decision or reason, or an empty reason) or STELE_ENOMEM. */
+STELE_API int stele_decision_reject(stele_decision_t *decision, const char *reason);
+
+typedef struct stele_execute_options {
+    size_t struct_size;   /* sizeof(stele_execute_options_t): set by stele_execute_options_init() */
+    uint32_t max_retries; /* conflicts answered by loading and deciding again before giving up
+                             with STELE_ECONFLICT; 0..STELE_MAX_COMMAND_RETRIES, default
+                             STELE_DEFAULT_COMMAND_RETRIES */
+} stele_execute_options_t;
+
+STELE_API void stele_execute_options_init(stele_execute_options_t *o);
+
+/* The outcome of stele_execute(). Set struct_size, call, then stele_command_result_clear(). */
+typedef struct stele_command_result {
+    size_t struct_size; /* in: sizeof(stele_command_result_t) */
+    /* On 0: the events appended (or, when idempotent, appended by the command's first execution),
+     * at consecutive versions and positions of the aggregate's stream. */
+    size_t event_count;
+    int64_t first_version;
+    int64_t last_version;
+    uint64_t first_position;
+    uint64_t last_position;
+    bool idempotent;   /* the command id was already executed: nothing was appended now */
+    int64_t version;   /* the aggregate's version after the command (on STELE_EREJECTED: the
+                          version the command was decided against) */
+    void *state;       /* the state at `version`, owned by the result (NULL on errors other than
+                          STELE_EREJECTED) */
+    char *reason;      /* on STELE_EREJECTED: the reason decide gave (owned by the result) */
+    uint32_t attempts; /* times the command was decided (1 + conflicts retried) */
+    const stele_aggregate_t *type; /* set by the library, for stele_command_result_clear() */
+} stele_command_result_t;
+
+/* Free what a result owns (state, reason) and zero it but for struct_size. NULL is a no-op. */
+STELE_API void stele_command_result_clear(stele_command_result_t *result);
+
+/* Execute command on aggregate id: if the command has a command id that was already executed on
+ * this aggregate, fill result with the first execution's events and the state just after them,
+ * set result->idempotent and return 0, appending nothing. Otherwise load the aggregate, decide,
+ * and append the decided events with expected version = the loaded version; on STELE_ECONFLICT
+ * load, decide and append again, at most opts->max_retries more times. opts may be NULL
+ * (defaults). The inputs are borrowed for the call; result (required, struct_size set) is filled
+ * on 0 and on STELE_EREJECTED (then result->reason, result->state and result->version say why and
+ * against what); otherwise only its struct_size, type and attempts are meaningful.
+ *
+ * Returns 0; STELE_EREJECTED (decide rejected the command; nothing appended); STELE_ECONFLICT
+ * (still conflicting after max_retries retries; detail gives the attempts and versions; nothing
+ * appended by this call); STELE_EINVAL (NULL argument, unknown struct_size, max_retries over
+ * STELE_MAX_COMMAND_RETRIES, a command name that is empty, too long or has control characters,
+ * command metadata holding a key the library sets); STELE_EJSON (command metadata not a JSON
+ * object); STELE_ETOOBIG; STELE_EIDREUSE (the command id was executed on another aggregate, or as
+ * another command); STELE_EEMPTY (decide returned neither events nor a rejection);
+ * STELE_ETYPE / STELE_EJSON (a decided event's type or data is invalid: detail names the event);
+ * the errors of stele_aggregate_load() and of stele_append() (STELE_ETOMBSTONED, STELE_EPOISONED,
+ * STELE_ECLOSED, STELE_EREADONLY, STELE_ENOMEM, ...); or an error returned by a callback. Every
+ * error but the last append's own outcome leaves the store unchanged; like stele_append(), an
+ * error after the append reached the log says so in its detail. Thread-safe: commands on one
+ * aggregate from several threads are serialised by the store's expected-version check (each
+ * decision is written only against the state it was made on). */
+STELE_API int stele_execute(stele_store_t *store, const stele_aggregate_t *type, const char *id,
+                            const stele_command_t *command, const stele_execute_options_t *opts,
+                            stele_command_result_t *result);
 
 #ifdef __cplusplus
 }

@@ -33,7 +33,7 @@
  *   phrase       the words the remote CLI prints for it; NULL means the message of the first
  *                library code with this JSON code, so that both modes print the same words
  *   exit_status  the `stele` tool's exit status for it, in both modes (docs/cli.md): 2 conflict,
- *                3 not found, 4 any other error
+ *                3 not found, 4 any other error, 5 a command rejected by its aggregate
  *   grpc_status  the google.rpc.Code name for the errors the server raises itself (auth, limits)
  *
  * Codes in [-4095, -1] (negated errno values) are not listed: their message is the C library's,
@@ -66,7 +66,8 @@
     X(EUUID,      -10020, "invalid UUID",                      "invalid_argument",       INVALID_ARGUMENT)    \
     X(EREADONLY,  -10021, "store is read-only",                "unavailable",            UNAVAILABLE)         \
     X(ETIME,      -10022, "invalid time",                      "invalid_argument",       INVALID_ARGUMENT)    \
-    X(EBUSY,      -10023, "append queue full",                 "too_many_requests",      UNAVAILABLE)
+    X(EBUSY,      -10023, "append queue full",                 "too_many_requests",      UNAVAILABLE)         \
+    X(EREJECTED,  -10024, "command rejected",                  "command_rejected",       FAILED_PRECONDITION)
 
 #define STELE_HTTP_ERROR_LIST(X)                                                        \
     X("bad_request",            400, "bad request",            4, INVALID_ARGUMENT)    \
@@ -91,7 +92,8 @@
     X("too_many_requests",      429, "too many requests",      4, UNAVAILABLE)         \
     X("header_too_large",       431, "header too large",       4, INVALID_ARGUMENT)    \
     X("internal",               500, "internal server error",  4, INTERNAL)            \
-    X("unavailable",            503, "server unavailable",     4, UNAVAILABLE)
+    X("unavailable",            503, "server unavailable",     4, UNAVAILABLE)         \
+    X("command_rejected",       422, NULL,                     5, FAILED_PRECONDITION)
 /* clang-format on */
 
 #endif /* STELE_ERRORS_H */

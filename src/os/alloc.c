@@ -86,3 +86,7 @@ char *stele__strndup(const char *s, size_t n) {
 }
 
 char *stele__strdup(const char *s) { return stele__strndup(s, strlen(s)); }
+
+void *stele_malloc(size_t size) { return stele__malloc(size); }
+
+void *stele_realloc(void *p, size_t size) { return stele__realloc(p, size); }

@@ -54,3 +54,13 @@ int stele__fail(int code, const char *fmt, ...) {
 }
 
 void stele__error_clear(void) { detail[0] = '\0'; }
+
+int stele_errdetail_set(int code, const char *fmt, ...) {
+    char buf[sizeof detail];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    memcpy(detail, buf, sizeof detail);
+    return code;
+}

@@ -86,7 +86,7 @@ static void test_every_code_every_mapping(void **state) {
         assert_true(http >= 400 && http <= 599);
         /* Exit status: that of the JSON code, so both modes of the CLI agree. */
         int exit_status = errmap_exit(r->number);
-        assert_true(exit_status >= 2 && exit_status <= 4);
+        assert_true(exit_status >= 2 && exit_status <= 5);
         assert_int_equal(exit_status, errmap_json_exit(json));
         /* gRPC status: a failure status, named as in the table. */
         errmap_grpc_t grpc = errmap_grpc(r->number);
@@ -117,7 +117,11 @@ static void test_every_code_every_mapping(void **state) {
     assert_int_equal(errmap_exit(STELE_EDELETED), 3);
     assert_int_equal(errmap_exit(STELE_ETOMBSTONED), 3);
     assert_int_equal(errmap_exit(STELE_EIDREUSE), 4);
+    assert_int_equal(errmap_exit(STELE_EREJECTED), 5);
+    assert_int_equal(errmap_http_status(errmap_json_code(STELE_EREJECTED)), 422);
+    assert_string_equal(errmap_json_code(STELE_EREJECTED), "command_rejected");
     assert_string_equal(errmap_grpc_name(errmap_grpc(STELE_ECONFLICT)), "FAILED_PRECONDITION");
+    assert_string_equal(errmap_grpc_name(errmap_grpc(STELE_EREJECTED)), "FAILED_PRECONDITION");
 }
 
 static void test_json_codes(void **state) {
@@ -132,7 +136,7 @@ static void test_json_codes(void **state) {
             assert_string_not_equal(r->json_code, json_rows[j].json_code);
         }
         assert_true(r->http_status >= 400 && r->http_status <= 599);
-        assert_true(r->exit_status >= 2 && r->exit_status <= 4);
+        assert_true(r->exit_status >= 2 && r->exit_status <= 5);
         assert_string_equal(errmap_grpc_name(errmap_json_grpc(r->json_code)), r->grpc);
         /* Words for every code: its own, or a library code's (which must then exist). */
         if (r->phrase == NULL) {
