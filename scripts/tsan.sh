@@ -32,6 +32,7 @@ tests=(
     unit_test_index
     unit_test_observe
     unit_test_maintenance
+    unit_test_domain_execute
     unit_test_open_readonly
     crash_test_kill9
 )
