@@ -43,3 +43,7 @@ bool stele__bloom_may_contain(const uint64_t *words, uint64_t blocks, uint64_t h
     }
     return true;
 }
+
+void stele__bloom_prefetch(const uint64_t *words, uint64_t blocks, uint64_t hash) {
+    __builtin_prefetch(block_of(words, blocks, stele__mix64(hash)));
+}

@@ -23,4 +23,7 @@ void stele__bloom_add(uint64_t *words, uint64_t blocks, uint64_t hash);
 /* False when hash was never added; true when it may have been. */
 bool stele__bloom_may_contain(const uint64_t *words, uint64_t blocks, uint64_t hash);
 
+/* Ask the CPU to fetch the block of hash (a hint: no effect on the answer). */
+void stele__bloom_prefetch(const uint64_t *words, uint64_t blocks, uint64_t hash);
+
 #endif

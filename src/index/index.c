@@ -900,6 +900,19 @@ int stele__index_lookup(stele_index_t *idx, uint64_t hash, uint64_t from_version
     return rc;
 }
 
+void stele__index_filter(stele_index_t *idx, const uint64_t *hashes, size_t n, uint8_t *maybe) {
+    memset(maybe, 0, n);
+    pthread_rwlock_rdlock(&idx->state);
+    const tableset_t *s = idx->tables;
+    for (uint32_t i = 0; i < s->count; i++)
+        stele__table_filter(s->t[i], hashes, n, maybe);
+    for (uint32_t i = 0; i < idx->nimm; i++)
+        stele__memtable_filter(idx->imm[i], hashes, n, maybe);
+    if (idx->active)
+        stele__memtable_filter(idx->active, hashes, n, maybe);
+    pthread_rwlock_unlock(&idx->state);
+}
+
 void stele__index_stats(stele_index_t *idx, stele_index_stats_t *out) {
     memset(out, 0, sizeof *out);
     pthread_rwlock_rdlock(&idx->state);

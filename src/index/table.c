@@ -610,6 +610,16 @@ int stele__table_lookup(stele__table_t *t, stele__lookup_t *lk) {
     return 0;
 }
 
+void stele__table_filter(const stele__table_t *t, const uint64_t *hashes, size_t n,
+                         uint8_t *maybe) {
+    for (size_t i = 0; i < n; i++)
+        if (!maybe[i])
+            stele__bloom_prefetch(t->bloom, t->bloom_blocks, hashes[i]);
+    for (size_t i = 0; i < n; i++)
+        if (!maybe[i] && stele__bloom_may_contain(t->bloom, t->bloom_blocks, hashes[i]))
+            maybe[i] = 1;
+}
+
 int stele__table_iter_init(stele__table_iter_t *it, stele__table_t *t) {
     memset(it, 0, sizeof *it);
     it->t = t;
