@@ -238,8 +238,8 @@ static const stele__mt_slot_t *find(const stele__memtable_t *mt, uint64_t hash) 
 
 #define CHUNK 64
 
-void stele__memtable_filter(stele__memtable_t *mt, const uint64_t *hashes, size_t n,
-                            uint8_t *maybe) {
+void stele__memtable_filter(stele__memtable_t *mt, const uint64_t *hashes,
+                            const stele__bloom_key_t *keys, size_t n, uint8_t *maybe) {
     if (!mt->lazy) {
         pthread_rwlock_rdlock(&mt->lock);
         for (size_t i = 0; i < n; i++)
@@ -252,9 +252,9 @@ void stele__memtable_filter(stele__memtable_t *mt, const uint64_t *hashes, size_
     if (mt->count > 0 && bloom_catch_up(mt)) {
         for (size_t i = 0; i < n; i++)
             if (!maybe[i])
-                stele__bloom_prefetch(mt->bloom, mt->bloom_blocks, hashes[i]);
+                __builtin_prefetch(stele__bloom_block(mt->bloom, mt->bloom_blocks, &keys[i]));
         for (size_t i = 0; i < n; i++)
-            if (!maybe[i] && stele__bloom_may_contain(mt->bloom, mt->bloom_blocks, hashes[i]))
+            if (!maybe[i] && stele__bloom_may_contain_key(mt->bloom, mt->bloom_blocks, &keys[i]))
                 maybe[i] = 1;
     } else if (mt->count > 0) {
         for (size_t i = 0; i < n; i++)

@@ -14,6 +14,7 @@
 #ifndef STELE_INDEX_MEMTABLE_H
 #define STELE_INDEX_MEMTABLE_H
 
+#include "index/bloom.h"
 #include "index/index.h"
 #include "index/lookup.h"
 
@@ -79,11 +80,12 @@ static inline bool stele__memtable_full(const stele__memtable_t *mt) {
 void stele__memtable_lookup(stele__memtable_t *mt, stele__lookup_t *lk);
 
 /* For each i < n with maybe[i] == 0: set maybe[i] = 1 when the memtable may hold an entry of
- * hashes[i] (never 0 for a hash it holds). Lazy memtables answer from their Bloom filter (built
- * up to date first), with the filter's blocks fetched for all n hashes before any is tested, so
- * the cache misses overlap; others from their hash table. Takes the memtable's lock. */
-void stele__memtable_filter(stele__memtable_t *mt, const uint64_t *hashes, size_t n,
-                            uint8_t *maybe);
+ * hashes[i] (never 0 for a hash it holds); keys[i] is stele__bloom_key(hashes[i]). Lazy memtables
+ * answer from their Bloom filter (brought up to date first), with the filter's blocks fetched
+ * for all n hashes before any is tested, so the cache misses overlap; others from their hash
+ * table. Takes the memtable's lock. */
+void stele__memtable_filter(stele__memtable_t *mt, const uint64_t *hashes,
+                            const stele__bloom_key_t *keys, size_t n, uint8_t *maybe);
 
 /* Call emit for every entry in (hash, version, position) order; stops with emit's non-zero return
  * value. The memtable must be immutable (no concurrent add). 0, STELE_ENOMEM or emit's value. */
