@@ -43,3 +43,11 @@ bool stele__bloom_may_contain(const uint64_t *words, uint64_t blocks, uint64_t h
     }
     return true;
 }
+
+void stele__bloom_prefetch(const uint64_t *words, uint64_t blocks, uint64_t hash) {
+    __builtin_prefetch(block_of(words, blocks, stele__mix64(hash)));
+}
+
+stele__bloom_key_t stele__bloom_key(uint64_t hash) {
+    return (stele__bloom_key_t){stele__mix64(hash), stele__mix64(hash ^ 0x9e3779b97f4a7c15ull)};
+}

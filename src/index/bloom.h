@@ -23,4 +23,32 @@ void stele__bloom_add(uint64_t *words, uint64_t blocks, uint64_t hash);
 /* False when hash was never added; true when it may have been. */
 bool stele__bloom_may_contain(const uint64_t *words, uint64_t blocks, uint64_t hash);
 
+/* Ask the CPU to fetch the block of hash (a hint: no effect on the answer). */
+void stele__bloom_prefetch(const uint64_t *words, uint64_t blocks, uint64_t hash);
+
+/* A hash's two mixed words (see bloom.c), computed once when one hash is tested against many
+ * filters: then each filter costs a multiply and its cache line. */
+typedef struct stele__bloom_key {
+    uint64_t g1, g2;
+} stele__bloom_key_t;
+
+stele__bloom_key_t stele__bloom_key(uint64_t hash);
+
+static inline const uint64_t *stele__bloom_block(const uint64_t *words, uint64_t blocks,
+                                                 const stele__bloom_key_t *k) {
+    return words + (((k->g1 >> 32) * blocks) >> 32) * STELE__BLOOM_BLOCK_WORDS;
+}
+
+/* stele__bloom_may_contain with the key precomputed (the same answer). */
+static inline bool stele__bloom_may_contain_key(const uint64_t *words, uint64_t blocks,
+                                                const stele__bloom_key_t *k) {
+    const uint64_t *w = stele__bloom_block(words, blocks, k);
+    for (unsigned i = 0; i < STELE__BLOOM_K; i++) {
+        unsigned bit = (unsigned)(k->g2 >> (9 * i)) & 511u;
+        if (!(w[bit >> 6] & (1ull << (bit & 63u))))
+            return false;
+    }
+    return true;
+}
+
 #endif

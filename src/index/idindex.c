@@ -33,3 +33,13 @@ int stele__idindex_find(stele_index_t *ids, const stele_uuid_t *id, uint64_t *po
     *position = got.position;
     return 1;
 }
+
+void stele__idindex_filter(stele_index_t *ids, const stele_uuid_t *id, size_t n, uint64_t *keys,
+                           uint8_t *maybe) {
+    for (size_t i = 0; i < n; i++) {
+        stele_index_entry_t e;
+        stele__idindex_entry(&id[i], 0, &e);
+        keys[i] = e.hash;
+    }
+    stele__index_filter(ids, keys, n, maybe);
+}

@@ -900,6 +900,27 @@ int stele__index_lookup(stele_index_t *idx, uint64_t hash, uint64_t from_version
     return rc;
 }
 
+#define FILTER_CHUNK 128u
+
+void stele__index_filter(stele_index_t *idx, const uint64_t *hashes, size_t n, uint8_t *maybe) {
+    stele__bloom_key_t keys[FILTER_CHUNK]; /* each hash mixed once for all the filters */
+    memset(maybe, 0, n);
+    pthread_rwlock_rdlock(&idx->state);
+    const tableset_t *s = idx->tables;
+    for (size_t c = 0; c < n; c += FILTER_CHUNK) {
+        size_t m = n - c < FILTER_CHUNK ? n - c : FILTER_CHUNK;
+        for (size_t i = 0; i < m; i++)
+            keys[i] = stele__bloom_key(hashes[c + i]);
+        for (uint32_t i = 0; i < s->count; i++)
+            stele__table_filter(s->t[i], keys, m, maybe + c);
+        for (uint32_t i = 0; i < idx->nimm; i++)
+            stele__memtable_filter(idx->imm[i], hashes + c, keys, m, maybe + c);
+        if (idx->active)
+            stele__memtable_filter(idx->active, hashes + c, keys, m, maybe + c);
+    }
+    pthread_rwlock_unlock(&idx->state);
+}
+
 void stele__index_stats(stele_index_t *idx, stele_index_stats_t *out) {
     memset(out, 0, sizeof *out);
     pthread_rwlock_rdlock(&idx->state);

@@ -88,6 +88,13 @@ int stele__index_add(stele_index_t *idx, const stele_index_entry_t *entries, siz
 int stele__index_lookup(stele_index_t *idx, uint64_t hash, uint64_t from_version, bool backward,
                         stele_index_entry_t *out, size_t max, size_t *count);
 
+/* Which of n hashes the index may hold: maybe[i] is set to 0 only when no memtable or table holds
+ * an entry of hashes[i] (so a look-up of it would find nothing), else 1. Answered from Bloom
+ * filters (the lazy memtables' and the tables'), fetching the blocks of all n hashes before
+ * testing any so that the cache misses overlap: for a batch of fresh keys this costs a fraction
+ * of n look-ups. Thread-safe like lookup; allocates nothing that can fail the answer. */
+void stele__index_filter(stele_index_t *idx, const uint64_t *hashes, size_t n, uint8_t *maybe);
+
 /* Write every memtable as a table now and record the checkpoint (durable on return). */
 int stele__index_flush(stele_index_t *idx);
 

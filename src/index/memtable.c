@@ -3,6 +3,7 @@
  */
 #include "index/memtable.h"
 
+#include "index/bloom.h"
 #include "index/entry.h"
 #include "os/alloc.h"
 #include "stele.h"
@@ -91,6 +92,7 @@ void stele__memtable_free(stele__memtable_t *mt) {
     if (!mt)
         return;
     pthread_rwlock_destroy(&mt->lock);
+    stele__free(mt->bloom);
     stele__free(mt->slots);
     stele__free(mt->entries);
     stele__free(mt->prev);
@@ -133,9 +135,52 @@ static int enter(stele__memtable_t *mt, uint32_t idx) {
 /* Enter every appended entry (write lock held). 0 or STELE_ENOMEM. */
 static int catch_up(stele__memtable_t *mt) {
     int rc = 0;
-    while (rc == 0 && mt->indexed < mt->count)
+    /* Size the table for all of them at once: a lazy memtable catches up many entries at a time,
+     * and doubling step by step would move every slot again at each step. */
+    uint64_t want = ((uint64_t)mt->distinct + (mt->count - mt->indexed)) * 2u;
+    if (mt->indexed < mt->count && want > mt->slot_mask + 1u) {
+        uint32_t nslots = 1u << log2_u32((uint32_t)(want < (1ull << 31) ? want : (1ull << 31)));
+        if (set_slots(mt, nslots) != 0)
+            return STELE_ENOMEM;
+    }
+    /* Fetch the slot a few entries ahead: the table is far larger than the cache (32 MiB for
+     * 2^20 entries), and a lazy catch-up enters many unrelated hashes in a row, whose misses can
+     * overlap. */
+    enum { AHEAD = 8 };
+    while (rc == 0 && mt->indexed < mt->count) {
+        if (mt->count - mt->indexed > AHEAD)
+            __builtin_prefetch(&mt->slots[slot_of(mt, mt->entries[mt->indexed + AHEAD].hash)]);
         rc = enter(mt, mt->indexed);
+    }
     return rc;
+}
+
+/* Lazy: enter entries [bloomed, count) in the Bloom filter, allocating it first (write lock
+ * held). False when there is no filter (it could not be allocated): use the hash table. */
+static bool bloom_catch_up(stele__memtable_t *mt) {
+    if (!mt->bloom) {
+        if (mt->bloom_failed)
+            return false;
+        uint64_t blocks = stele__bloom_blocks_for(mt->capacity);
+        mt->bloom = stele__calloc(blocks * STELE__BLOOM_BLOCK_WORDS, sizeof(uint64_t));
+        if (!mt->bloom) {
+            mt->bloom_failed = true; /* not an error: look-ups stay exact without it */
+            return false;
+        }
+        mt->bloom_blocks = blocks;
+        mt->bloomed = 0;
+    }
+    /* Fetch the block a few entries ahead, so that the cache misses of the adds overlap. */
+    enum { AHEAD = 8 };
+    for (uint32_t i = mt->bloomed; i < mt->count && i < mt->bloomed + AHEAD; i++)
+        stele__bloom_prefetch(mt->bloom, mt->bloom_blocks, mt->entries[i].hash);
+    for (; mt->bloomed < mt->count; mt->bloomed++) {
+        if (mt->count - mt->bloomed > AHEAD)
+            stele__bloom_prefetch(mt->bloom, mt->bloom_blocks,
+                                  mt->entries[mt->bloomed + AHEAD].hash);
+        stele__bloom_add(mt->bloom, mt->bloom_blocks, mt->entries[mt->bloomed].hash);
+    }
+    return true;
 }
 
 int stele__memtable_add(stele__memtable_t *mt, const stele_index_entry_t *entries, size_t n,
@@ -193,10 +238,60 @@ static const stele__mt_slot_t *find(const stele__memtable_t *mt, uint64_t hash) 
 
 #define CHUNK 64
 
+void stele__memtable_filter(stele__memtable_t *mt, const uint64_t *hashes,
+                            const stele__bloom_key_t *keys, size_t n, uint8_t *maybe) {
+    if (!mt->lazy) {
+        pthread_rwlock_rdlock(&mt->lock);
+        for (size_t i = 0; i < n; i++)
+            if (!maybe[i] && find(mt, hashes[i]))
+                maybe[i] = 1;
+        pthread_rwlock_unlock(&mt->lock);
+        return;
+    }
+    pthread_rwlock_wrlock(&mt->lock);
+    if (mt->count > 0 && bloom_catch_up(mt)) {
+        for (size_t i = 0; i < n; i++)
+            if (!maybe[i])
+                __builtin_prefetch(stele__bloom_block(mt->bloom, mt->bloom_blocks, &keys[i]));
+        for (size_t i = 0; i < n; i++)
+            if (!maybe[i] && stele__bloom_may_contain_key(mt->bloom, mt->bloom_blocks, &keys[i]))
+                maybe[i] = 1;
+    } else if (mt->count > 0) {
+        for (size_t i = 0; i < n; i++)
+            maybe[i] = 1; /* no filter: the exact look-up decides */
+    }
+    pthread_rwlock_unlock(&mt->lock);
+}
+
+/* Lazy: true when the Bloom filter says the memtable holds no entry of hash (entries [bloomed,
+ * count), added after the filter was brought up to date, are checked one by one). Read lock
+ * held; may drop it to bring the filter up to date. */
+static bool lazy_absent(stele__memtable_t *mt, uint64_t hash) {
+    if (mt->bloomed < mt->count || !mt->bloom) {
+        if (mt->bloom_failed)
+            return false;
+        pthread_rwlock_unlock(&mt->lock);
+        pthread_rwlock_wrlock(&mt->lock);
+        (void)bloom_catch_up(mt);
+        pthread_rwlock_unlock(&mt->lock);
+        pthread_rwlock_rdlock(&mt->lock);
+        if (!mt->bloom)
+            return false;
+    }
+    if (stele__bloom_may_contain(mt->bloom, mt->bloom_blocks, hash))
+        return false;
+    for (uint32_t i = mt->bloomed; i < mt->count; i++)
+        if (mt->entries[i].hash == hash)
+            return false;
+    return true;
+}
+
 void stele__memtable_lookup(stele__memtable_t *mt, stele__lookup_t *lk) {
     stele_index_entry_t chunk[CHUNK];
     size_t n = 0;
     pthread_rwlock_rdlock(&mt->lock);
+    if (mt->lazy && mt->count > 0 && lazy_absent(mt, lk->hash))
+        goto done;
     if (mt->indexed < mt->count) {
         /* Lazy: enter what was appended since the last look-up. Entries added after this (by a
          * concurrent add) are newer than the look-up and need not be seen by it. */

@@ -14,6 +14,7 @@
 #ifndef STELE_INDEX_MEMTABLE_H
 #define STELE_INDEX_MEMTABLE_H
 
+#include "index/bloom.h"
 #include "index/index.h"
 #include "index/lookup.h"
 
@@ -48,6 +49,16 @@ typedef struct stele__memtable {
      * has a hash of its own and look-ups are rare, so the writer pays one copy per entry. */
     bool lazy;
     uint32_t indexed; /* entries in the hash table (== count unless lazy) */
+    /* Lazy only: a blocked Bloom filter (bloom.h) over the hashes of entries [0, bloomed), built
+     * by look-ups (never by add) and consulted before the hash table, so that a look-up of a hash
+     * the memtable does not hold (a fresh id) touches about one cache line of a filter of 10 bits
+     * per entry instead of the hash table (and the table is built only when the filter says
+     * maybe). NULL until the first look-up, or when it could not be allocated (then look-ups use
+     * the hash table alone). */
+    uint64_t *bloom;
+    uint64_t bloom_blocks;
+    uint32_t bloomed;
+    bool bloom_failed;
 } stele__memtable_t;
 
 #define STELE__MT_NONE UINT32_MAX
@@ -67,6 +78,14 @@ static inline bool stele__memtable_full(const stele__memtable_t *mt) {
 
 /* Merge this memtable's matches into the lookup. Takes the read lock. */
 void stele__memtable_lookup(stele__memtable_t *mt, stele__lookup_t *lk);
+
+/* For each i < n with maybe[i] == 0: set maybe[i] = 1 when the memtable may hold an entry of
+ * hashes[i] (never 0 for a hash it holds); keys[i] is stele__bloom_key(hashes[i]). Lazy memtables
+ * answer from their Bloom filter (brought up to date first), with the filter's blocks fetched
+ * for all n hashes before any is tested, so the cache misses overlap; others from their hash
+ * table. Takes the memtable's lock. */
+void stele__memtable_filter(stele__memtable_t *mt, const uint64_t *hashes,
+                            const stele__bloom_key_t *keys, size_t n, uint8_t *maybe);
 
 /* Call emit for every entry in (hash, version, position) order; stops with emit's non-zero return
  * value. The memtable must be immutable (no concurrent add). 0, STELE_ENOMEM or emit's value. */

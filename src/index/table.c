@@ -610,6 +610,16 @@ int stele__table_lookup(stele__table_t *t, stele__lookup_t *lk) {
     return 0;
 }
 
+void stele__table_filter(const stele__table_t *t, const stele__bloom_key_t *keys, size_t n,
+                         uint8_t *maybe) {
+    for (size_t i = 0; i < n; i++)
+        if (!maybe[i])
+            __builtin_prefetch(stele__bloom_block(t->bloom, t->bloom_blocks, &keys[i]));
+    for (size_t i = 0; i < n; i++)
+        if (!maybe[i] && stele__bloom_may_contain_key(t->bloom, t->bloom_blocks, &keys[i]))
+            maybe[i] = 1;
+}
+
 int stele__table_iter_init(stele__table_iter_t *it, stele__table_t *t) {
     memset(it, 0, sizeof *it);
     it->t = t;

@@ -7,6 +7,7 @@
 #ifndef STELE_INDEX_TABLE_H
 #define STELE_INDEX_TABLE_H
 
+#include "index/bloom.h"
 #include "index/index.h"
 #include "index/lookup.h"
 #include "os/vfs.h"
@@ -43,6 +44,12 @@ void stele__table_close(stele__table_t *t);
 
 /* Merge the table's matches into the lookup. 0, STELE_ECORRUPT or the read error. */
 int stele__table_lookup(stele__table_t *t, stele__lookup_t *lk);
+
+/* For each i < n with maybe[i] == 0: set maybe[i] = 1 when the table's Bloom filter says it may
+ * hold the hash of keys[i] (stele__bloom_key). The filter blocks of all n keys are fetched before
+ * any is tested, so their cache misses overlap. */
+void stele__table_filter(const stele__table_t *t, const stele__bloom_key_t *keys, size_t n,
+                         uint8_t *maybe);
 
 /* Sequential reader over a table's entries (merges and scans), verifying each block. */
 typedef struct stele__table_iter {

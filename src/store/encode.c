@@ -163,6 +163,20 @@ static int check_ids(stele_store_t *s, stele_store_req_t *r, uint32_t ri, size_t
     int rc = batch_ids_reserve(s, nclient);
     if (rc < 0)
         return rc;
+    /* Which ids the index may hold, for the whole part at once: a fresh id (the common case) is
+     * then settled by Bloom filters whose cache misses overlap, without a look-up of its own. */
+    if (p->count > s->id_scratch_cap) {
+        uint64_t *keys = stele__realloc(s->id_keys, sizeof *keys * p->count);
+        if (keys)
+            s->id_keys = keys;
+        uint8_t *maybe = stele__realloc(s->id_maybe, p->count);
+        if (maybe)
+            s->id_maybe = maybe;
+        if (!keys || !maybe)
+            return STELE_ENOMEM;
+        s->id_scratch_cap = p->count;
+    }
+    stele__idindex_filter(s->ids, ids, p->count, s->id_keys, s->id_maybe);
     const stele_uuid_t *first_seen = NULL, *first_new = NULL;
     uint64_t first_pos = 0;
     for (size_t k = 0; k < p->count; k++) {
@@ -211,7 +225,8 @@ static int check_ids(stele_store_t *s, stele_store_req_t *r, uint32_t ri, size_t
             nb->dead = 0;
             s->batch_ids_used++;
             uint64_t pos = 0;
-            if ((rc = stele__idindex_find(s->ids, &ids[k], &pos)) < 0)
+            rc = 0;
+            if (s->id_maybe[k] && (rc = stele__idindex_find(s->ids, &ids[k], &pos)) < 0)
                 return rc;
             if (rc == 1) {
                 stele_record_t rec;

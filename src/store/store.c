@@ -171,6 +171,8 @@ static void store_free(stele_store_t *s) {
     stele__free(s->entries);
     stele__free(s->id_entries);
     stele__free(s->batch_ids);
+    stele__free(s->id_keys);
+    stele__free(s->id_maybe);
     stele__free(s->dir);
     stele__free(s->log_dir);
     stele__free(s->index_dir);

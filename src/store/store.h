@@ -90,6 +90,11 @@ struct stele_store {
     struct stele_batch_id *batch_ids;
     size_t batch_ids_mask; /* slots - 1 (0 before the first use) */
     size_t batch_ids_used;
+    /* Scratch of check_ids (encode.c): which ids of a part the event-id index may hold, asked
+     * for the whole part at once (stele__idindex_filter). Grows to the largest part seen. */
+    uint64_t *id_keys;
+    uint8_t *id_maybe;
+    size_t id_scratch_cap;
     uint64_t id_gen;
     stele_wreq_t **batch_reqs; /* the batch being encoded */
 

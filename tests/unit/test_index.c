@@ -296,6 +296,84 @@ static void wait_tables(stele_index_t *idx, uint64_t max_tables) {
  * Tests
  * ------------------------------------------------------------------------------------------- */
 
+/* stele__index_filter, which the writer asks before looking up a batch of client ids, never says
+ * "surely absent" for a hash the index holds, through many flushes and merges, with look-ups
+ * interleaved (with lazy memtables those bring the memtable's Bloom filter and hash table up to
+ * date at different moments), and after a reopen; and it does answer "absent" for most fresh
+ * hashes (else it would save nothing), each consistent with a look-up. */
+static void test_filter(void **state) {
+    fixture_t *fx = *state;
+    enum { TOTAL = 20000, FRESH = 500 };
+    stele_index_entry_t *all = calloc(TOTAL, sizeof *all);
+    uint64_t hashes[FRESH];
+    uint8_t maybe[FRESH];
+    assert_non_null(all);
+    stele_index_t *idx = open_index(fx->dir, stele__vfs_posix(), 1000, 4);
+    size_t n = 0;
+    uint64_t pos = 1;
+    for (int round = 0; n < TOTAL; round++) {
+        size_t b = 1 + rnd_below(300);
+        if (b > TOTAL - n)
+            b = TOTAL - n;
+        for (size_t i = 0; i < b; i++)
+            all[n + i] = (stele_index_entry_t){rnd(), rnd(), pos++};
+        assert_int_equal(stele__index_add(idx, all + n, b), 0);
+        n += b;
+        /* Held hashes: the newest ones and a random sample of the older ones. */
+        size_t k = 0;
+        for (; k < FRESH / 2 && k < n; k++)
+            hashes[k] = all[n - 1 - k].hash;
+        for (; k < FRESH; k++)
+            hashes[k] = all[rnd_below(n)].hash;
+        stele__index_filter(idx, hashes, FRESH, maybe);
+        for (size_t i = 0; i < FRESH; i++)
+            if (!maybe[i])
+                fail_msg("seed %" PRIu64 " round %d: filter says hash %016" PRIx64
+                         " (held) is absent",
+                         seed, round, hashes[i]);
+        if (round % 3 == 0) {
+            /* A single look-up, which may build the lazy memtable's hash table. */
+            stele_index_entry_t got;
+            size_t cnt = 0;
+            const stele_index_entry_t *e = &all[rnd_below(n)];
+            assert_int_equal(stele__index_lookup(idx, e->hash, e->version, false, &got, 1, &cnt),
+                             0);
+            assert_int_equal(cnt, 1);
+            assert_int_equal(got.position, e->position);
+        }
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            assert_int_equal(stele__index_close(idx), 0);
+            idx = open_index(fx->dir, stele__vfs_posix(), 1000, 4);
+        }
+        for (size_t i = 0; i < FRESH; i++)
+            hashes[i] = all[rnd_below(n)].hash;
+        stele__index_filter(idx, hashes, FRESH, maybe);
+        for (size_t i = 0; i < FRESH; i++)
+            if (!maybe[i])
+                fail_msg("seed %" PRIu64 " pass %d: a held hash is said absent", seed, pass);
+        for (size_t i = 0; i < FRESH; i++)
+            hashes[i] = rnd();
+        stele__index_filter(idx, hashes, FRESH, maybe);
+        size_t absent = 0;
+        for (size_t i = 0; i < FRESH; i++) {
+            stele_index_entry_t got;
+            size_t cnt = 0;
+            assert_int_equal(stele__index_lookup(idx, hashes[i], 0, false, &got, 1, &cnt), 0);
+            if (!maybe[i] && cnt != 0)
+                fail_msg("seed %" PRIu64 ": filter says absent, look-up finds it", seed);
+            absent += !maybe[i];
+        }
+        /* About 1% false positives per table and memtable; at most half is a broken filter. */
+        if (absent < FRESH / 2)
+            fail_msg("seed %" PRIu64 " pass %d: only %zu of %d fresh hashes said absent", seed,
+                     pass, absent, FRESH);
+    }
+    assert_int_equal(stele__index_close(idx), 0);
+    free(all);
+}
+
 /* The hash is on disk: these values must never change. */
 static void test_hash_is_stable(void **state) {
     (void)state;
@@ -860,6 +938,59 @@ static long rss_kib(void) {
     return kib;
 }
 
+static double cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The event-id index on the writer's path: over total preloaded unique keys, parts of 100 fresh
+ * keys, each checked and then added, as the writer does. Checked one look-up per key (how the
+ * writer did it before the filter), or filtered per part first (looking up only the keys some
+ * filter accepts). CPU time of this thread (the background threads' flushes are the same in
+ * both), on a fresh index each. */
+static void bench_fresh_ids(const char *dir, uint64_t total) {
+    enum { PART = 100 };
+    const uint64_t checks = 1000000;
+    for (int filtered = 0; filtered < 2; filtered++) {
+        clear_dir(dir);
+        stele_index_t *idx = open_index(dir, NULL, 0, 0);
+        stele_index_entry_t batch[PART], out;
+        uint64_t hashes[PART], pos = 1, looked = 0;
+        uint8_t maybe[PART];
+        for (; pos <= total; pos += PART) {
+            for (size_t k = 0; k < PART; k++)
+                batch[k] = (stele_index_entry_t){rnd(), rnd(), pos + k};
+            assert_int_equal(stele__index_add(idx, batch, PART), 0);
+        }
+        double t0 = cpu_s();
+        for (uint64_t i = 0; i < checks; i += PART, pos += PART) {
+            for (size_t k = 0; k < PART; k++) {
+                batch[k] = (stele_index_entry_t){rnd(), rnd(), pos + k};
+                hashes[k] = batch[k].hash;
+            }
+            if (filtered)
+                stele__index_filter(idx, hashes, PART, maybe);
+            for (size_t k = 0; k < PART; k++) {
+                size_t n = 0;
+                if (filtered && !maybe[k])
+                    continue;
+                looked++;
+                stele__index_lookup(idx, batch[k].hash, batch[k].version, false, &out, 1, &n);
+            }
+            assert_int_equal(stele__index_add(idx, batch, PART), 0);
+        }
+        double t1 = cpu_s();
+        stele_index_stats_t st;
+        stele__index_stats(idx, &st);
+        printf("bench: fresh keys over %" PRIu64 " (%" PRIu64 " tables), %s: %.0f ns of CPU "
+               "per key checked and added (%.1f%% looked up)\n",
+               total, st.tables, filtered ? "filtered per part" : "one look-up each",
+               (t1 - t0) / (double)checks * 1e9, 100.0 * (double)looked / (double)checks);
+        assert_int_equal(stele__index_close(idx), 0);
+    }
+}
+
 static void test_bench(void **state) {
     fixture_t *fx = *state;
     const char *env = getenv("STELE_INDEX_BENCH");
@@ -910,6 +1041,8 @@ static void test_bench(void **state) {
     }
     assert_int_equal(stele__index_close(idx), 0);
     free(version);
+    if (unique_keys)
+        bench_fresh_ids(fx->dir, total);
 }
 
 int main(void) {
@@ -929,6 +1062,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_faults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_one_writer_two_readers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_filter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bench, setup, teardown),
     };
     /* The benchmark (last) runs only when asked for: left out, not reported as a skip, which
