@@ -505,7 +505,8 @@ static void tree_same(const tree_t *a, const tree_t *b) {
 
 static void put_file(const char *dir, const char *rel, const void *bytes, size_t len, off_t at) {
     char path[4600];
-    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    int n = snprintf(path, sizeof path, "%s/%s", dir, rel);
+    assert_true(n > 0 && (size_t)n < sizeof path);
     int fd = open(path, O_WRONLY | O_CREAT, 0600);
     assert_true(fd >= 0);
     assert_int_equal(pwrite(fd, bytes, len, at), (ssize_t)len);
