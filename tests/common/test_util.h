@@ -42,6 +42,10 @@ void tu_rmtree(const char *path);
 /* out = dir + "/" + rel. Asserts the path fits. */
 void tu_join(char *out, size_t size, const char *dir, const char *rel);
 bool tu_exists(const char *path);
+/* The whole file (malloc'd, the caller frees; asserts it exists and is not empty). */
+uint8_t *tu_read_file(const char *path, size_t *len);
+/* Replace the file with len bytes of buf (created if missing); asserts success. */
+void tu_write_file(const char *path, const void *buf, size_t len);
 /* Flip one bit of a file in place. Returns 0 or -errno. */
 int tu_flip_bit(const char *path, uint64_t offset, unsigned bit);
 /* The file names in dir ending with suffix, sorted; *count receives how many. Free with

@@ -95,28 +95,6 @@ static void snapshot_path(const char *dir, char *out, size_t size) {
     tu_names_free(names, n);
 }
 
-static uint8_t *read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    long size = ftell(f);
-    assert_true(size > 0);
-    rewind(f);
-    uint8_t *buf = malloc((size_t)size);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)size, f), (size_t)size);
-    fclose(f);
-    *len = (size_t)size;
-    return buf;
-}
-
-static void write_file(const char *path, const uint8_t *buf, size_t len) {
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(buf, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
-}
-
 /* A catalogue of three streams in each state, one with metadata, at position 9. */
 static void fill_sample(stele_catalogue_t *cat) {
     stele_stream_t *s = get(cat, "order-1");
@@ -208,7 +186,7 @@ static void test_snapshot_every_flip(void **state) {
     stele__catalogue_free(&cat);
     snapshot_path(dir, path, sizeof path);
     size_t len = 0;
-    uint8_t *good = read_file(path, &len);
+    uint8_t *good = tu_read_file(path, &len);
     uint8_t *buf = malloc(len);
     assert_non_null(buf);
     char what[64];
@@ -216,13 +194,13 @@ static void test_snapshot_every_flip(void **state) {
         for (unsigned bit = 0; bit < 8; bit++) {
             memcpy(buf, good, len);
             buf[byte] ^= (uint8_t)(1u << bit);
-            write_file(path, buf, len);
+            tu_write_file(path, buf, len);
             snprintf(what, sizeof what, "flip of byte %zu bit %u", byte, bit);
             expect_empty_load(dir, what);
         }
     }
     for (size_t cut = 0; cut < len; cut += 3) {
-        write_file(path, good, cut);
+        tu_write_file(path, good, cut);
         snprintf(what, sizeof what, "cut at %zu", cut);
         expect_empty_load(dir, what);
     }
@@ -276,7 +254,7 @@ static void test_snapshot_tampered(void **state) {
     snapshot_path(dir, path, sizeof path);
     uint8_t buf[128];
     /* the hand-made file is read as the store's own when its values are sound */
-    write_file(path, buf, one_stream(buf, 10, STELE_STREAM_ACTIVE, 3, 0, 10));
+    tu_write_file(path, buf, one_stream(buf, 10, STELE_STREAM_ACTIVE, 3, 0, 10));
     stele_catalogue_t back;
     assert_int_equal(stele__catalogue_init(&back), 0);
     assert_int_equal(stele__catalogue_load(&back, stele__vfs_posix(), dir), 0);
@@ -296,7 +274,7 @@ static void test_snapshot_tampered(void **state) {
         {"a last position beyond the snapshot's", STELE_STREAM_ACTIVE, 3, 0, 11},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        write_file(
+        tu_write_file(
             path, buf,
             one_stream(buf, 10, bad[i].state, bad[i].last, bad[i].first, bad[i].last_position));
         expect_empty_load(dir, bad[i].what);

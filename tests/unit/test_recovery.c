@@ -68,21 +68,6 @@ static void segment_path(const char *dir, char *out, size_t size) {
     tu_names_free(names, n);
 }
 
-static uint8_t *read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    long size = ftell(f);
-    assert_true(size > 0);
-    rewind(f);
-    uint8_t *buf = malloc((size_t)size);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)size, f), (size_t)size);
-    fclose(f);
-    *len = (size_t)size;
-    return buf;
-}
-
 static void write_at(const char *path, size_t off, const void *p, size_t n) {
     FILE *f = fopen(path, "r+b");
     assert_non_null(f);
@@ -143,7 +128,7 @@ static void test_torn_bytes_after_the_last_commit(void **state) {
     crash_after(dir, 4);
     segment_path(dir, seg, sizeof seg);
     size_t len = 0;
-    uint8_t *before = read_file(seg, &len);
+    uint8_t *before = tu_read_file(seg, &len);
     size_t end = written_end(before, len);
     uint8_t junk[700];
     for (size_t i = 0; i < sizeof junk; i++)
@@ -157,7 +142,7 @@ static void test_torn_bytes_after_the_last_commit(void **state) {
     expect_marks(s, 4);
     assert_int_equal(stele_store_close(s), 0);
     size_t l2 = 0;
-    uint8_t *ro = read_file(seg, &l2);
+    uint8_t *ro = tu_read_file(seg, &l2);
     assert_int_equal(written_end(ro, l2), ((end + 7u) & ~(size_t)7u) + sizeof junk);
     free(ro);
 
@@ -166,14 +151,14 @@ static void test_torn_bytes_after_the_last_commit(void **state) {
     expect_marks(s, 4);
     assert_int_equal(tu_head(s), 12);
     assert_int_equal(stele_store_close(s), 0);
-    uint8_t *after = read_file(seg, &l2);
+    uint8_t *after = tu_read_file(seg, &l2);
     assert_int_equal(written_end(after, l2) <= end + 8, true);
     assert_memory_equal(after, before, end);
 
     /* recovering twice changes nothing (the close above wrote derived files, not the log) */
     s = tu_open(dir);
     assert_int_equal(stele_store_close(s), 0);
-    uint8_t *again = read_file(seg, &l2);
+    uint8_t *again = tu_read_file(seg, &l2);
     assert_memory_equal(again, after, l2);
     free(again);
     free(after);
@@ -188,7 +173,7 @@ static void test_damaged_last_commit_is_cut(void **state) {
     crash_after(dir, 3);
     segment_path(dir, seg, sizeof seg);
     size_t len = 0;
-    uint8_t *buf = read_file(seg, &len);
+    uint8_t *buf = tu_read_file(seg, &len);
     /* the last record of the last commit loses a byte of its data: a torn write */
     size_t at = find_text(buf, len, "mark-2-2");
     write_at(seg, at, "X", 1);
@@ -202,7 +187,7 @@ static void test_damaged_last_commit_is_cut(void **state) {
     assert_int_equal(tu_append1(s, "r", 5, "After", "{}", &res), 0);
     assert_int_equal(res.first_position, 7);
     assert_int_equal(stele_store_close(s), 0);
-    buf = read_file(seg, &len);
+    buf = tu_read_file(seg, &len);
     assert_int_equal(memmem(buf, len, "mark-2-", 7) == NULL, true);
     free(buf);
     tu_rmtree(dir);
@@ -215,10 +200,10 @@ static void test_damage_before_an_intact_commit_is_refused(void **state) {
     crash_after(dir, 3);
     segment_path(dir, seg, sizeof seg);
     size_t len = 0;
-    uint8_t *buf = read_file(seg, &len);
+    uint8_t *buf = tu_read_file(seg, &len);
     write_at(seg, find_text(buf, len, "mark-1-0"), "X", 1);
     free(buf);
-    buf = read_file(seg, &len);
+    buf = tu_read_file(seg, &len);
 
     for (int pass = 0; pass < 2; pass++) {
         int rc = 0;
@@ -229,7 +214,7 @@ static void test_damage_before_an_intact_commit_is_refused(void **state) {
         if (!strstr(stele_errdetail(), "position 4"))
             fail_msg("the error does not name position 4: %s", stele_errdetail());
         size_t l2 = 0;
-        uint8_t *after = read_file(seg, &l2);
+        uint8_t *after = tu_read_file(seg, &l2);
         assert_int_equal(l2, len);
         assert_memory_equal(after, buf, len); /* nothing cut */
         free(after);
@@ -249,7 +234,7 @@ static void test_truncated_after_a_clean_close_is_refused(void **state) {
     assert_int_equal(stele_store_close(s), 0);
     segment_path(dir, seg, sizeof seg);
     size_t len = 0;
-    uint8_t *buf = read_file(seg, &len);
+    uint8_t *buf = tu_read_file(seg, &len);
     size_t at = find_text(buf, len, "mark-2-0");
     /* zero from the last commit on: what a truncation and a re-extension leave */
     size_t n = written_end(buf, len) - (at & ~(size_t)7u);

@@ -144,13 +144,6 @@ static void sidx_path(const char *dir, uint64_t first, char *out, size_t size) {
     snprintf(out, size, "%s/%s", dir, name);
 }
 
-static void write_file(const char *path, const uint8_t *buf, size_t len) {
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(buf, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
-}
-
 static void test_sparse_round_trip(void **state) {
     (void)state;
     char dir[256], path[512];
@@ -209,7 +202,7 @@ static void test_sparse_every_flip(void **state) {
         for (unsigned bit = 0; bit < 8; bit++) {
             memcpy(buf, good, len);
             buf[byte] ^= (uint8_t)(1u << bit);
-            write_file(path, buf, len);
+            tu_write_file(path, buf, len);
             stele_segment_t *back = segment_new(1, 0);
             int rc = stele__segment_sparse_load(vfs, dir, back);
             if (rc != STELE_ECORRUPT)
@@ -220,7 +213,7 @@ static void test_sparse_every_flip(void **state) {
     }
     /* and a file cut short */
     for (size_t cut = 0; cut < len; cut++) {
-        write_file(path, good, cut);
+        tu_write_file(path, good, cut);
         stele_segment_t *back = segment_new(1, 0);
         assert_int_equal(stele__segment_sparse_load(vfs, dir, back), STELE_ECORRUPT);
         segment_drop(back);
@@ -250,14 +243,14 @@ static void test_sparse_count_overflow(void **state) {
     le64(buf + 72, 2048);
     le32(buf + sizeof buf - 4, stele__crc32c(0, buf, sizeof buf - 4));
     sidx_path(dir, 1, path, sizeof path);
-    write_file(path, buf, sizeof buf);
+    tu_write_file(path, buf, sizeof buf);
     stele_segment_t *back = segment_new(1, 0);
     assert_int_equal(stele__segment_sparse_load(stele__vfs_posix(), dir, back), STELE_ECORRUPT);
     assert_int_equal(back->sparse_count, 0);
     /* the same file with its true count loads */
     le64(buf + 40, 2);
     le32(buf + sizeof buf - 4, stele__crc32c(0, buf, sizeof buf - 4));
-    write_file(path, buf, sizeof buf);
+    tu_write_file(path, buf, sizeof buf);
     assert_int_equal(stele__segment_sparse_load(stele__vfs_posix(), dir, back), 0);
     assert_int_equal(back->sparse_count, 2);
     assert_int_equal(back->sparse[1].offset, 2048);
@@ -272,7 +265,7 @@ static void test_sparse_count_overflow(void **state) {
         memcpy(b, buf, sizeof buf);
         le64(b + bad[i].off, bad[i].value);
         le32(b + sizeof b - 4, stele__crc32c(0, b, sizeof b - 4));
-        write_file(path, b, sizeof b);
+        tu_write_file(path, b, sizeof b);
         back = segment_new(1, 0);
         if (stele__segment_sparse_load(stele__vfs_posix(), dir, back) != STELE_ECORRUPT)
             fail_msg("entry field at %u = %llu was accepted", bad[i].off,
