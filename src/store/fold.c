@@ -157,3 +157,29 @@ out:
     stele__cursor_free(&c);
     return rc < 0 ? rc : 0;
 }
+
+int stele__store_catch_up(stele_store_t *s, bool keep_ahead) {
+    uint64_t head = s->log->head_position;
+    int rc;
+    if (!keep_ahead && stele__index_checkpoint(s->index) > head &&
+        (rc = stele__index_reset(s->index)) < 0)
+        return rc;
+    if (!keep_ahead && stele__index_checkpoint(s->ids) > head &&
+        (rc = stele__index_reset(s->ids)) < 0)
+        return rc;
+    if (s->cat.position > head)
+        stele__catalogue_clear(&s->cat);
+    /* From the oldest of the three: the event-id index in particular must hold every event of
+     * the log before the writer starts, or a retry of an acknowledged append whose entry the
+     * index had not written yet would be written again. */
+    uint64_t ckpt = stele__index_checkpoint(s->index);
+    uint64_t ids_ckpt = stele__index_checkpoint(s->ids);
+    if (ids_ckpt < ckpt)
+        ckpt = ids_ckpt;
+    uint64_t from = (s->cat.position < ckpt ? s->cat.position : ckpt) + 1;
+    if ((rc = stele__store_replay(s, from, NULL, NULL)) < 0)
+        return rc;
+    memcpy(s->head_hash, s->log->head_hash, 32);
+    atomic_store(&s->visible, head);
+    return 0;
+}

@@ -63,23 +63,7 @@ int stele__store_open_readonly(stele_store_t *s) {
         return rc;
     s->wcursor.log = s->log;
     s->cat.synced_position = &s->log->synced_position;
-    uint64_t head = s->log->head_position;
-    /* Ahead of the log only after a crash lost unsynced log bytes (ASYNC and NONE modes): the
-     * writer's next open rebuilds them; this view forgets them in memory. */
-    if (stele__index_checkpoint(s->index) > head && (rc = stele__index_reset(s->index)) < 0)
-        return rc;
-    if (stele__index_checkpoint(s->ids) > head && (rc = stele__index_reset(s->ids)) < 0)
-        return rc;
-    if (s->cat.position > head)
-        stele__catalogue_clear(&s->cat);
-    uint64_t ckpt = stele__index_checkpoint(s->index);
-    uint64_t ids_ckpt = stele__index_checkpoint(s->ids);
-    if (ids_ckpt < ckpt)
-        ckpt = ids_ckpt;
-    uint64_t from = (s->cat.position < ckpt ? s->cat.position : ckpt) + 1;
-    if ((rc = stele__store_replay(s, from, NULL, NULL)) < 0)
-        return rc;
-    memcpy(s->head_hash, s->log->head_hash, 32);
-    atomic_store(&s->visible, head);
-    return 0;
+    /* Derived state ahead of the log (a crash lost unsynced log bytes in the ASYNC and NONE
+     * modes): the writer's next open rebuilds it; this view forgets it in memory. */
+    return stele__store_catch_up(s, false);
 }

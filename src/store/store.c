@@ -282,29 +282,9 @@ int stele_store_open(const char *dir, const stele_options_t *opts, stele_store_t
     stele_index_options_t ids_opts = {.unique_keys = true};
     if ((rc = stele__index_open(s->vfs, s->ids_dir, &ids_opts, &s->ids)) < 0)
         goto fail;
+    if ((rc = stele__store_catch_up(s, verifying)) < 0)
+        goto fail;
     uint64_t head = s->log->head_position;
-    /* Ahead of the log: possible when the log lost unsynced data (async and none modes). A
-     * verifying open reports the log, and leaves the index files as they are. */
-    if (stele__index_checkpoint(s->index) > head && !verifying &&
-        (rc = stele__index_reset(s->index)) < 0)
-        goto fail;
-    if (stele__index_checkpoint(s->ids) > head && !verifying &&
-        (rc = stele__index_reset(s->ids)) < 0)
-        goto fail;
-    if (s->cat.position > head)
-        stele__catalogue_clear(&s->cat);
-    /* Catch up from the oldest of the three: the event-id index in particular must hold every
-     * event of the log before the writer starts, or a retry of an acknowledged append whose entry
-     * the index had not written yet would be written again. */
-    uint64_t ckpt = stele__index_checkpoint(s->index);
-    uint64_t ids_ckpt = stele__index_checkpoint(s->ids);
-    if (ids_ckpt < ckpt)
-        ckpt = ids_ckpt;
-    uint64_t from = (s->cat.position < ckpt ? s->cat.position : ckpt) + 1;
-    if ((rc = stele__store_replay(s, from, NULL, NULL)) < 0)
-        goto fail;
-    memcpy(s->head_hash, s->log->head_hash, 32);
-    atomic_store(&s->visible, head);
     if (!readonly) {
         if ((rc = stele__catsnap_start(&s->snap, s->vfs, s->dir, head)) < 0)
             goto fail;

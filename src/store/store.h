@@ -125,6 +125,11 @@ void stele__store_after(void *ctx);
  * its position) and the indexes (above their checkpoints), through the same fold as publication.
  * progress may be NULL. */
 int stele__store_replay(stele_store_t *s, uint64_t from, stele_progress_fn progress, void *arg);
+/* fold.c: at open, bring the catalogue and both indexes up to the log's head and make the head
+ * visible. Derived state ahead of the log (possible when the log lost unsynced data in the ASYNC
+ * and NONE modes) is forgotten, unless keep_ahead (a verifying open reports the log and leaves
+ * the index files as they are); then the log is replayed from the oldest of the three. */
+int stele__store_catch_up(stele_store_t *s, bool keep_ahead);
 
 /* observe.c: set up and free the observer registry (open and close); tell the observers about a
  * batch that just became visible (publish, writer thread). */
